@@ -1,0 +1,63 @@
+import { createHash } from 'node:crypto';
+import type { Dtype, Floats } from './model.js';
+
+/**
+ * A data set held as two contiguous row-major matrices: x is [count, inputs],
+ * y is [count, outputs]. Loaders produce float64; trainers convert once to the
+ * model's dtype with `datasetAs`.
+ */
+export interface Dataset {
+  /** Where it came from, for messages: a path or a built-in name. */
+  source: string;
+  count: number;
+  inputs: number;
+  outputs: number;
+  x: Floats;
+  y: Floats;
+}
+
+/** Raised for any bad data-set input; the message names the file and, where it applies, the row. */
+export class DatasetError extends Error {
+  override name = 'DatasetError';
+}
+
+export function makeDataset(source: string, x: Floats, y: Floats, inputs: number, outputs: number): Dataset {
+  const count = inputs > 0 ? x.length / inputs : 0;
+  if (!Number.isInteger(count) || y.length !== count * outputs) {
+    throw new DatasetError(`${source}: x and y disagree on the number of samples`);
+  }
+  return { source, count, inputs, outputs, x, y };
+}
+
+export function datasetAs(ds: Dataset, dtype: Dtype): Dataset {
+  const Ctor = dtype === 'float64' ? Float64Array : Float32Array;
+  if (ds.x instanceof Ctor && ds.y instanceof Ctor) return ds;
+  return { ...ds, x: Ctor.from(ds.x), y: Ctor.from(ds.y) };
+}
+
+/** The samples at `indices`, as a new data set (used for train/test splits and shards). */
+export function subset(ds: Dataset, indices: ArrayLike<number>, source = ds.source): Dataset {
+  const n = indices.length;
+  const x = new (ds.x.constructor as Float64ArrayConstructor)(n * ds.inputs);
+  const y = new (ds.y.constructor as Float64ArrayConstructor)(n * ds.outputs);
+  for (let r = 0; r < n; r++) {
+    const i = indices[r];
+    x.set(ds.x.subarray(i * ds.inputs, (i + 1) * ds.inputs), r * ds.inputs);
+    y.set(ds.y.subarray(i * ds.outputs, (i + 1) * ds.outputs), r * ds.outputs);
+  }
+  return { source, count: n, inputs: ds.inputs, outputs: ds.outputs, x, y };
+}
+
+/**
+ * A fingerprint of the numbers (shape, then x and y as float64 bytes), so two
+ * processes can check that they hold the same data whatever its dtype or source path.
+ */
+export function fingerprint(ds: Dataset): string {
+  const hash = createHash('sha256');
+  hash.update(`${ds.count}x${ds.inputs}->${ds.outputs};`);
+  for (const m of [ds.x, ds.y]) {
+    const f64 = m instanceof Float64Array ? m : Float64Array.from(m);
+    hash.update(new Uint8Array(f64.buffer, f64.byteOffset, f64.byteLength));
+  }
+  return hash.digest('hex').slice(0, 32);
+}

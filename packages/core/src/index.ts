@@ -1,0 +1,13 @@
+export { Rng, type RngState } from './rng.js';
+export {
+  Model, layoutOf, allocFloats, validateSpec, DEFAULT_SPEC,
+  type ModelSpec, type Layout, type Dtype, type Floats, type InitScheme,
+} from './model.js';
+export { ACTIVATIONS, type Activation, type ActivationName } from './activations.js';
+export { LOSSES, type Loss, type LossName } from './losses.js';
+export type { Kernels } from './kernels/kernel.js';
+export { jsKernels } from './kernels/js.js';
+export { Backprop, type BatchResult } from './backprop.js';
+export { Optimizer, OPTIMIZER_KINDS, validateOptimizer, type OptimizerConfig, type OptimizerKind, type OptimizerState } from './optimizers.js';
+export { Sampler } from './sampler.js';
+export { DatasetError, makeDataset, datasetAs, subset, fingerprint, type Dataset } from './dataset.js';

@@ -1,0 +1,21 @@
+import type { Floats } from '../model.js';
+
+/**
+ * The narrow interface behind which every matrix kernel of the core lives, so a
+ * faster implementation (WebAssembly SIMD, native) can replace the portable one
+ * without touching backprop. All matrices are row-major and dense; A, B and C
+ * never alias. `accumulate` adds the product to C instead of overwriting it.
+ */
+export interface Kernels {
+  readonly name: string;
+  /** C[m,n] (+)= A[m,k] · B[n,k]ᵀ          forward: Z^l = A^(l-1) · (W^l)ᵀ */
+  gemmNT(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void;
+  /** C[m,n] (+)= A[m,k] · B[k,n]           backward: Δ^(l-1) = Δ^l · W^l */
+  gemmNN(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void;
+  /** C[m,n] (+)= A[k,m]ᵀ · B[k,n]          backward: ∂W^l = (Δ^l)ᵀ · A^(l-1) */
+  gemmTN(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void;
+  /** C[r,:] += v for every row r of C[m,n]   the bias: Z^l += b^l */
+  addRowVector(m: number, n: number, v: Floats, C: Floats): void;
+  /** out[j] (+)= Σ_r A[r,j] over A[m,n]       ∂b^l = Σ_samples δ^l */
+  sumRows(m: number, n: number, A: Floats, out: Floats, accumulate: boolean): void;
+}

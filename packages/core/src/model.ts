@@ -1,0 +1,124 @@
+import { Rng } from './rng.js';
+import { ACTIVATIONS, type ActivationName } from './activations.js';
+import { LOSSES, type LossName } from './losses.js';
+
+export type Dtype = 'float32' | 'float64';
+export type Floats = Float32Array | Float64Array;
+export type InitScheme = 'scaled' | 'normal';
+
+/** What a model is, without its numbers. */
+export interface ModelSpec {
+  /** n_0 (inputs), n_1, ..., n_L (outputs). */
+  layers: number[];
+  /** σ of the hidden layers, and of the output layer unless the loss brings its own (softmax). */
+  activation: ActivationName;
+  loss: LossName;
+  dtype: Dtype;
+}
+
+export const DEFAULT_SPEC: Omit<ModelSpec, 'layers'> = { activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
+
+/**
+ * Where each W^l and b^l lives in the flat parameter buffer: W^1, b^1, W^2, b^2, ...
+ * W^l is row-major [n_l, n_(l-1)], so w^l_jk sits at wOffset[l-1] + j * n_(l-1) + k.
+ */
+export interface Layout {
+  wOffset: number[];
+  bOffset: number[];
+  size: number;
+}
+
+export function layoutOf(layers: readonly number[]): Layout {
+  const wOffset: number[] = [];
+  const bOffset: number[] = [];
+  let size = 0;
+  for (let l = 1; l < layers.length; l++) {
+    wOffset.push(size);
+    size += layers[l] * layers[l - 1];
+    bOffset.push(size);
+    size += layers[l];
+  }
+  return { wOffset, bOffset, size };
+}
+
+export function allocFloats(dtype: Dtype, length: number): Floats {
+  return dtype === 'float64' ? new Float64Array(length) : new Float32Array(length);
+}
+
+/** Checks a spec built from user input; throws a RangeError naming the bad field. */
+export function validateSpec(spec: ModelSpec): ModelSpec {
+  const { layers } = spec;
+  if (!Array.isArray(layers) || layers.length < 2) throw new RangeError('layers needs at least two sizes (inputs and outputs)');
+  for (const n of layers) {
+    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new RangeError(`layer sizes must be integers from 1 to 1000000, got ${n}`);
+  }
+  if (layoutOf(layers).size > 500_000_000) throw new RangeError(`the model has more than 500 million parameters: ${layers.join(',')}`);
+  if (!(spec.activation in ACTIVATIONS)) throw new RangeError(`unknown activation "${spec.activation}" (expected ${Object.keys(ACTIVATIONS).join(', ')})`);
+  if (!(spec.loss in LOSSES)) throw new RangeError(`unknown loss "${spec.loss}" (expected ${Object.keys(LOSSES).join(', ')})`);
+  if (spec.dtype !== 'float32' && spec.dtype !== 'float64') throw new RangeError(`unknown dtype "${spec.dtype}" (expected float32 or float64)`);
+  if (spec.loss === 'cross-entropy' && layers[layers.length - 1] < 2) throw new RangeError('the cross-entropy loss (softmax output) needs at least 2 outputs');
+  return spec;
+}
+
+/** A model: its spec, its layout and ONE flat parameter buffer that every W^l and b^l views. */
+export class Model {
+  readonly layout: Layout;
+  readonly params: Floats;
+  /** W^l as a view into params, l = 1..L at index l-1. */
+  readonly W: Floats[];
+  /** b^l as a view into params. */
+  readonly b: Floats[];
+
+  constructor(readonly spec: ModelSpec, params?: Floats) {
+    validateSpec(spec);
+    this.layout = layoutOf(spec.layers);
+    if (params) {
+      const want = spec.dtype === 'float64' ? Float64Array : Float32Array;
+      if (!(params instanceof want) || params.length !== this.layout.size) {
+        throw new RangeError(`parameters must be a ${spec.dtype} array of length ${this.layout.size}`);
+      }
+      this.params = params;
+    } else {
+      this.params = allocFloats(spec.dtype, this.layout.size);
+    }
+    this.W = [];
+    this.b = [];
+    for (let l = 1; l < spec.layers.length; l++) {
+      const { wOffset, bOffset } = this.layout;
+      this.W.push(this.params.subarray(wOffset[l - 1], wOffset[l - 1] + spec.layers[l] * spec.layers[l - 1]));
+      this.b.push(this.params.subarray(bOffset[l - 1], bOffset[l - 1] + spec.layers[l]));
+    }
+  }
+
+  get depth(): number {
+    return this.spec.layers.length - 1;
+  }
+
+  /**
+   * Seeded initialisation: w ~ N(0, 1) / sqrt(n_in) ('scaled', the default) or N(0, 1)
+   * ('normal', the seed's network.py); b ~ N(0, 1) in both, as in network.py.
+   */
+  static init(spec: ModelSpec, seed: number, scheme: InitScheme = 'scaled'): Model {
+    const model = new Model(spec);
+    const rng = new Rng(seed);
+    for (let l = 0; l < model.depth; l++) {
+      const scale = scheme === 'scaled' ? 1 / Math.sqrt(spec.layers[l]) : 1;
+      const W = model.W[l];
+      for (let i = 0; i < W.length; i++) W[i] = rng.gaussian() * scale;
+      const b = model.b[l];
+      for (let i = 0; i < b.length; i++) b[i] = rng.gaussian();
+    }
+    return model;
+  }
+
+  clone(): Model {
+    return new Model({ ...this.spec, layers: [...this.spec.layers] }, this.params.slice());
+  }
+
+  /** The same numbers in another dtype. */
+  withDtype(dtype: Dtype): Model {
+    const params = allocFloats(dtype, this.params.length);
+    params.set(this.params);
+    return new Model({ ...this.spec, layers: [...this.spec.layers], dtype }, params);
+  }
+}
