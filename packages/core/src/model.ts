@@ -53,8 +53,8 @@ export function validateSpec(spec: ModelSpec): ModelSpec {
     if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new RangeError(`layer sizes must be integers from 1 to 1000000, got ${n}`);
   }
   if (layoutOf(layers).size > 500_000_000) throw new RangeError(`the model has more than 500 million parameters: ${layers.join(',')}`);
-  if (!(spec.activation in ACTIVATIONS)) throw new RangeError(`unknown activation "${spec.activation}" (expected ${Object.keys(ACTIVATIONS).join(', ')})`);
-  if (!(spec.loss in LOSSES)) throw new RangeError(`unknown loss "${spec.loss}" (expected ${Object.keys(LOSSES).join(', ')})`);
+  if (!Object.hasOwn(ACTIVATIONS, spec.activation)) throw new RangeError(`unknown activation "${spec.activation}" (expected ${Object.keys(ACTIVATIONS).join(', ')})`);
+  if (!Object.hasOwn(LOSSES, spec.loss)) throw new RangeError(`unknown loss "${spec.loss}" (expected ${Object.keys(LOSSES).join(', ')})`);
   if (spec.dtype !== 'float32' && spec.dtype !== 'float64') throw new RangeError(`unknown dtype "${spec.dtype}" (expected float32 or float64)`);
   if (spec.loss === 'cross-entropy' && layers[layers.length - 1] < 2) throw new RangeError('the cross-entropy loss (softmax output) needs at least 2 outputs');
   return spec;

@@ -1,0 +1,256 @@
+import yargs, { type Argv } from 'yargs';
+import { Backprop, DatasetError, ModelFileError, loadModel, loadSource } from '@shardprop/core';
+import { createLogger } from './log.js';
+import { UsageError, type TrainOptions } from './options.js';
+import { createProgress } from './progress.js';
+import { runWorker } from '@shardprop/worker';
+import { train, type ServeOptions } from './train.js';
+
+/** Exit codes: 0 done, 1 the run failed, 2 bad input (flags, values, files). */
+const EXIT_BAD_INPUT = 2;
+
+function trainingFlags<T>(y: Argv<T>) {
+  return y
+    .option('data', { type: 'string', demandOption: true, describe: 'mnist | xor | spirals | circles | a .json, .csv or IDX file (IMAGES,LABELS for IDX)' })
+    .option('test-data', { type: 'string', describe: 'held-out data (mnist, spirals and circles bring their own)' })
+    .option('layers', { type: 'string', describe: 'layer sizes n_0,...,n_L, e.g. 784,30,10 (default: inputs,30,outputs)' })
+    .option('activation', { type: 'string', choices: ['sigmoid', 'tanh', 'relu'], describe: 'σ of the layers (default sigmoid)' })
+    .option('loss', { type: 'string', choices: ['quadratic', 'cross-entropy'], describe: 'quadratic (default) or softmax + cross-entropy' })
+    .option('dtype', { type: 'string', choices: ['float32', 'float64'], describe: 'number type (default float32)' })
+    .option('init', { type: 'string', describe: 'start from this shardprop.model/v1 file (its layers win)' })
+    .option('init-scheme', { type: 'string', choices: ['scaled', 'normal'], describe: 'weights N(0,1)/sqrt(n_in) (default) or N(0,1)' })
+    .option('out', { type: 'string', describe: 'where to save the trained model (default runs/<time>/model.json)' })
+    .option('epochs', { type: 'number', describe: 'passes over the training data (default 10)' })
+    .option('steps', { type: 'number', describe: 'optimizer steps, instead of --epochs' })
+    .option('batch', { type: 'string', describe: 'mini-batch size, or "full" for full-batch gradient descent (default 10)' })
+    .option('lr', { type: 'number', describe: 'learning rate η (default 3 for sgd, 0.5 momentum, 0.001 adam)' })
+    .option('optimizer', { type: 'string', choices: ['sgd', 'momentum', 'adam'], describe: 'default sgd' })
+    .option('momentum', { type: 'number', describe: 'μ for --optimizer momentum (default 0.9)' })
+    .option('weight-decay', { type: 'number', describe: 'L2 weight decay λ (default 0)' })
+    .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
+    .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
+    .option('targets', { type: 'number', describe: 'CSV: the last N columns are targets (default 1)' })
+    .option('label-column', { type: 'string', describe: 'CSV: a class-label column (name or 0-based index), one-hot encoded' })
+    .option('classes', { type: 'number', describe: 'CSV/IDX: number of classes for one-hot labels' })
+    .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
+    .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' });
+}
+
+type Args = Record<string, unknown>;
+
+/** Numbers from the command line; yargs turns "abc" into NaN, which we refuse by name. */
+function num(args: Args, key: string): number | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || Number.isNaN(v)) throw new UsageError(`--${key} must be a number, got ${JSON.stringify(String(v))}`);
+  return v;
+}
+
+function str(args: Args, key: string): string | undefined {
+  const v = args[key];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new UsageError(`--${key} was given more than once`);
+  return String(v);
+}
+
+function parseLayers(text: string | undefined): number[] | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p))) throw new UsageError(`--layers must be sizes separated by commas, e.g. 784,30,10; got "${text}"`);
+  return parts.map(Number);
+}
+
+function parseBatch(text: string | undefined): number | 'full' | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'full') return 'full';
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new UsageError(`--batch must be a positive integer or "full", got "${text}"`);
+  return Number(text);
+}
+
+export function trainOptionsFromArgs(args: Args): TrainOptions {
+  for (const key of Object.keys(args)) {
+    if (Array.isArray(args[key]) && key !== '_') throw new UsageError(`--${key} was given more than once`);
+  }
+  const labelColumn = str(args, 'label-column');
+  return {
+    data: str(args, 'data') as string,
+    testData: str(args, 'test-data'),
+    layers: parseLayers(str(args, 'layers')),
+    activation: str(args, 'activation') as TrainOptions['activation'],
+    loss: str(args, 'loss') as TrainOptions['loss'],
+    dtype: str(args, 'dtype') as TrainOptions['dtype'],
+    init: str(args, 'init'),
+    initScheme: str(args, 'init-scheme') as TrainOptions['initScheme'],
+    out: str(args, 'out'),
+    epochs: num(args, 'epochs'),
+    steps: num(args, 'steps'),
+    batch: parseBatch(str(args, 'batch')),
+    lr: num(args, 'lr'),
+    optimizer: str(args, 'optimizer') as TrainOptions['optimizer'],
+    momentum: num(args, 'momentum'),
+    weightDecay: num(args, 'weight-decay'),
+    seed: num(args, 'seed'),
+    workers: num(args, 'workers'),
+    targets: num(args, 'targets'),
+    labelColumn: labelColumn !== undefined && /^\d+$/.test(labelColumn) ? Number(labelColumn) : labelColumn,
+    classes: num(args, 'classes'),
+    metrics: str(args, 'metrics'),
+    trace: str(args, 'trace'),
+  };
+}
+
+async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void> {
+  const options = trainOptionsFromArgs(args);
+  const json = args.json === true;
+  const log = createLogger();
+  const progress = createProgress(!json && process.stdout.isTTY === true && process.stderr.isTTY === true);
+  let lastEpochLog = -Infinity;
+  const summary = await train({ ...options, ...serve }, {
+    log,
+    onListening(url) {
+      if (serve.expect !== undefined) log.info(`workers join with: shardprop worker --connect ${url}`);
+    },
+    onPlan(plan) {
+      log.info(
+        { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype },
+        'training',
+      );
+    },
+    onStep: (p) => progress.update(p),
+    onEpoch(m) {
+      // tiny data sets finish thousands of epochs a second: log at most one a second
+      const now = performance.now();
+      if (now - lastEpochLog < 1000) return;
+      lastEpochLog = now;
+      progress.clear();
+      log.info(m, `epoch ${m.epoch} done`);
+    },
+  });
+  progress.clear();
+  log.info({ model: summary.model }, 'model saved');
+  if (json) {
+    process.stdout.write(JSON.stringify(summary) + '\n');
+  } else {
+    const test = summary.testAccuracy !== undefined ? `, test risk ${summary.testRisk?.toFixed(5)}, test accuracy ${summary.testAccuracy.toFixed(4)}` : '';
+    process.stdout.write(
+      `trained ${summary.steps} steps (${summary.epochs.toFixed(2)} epochs) in ${summary.seconds.toFixed(2)} s, ` +
+        `${Math.round(summary.samplesPerSecond)} samples/s: train risk ${summary.trainRisk.toFixed(5)}${test}\nmodel saved to ${summary.model}\n`,
+    );
+  }
+}
+
+function evalCommand(args: Args): void {
+  const modelPath = str(args, 'model') as string;
+  const data = str(args, 'data') as string;
+  const labelColumn = str(args, 'label-column');
+  const model = loadModel(modelPath);
+  const loaded = loadSource(data, {
+    targets: num(args, 'targets'),
+    labelColumn: labelColumn !== undefined && /^\d+$/.test(labelColumn) ? Number(labelColumn) : labelColumn,
+    classes: num(args, 'classes'),
+  });
+  const set = loaded.test ?? loaded.train;
+  const { layers } = model.spec;
+  if (layers[0] !== set.inputs || layers[layers.length - 1] !== set.outputs) {
+    throw new UsageError(`the model's layers ${layers.join(',')} do not fit ${set.source}: it has ${set.inputs} inputs and ${set.outputs} outputs`);
+  }
+  const r = new Backprop(model.spec, 256).evaluate(model, set);
+  const result = { model: modelPath, data: set.source, samples: r.count, risk: r.lossSum / r.count, accuracy: r.correct / r.count };
+  if (args.json === true) process.stdout.write(JSON.stringify(result) + '\n');
+  else process.stdout.write(`${set.source}: ${r.count} samples, risk ${result.risk.toFixed(5)}, accuracy ${result.accuracy.toFixed(4)}\n`);
+}
+
+function serveOptionsFromArgs(args: Args): ServeOptions {
+  const port = num(args, 'port');
+  const expect = num(args, 'expect');
+  if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${port}`);
+  if (expect === undefined || !Number.isInteger(expect) || expect < 1 || expect > 256) throw new UsageError(`--expect must be an integer from 1 to 256, got ${expect}`);
+  if (args.workers !== undefined) throw new UsageError('the coordinator command waits for --expect workers; --workers is for train');
+  return { host: str(args, 'host') ?? '127.0.0.1', port, expect };
+}
+
+async function workerCommand(args: Args): Promise<void> {
+  const url = str(args, 'connect') as string;
+  if (!/^wss?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--connect must be a ws://HOST:PORT address, got "${url}"`);
+  const log = createLogger();
+  const exit = await runWorker({
+    url,
+    name: str(args, 'name'),
+    log: (level, message, fields) => log[level](fields ?? {}, message),
+  });
+  if (exit.reason === 'done') {
+    log.info('training is over');
+    return;
+  }
+  fail(exit.message, 1);
+}
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`shardprop: ${message}\n`);
+  process.exit(code);
+}
+
+/** The exit code and one-line message for an error that reached the top. */
+function report(err: unknown): never {
+  if (err instanceof UsageError || err instanceof DatasetError || err instanceof ModelFileError) fail(err.message, EXIT_BAD_INPUT);
+  if (process.env.SHARDPROP_DEBUG) console.error(err);
+  fail(err instanceof Error ? err.message : String(err), 1);
+}
+
+export function buildCli(argv: string[]) {
+  return yargs(argv)
+    .scriptName('shardprop')
+    .usage('$0 <command> [options]\n\nA data-parallel trainer for fully connected networks.')
+    .command('train', 'train a model (in this process with --workers 0)', (y) => trainingFlags(y), (args) => trainCommand(args))
+    .command(
+      'coordinator',
+      'serve on --port and train once --expect workers have joined',
+      (y) =>
+        trainingFlags(y)
+          .option('port', { type: 'number', demandOption: true, describe: 'port to listen on (0: any free port)' })
+          .option('host', { type: 'string', describe: 'address to listen on (default 127.0.0.1)' })
+          .option('expect', { type: 'number', demandOption: true, describe: 'workers to wait for before training starts' }),
+      (args) => trainCommand(args, serveOptionsFromArgs(args)),
+    )
+    .command(
+      'worker',
+      'join a coordinator and compute gradients on the shard it hands out',
+      (y) =>
+        y
+          .option('connect', { type: 'string', demandOption: true, describe: 'the coordinator, ws://HOST:PORT' })
+          .option('name', { type: 'string', describe: 'a name for logs (default HOST:PID)' }),
+      (args) => workerCommand(args),
+    )
+    .command(
+      'eval',
+      'risk and accuracy of a model on a data set (its held-out part where it has one)',
+      (y) =>
+        y
+          .option('model', { type: 'string', demandOption: true, describe: 'a shardprop.model/v1 file' })
+          .option('data', { type: 'string', demandOption: true, describe: 'a data source, as for train' })
+          .option('targets', { type: 'number' })
+          .option('label-column', { type: 'string' })
+          .option('classes', { type: 'number' })
+          .option('json', { type: 'boolean', default: false }),
+      (args) => evalCommand(args),
+    )
+    .demandCommand(1, 'name a command: train, coordinator, worker or eval (see --help)')
+    .strict()
+    .recommendCommands()
+    .help()
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 110))
+    .fail((message, err) => {
+      if (err) report(err);
+      fail(`${message.split('\n')[0]} (see shardprop --help)`, EXIT_BAD_INPUT);
+    });
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli(argv).parseAsync();
+  } catch (err) {
+    report(err);
+  }
+}

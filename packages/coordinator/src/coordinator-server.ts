@@ -1,0 +1,281 @@
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode } from '@shardprop/worker/protocol';
+import type { Logger } from './log.js';
+import type { TrainingPlan } from './plan.js';
+import { Reducer } from './reducer.js';
+import { countPerShard, shardIndices, splitShards, type Shard } from './sharding.js';
+import type { GradientEngine, WorkerContribution } from './training-loop.js';
+
+export interface CoordinatorServerOptions {
+  host: string;
+  port: number;
+  /** Workers to wait for before training starts. */
+  expect: number;
+  plan: TrainingPlan;
+  log: Logger;
+  handshakeTimeoutMs?: number;
+}
+
+interface Member {
+  ws: WebSocket;
+  workerId: number;
+  name: string;
+  address: string;
+  /** Position in shard order: gradients are added in this order. */
+  slot: number;
+  shard: Shard;
+}
+
+/** A failed step: a worker left or sent something invalid. */
+export class WorkerLostError extends Error {
+  override name = 'WorkerLostError';
+}
+
+/**
+ * The coordinator's network side: a WebSocket server that admits workers with
+ * a versioned handshake, hands each its shard, broadcasts every step's
+ * parameters (one encoding, the same bytes to all) and collects gradient sums.
+ */
+export class CoordinatorServer implements GradientEngine {
+  private readonly wss: WebSocketServer;
+  private readonly members: Member[] = [];
+  private nextWorkerId = 1;
+  private training = false;
+  private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  private readonly fingerprint: string;
+  private readonly gradientBytes: number;
+
+  // the step in flight
+  private step = 0;
+  private readonly counts: Int32Array;
+  private readonly lossSums: Float64Array;
+  private readonly reducer: Reducer;
+  private pending: { resolve: (r: BatchResult) => void; reject: (err: Error) => void; grad: Floats } | null = null;
+  private sentAt = 0;
+  private firstArrival = 0;
+  private maxComputeMs = 0;
+  private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0 };
+  /** Set when a worker was lost during training: every later step fails with it. */
+  private failure: Error | null = null;
+
+  private constructor(private readonly options: CoordinatorServerOptions, wss: WebSocketServer) {
+    this.wss = wss;
+    this.fingerprint = fingerprint(options.plan.train);
+    this.counts = new Int32Array(options.expect);
+    this.lossSums = new Float64Array(options.expect);
+    this.reducer = new Reducer(options.expect);
+    this.gradientBytes = options.plan.model.params.length * (options.plan.spec.dtype === 'float64' ? 8 : 4);
+    wss.on('connection', (ws, req) => this.admit(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+  }
+
+  get workers(): number {
+    return this.members.length;
+  }
+
+  static listen(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
+    const size = options.plan.model.params.length * 8;
+    return new Promise((resolve, reject) => {
+      const wss = new WebSocketServer({
+        host: options.host,
+        port: options.port,
+        perMessageDeflate: false,
+        // the largest legitimate message from a worker is a float64 gradient of the model
+        maxPayload: size + 64 * 1024,
+      });
+      wss.once('error', (err) => reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)));
+      wss.once('listening', () => resolve(new CoordinatorServer(options, wss)));
+    });
+  }
+
+  get port(): number {
+    return (this.wss.address() as AddressInfo).port;
+  }
+
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `ws://${host}:${this.port}`;
+  }
+
+  /** Resolves when `expect` workers have joined and received their shards. */
+  waitForWorkers(): Promise<void> {
+    if (this.members.length >= this.options.expect) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.joined = { resolve, reject };
+    });
+  }
+
+  /** Fails a pending waitForWorkers (for instance when local worker processes died before joining). */
+  abortWait(err: Error): void {
+    this.joined?.reject(err);
+    this.joined = null;
+  }
+
+  private admit(ws: WebSocket, address: string): void {
+    const log = this.options.log;
+    const timer = setTimeout(() => {
+      log.warn({ address }, 'dropped a connection that sent no hello in time');
+      ws.terminate();
+    }, this.options.handshakeTimeoutMs ?? 10_000);
+    ws.once('message', (data: Buffer, isBinary: boolean) => {
+      clearTimeout(timer);
+      try {
+        if (!isBinary) throw new ProtocolError('text frame');
+        const hello = decodeHello(data);
+        if (hello.version !== PROTOCOL_VERSION) {
+          const reason = `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`;
+          log.warn({ address, name: hello.name }, reason);
+          ws.send(encode({ type: 'refused', reason }), () => ws.close(1002, 'protocol version mismatch'));
+          return;
+        }
+        if (this.training || this.members.length >= this.options.expect) {
+          const reason = 'training is already running with all the workers it expects';
+          log.warn({ address, name: hello.name }, `refused a worker: ${reason}`);
+          ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'not expected'));
+          return;
+        }
+        this.join(ws, hello.name, address);
+      } catch (err) {
+        log.warn({ address, reason: (err as Error).message }, 'dropped a connection with an invalid hello');
+        ws.terminate();
+      }
+    });
+    ws.on('error', () => ws.terminate());
+  }
+
+  private join(ws: WebSocket, name: string, address: string): void {
+    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: this.members.length, shard: { start: 0, end: 0 } };
+    this.members.push(member);
+    ws.on('message', (data: Buffer, isBinary: boolean) => this.onWorkerMessage(member, data, isBinary));
+    ws.on('close', () => this.onWorkerGone(member, 'the connection closed'));
+    this.options.log.info({ workerId: member.workerId, name, address, joined: this.members.length, expect: this.options.expect }, 'worker joined');
+    if (this.members.length === this.options.expect) this.start();
+  }
+
+  /** All expected workers are here: cut the shards and send each its welcome. */
+  private start(): void {
+    const { plan } = this.options;
+    const shards = splitShards(plan.train.count, this.members.length);
+    for (const m of this.members) {
+      m.shard = shards[m.slot];
+      const ids = shardIndices(m.shard);
+      const part = subset(plan.train, ids);
+      const Ctor = plan.spec.dtype === 'float64' ? Float64Array : Float32Array;
+      m.ws.send(
+        encode({
+          type: 'welcome',
+          version: PROTOCOL_VERSION,
+          workerId: m.workerId,
+          spec: plan.spec,
+          total: plan.train.count,
+          chunk: Math.min(plan.batchSize, 256),
+          fingerprint: this.fingerprint,
+          shard: { indices: ids, x: Ctor.from(part.x), y: Ctor.from(part.y), inputs: part.inputs, outputs: part.outputs },
+        }),
+      );
+      this.options.log.info({ workerId: m.workerId, shard: [m.shard.start, m.shard.end], samples: ids.length }, 'shard assigned');
+    }
+    this.training = true;
+    this.joined?.resolve();
+    this.joined = null;
+  }
+
+  gradient(step: number, indices: Uint32Array, model: Model, grad: Floats): Promise<BatchResult> {
+    this.step = step;
+    countPerShard(indices, this.members.map((m) => m.shard), this.counts);
+    this.reducer.reset();
+    this.maxComputeMs = 0;
+    this.firstArrival = 0;
+    if (this.failure) return Promise.reject(this.failure);
+    const message = encode({ type: 'step', step, params: model.params, batch: indices });
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject, grad };
+      this.sentAt = performance.now();
+      for (const m of this.members) m.ws.send(message);
+    });
+  }
+
+  contributions(): WorkerContribution[] {
+    return this.members.map((m) => ({ workerId: m.workerId, count: this.counts[m.slot], lossSum: this.lossSums[m.slot] }));
+  }
+
+  timing(): { computeSeconds: number; waitSeconds: number; commSeconds: number } {
+    return { ...this.time };
+  }
+
+  private onWorkerMessage(member: Member, data: Buffer, isBinary: boolean): void {
+    const pending = this.pending;
+    try {
+      if (!isBinary) throw new ProtocolError('text frame');
+      if (!pending || this.reducer.has(member.slot)) throw new ProtocolError('a gradient nobody asked for');
+      const g = decodeGradient(data, {
+        size: this.options.plan.model.params.length,
+        dtype: this.options.plan.spec.dtype,
+        step: this.step,
+        count: this.counts[member.slot],
+      });
+      const now = performance.now();
+      if (this.firstArrival === 0) this.firstArrival = now;
+      this.maxComputeMs = Math.max(this.maxComputeMs, g.computeMs);
+      this.lossSums[member.slot] = g.lossSum;
+      this.reducer.add(member.slot, g, g.grad);
+      if (this.reducer.complete) {
+        const wall = (now - this.sentAt) / 1000;
+        const compute = this.maxComputeMs / 1000;
+        const wait = (now - this.firstArrival) / 1000;
+        this.time.computeSeconds += compute;
+        this.time.waitSeconds += wait;
+        this.time.commSeconds += Math.max(0, wall - compute - wait);
+        this.pending = null;
+        pending.resolve(this.reducer.reduce(pending.grad));
+      }
+    } catch (err) {
+      this.drop(member, `invalid message: ${(err as Error).message}`);
+    }
+  }
+
+  private drop(member: Member, reason: string): void {
+    this.options.log.warn({ workerId: member.workerId, name: member.name, reason }, 'dropped a worker');
+    member.ws.terminate();
+    this.onWorkerGone(member, reason);
+  }
+
+  private onWorkerGone(member: Member, reason: string): void {
+    const i = this.members.indexOf(member);
+    if (i < 0) return;
+    if (!this.training) {
+      // before training, a leaving worker just frees its place
+      this.members.splice(i, 1);
+      this.members.forEach((m, slot) => (m.slot = slot));
+      this.options.log.warn({ workerId: member.workerId, reason }, 'worker left before training started');
+      return;
+    }
+    this.failure ??= new WorkerLostError(`worker ${member.workerId} (${member.name}) was lost at step ${this.step}: ${reason}`);
+    if (this.pending) {
+      const p = this.pending;
+      this.pending = null;
+      p.reject(this.failure);
+    }
+  }
+
+  /** Tells every worker that training is over and closes the server. */
+  async close(reason = 'training finished'): Promise<void> {
+    this.training = false;
+    const done = encode({ type: 'done', reason });
+    await Promise.all(
+      this.members.map(
+        (m) =>
+          new Promise<void>((resolve) => {
+            if (m.ws.readyState !== m.ws.OPEN) return resolve();
+            m.ws.send(done, () => {
+              m.ws.close(1000, 'done');
+              resolve();
+            });
+          }),
+      ),
+    );
+    this.members.length = 0;
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+  }
+}

@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from './log.js';
+
+const BIN = fileURLToPath(new URL('../bin/shardprop.js', import.meta.url));
+
+/**
+ * N worker processes on this machine, each running `shardprop worker --connect URL`.
+ * Their stderr (pino lines) is passed through at warn level and above.
+ */
+export class LocalWorkers {
+  private readonly children: ChildProcess[] = [];
+  private stopping = false;
+
+  constructor(private readonly log: Logger) {}
+
+  start(count: number, url: string, onUnexpectedExit: (message: string) => void): void {
+    for (let i = 0; i < count; i++) {
+      const child = spawn(process.execPath, [BIN, 'worker', '--connect', url, '--name', `local-${i + 1}`], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...process.env, SHARDPROP_LOG_LEVEL: process.env.SHARDPROP_WORKER_LOG_LEVEL ?? 'warn' },
+      });
+      this.children.push(child);
+      child.on('exit', (code, signal) => {
+        if (this.stopping || code === 0) return;
+        const message = `local worker ${i + 1} (pid ${child.pid}) exited with ${signal ?? `code ${code}`}`;
+        this.log.error(message);
+        onUnexpectedExit(message);
+      });
+      child.on('error', (err) => onUnexpectedExit(`cannot start a local worker: ${err.message}`));
+    }
+  }
+
+  /** Waits for the workers to exit by themselves (they do once told training is over), then kills stragglers. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      this.children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+
+  /** Kills every worker at once (on failure or interruption). */
+  kill(): void {
+    this.stopping = true;
+    for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}

@@ -1,0 +1,86 @@
+import {
+  ACTIVATIONS, LOSSES, OPTIMIZER_KINDS,
+  type ActivationName, type Dtype, type InitScheme, type LossName, type OptimizerKind,
+} from '@shardprop/core';
+
+/** A mistake in what the user asked for (flags, option values, their combinations): exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Everything `shardprop train` and the programmatic `train()` accept. */
+export interface TrainOptions {
+  /** mnist, xor, spirals, circles, or a path to a .json, .csv or IDX file. */
+  data: string;
+  /** Held-out data; sources that bring their own (mnist, spirals, circles) use it by default. */
+  testData?: string;
+  /** n_0,...,n_L. Default: [inputs, 30, outputs] of the data. Ignored with `init` (the model file's layers win). */
+  layers?: number[];
+  activation?: ActivationName;
+  loss?: LossName;
+  dtype?: Dtype;
+  /** A shardprop.model/v1 file to start from. */
+  init?: string;
+  initScheme?: InitScheme;
+  /** Where the trained model is saved (default: runs/<time>/model.json). */
+  out?: string;
+  epochs?: number;
+  steps?: number;
+  /** Mini-batch size, or 'full' for full-batch gradient descent. */
+  batch?: number | 'full';
+  lr?: number;
+  optimizer?: OptimizerKind;
+  momentum?: number;
+  weightDecay?: number;
+  seed?: number;
+  /** 0: train in this process, no networking. */
+  workers?: number;
+  /** CSV: the last `targets` columns are targets. */
+  targets?: number;
+  /** CSV: a class-label column (name or 0-based index) turned one-hot. */
+  labelColumn?: string | number;
+  /** CSV/IDX: number of classes for one-hot labels. */
+  classes?: number;
+  /** Append one JSON line per epoch here. */
+  metrics?: string;
+  /** Append one JSON line per step here: the global batch and each worker's part of it (for audits). */
+  trace?: string;
+}
+
+export const DEFAULT_LR: Record<OptimizerKind, number> = { sgd: 3, momentum: 0.5, adam: 0.001 };
+export const DEFAULT_HIDDEN = 30;
+export const DEFAULT_EPOCHS = 10;
+export const DEFAULT_BATCH = 10;
+
+/** Checks the option values that make sense without the data; throws UsageError naming the option. */
+export function validateTrainOptions(o: TrainOptions): void {
+  if (typeof o.data !== 'string' || o.data.length === 0) throw new UsageError('--data is required: mnist, xor, spirals, circles, or a file path');
+  if (o.epochs !== undefined && o.steps !== undefined) throw new UsageError('give either --epochs or --steps, not both');
+  positiveInt('epochs', o.epochs);
+  positiveInt('steps', o.steps);
+  if (o.batch !== undefined && o.batch !== 'full') positiveInt('batch', o.batch);
+  if (o.layers !== undefined) {
+    if (!Array.isArray(o.layers) || o.layers.length < 2) throw new UsageError('--layers needs at least two sizes, e.g. 784,30,10');
+    for (const n of o.layers) {
+      if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new UsageError(`--layers: sizes must be integers from 1 to 1000000, got ${n}`);
+    }
+  }
+  if (o.activation !== undefined && !(Object.hasOwn(ACTIVATIONS, o.activation))) throw new UsageError(`--activation must be one of ${Object.keys(ACTIVATIONS).join(', ')}`);
+  if (o.loss !== undefined && !(Object.hasOwn(LOSSES, o.loss))) throw new UsageError(`--loss must be one of ${Object.keys(LOSSES).join(', ')}`);
+  if (o.dtype !== undefined && o.dtype !== 'float32' && o.dtype !== 'float64') throw new UsageError('--dtype must be float32 or float64');
+  if (o.initScheme !== undefined && o.initScheme !== 'scaled' && o.initScheme !== 'normal') throw new UsageError('--init-scheme must be scaled or normal');
+  if (o.optimizer !== undefined && !OPTIMIZER_KINDS.includes(o.optimizer)) throw new UsageError(`--optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}`);
+  if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${o.lr}`);
+  if (o.weightDecay !== undefined && !(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new UsageError(`--weight-decay must be a non-negative number, got ${o.weightDecay}`);
+  if (o.momentum !== undefined && !(Number.isFinite(o.momentum) && o.momentum >= 0 && o.momentum < 1)) throw new UsageError(`--momentum must be in [0, 1), got ${o.momentum}`);
+  if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${o.seed}`);
+  if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) throw new UsageError(`--workers must be an integer from 0 to 256, got ${o.workers}`);
+  positiveInt('targets', o.targets);
+  positiveInt('classes', o.classes);
+  if (o.classes !== undefined && o.classes < 2) throw new UsageError('--classes must be at least 2');
+}
+
+function positiveInt(name: string, v: number | undefined): void {
+  if (v === undefined) return;
+  if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+}

@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import {
+  DEFAULT_SPEC, Model, loadModel, loadSource, validateOptimizer,
+  type Dataset, type ModelSpec, type OptimizerConfig,
+} from '@shardprop/core';
+import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_LR, UsageError, validateTrainOptions, type TrainOptions } from './options.js';
+
+/** Everything a run needs, resolved from the options and the data: the same for every number of workers. */
+export interface TrainingPlan {
+  options: TrainOptions;
+  spec: ModelSpec;
+  /** The starting model (from --init or seeded initialisation). */
+  model: Model;
+  train: Dataset;
+  test?: Dataset;
+  batchSize: number;
+  totalSteps: number;
+  batchesPerEpoch: number;
+  optimizer: OptimizerConfig;
+  seed: number;
+  /** Seed of the sampler's RNG (the global mini-batch sequence). */
+  samplerSeed: number;
+  outPath: string;
+}
+
+/** Independent seeds for independent uses of one user seed (init, sampling). */
+export function deriveSeed(seed: number, purpose: 'init' | 'sampler'): number {
+  return purpose === 'init' ? seed : (seed * 2654435761 + 0x7f4a7c15) % 0x100000000;
+}
+
+export function planTraining(options: TrainOptions): TrainingPlan {
+  validateTrainOptions(options);
+  const sourceOptions = { targets: options.targets, labelColumn: options.labelColumn, classes: options.classes, seed: options.seed };
+  const loaded = loadSource(options.data, sourceOptions);
+  const train = loaded.train;
+  const testSource = options.testData !== undefined ? loadSource(options.testData, sourceOptions) : undefined;
+  const test = testSource ? (testSource.test ?? testSource.train) : loaded.test;
+  if (test && (test.inputs !== train.inputs || test.outputs !== train.outputs)) {
+    throw new UsageError(`--test-data ${test.source} has ${test.inputs} inputs and ${test.outputs} outputs, the training data ${train.inputs} and ${train.outputs}`);
+  }
+
+  const seed = options.seed ?? 0;
+  let model: Model;
+  if (options.init !== undefined) {
+    const start = loadModel(options.init, options.dtype);
+    for (const [flag, mine, theirs] of [
+      ['--layers', options.layers?.join(','), start.spec.layers.join(',')],
+      ['--activation', options.activation, start.spec.activation],
+      ['--loss', options.loss, start.spec.loss],
+    ] as const) {
+      if (mine !== undefined && mine !== theirs) throw new UsageError(`${flag} ${mine} disagrees with the model in --init ${options.init} (${theirs})`);
+    }
+    model = start;
+  } else {
+    const spec: ModelSpec = {
+      layers: options.layers ?? [train.inputs, DEFAULT_HIDDEN, train.outputs],
+      activation: options.activation ?? DEFAULT_SPEC.activation,
+      loss: options.loss ?? DEFAULT_SPEC.loss,
+      dtype: options.dtype ?? DEFAULT_SPEC.dtype,
+    };
+    model = Model.init(spec, deriveSeed(seed, 'init'), options.initScheme);
+  }
+  const { layers } = model.spec;
+  if (layers[0] !== train.inputs || layers[layers.length - 1] !== train.outputs) {
+    throw new UsageError(
+      `the model's layers ${layers.join(',')} do not fit the data: ${train.source} has ${train.inputs} inputs and ${train.outputs} outputs`,
+    );
+  }
+  if (model.spec.loss === 'cross-entropy' && train.outputs < 2) {
+    throw new UsageError(`--loss cross-entropy needs at least 2 outputs; ${train.source} has ${train.outputs}`);
+  }
+
+  const batchSize = options.batch === 'full' ? train.count : Math.min(options.batch ?? DEFAULT_BATCH, train.count);
+  const batchesPerEpoch = Math.ceil(train.count / batchSize);
+  const totalSteps = options.steps ?? (options.epochs ?? DEFAULT_EPOCHS) * batchesPerEpoch;
+  const kind = options.optimizer ?? 'sgd';
+  const optimizer: OptimizerConfig = {
+    kind,
+    lr: options.lr ?? DEFAULT_LR[kind],
+    weightDecay: options.weightDecay,
+    momentum: options.momentum,
+  };
+  try {
+    validateOptimizer(optimizer);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return {
+    options,
+    spec: model.spec,
+    model,
+    train,
+    test,
+    batchSize,
+    totalSteps,
+    batchesPerEpoch,
+    optimizer,
+    seed,
+    samplerSeed: deriveSeed(seed, 'sampler'),
+    outPath: options.out ?? defaultOutPath(),
+  };
+}
+
+/** runs/<UTC time>/model.json under the current directory: a new folder per run, so nothing is overwritten. */
+export function defaultOutPath(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[:.]/g, '-').replace('Z', '');
+  return join('runs', stamp, 'model.json');
+}

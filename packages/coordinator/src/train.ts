@@ -1,0 +1,78 @@
+import { availableParallelism } from 'node:os';
+import { CoordinatorServer } from './coordinator-server.js';
+import { LocalWorkers } from './local-workers.js';
+import { createLogger, type Logger } from './log.js';
+import { UsageError, type TrainOptions } from './options.js';
+import { planTraining, type TrainingPlan } from './plan.js';
+import { inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
+
+/** Where the coordinator listens and whom it waits for (`shardprop coordinator`). */
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  /** Wait for this many workers to connect by themselves instead of starting local ones. */
+  expect?: number;
+}
+
+export interface TrainCallbacks extends TrainingHooks {
+  log?: Logger;
+  /** Called once the plan is made (data loaded, model built), before the first step. */
+  onPlan?(plan: TrainingPlan): void;
+  /** Called when the coordinator listens (distributed runs), with the URL workers connect to. */
+  onListening?(url: string): void;
+}
+
+export function defaultWorkers(): number {
+  return availableParallelism();
+}
+
+/**
+ * Trains a model as `shardprop train` does and resolves to the same summary as
+ * `--json` prints. `workers: 0` trains in this process; `workers: N` starts a
+ * coordinator on 127.0.0.1 and N local worker processes; `expect: N` serves and
+ * waits for N workers that join by themselves (`shardprop worker --connect`).
+ */
+export async function train(options: TrainOptions & ServeOptions, callbacks: TrainCallbacks = {}): Promise<TrainSummary> {
+  const log = callbacks.log ?? createLogger('warn');
+  const plan = planTraining(options);
+  callbacks.onPlan?.(plan);
+  const engine = await createEngine(plan, options, callbacks, log);
+  try {
+    return await runTraining(plan, engine, callbacks);
+  } finally {
+    await engine.close?.();
+  }
+}
+
+async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOptions, callbacks: TrainCallbacks, log: Logger): Promise<GradientEngine> {
+  const local = options.expect === undefined;
+  const workers = local ? (options.workers ?? defaultWorkers()) : options.expect!;
+  if (local && workers === 0) return inProcessEngine(plan);
+  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--expect must be a positive integer, got ${workers}`);
+
+  const server = await CoordinatorServer.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, expect: workers, plan, log });
+  log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
+  callbacks.onListening?.(server.url);
+  const children = new LocalWorkers(log);
+  try {
+    const joined = server.waitForWorkers();
+    if (local) children.start(workers, server.url, (message) => server.abortWait(new Error(message)));
+    await joined;
+  } catch (err) {
+    children.kill();
+    await server.close('the coordinator gave up');
+    throw err;
+  }
+  return {
+    get workers() {
+      return server.workers;
+    },
+    gradient: (step, indices, model, grad) => server.gradient(step, indices, model, grad),
+    timing: () => server.timing(),
+    contributions: () => server.contributions(),
+    async close() {
+      await server.close();
+      await children.stop();
+    },
+  };
+}

@@ -1,0 +1,165 @@
+import { appendFileSync } from 'node:fs';
+import { Backprop, Optimizer, Sampler, allocFloats, saveModel, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import type { TrainingPlan } from './plan.js';
+
+/**
+ * Computes the gradient SUM of the global batch of one step. The in-process engine
+ * runs backprop here; the distributed one asks the workers and adds their sums.
+ */
+export interface GradientEngine {
+  readonly workers: number;
+  gradient(step: number, indices: Uint32Array, model: Model, grad: Floats): BatchResult | Promise<BatchResult>;
+  /** Who contributed what to the last step (distributed engines). */
+  contributions?(): WorkerContribution[];
+  /** Seconds spent so far computing vs. waiting for the slowest worker vs. communicating. */
+  timing?(): { computeSeconds: number; waitSeconds: number; commSeconds: number };
+  close?(): Promise<void>;
+}
+
+export interface WorkerContribution {
+  workerId: number;
+  count: number;
+  lossSum: number;
+}
+
+/** What `shardprop train --json` prints and `train()` resolves to. */
+export interface TrainSummary {
+  steps: number;
+  epochs: number;
+  trainRisk: number;
+  trainAccuracy: number;
+  testRisk?: number;
+  testAccuracy?: number;
+  samplesPerSecond: number;
+  seconds: number;
+  model: string;
+  workers: number;
+  layers: number[];
+  dtype: string;
+  seed: number;
+}
+
+export interface StepProgress {
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  /** Mean loss over the batches of the current epoch so far. */
+  risk: number;
+  samplesPerSecond: number;
+}
+
+export interface EpochMetrics {
+  step: number;
+  epoch: number;
+  risk: number;
+  testRisk?: number;
+  testAccuracy?: number;
+  samplesPerSecond: number;
+  seconds: number;
+  computeSeconds?: number;
+  waitSeconds?: number;
+  commSeconds?: number;
+}
+
+export interface TrainingHooks {
+  onStep?(progress: StepProgress): void;
+  onEpoch?(metrics: EpochMetrics): void;
+}
+
+/** Gradients computed in this process: the reference every distributed run must match. */
+export function inProcessEngine(plan: TrainingPlan): GradientEngine {
+  const bp = new Backprop(plan.spec, Math.min(plan.batchSize, 256));
+  let computeSeconds = 0;
+  return {
+    workers: 0,
+    gradient(_step, indices, model, grad) {
+      const t0 = performance.now();
+      const result = bp.gradient(model, plan.train, indices, 0, indices.length, grad);
+      computeSeconds += (performance.now() - t0) / 1000;
+      return result;
+    },
+    timing: () => ({ computeSeconds, waitSeconds: 0, commSeconds: 0 }),
+  };
+}
+
+/**
+ * The training loop, the same whoever computes the gradients: draw the global
+ * batch, get its gradient sum, take the optimizer step (dividing by the count
+ * once), evaluate at each epoch's end; then save the model and summarise.
+ */
+export async function runTraining(plan: TrainingPlan, engine: GradientEngine, hooks: TrainingHooks = {}): Promise<TrainSummary> {
+  const { model, train, test } = plan;
+  const sampler = new Sampler(train.count, plan.batchSize, plan.samplerSeed);
+  const optimizer = new Optimizer(plan.optimizer, model.params.length, plan.spec.dtype);
+  const grad = allocFloats(plan.spec.dtype, model.params.length);
+  const evaluator = new Backprop(plan.spec, 256);
+  const started = performance.now();
+  let samples = 0;
+  let epochLoss = 0;
+  let epochCount = 0;
+  let lastProgress = 0;
+
+  const elapsed = (): number => (performance.now() - started) / 1000;
+  const endEpoch = (step: number, epoch: number): void => {
+    const metrics: EpochMetrics = {
+      step,
+      epoch,
+      risk: epochCount > 0 ? epochLoss / epochCount : NaN,
+      samplesPerSecond: samples / Math.max(elapsed(), 1e-9),
+      seconds: elapsed(),
+      ...engine.timing?.(),
+    };
+    if (test) {
+      const r = evaluator.evaluate(model, test);
+      metrics.testRisk = r.lossSum / r.count;
+      metrics.testAccuracy = r.correct / r.count;
+    }
+    if (plan.options.metrics) appendFileSync(plan.options.metrics, JSON.stringify(metrics) + '\n');
+    hooks.onEpoch?.(metrics);
+    epochLoss = 0;
+    epochCount = 0;
+  };
+
+  for (let step = 1; step <= plan.totalSteps; step++) {
+    const epoch = sampler.epoch;
+    const indices = sampler.next();
+    const result = await engine.gradient(step, indices, model, grad);
+    optimizer.step(model.params, grad, result.count);
+    if (plan.options.trace) {
+      const record = { step, epoch: epoch + 1, batch: Array.from(indices), count: result.count, lossSum: result.lossSum, workers: engine.contributions?.() };
+      appendFileSync(plan.options.trace, JSON.stringify(record) + '\n');
+    }
+    samples += result.count;
+    epochLoss += result.lossSum;
+    epochCount += result.count;
+    const epochDone = sampler.epoch !== epoch || step === plan.totalSteps;
+    if (hooks.onStep && (epochDone || performance.now() - lastProgress > 100)) {
+      lastProgress = performance.now();
+      hooks.onStep({ step, totalSteps: plan.totalSteps, epoch: epoch + 1, risk: epochLoss / epochCount, samplesPerSecond: samples / Math.max(elapsed(), 1e-9) });
+    }
+    if (epochDone) endEpoch(step, epoch + 1);
+  }
+  const seconds = elapsed();
+
+  saveModel(model, plan.outPath);
+  const trainEval = evaluator.evaluate(model, train);
+  const summary: TrainSummary = {
+    steps: plan.totalSteps,
+    epochs: plan.totalSteps / plan.batchesPerEpoch,
+    trainRisk: trainEval.lossSum / trainEval.count,
+    trainAccuracy: trainEval.correct / trainEval.count,
+    samplesPerSecond: samples / Math.max(seconds, 1e-9),
+    seconds,
+    model: plan.outPath,
+    workers: engine.workers,
+    layers: [...plan.spec.layers],
+    dtype: plan.spec.dtype,
+    seed: plan.seed,
+  };
+  if (test) {
+    const r = evaluator.evaluate(model, test);
+    summary.testRisk = r.lossSum / r.count;
+    summary.testAccuracy = r.correct / r.count;
+  }
+  return summary;
+}

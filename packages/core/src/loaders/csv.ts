@@ -1,0 +1,136 @@
+/**
+ * CSV data sets, one sample per line, every cell a decimal number.
+ * Produces x: Float64Array [count, inputs], y: Float64Array [count, outputs], either
+ *   - labelColumn given: that column holds a class index 0..K-1, turned one-hot
+ *     (outputs = K = `classes`, or max label + 1); all other columns are inputs; or
+ *   - else the last `targets` columns (default 1) are y, the others x.
+ * A first row with any non-numeric cell is a header. Blank lines are skipped.
+ * Rows in messages are 1-based data rows (the header is not a row), with the file line.
+ */
+import { parse, type Info } from 'csv-parse/sync';
+import { DatasetError, makeDataset, type Dataset } from '../dataset.js';
+import { MAX_CLASSES, readDataFile } from './source.js';
+
+export interface CsvOptions {
+  /** The last `targets` columns are targets (default 1). Ignored with labelColumn. */
+  targets?: number;
+  /** A class-label column: its header name, or a 0-based column index. */
+  labelColumn?: string | number;
+  /** Number of classes for the one-hot targets (default: max label + 1). */
+  classes?: number;
+}
+
+interface Row {
+  cells: string[];
+  line: number;
+}
+
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The cell as a finite number, or NaN if it is not one ("NaN", "", "1e999" and "0x10" are not). */
+function numberOf(cell: string): number {
+  const v = DECIMAL.test(cell) ? Number(cell) : NaN;
+  return Number.isFinite(v) ? v : NaN;
+}
+
+export function loadCsv(path: string, options: CsvOptions = {}): Dataset {
+  const records = readRows(path);
+  if (records.length === 0) throw new DatasetError(`${path}: empty file`);
+  const header = records[0].cells.some((cell) => Number.isNaN(numberOf(cell))) ? records[0].cells : undefined;
+  const rows = header ? records.slice(1) : records;
+  if (rows.length === 0) throw new DatasetError(`${path}: no data rows, only a header`);
+  const columns = header ? header.length : rows[0].cells.length;
+
+  // Parse every cell first, so that a bad number is reported with its row and line.
+  const values = new Float64Array(rows.length * columns);
+  rows.forEach(({ cells, line }, r) => {
+    const where = `row ${r + 1} (line ${line})`;
+    if (cells.length !== columns) throw new DatasetError(`${path}: ${where} has ${cells.length} columns, expected ${columns}`);
+    for (let c = 0; c < columns; c++) {
+      const v = numberOf(cells[c]);
+      if (Number.isNaN(v)) {
+        const name = header ? ` ("${header[c]}")` : '';
+        throw new DatasetError(`${path}: ${where}, column ${c + 1}${name}: ${JSON.stringify(cells[c])} is not a finite number`);
+      }
+      values[r * columns + c] = v;
+    }
+  });
+
+  return options.labelColumn !== undefined
+    ? withLabelColumn(path, rows, values, columns, labelIndex(path, options.labelColumn, header, columns), options.classes)
+    : withTargetColumns(path, values, rows.length, columns, options.targets ?? 1);
+}
+
+function readRows(path: string): Row[] {
+  const text = readDataFile(path).toString('utf8');
+  let records: { record: string[]; info: Info }[];
+  try {
+    // The typings do not model `info: true`, which wraps each record as { record, info }.
+    const options = { info: true, bom: true, trim: true, skip_empty_lines: true, relax_column_count: true };
+    records = parse(text, options) as unknown as { record: string[]; info: Info }[];
+  } catch (err) {
+    throw new DatasetError(`${path}: invalid CSV (${(err as Error).message})`);
+  }
+  return records.map(({ record, info }) => ({ cells: record, line: info.lines }));
+}
+
+function labelIndex(path: string, column: string | number, header: string[] | undefined, columns: number): number {
+  if (typeof column === 'string') {
+    const named = header?.indexOf(column) ?? -1;
+    if (named >= 0) return named;
+    if (!/^\d+$/.test(column)) {
+      const known = header ? `columns: ${header.join(', ')}` : 'the file has no header row';
+      throw new DatasetError(`${path}: no label column named "${column}" (${known})`);
+    }
+    column = Number(column);
+  }
+  if (!Number.isInteger(column) || column < 0 || column >= columns) {
+    throw new DatasetError(`${path}: label column ${column} is out of range (0-based; the file has columns 0..${columns - 1})`);
+  }
+  if (columns < 2) throw new DatasetError(`${path}: a label column needs at least one more column for the inputs`);
+  return column;
+}
+
+function withLabelColumn(
+  path: string, rows: Row[], values: Float64Array, columns: number, label: number, classes: number | undefined,
+): Dataset {
+  if (classes !== undefined && !(Number.isInteger(classes) && classes >= 1)) {
+    throw new DatasetError(`${path}: classes must be a positive integer, got ${classes}`);
+  }
+  const count = rows.length;
+  let maxLabel = 0;
+  for (let r = 0; r < count; r++) {
+    const k = values[r * columns + label];
+    if (!Number.isInteger(k) || k < 0 || (classes !== undefined && k >= classes)) {
+      const expected = classes !== undefined ? `0..${classes - 1}` : 'a non-negative integer';
+      throw new DatasetError(`${path}: row ${r + 1} (line ${rows[r].line}): label ${rows[r].cells[label]} is not a class index (expected ${expected})`);
+    }
+    if (k >= MAX_CLASSES) throw new DatasetError(`${path}: row ${r + 1} (line ${rows[r].line}): label ${k} is too large (at most ${MAX_CLASSES} classes)`);
+    maxLabel = Math.max(maxLabel, k);
+  }
+  const outputs = classes ?? maxLabel + 1;
+  const inputs = columns - 1;
+  const x = new Float64Array(count * inputs);
+  const y = new Float64Array(count * outputs);
+  for (let r = 0; r < count; r++) {
+    for (let c = 0, i = 0; c < columns; c++) if (c !== label) x[r * inputs + i++] = values[r * columns + c];
+    y[r * outputs + values[r * columns + label]] = 1;
+  }
+  return makeDataset(path, x, y, inputs, outputs);
+}
+
+function withTargetColumns(path: string, values: Float64Array, count: number, columns: number, targets: number): Dataset {
+  if (!Number.isInteger(targets) || targets < 1) throw new DatasetError(`${path}: targets must be a positive integer, got ${targets}`);
+  if (targets >= columns) {
+    throw new DatasetError(`${path}: targets=${targets} leaves no input columns (the file has ${columns} columns)`);
+  }
+  const inputs = columns - targets;
+  const x = new Float64Array(count * inputs);
+  const y = new Float64Array(count * targets);
+  for (let r = 0; r < count; r++) {
+    const row = values.subarray(r * columns, (r + 1) * columns);
+    x.set(row.subarray(0, inputs), r * inputs);
+    y.set(row.subarray(inputs), r * targets);
+  }
+  return makeDataset(path, x, y, inputs, targets);
+}

@@ -1,0 +1,91 @@
+/**
+ * One entry point for every data source: a built-in name (mnist, xor, spirals, circles)
+ * or a path to a .json, .csv or IDX file. Returns the training set and, for sources
+ * that bring one (mnist, spirals, circles), a held-out test set.
+ * Also holds what the file loaders share: reading a file with one-line errors.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DatasetError, type Dataset } from '../dataset.js';
+import { loadCsv } from './csv.js';
+import { loadIdx } from './idx.js';
+import { loadJson } from './json.js';
+import { loadMnist } from './mnist.js';
+import { circles, spirals, xor } from './synthetic.js';
+
+export interface SourceOptions {
+  /** CSV: the last `targets` columns are targets (default 1). */
+  targets?: number;
+  /** CSV: a class-label column (header name or 0-based index), turned one-hot. */
+  labelColumn?: string | number;
+  /** CSV/IDX: number of classes of the one-hot targets. */
+  classes?: number;
+  /** Seed of the synthetic sets (spirals, circles); default 0. */
+  seed?: number;
+  /** Seed of mnist's train/test split; default 0. */
+  splitSeed?: number;
+}
+
+/** One-hot rows wider than this are a mistake (a wrong label column), not a data set. */
+export const MAX_CLASSES = 65536;
+
+/** Test samples generated for spirals and circles, from a seed of their own. */
+const SYNTHETIC_TEST_COUNT = 500;
+const IDX_NAME = /\.idx(\.gz)?$|idx\d-ubyte/i;
+
+export function loadSource(source: string, options: SourceOptions = {}): { train: Dataset; test?: Dataset } {
+  const seed = options.seed ?? 0;
+  // The test set's seed is seed + 2^32: a stream no small user seed reaches, so no run's
+  // test set is another run's training set.
+  const testSeed = seed + 0x100000000;
+  switch (source) {
+    case 'mnist':
+      return loadMnist({ seed: options.splitSeed ?? 0 });
+    case 'xor':
+      return { train: xor() };
+    case 'spirals':
+      return { train: spirals({ seed }), test: spirals({ seed: testSeed, count: SYNTHETIC_TEST_COUNT }) };
+    case 'circles':
+      return { train: circles({ seed }), test: circles({ seed: testSeed, count: SYNTHETIC_TEST_COUNT }) };
+  }
+  const name = basename(source).toLowerCase();
+  if (name.endsWith('.json')) return { train: loadJson(source) };
+  if (name.endsWith('.csv')) return { train: loadCsv(source, options) };
+  if (!existsSync(source) && source.includes(',')) {
+    const [images, labels, ...rest] = source.split(',');
+    if (rest.length > 0) throw new DatasetError(`${source}: expected IMAGES,LABELS (two IDX paths)`);
+    return { train: loadIdx(images, labels, options) };
+  }
+  if (IDX_NAME.test(name)) return { train: loadIdx(source, labelsFileOf(source), options) };
+  if (existsSync(source)) {
+    throw new DatasetError(`${source}: unknown file type: expected a .json, .csv or IDX file (.idx, .idx.gz, *-idx3-ubyte[.gz])`);
+  }
+  throw new DatasetError(`unknown data source "${source}": expected mnist, xor, spirals, circles, or a path to a .json, .csv or IDX file`);
+}
+
+/** The labels file next to an IDX images file: "images" -> "labels", "idx3" -> "idx1", gzipped or not. */
+function labelsFileOf(imagesPath: string): string {
+  if (!existsSync(imagesPath)) throw new DatasetError(`${imagesPath}: file not found`);
+  const name = basename(imagesPath).replace(/images/g, 'labels').replace(/idx3/g, 'idx1');
+  const hint = 'name it like the images file with "images" -> "labels" and "idx3" -> "idx1", or pass IMAGES,LABELS';
+  if (name === basename(imagesPath)) throw new DatasetError(`${imagesPath}: cannot tell where its labels are: ${hint}`);
+  const path = join(dirname(imagesPath), name);
+  const other = path.endsWith('.gz') ? path.slice(0, -3) : `${path}.gz`;
+  if (existsSync(path)) return path;
+  if (existsSync(other)) return other;
+  throw new DatasetError(`${imagesPath}: no labels file ${path}: ${hint}`);
+}
+
+/** A data file's bytes, or a DatasetError naming it: file not found, not a file, empty. */
+export function readDataFile(path: string): Buffer {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : `cannot read (${(err as Error).message})`;
+    throw new DatasetError(`${path}: ${why}`);
+  }
+  if (bytes.length === 0) throw new DatasetError(`${path}: empty file`);
+  return bytes;
+}

@@ -1,0 +1,2 @@
+export { runWorker, type WorkerOptions, type WorkerExit } from './worker.js';
+export { PROTOCOL_VERSION } from './protocol.js';

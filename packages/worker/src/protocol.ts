@@ -1,0 +1,196 @@
+import { Packr } from 'msgpackr';
+import type { ActivationName, Dtype, Floats, LossName, ModelSpec } from '@shardprop/core';
+
+/**
+ * The wire protocol between coordinator and workers: every message, its encoding
+ * and its validation. Messages are msgpack maps in binary WebSocket frames;
+ * typed arrays travel as msgpackr's typed-array extension (raw bytes, decoded
+ * by one copy, no per-element work).
+ *
+ *   worker → coordinator   hello, gradient
+ *   coordinator → worker   welcome, refused, step, done
+ */
+export const PROTOCOL_VERSION = 1;
+
+export interface Hello {
+  type: 'hello';
+  version: number;
+  name: string;
+  token?: string;
+}
+
+/** The shard a worker holds: global sample ids (ascending) with their rows. */
+export interface ShardData {
+  indices: Uint32Array;
+  x: Floats;
+  y: Floats;
+  inputs: number;
+  outputs: number;
+}
+
+export interface Welcome {
+  type: 'welcome';
+  version: number;
+  workerId: number;
+  spec: ModelSpec;
+  /** Total samples of the data set (global ids are 0..total-1). */
+  total: number;
+  /** Rows per backprop chunk. */
+  chunk: number;
+  fingerprint: string;
+  shard: ShardData;
+}
+
+export interface Refused {
+  type: 'refused';
+  reason: string;
+}
+
+/** One training step: the same bytes go to every worker; each computes the part of `batch` in its shard. */
+export interface Step {
+  type: 'step';
+  step: number;
+  params: Floats;
+  /** Global sample ids of the whole global mini-batch, in order. */
+  batch: Uint32Array;
+}
+
+export interface Gradient {
+  type: 'gradient';
+  step: number;
+  count: number;
+  lossSum: number;
+  correct: number;
+  /** Milliseconds of backprop for this step, for the metrics. */
+  computeMs: number;
+  grad: Floats;
+}
+
+export interface Done {
+  type: 'done';
+  reason?: string;
+}
+
+export type ToCoordinator = Hello | Gradient;
+export type ToWorker = Welcome | Refused | Step | Done;
+
+const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
+
+export function encode(message: ToCoordinator | ToWorker): Buffer {
+  return packr.pack(message);
+}
+
+/** A message that is not what the protocol allows; the receiver drops the sender with this reason. */
+export class ProtocolError extends Error {
+  override name = 'ProtocolError';
+}
+
+function decodeObject(data: Uint8Array): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = packr.unpack(data);
+  } catch (err) {
+    throw new ProtocolError(`undecodable message: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ProtocolError('a message must be a map');
+  return value as Record<string, unknown>;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+/** True when every element is finite: a NaN or ±Inf anywhere makes the sum of x·0 NaN. Allocation-free. */
+export function allFinite(a: Floats): boolean {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * 0;
+  return s === 0;
+}
+
+function isFloats(v: unknown, dtype: Dtype): v is Floats {
+  return dtype === 'float64' ? v instanceof Float64Array : v instanceof Float32Array;
+}
+
+/** What the coordinator knows when a worker message arrives, to check it against. */
+export interface Expectation {
+  /** Parameters in the model. */
+  size: number;
+  dtype: Dtype;
+  /** The step the coordinator waits for (a gradient for any other step is invalid). */
+  step: number;
+  /** Samples of the current step that lie in this worker's shard. */
+  count: number;
+}
+
+/** Decodes and validates a worker's first message. */
+export function decodeHello(data: Uint8Array): Hello {
+  const m = decodeObject(data);
+  if (m.type !== 'hello') throw new ProtocolError(`expected hello, got ${describeType(m.type)}`);
+  if (!isCount(m.version)) throw new ProtocolError('hello: version must be a non-negative integer');
+  if (typeof m.name !== 'string' || m.name.length > 200) throw new ProtocolError('hello: name must be a string of at most 200 characters');
+  if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length > 4096)) throw new ProtocolError('hello: token must be a string');
+  return { type: 'hello', version: m.version, name: m.name, token: m.token as string | undefined };
+}
+
+/** Decodes and validates a gradient for the step the coordinator is waiting on. */
+export function decodeGradient(data: Uint8Array, expect: Expectation): Gradient {
+  const m = decodeObject(data);
+  if (m.type !== 'gradient') throw new ProtocolError(`expected gradient, got ${describeType(m.type)}`);
+  if (m.step !== expect.step) throw new ProtocolError(`gradient for step ${String(m.step)}, expected step ${expect.step}`);
+  if (m.count !== expect.count) throw new ProtocolError(`gradient over ${String(m.count)} samples, expected ${expect.count}`);
+  if (typeof m.lossSum !== 'number' || !Number.isFinite(m.lossSum) || m.lossSum < 0) throw new ProtocolError('gradient: lossSum must be a finite non-negative number');
+  if (!isCount(m.correct) || m.correct > expect.count) throw new ProtocolError('gradient: correct must be an integer from 0 to count');
+  if (typeof m.computeMs !== 'number' || !Number.isFinite(m.computeMs) || m.computeMs < 0) throw new ProtocolError('gradient: computeMs must be a finite non-negative number');
+  if (!isFloats(m.grad, expect.dtype)) throw new ProtocolError(`gradient: grad must be a ${expect.dtype} array`);
+  if (m.grad.length !== expect.size) throw new ProtocolError(`gradient: grad has ${m.grad.length} values, the model has ${expect.size}`);
+  if (!allFinite(m.grad)) throw new ProtocolError('gradient: grad holds NaN or infinite values');
+  return m as unknown as Gradient;
+}
+
+/** Decodes and validates a coordinator message on the worker (whose own model gives the sizes once welcomed). */
+export function decodeToWorker(data: Uint8Array, model?: { size: number; dtype: Dtype }): ToWorker {
+  const m = decodeObject(data);
+  switch (m.type) {
+    case 'welcome':
+      return validateWelcome(m);
+    case 'refused':
+      if (typeof m.reason !== 'string') throw new ProtocolError('refused: reason must be a string');
+      return { type: 'refused', reason: m.reason };
+    case 'done':
+      return { type: 'done', reason: typeof m.reason === 'string' ? m.reason : undefined };
+    case 'step': {
+      if (!model) throw new ProtocolError('step before welcome');
+      if (!isCount(m.step) || m.step < 1) throw new ProtocolError('step: step must be a positive integer');
+      if (!isFloats(m.params, model.dtype) || m.params.length !== model.size) throw new ProtocolError(`step: params must be ${model.size} ${model.dtype} values`);
+      if (!(m.batch instanceof Uint32Array)) throw new ProtocolError('step: batch must be a Uint32Array');
+      return m as unknown as Step;
+    }
+    default:
+      throw new ProtocolError(`unknown message type ${describeType(m.type)}`);
+  }
+}
+
+function validateWelcome(m: Record<string, unknown>): Welcome {
+  if (!isCount(m.version) || !isCount(m.workerId) || !isCount(m.total) || !isCount(m.chunk) || m.chunk < 1) throw new ProtocolError('welcome: bad header');
+  const spec = m.spec as ModelSpec | undefined;
+  if (!spec || !Array.isArray(spec.layers) || !spec.layers.every((n) => Number.isInteger(n) && n > 0)) throw new ProtocolError('welcome: bad model spec');
+  const shard = m.shard as ShardData | undefined;
+  if (!shard || !(shard.indices instanceof Uint32Array) || !isFloats(shard.x, spec.dtype) || !isFloats(shard.y, spec.dtype)) throw new ProtocolError('welcome: bad shard');
+  const n = shard.indices.length;
+  if (shard.x.length !== n * spec.layers[0] || shard.y.length !== n * spec.layers[spec.layers.length - 1]) throw new ProtocolError('welcome: shard rows do not match the model');
+  if (typeof m.fingerprint !== 'string') throw new ProtocolError('welcome: fingerprint must be a string');
+  return {
+    type: 'welcome',
+    version: m.version,
+    workerId: m.workerId,
+    total: m.total,
+    chunk: m.chunk,
+    fingerprint: m.fingerprint,
+    spec: { layers: spec.layers, activation: spec.activation as ActivationName, loss: spec.loss as LossName, dtype: spec.dtype },
+    shard,
+  };
+}
+
+function describeType(t: unknown): string {
+  return typeof t === 'string' ? JSON.stringify(t.slice(0, 40)) : typeof t;
+}

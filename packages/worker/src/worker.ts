@@ -1,0 +1,129 @@
+import { hostname } from 'node:os';
+import { WebSocket } from 'ws';
+import { Backprop, Model, allocFloats, makeDataset, type Dataset, type Floats } from '@shardprop/core';
+import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, type Step, type Welcome } from './protocol.js';
+
+export interface WorkerOptions {
+  /** ws://HOST:PORT of the coordinator. */
+  url: string;
+  name?: string;
+  token?: string;
+  /** Called with one-line log messages (the CLI hands them to pino). */
+  log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+/** Why a worker stopped: 'done' when the coordinator said training is over. */
+export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'error' | 'closed'; message: string };
+
+/**
+ * What a worker holds once welcomed: its shard, a model whose parameters are
+ * overwritten by every step message, and the scratch to compute gradient sums.
+ */
+class ShardWorker {
+  readonly model: Model;
+  readonly data: Dataset;
+  private readonly bp: Backprop;
+  private readonly grad: Floats;
+  /** Global sample id → row of the shard, or -1. */
+  private readonly localRow: Int32Array;
+  private local: Uint32Array;
+
+  constructor(readonly welcome: Welcome) {
+    const { spec, shard, total } = welcome;
+    this.model = new Model(spec);
+    this.data = makeDataset(`shard ${welcome.workerId}`, shard.x, shard.y, shard.inputs, shard.outputs);
+    this.bp = new Backprop(spec, welcome.chunk);
+    this.grad = allocFloats(spec.dtype, this.model.params.length);
+    this.localRow = new Int32Array(total).fill(-1);
+    shard.indices.forEach((g, row) => {
+      if (g >= total) throw new ProtocolError(`welcome: sample id ${g} beyond the data set's ${total}`);
+      this.localRow[g] = row;
+    });
+    this.local = new Uint32Array(Math.max(1, shard.indices.length));
+  }
+
+  /** The gradient message for one step: the sum over the batch's samples that lie in this shard. */
+  compute(step: Step): Buffer {
+    const t0 = performance.now();
+    this.model.params.set(step.params);
+    let count = 0;
+    const { batch } = step;
+    for (let i = 0; i < batch.length; i++) {
+      const g = batch[i];
+      const row = g < this.localRow.length ? this.localRow[g] : -1;
+      if (row >= 0) {
+        if (count === this.local.length) throw new ProtocolError('step: the batch repeats samples of this shard');
+        this.local[count++] = row;
+      }
+    }
+    const r = this.bp.gradient(this.model, this.data, this.local, 0, count, this.grad);
+    return encode({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0, grad: this.grad });
+  }
+}
+
+/** Joins a coordinator and computes gradient sums until it says training is over. */
+export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
+  const log = options.log ?? (() => {});
+  const name = options.name ?? `${hostname()}:${process.pid}`;
+  return new Promise((resolve) => {
+    let state: ShardWorker | null = null;
+    let settled = false;
+    const finish = (exit: WorkerExit): void => {
+      if (settled) return;
+      settled = true;
+      resolve(exit);
+      ws.close();
+    };
+    const ws = new WebSocket(options.url, { perMessageDeflate: false, maxPayload: 2 ** 31 - 1 });
+    ws.binaryType = 'nodebuffer';
+    ws.on('open', () => {
+      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, token: options.token }));
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      try {
+        if (!isBinary) throw new ProtocolError('text frame');
+        const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype } : undefined);
+        switch (m.type) {
+          case 'welcome':
+            state = new ShardWorker(m);
+            log('info', `joined as worker ${m.workerId} with ${m.shard.indices.length} samples`, {
+              workerId: m.workerId,
+              samples: m.shard.indices.length,
+              shard: idRanges(m.shard.indices),
+              fingerprint: m.fingerprint,
+            });
+            break;
+          case 'step':
+            ws.send(state!.compute(m));
+            break;
+          case 'refused':
+            finish({ reason: 'refused', message: m.reason });
+            break;
+          case 'done':
+            finish({ reason: 'done' });
+            break;
+        }
+      } catch (err) {
+        log('error', `invalid message from the coordinator: ${(err as Error).message}`);
+        finish({ reason: 'error', message: (err as Error).message });
+      }
+    });
+    ws.on('error', (err) => {
+      finish({ reason: 'error', message: `cannot reach the coordinator at ${options.url}: ${err.message}` });
+    });
+    ws.on('close', (code, reason) => {
+      finish({ reason: 'closed', message: `the coordinator closed the connection (${code}${reason.length ? `: ${reason.toString()}` : ''})` });
+    });
+  });
+}
+
+/** Sample ids as [start, end) ranges, for a compact log of which samples a worker holds. */
+export function idRanges(ids: Uint32Array): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (const id of ids) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] === id) last[1] = id + 1;
+    else ranges.push([id, id + 1]);
+  }
+  return ranges;
+}

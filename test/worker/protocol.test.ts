@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ProtocolError, allFinite, decodeGradient, decodeHello, decodeToWorker, encode } from '@shardprop/worker/protocol';
+
+const expectation = { size: 4, dtype: 'float32' as const, step: 5, count: 3 };
+const gradient = (over: Record<string, unknown> = {}) =>
+  encode({ type: 'gradient', step: 5, count: 3, lossSum: 1.25, correct: 2, computeMs: 0.5, grad: Float32Array.from([1, 2, 3, 4]), ...over } as never);
+
+describe('protocol', () => {
+  it('round-trips a gradient, typed arrays intact', () => {
+    const g = decodeGradient(gradient(), expectation);
+    expect(g.grad).toBeInstanceOf(Float32Array);
+    expect(Array.from(g.grad)).toEqual([1, 2, 3, 4]);
+    expect(g.lossSum).toBe(1.25);
+  });
+
+  it('encodes a typed-array view as its own bytes', () => {
+    const whole = Uint32Array.from([9, 8, 7, 6, 5]);
+    const m = decodeToWorker(encode({ type: 'step', step: 2, params: new Float64Array(3), batch: whole.subarray(1, 3) }), { size: 3, dtype: 'float64' });
+    expect(m.type === 'step' && Array.from(m.batch)).toEqual([8, 7]);
+  });
+
+  it.each([
+    ['another step', { step: 4 }, /step 4, expected step 5/],
+    ['another count', { count: 2 }, /expected 3/],
+    ['a NaN gradient', { grad: Float32Array.from([1, NaN, 3, 4]) }, /NaN or infinite/],
+    ['an infinite gradient', { grad: Float32Array.from([1, 2, Infinity, 4]) }, /NaN or infinite/],
+    ['a short gradient', { grad: Float32Array.from([1, 2, 3]) }, /3 values, the model has 4/],
+    ['a gradient of the wrong dtype', { grad: Float64Array.from([1, 2, 3, 4]) }, /float32 array/],
+    ['a gradient as a plain array', { grad: [1, 2, 3, 4] }, /float32 array/],
+    ['a negative loss', { lossSum: -1 }, /lossSum/],
+    ['too many correct', { correct: 4 }, /correct/],
+    ['a string step', { step: '5' }, /step/],
+  ])('refuses %s', (_name, over, message) => {
+    expect(() => decodeGradient(gradient(over), expectation)).toThrow(message);
+  });
+
+  it('refuses what is not a message', () => {
+    // msgpack by hand: a reserved byte, an array claiming 4G entries, [1, 2], "hello", nil, nothing
+    for (const bytes of [Buffer.from([0xc1]), Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0x92, 1, 2]), Buffer.from([0xa5, ...Buffer.from('hello')]), Buffer.from([0xc0]), Buffer.alloc(0)]) {
+      expect(() => decodeGradient(bytes, expectation)).toThrow(ProtocolError);
+      expect(() => decodeHello(bytes)).toThrow(ProtocolError);
+    }
+    expect(() => decodeHello(encode({ type: 'gradient' } as never))).toThrow(/expected hello/);
+    expect(() => decodeHello(encode({ type: 'hello', version: 1, name: 'x'.repeat(1000) }))).toThrow(/name/);
+  });
+
+  it('allFinite sees every non-finite value', () => {
+    expect(allFinite(Float64Array.from([0, -1e308, 1e308]))).toBe(true);
+    expect(allFinite(Float64Array.from([0, -Infinity]))).toBe(false);
+    expect(allFinite(Float32Array.from([NaN]))).toBe(false);
+  });
+});
