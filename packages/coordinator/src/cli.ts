@@ -243,7 +243,7 @@ export function buildCli(argv: string[]) {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((message, err) => {
       if (err) report(err);
-      fail(`${message.split('\n')[0]} (see shardprop --help)`, EXIT_BAD_INPUT);
+      fail(`${message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see shardprop --help)`, EXIT_BAD_INPUT);
     });
 }
 

@@ -1,0 +1,85 @@
+import { writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Backprop, Model, loadModel, loadSource, saveModel } from '@shardprop/core';
+import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir();
+afterAll(() => {
+  killAll();
+  tmp.remove();
+});
+
+describe('shardprop train, as a user runs it', () => {
+  it('a short run on xor reaches a low risk and saves a model that eval agrees with', async () => {
+    const out = tmp.path('xor.json');
+    const r = await runCli(['train', '--data', 'xor', '--layers', '2,4,1', '--epochs', '3000', '--batch', 'full', '--lr', '2', '--workers', '0', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const s = summaryOf(r);
+    expect(s.trainRisk as number).toBeLessThan(0.01);
+    expect(s.trainAccuracy).toBe(1);
+    for (const key of ['steps', 'epochs', 'samplesPerSecond', 'seconds']) expect(typeof s[key]).toBe('number');
+    expect(s.model).toBe(out);
+    const e = await runCli(['eval', '--model', out, '--data', 'xor', '--json']);
+    expect(e.code, e.stderr).toBe(0);
+    const ev = summaryOf(e);
+    expect(ev.risk).toBeCloseTo(s.trainRisk as number, 12);
+    expect(ev.accuracy).toBe(1);
+  });
+
+  it('--init + --batch full + --steps 1 + --lr 1 moves the parameters by exactly the negative gradient (float64)', async () => {
+    const init = tmp.path('init-spirals.json');
+    const spec = { layers: [2, 6, 2], activation: 'tanh' as const, loss: 'cross-entropy' as const, dtype: 'float64' as const };
+    const start = Model.init(spec, 11);
+    saveModel(start, init);
+    const out = tmp.path('one-step.json');
+    const r = await runCli(['train', '--data', 'spirals', '--init', init, '--dtype', 'float64', '--batch', 'full', '--steps', '1', '--lr', '1', '--workers', '0', '--out', out, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const after = loadModel(out, 'float64');
+    // the gradient of the risk over the whole set, computed independently here
+    const { train } = loadSource('spirals', { seed: 0 });
+    const grad = new Float64Array(start.params.length);
+    const all = Uint32Array.from({ length: train.count }, (_, i) => i);
+    const res = new Backprop(spec, 64).gradient(start, train, all, 0, all.length, grad);
+    let moved = 0;
+    for (let i = 0; i < grad.length; i++) {
+      expect(Math.abs(after.params[i] - (start.params[i] - grad[i] / res.count))).toBeLessThan(1e-14);
+      moved = Math.max(moved, Math.abs(after.params[i] - start.params[i]));
+    }
+    expect(moved).toBeGreaterThan(1e-4);
+  });
+});
+
+describe('bad input: one line, exit code 2', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['an unknown flag', ['train', '--data', 'xor', '--bogus', '1'], /bogus/i],
+    ['no --data', ['train'], /data/],
+    ['a bad number', ['train', '--data', 'xor', '--epochs', 'abc'], /--epochs/],
+    ['a negative batch', ['train', '--data', 'xor', '--batch', '-3'], /--batch/],
+    ['both --epochs and --steps', ['train', '--data', 'xor', '--epochs', '2', '--steps', '3'], /either --epochs or --steps/],
+    ['layers that do not fit the data', ['train', '--data', 'xor', '--layers', '3,4,1', '--workers', '0'], /do not fit/],
+    ['malformed layers', ['train', '--data', 'xor', '--layers', '2,x,1'], /--layers/],
+    ['an unknown optimizer', ['train', '--data', 'xor', '--optimizer', 'rmsprop'], /optimizer/],
+    ['a zero learning rate', ['train', '--data', 'xor', '--lr', '0'], /--lr/],
+    ['an unknown data source', ['train', '--data', 'nonsense', '--workers', '0'], /unknown data source/],
+    ['a missing data file', ['train', '--data', '/nonexistent/data.csv', '--workers', '0'], /data\.csv/],
+    ['a missing model file', ['eval', '--model', '/nonexistent/model.json', '--data', 'xor'], /model\.json/],
+    ['no command', [], /command/],
+  ];
+  it.each(cases)('%s', async (_name, args, message) => {
+    const r = await runCli(args, { timeoutMs: 30_000 });
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('a ragged JSON data file names the file and the row', async () => {
+    const file = tmp.path('ragged.json');
+    writeFileSync(file, JSON.stringify({ x: [[1, 2], [3]], y: [[1], [0]] }));
+    const r = await runCli(['train', '--data', file, '--workers', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/ragged\.json/);
+    expect(r.stderr).toMatch(/row 2/);
+  });
+});
