@@ -1,0 +1,93 @@
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { PROTOCOL_VERSION, decodeToWorker, encode } from '@shardprop/worker/protocol';
+import { killAll, startCli, tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir();
+afterAll(() => {
+  killAll();
+  tmp.remove();
+});
+
+interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function collect(child: ChildProcess, timeoutMs = 60_000): { exited: Promise<Exited>; stderrLines: (predicate: (line: string) => boolean) => Promise<string> } {
+  let stdout = '';
+  let stderr = '';
+  const waiters: { predicate: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+    for (const line of stderr.split('\n')) {
+      for (const w of waiters.splice(0)) {
+        if (w.predicate(line)) w.resolve(line);
+        else waiters.push(w);
+      }
+    }
+  });
+  const exited = new Promise<Exited>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`process did not exit in time:\n${stderr.slice(-2000)}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      setImmediate(() => resolve({ code, stdout, stderr }));
+    });
+  });
+  return {
+    exited,
+    stderrLines: (predicate) =>
+      new Promise((resolve) => {
+        const found = stderr.split('\n').find(predicate);
+        if (found) resolve(found);
+        else waiters.push({ predicate, resolve });
+      }),
+  };
+}
+
+describe('shardprop coordinator + shardprop worker', () => {
+  it('serves on an ephemeral port, refuses a worker of another protocol version, trains with the workers that join, and everyone exits 0', async () => {
+    const out = tmp.path('coord.json');
+    const coordinator = startCli(['coordinator', '--port', '0', '--expect', '2', '--data', 'spirals', '--layers', '2,8,2', '--epochs', '3', '--batch', '16', '--lr', '0.5', '--out', out, '--json']);
+    const c = collect(coordinator);
+    const listening = await c.stderrLines((l) => l.includes('coordinator listening'));
+    const url = JSON.parse(listening).url as string;
+    expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
+
+    // a worker from the future is refused with both versions named
+    const refusal = await new Promise<string>((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION + 1, name: 'future' })));
+      ws.on('message', (data: Buffer) => {
+        const m = decodeToWorker(data);
+        resolve(m.type === 'refused' ? m.reason : `unexpected ${m.type}`);
+      });
+      ws.on('error', reject);
+    });
+    expect(refusal).toContain(`version ${PROTOCOL_VERSION + 1}`);
+    expect(refusal).toContain(`version ${PROTOCOL_VERSION}`);
+
+    const workers = [1, 2].map(() => collect(startCli(['worker', '--connect', url])));
+    const [done, w1, w2] = await Promise.all([c.exited, workers[0].exited, workers[1].exited]);
+    expect(done.code, done.stderr.slice(-2000)).toBe(0);
+    expect(w1.code, w1.stderr).toBe(0);
+    expect(w2.code, w2.stderr).toBe(0);
+    const summary = JSON.parse(done.stdout.trim());
+    expect(summary.workers).toBe(2);
+    expect(summary.model).toBe(out);
+    expect(summary.testAccuracy).toBeGreaterThan(0);
+  });
+
+  it('a worker that cannot reach its coordinator says so and exits non-zero', async () => {
+    const w = collect(startCli(['worker', '--connect', 'ws://127.0.0.1:1']), 20_000);
+    const r = await w.exited;
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/cannot reach the coordinator/);
+  });
+});
