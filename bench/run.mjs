@@ -2,7 +2,9 @@
 // float32, on the two workloads of the peers (../shared/peers/RESULTS.md), and the
 // GEMM kernel alone. Method as the peers': 1.5 s warm-up, median of 3 windows of 2 s.
 // Usage: node bench/run.mjs [--quick]
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { Backprop, Model, Optimizer, Rng, Sampler, jsKernels, makeDataset } from '../packages/core/dist/index.js';
 
@@ -19,6 +21,28 @@ const PEERS = {
   'W-seed': { 'tfjs-cpu': 4300, 'tfjs-wasm': 1550, 'pytorch-1thread': 71932 },
   'W-large': { 'tfjs-cpu': 330, 'tfjs-wasm': 1500, 'pytorch-1thread': 43662 },
 };
+
+/**
+ * Runs the peers' own TensorFlow.js script (../shared/peers/tfjs/bench.mjs, unchanged) in a
+ * child process, against this workspace's pinned @tensorflow/tfjs: the script is copied
+ * into bench/.peers/ next to a link to our node_modules so its imports resolve.
+ */
+function tfjsRate(backend, workload) {
+  const script = fileURLToPath(new URL('../../shared/peers/tfjs/bench.mjs', import.meta.url));
+  if (!existsSync(script)) return { skipped: '../shared/peers/tfjs/bench.mjs is not there' };
+  const dir = fileURLToPath(new URL('./.peers/tfjs/', import.meta.url));
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(script, dir + 'bench.mjs');
+  if (!existsSync(dir + 'node_modules')) symlinkSync(fileURLToPath(new URL('../node_modules', import.meta.url)), dir + 'node_modules');
+  const secs = String((3 * WINDOW) / 1000);
+  const r = spawnSync(process.execPath, [dir + 'bench.mjs', backend, workload, secs], { encoding: 'utf8' });
+  const line = r.stdout.trim().split('\n').pop();
+  try {
+    return { samplesPerSecond: JSON.parse(line).samplesPerSec };
+  } catch {
+    return { skipped: `tfjs-${backend} did not run: ${r.stderr.split('\n').find((l) => l.includes('Error')) ?? r.stderr.trim().slice(-200)}` };
+  }
+}
 
 function median3(run) {
   const end = performance.now() + WARM;
@@ -65,18 +89,22 @@ function gemmGflops(m = 256, k = 784, n = 512) {
 
 const results = { machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version, date: new Date().toISOString() }, quick, training: {}, gemm: {} };
 console.log(`shardprop bench on ${results.machine.cpu} (${results.machine.cores} cores), node ${process.version}${quick ? ' [quick]' : ''}`);
-console.log('| workload | shardprop samples/s | vs tfjs-cpu* | vs tfjs-wasm* | vs PyTorch 1 thread* |');
-console.log('|---|---|---|---|---|');
+console.log('| workload | shardprop samples/s | tfjs-cpu | ratio | tfjs-wasm | ratio | PyTorch 1 thread* | ratio |');
+console.log('|---|---|---|---|---|---|---|---|');
 for (const [name, w] of Object.entries(WORKLOADS)) {
   const ours = trainingRate(w);
-  const p = PEERS[name];
-  results.training[name] = { samplesPerSecond: ours, peers: p };
-  const r = (v) => `${(ours / v).toFixed(2)}x`;
-  console.log(`| ${name} | ${Math.round(ours)} | ${r(p['tfjs-cpu'])} | ${r(p['tfjs-wasm'])} | ${r(p['pytorch-1thread'])} |`);
+  const key = name === 'W-seed' ? 'seed' : 'large';
+  const cpu = tfjsRate('cpu', key);
+  const wasm = tfjsRate('wasm', key);
+  const torch = PEERS[name]['pytorch-1thread'];
+  results.training[name] = { samplesPerSecond: ours, 'tfjs-cpu': cpu, 'tfjs-wasm': wasm, 'pytorch-1thread (recorded)': torch };
+  const cell = (p) => (p.samplesPerSecond ? `${Math.round(p.samplesPerSecond)} | ${(ours / p.samplesPerSecond).toFixed(2)}x` : `skipped | -`);
+  console.log(`| ${name} | ${Math.round(ours)} | ${cell(cpu)} | ${cell(wasm)} | ${torch} | ${(ours / torch).toFixed(2)}x |`);
+  for (const p of [cpu, wasm]) if (p.skipped) console.log(`  (${p.skipped})`);
 }
 const g = gemmGflops();
 results.gemm = { shape: '256x784 @ (512x784)T fp32', kernel: 'js', gflops: g };
 console.log(`GEMM (js kernel) 256x784 @ 784x512 fp32: ${g.toFixed(2)} GFLOP/s (OpenBLAS 1 thread: 149*)`);
-console.log('* peer figures from ../shared/peers/RESULTS.md, not measured in this run; run ../shared/peers/tfjs/bench.mjs beside this for a side-by-side figure.');
+console.log('tfjs measured in this run (one child process each, one after another); * PyTorch and OpenBLAS from ../shared/peers/RESULTS.md (python3-torch is not installed here).');
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
 writeFileSync(new URL('./results/latest.json', import.meta.url), JSON.stringify(results, null, 2));
