@@ -1,0 +1,36 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { train } from '@shardprop/coordinator';
+import { loadModel } from '@shardprop/core';
+import { tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.remove());
+
+describe('train(options), the programmatic API', () => {
+  it('resolves to the --json summary and writes one metrics line per epoch, in process and with 2 local workers', async () => {
+    const runs = [];
+    for (const workers of [0, 2]) {
+      const metrics = tmp.path(`metrics-${workers}.jsonl`);
+      const out = tmp.path(`model-${workers}.json`);
+      const s = await train({ data: 'circles', layers: [2, 8, 2], epochs: 4, batch: 25, lr: 1, dtype: 'float64', workers, metrics, out });
+      expect(s.workers).toBe(workers);
+      expect(s.steps).toBe(4 * 40);
+      expect(s.epochs).toBe(4);
+      expect(s.model).toBe(out);
+      expect(s.testAccuracy).toBeGreaterThan(0.5);
+      const lines = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.epoch)).toEqual([1, 2, 3, 4]);
+      for (const l of lines) {
+        for (const key of ['step', 'risk', 'testRisk', 'testAccuracy', 'samplesPerSecond', 'computeSeconds', 'waitSeconds', 'commSeconds']) {
+          expect(typeof l[key], key).toBe('number');
+        }
+      }
+      expect(lines[3].risk).toBeLessThan(lines[0].risk);
+      runs.push(loadModel(out, 'float64').params);
+    }
+    let diff = 0;
+    for (let i = 0; i < runs[0].length; i++) diff = Math.max(diff, Math.abs(runs[0][i] - runs[1][i]));
+    expect(diff).toBeLessThan(1e-9);
+  });
+});
