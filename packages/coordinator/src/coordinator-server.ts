@@ -50,6 +50,8 @@ export class CoordinatorServer implements GradientEngine {
   // the step in flight
   private step = 0;
   private readonly counts: Int32Array;
+  /** The shards in slot order, cut once when training starts. */
+  private shards: Shard[] = [];
   private readonly lossSums: Float64Array;
   private readonly reducer: Reducer;
   private pending: { resolve: (r: BatchResult) => void; reject: (err: Error) => void; grad: Floats } | null = null;
@@ -157,6 +159,7 @@ export class CoordinatorServer implements GradientEngine {
   private start(): void {
     const { plan } = this.options;
     const shards = splitShards(plan.train.count, this.members.length);
+    this.shards = shards;
     for (const m of this.members) {
       m.shard = shards[m.slot];
       const ids = shardIndices(m.shard);
@@ -183,7 +186,7 @@ export class CoordinatorServer implements GradientEngine {
 
   gradient(step: number, indices: Uint32Array, model: Model, grad: Floats): Promise<BatchResult> {
     this.step = step;
-    countPerShard(indices, this.members.map((m) => m.shard), this.counts);
+    countPerShard(indices, this.shards, this.counts);
     this.reducer.reset();
     this.maxComputeMs = 0;
     this.firstArrival = 0;
