@@ -1,0 +1,23 @@
+// The training workloads of the peers (../shared/peers/RESULTS.md): fp32, sigmoid on
+// every layer, quadratic loss, plain SGD, 4096 synthetic samples.
+export const WORKLOADS = {
+  'W-seed': { key: 'seed', layers: [784, 30, 10], batch: 10, lr: 3 }, // Nielsen's network
+  'W-large': { key: 'large', layers: [784, 512, 256, 10], batch: 256, lr: 0.5 }, // ~535k weights
+};
+
+/** Synthetic samples per data set, as the peers use. */
+export const SAMPLES = 4096;
+
+/** The workload whose short key ('seed', 'large') a probe was given; throws on anything else. */
+export function workloadByKey(key) {
+  const w = Object.values(WORKLOADS).find((v) => v.key === key);
+  if (!w) throw new RangeError(`unknown workload "${key}" (expected ${Object.values(WORKLOADS).map((v) => v.key).join(' or ')})`);
+  return w;
+}
+
+/** FLOPs of one training sample, as the peers count them: 6 per weight (2 forward, 4 backward). */
+export function flopsPerSample(layers) {
+  let weights = 0;
+  for (let l = 1; l < layers.length; l++) weights += layers[l] * layers[l - 1];
+  return 6 * weights;
+}
