@@ -68,12 +68,22 @@ function parseBatch(text: string | undefined): number | 'full' | undefined {
   return Number(text);
 }
 
+/** The data-source flags shared by train and eval (CSV targets or label column, classes). */
+function sourceFlags(args: Args): Pick<TrainOptions, 'targets' | 'labelColumn' | 'classes'> {
+  const labelColumn = str(args, 'label-column');
+  return {
+    targets: num(args, 'targets'),
+    labelColumn: labelColumn !== undefined && /^\d+$/.test(labelColumn) ? Number(labelColumn) : labelColumn,
+    classes: num(args, 'classes'),
+  };
+}
+
 export function trainOptionsFromArgs(args: Args): TrainOptions {
   for (const key of Object.keys(args)) {
     if (Array.isArray(args[key]) && key !== '_') throw new UsageError(`--${key} was given more than once`);
   }
-  const labelColumn = str(args, 'label-column');
   return {
+    ...sourceFlags(args),
     data: str(args, 'data') as string,
     testData: str(args, 'test-data'),
     layers: parseLayers(str(args, 'layers')),
@@ -92,9 +102,6 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     weightDecay: num(args, 'weight-decay'),
     seed: num(args, 'seed'),
     workers: num(args, 'workers'),
-    targets: num(args, 'targets'),
-    labelColumn: labelColumn !== undefined && /^\d+$/.test(labelColumn) ? Number(labelColumn) : labelColumn,
-    classes: num(args, 'classes'),
     metrics: str(args, 'metrics'),
     trace: str(args, 'trace'),
   };
@@ -143,13 +150,8 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
 function evalCommand(args: Args): void {
   const modelPath = str(args, 'model') as string;
   const data = str(args, 'data') as string;
-  const labelColumn = str(args, 'label-column');
   const model = loadModel(modelPath);
-  const loaded = loadSource(data, {
-    targets: num(args, 'targets'),
-    labelColumn: labelColumn !== undefined && /^\d+$/.test(labelColumn) ? Number(labelColumn) : labelColumn,
-    classes: num(args, 'classes'),
-  });
+  const loaded = loadSource(data, sourceFlags(args));
   const set = loaded.test ?? loaded.train;
   const { layers } = model.spec;
   if (layers[0] !== set.inputs || layers[layers.length - 1] !== set.outputs) {

@@ -3,8 +3,8 @@ import type { Dtype, Floats } from './model.js';
 
 /**
  * A data set held as two contiguous row-major matrices: x is [count, inputs],
- * y is [count, outputs]. Loaders produce float64; trainers convert once to the
- * model's dtype with `datasetAs`.
+ * y is [count, outputs]. Loaders produce float64; backprop converts rows to the
+ * model's dtype as it gathers a batch, so a data set serves either dtype.
  */
 export interface Dataset {
   /** Where it came from, for messages: a path or a built-in name. */

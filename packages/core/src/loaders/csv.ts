@@ -9,7 +9,7 @@
  */
 import { parse, type Info } from 'csv-parse/sync';
 import { DatasetError, makeDataset, type Dataset } from '../dataset.js';
-import { MAX_CLASSES, readDataFile } from './source.js';
+import { MAX_CLASSES, readDataFile } from './file.js';
 
 export interface CsvOptions {
   /** The last `targets` columns are targets (default 1). Ignored with labelColumn. */

@@ -11,7 +11,7 @@
  */
 import { gunzipSync } from 'node:zlib';
 import { DatasetError, makeDataset, type Dataset } from '../dataset.js';
-import { MAX_CLASSES, readDataFile } from './source.js';
+import { MAX_CLASSES, readDataFile } from './file.js';
 
 export interface IdxOptions {
   /** Width of the one-hot targets for a rank-1 labels file (default: max label + 1, at least 2). */

@@ -5,7 +5,7 @@
  * Rows and columns in messages are 1-based: "row 17 of x" is x[16].
  */
 import { DatasetError, makeDataset, type Dataset } from '../dataset.js';
-import { readDataFile } from './source.js';
+import { readDataFile } from './file.js';
 
 export function loadJson(path: string): Dataset {
   const text = readDataFile(path).toString('utf8');

@@ -4,9 +4,10 @@
  * that bring one (mnist, spirals, circles), a held-out test set.
  * Also holds what the file loaders share: reading a file with one-line errors.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DatasetError, type Dataset } from '../dataset.js';
+export { MAX_CLASSES, readDataFile } from './file.js';
 import { loadCsv } from './csv.js';
 import { loadIdx } from './idx.js';
 import { loadJson } from './json.js';
@@ -25,9 +26,6 @@ export interface SourceOptions {
   /** Seed of mnist's train/test split; default 0. */
   splitSeed?: number;
 }
-
-/** One-hot rows wider than this are a mistake (a wrong label column), not a data set. */
-export const MAX_CLASSES = 65536;
 
 /** Test samples generated for spirals and circles, from a seed of their own. */
 const SYNTHETIC_TEST_COUNT = 500;
@@ -76,16 +74,3 @@ function labelsFileOf(imagesPath: string): string {
   throw new DatasetError(`${imagesPath}: no labels file ${path}: ${hint}`);
 }
 
-/** A data file's bytes, or a DatasetError naming it: file not found, not a file, empty. */
-export function readDataFile(path: string): Buffer {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : `cannot read (${(err as Error).message})`;
-    throw new DatasetError(`${path}: ${why}`);
-  }
-  if (bytes.length === 0) throw new DatasetError(`${path}: empty file`);
-  return bytes;
-}
