@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  Backprop, Model, Optimizer, Rng, datasetAs, makeDataset,
+  Backprop, Model, Optimizer, Rng, datasetAs, factorWidth, makeDataset,
   type ActivationName, type Dataset, type Floats, type LossName, type ModelSpec,
 } from '@shardprop/core';
 
@@ -395,6 +395,65 @@ describe('backprop properties', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('the factored gradient (δ^l and hidden a^l per sample)', () => {
+  /** Moves rows [from, from + rows) of every factor block of a `count`-sample buffer into another buffer at row `at`. */
+  function copyRows(layers: number[], src: Floats, srcCount: number, from: number, dst: Floats, dstCount: number, at: number, rows: number): void {
+    const widths = [...layers.slice(1), ...layers.slice(1, -1)];
+    let prefix = 0;
+    for (const w of widths) {
+      for (let i = 0; i < rows * w; i++) dst[dstCount * prefix + at * w + i] = src[srcCount * prefix + from * w + i];
+      prefix += w;
+    }
+  }
+
+  it('has the documented width', () => {
+    expect(factorWidth([784, 30, 10])).toBe(30 + 10 + 30);
+    expect(factorWidth([784, 512, 256, 10])).toBe(512 + 256 + 10 + 512 + 256);
+    expect(factorWidth([3, 1])).toBe(1);
+  });
+
+  it('split among parts and reassembled in batch order, it rebuilds the gradient bitwise (float32 and float64)', () => {
+    fc.assert(
+      fc.property(netArb, fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 4 }), fc.boolean(), ({ layers, activation, loss, batch, seed, chunk }, cuts, single) => {
+        const p = randomProblem(seed, layers, activation, loss, batch, single ? 'float32' : 'float64');
+        const whole = gradientOf(p, chunk);
+        const bp = new Backprop(p.model.spec, chunk);
+        const Ctor = p.model.params.constructor as Float64ArrayConstructor;
+        const width = factorWidth(layers);
+        const all = new Ctor(batch * width);
+        const points = [p.from, ...cuts.map((c) => p.from + Math.min(c, batch)).sort((a, b) => a - b), p.to];
+        let lossSum = 0;
+        let correct = 0;
+        for (let s = 0; s + 1 < points.length; s++) {
+          const rows = points[s + 1] - points[s];
+          const part = new Ctor(rows * width);
+          const r = bp.factors(p.model, p.data, p.indices, points[s], points[s + 1], part);
+          expect(r.count).toBe(rows);
+          lossSum += r.lossSum;
+          correct += r.correct;
+          copyRows(layers, part, rows, 0, all, batch, points[s] - p.from, rows);
+        }
+        expect(correct).toBe(whole.correct);
+        expect(Math.abs(lossSum - whole.lossSum)).toBeLessThanOrEqual(1e-6 * whole.lossSum);
+        const rebuilt = new Ctor(whole.grad.length).fill(Number.NaN);
+        new Backprop(p.model.spec, chunk).gradientFromFactors(p.data, p.indices, p.from, p.to, all, rebuilt);
+        expect(rebuilt).toEqual(whole.grad);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses a factor buffer of the wrong length, and an empty range gives zeros', () => {
+    const p = randomProblem(5, [3, 4, 2], 'sigmoid', 'quadratic', 4);
+    const bp = new Backprop(p.model.spec);
+    expect(() => bp.factors(p.model, p.data, p.indices, 0, 4, new Float64Array(4 * 9))).toThrow(/expected 40 for 4 samples/);
+    expect(() => bp.gradientFromFactors(p.data, p.indices, 0, 4, new Float64Array(3), new Float64Array(p.model.params.length))).toThrow(RangeError);
+    const grad = new Float64Array(p.model.params.length).fill(7);
+    bp.gradientFromFactors(p.data, p.indices, 2, 2, new Float64Array(0), grad);
+    expect(grad.every((v) => v === 0)).toBe(true);
   });
 });
 

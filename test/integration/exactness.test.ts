@@ -37,12 +37,12 @@ interface Run {
   stderr: string;
 }
 
-async function trainWith(workers: number, batch: string, tag: string): Promise<Run> {
+async function trainWith(workers: number, batch: string, tag: string, form = 'auto'): Promise<Run> {
   const out = tmp.path(`${tag}-w${workers}.json`);
   const trace = tmp.path(`${tag}-w${workers}.trace.jsonl`);
   const result = await runCli(
     ['train', '--data', tmp.path('data.json'), '--init', tmp.path('init.json'), '--dtype', 'float64', '--steps', '20',
-      '--batch', batch, '--lr', '0.7', '--workers', String(workers), '--out', out, '--trace', trace, '--json', '--seed', '3'],
+      '--batch', batch, '--lr', '0.7', '--workers', String(workers), '--out', out, '--trace', trace, '--json', '--seed', '3', '--gradient-form', form],
     { timeoutMs: 60_000, env: { SHARDPROP_WORKER_LOG_LEVEL: 'info' } },
   );
   expect(result.code, result.stderr).toBe(0);
@@ -61,7 +61,8 @@ function maxAbsDiff(a: Float64Array, b: Float64Array): number {
   return m;
 }
 
-for (const [tag, batch] of [['minibatch', '7'], ['fullbatch', 'full']] as const) {
+// auto picks dense sums for this tiny model; factors are forced, and rebuild the very sums in-process backprop adds
+for (const [tag, batch, form] of [['minibatch', '7', 'auto'], ['fullbatch', 'full', 'auto'], ['minibatch-factors', '7', 'factors'], ['fullbatch-factors', 'full', 'factors']] as const) {
   describe(`${tag}: N workers match the in-process reference`, () => {
     let reference: Run;
     const init = (): Float64Array => loadModel(tmp.path('init.json'), 'float64').params as Float64Array;
@@ -78,9 +79,11 @@ for (const [tag, batch] of [['minibatch', '7'], ['fullbatch', 'full']] as const)
 
     for (const n of [1, 2, 3, 4]) {
       it(`${n} worker process(es): same parameters within 1e-9, same global batches`, async () => {
-        const run = await trainWith(n, batch, tag);
+        const run = await trainWith(n, batch, tag, form);
         expect(run.summary.workers).toBe(n);
+        expect(run.stderr).toContain(form === 'factors' ? 'workers send gradients as factors' : 'workers send gradients as dense sums');
         expect(maxAbsDiff(run.params, reference.params)).toBeLessThan(1e-9);
+        if (form === 'factors') expect(maxAbsDiff(run.params, reference.params)).toBe(0);
         // the same seed gives the same global mini-batch sequence whatever N is
         expect(run.trace.map((r) => r.batch)).toEqual(reference.trace.map((r) => r.batch));
         for (const record of run.trace) {

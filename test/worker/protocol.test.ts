@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ProtocolError, allFinite, decodeGradient, decodeHello, decodeToWorker, encode } from '@shardprop/worker/protocol';
 
-const expectation = { size: 4, dtype: 'float32' as const, step: 5, count: 3 };
+const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, count: 3 };
 const gradient = (over: Record<string, unknown> = {}) =>
   encode({ type: 'gradient', step: 5, count: 3, lossSum: 1.25, correct: 2, computeMs: 0.5, grad: Float32Array.from([1, 2, 3, 4]), ...over } as never);
 
@@ -24,7 +24,7 @@ describe('protocol', () => {
     ['another count', { count: 2 }, /expected 3/],
     ['a NaN gradient', { grad: Float32Array.from([1, NaN, 3, 4]) }, /NaN or infinite/],
     ['an infinite gradient', { grad: Float32Array.from([1, 2, Infinity, 4]) }, /NaN or infinite/],
-    ['a short gradient', { grad: Float32Array.from([1, 2, 3]) }, /3 values, the model has 4/],
+    ['a short gradient', { grad: Float32Array.from([1, 2, 3]) }, /3 values, expected 4 \(the model's parameters\)/],
     ['a gradient of the wrong dtype', { grad: Float64Array.from([1, 2, 3, 4]) }, /float32 array/],
     ['a gradient as a plain array', { grad: [1, 2, 3, 4] }, /float32 array/],
     ['a negative loss', { lossSum: -1 }, /lossSum/],
@@ -32,6 +32,14 @@ describe('protocol', () => {
     ['a string step', { step: '5' }, /step/],
   ])('refuses %s', (_name, over, message) => {
     expect(() => decodeGradient(gradient(over), expectation)).toThrow(message);
+  });
+
+  it('checks factors against the count of samples: count × factorWidth values', () => {
+    const factors = { ...expectation, form: 'factors' as const };
+    const six = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    expect(Array.from(decodeGradient(gradient({ grad: six }), factors).grad)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(() => decodeGradient(gradient(), factors)).toThrow(/4 values, expected 6 \(factors of 3 samples\)/);
+    expect(() => decodeGradient(gradient({ grad: Float32Array.from([1, 2, 3, 4, 5, NaN]) }), factors)).toThrow(/NaN or infinite/);
   });
 
   it('refuses what is not a message', () => {

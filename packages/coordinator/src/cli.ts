@@ -29,6 +29,7 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('weight-decay', { type: 'number', describe: 'L2 weight decay λ (default 0)' })
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
     .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
+    .option('gradient-form', { type: 'string', choices: ['auto', 'dense', 'factors'], describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
     .option('targets', { type: 'number', describe: 'CSV: the last N columns are targets (default 1)' })
     .option('label-column', { type: 'string', describe: 'CSV: a class-label column (name or 0-based index), one-hot encoded' })
     .option('classes', { type: 'number', describe: 'CSV/IDX: number of classes for one-hot labels' })
@@ -102,6 +103,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     weightDecay: num(args, 'weight-decay'),
     seed: num(args, 'seed'),
     workers: num(args, 'workers'),
+    gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
     metrics: str(args, 'metrics'),
     trace: str(args, 'trace'),
   };

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
-import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode } from '@shardprop/worker/protocol';
+import { Backprop, allocFloats, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode, type Expectation, type GradientForm } from '@shardprop/worker/protocol';
 import type { Logger } from './log.js';
 import type { TrainingPlan } from './plan.js';
 import { Reducer } from './reducer.js';
@@ -16,6 +16,18 @@ export interface CoordinatorServerOptions {
   plan: TrainingPlan;
   log: Logger;
   handshakeTimeoutMs?: number;
+  /** How workers send gradients; 'auto' picks by chooseGradientForm. */
+  gradientForm?: GradientForm | 'auto';
+}
+
+/**
+ * Factors (δ^l and hidden a^l per sample) instead of dense sums when they are far
+ * fewer numbers AND the batch is small: rebuilding the sum from factors costs the
+ * coordinator batch × parameters multiply-adds, serially, which on the portable
+ * kernels outweighs the bytes saved beyond about 24 samples (measured, W-seed).
+ */
+export function chooseGradientForm(layers: readonly number[], batchSize: number, size: number): GradientForm {
+  return batchSize <= 24 && batchSize * factorWidth(layers) <= size / 2 ? 'factors' : 'dense';
 }
 
 interface Member {
@@ -45,11 +57,20 @@ export class CoordinatorServer implements GradientEngine {
   private training = false;
   private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
   private readonly fingerprint: string;
-  private readonly gradientBytes: number;
+  readonly gradientForm: GradientForm;
+  /** What the next gradient must look like (step and count change per step and worker). */
+  private readonly expectation: Expectation;
 
   // the step in flight
   private step = 0;
   private readonly counts: Int32Array;
+  /** owner[p]: the slot holding position p of the step's batch. */
+  private readonly owner: Int32Array;
+  private batch: Uint32Array = new Uint32Array(0);
+  /** Factors form: the whole batch's factors in batch order, and the backprop that turns them into the sum. */
+  private readonly factors: Floats | null;
+  private readonly rebuild: Backprop | null;
+  private readonly factorWidths: number[];
   /** The shards in slot order, cut once when training starts. */
   private shards: Shard[] = [];
   private readonly lossSums: Float64Array;
@@ -68,7 +89,18 @@ export class CoordinatorServer implements GradientEngine {
     this.counts = new Int32Array(options.expect);
     this.lossSums = new Float64Array(options.expect);
     this.reducer = new Reducer(options.expect);
-    this.gradientBytes = options.plan.model.params.length * (options.plan.spec.dtype === 'float64' ? 8 : 4);
+    const { plan } = options;
+    const { layers, dtype } = plan.spec;
+    const size = plan.model.params.length;
+    const form = options.gradientForm ?? 'auto';
+    this.gradientForm = form === 'auto' ? chooseGradientForm(layers, plan.batchSize, size) : form;
+    this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, count: 0 };
+    this.owner = new Int32Array(plan.batchSize);
+    this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
+    const factored = this.gradientForm === 'factors';
+    this.factors = factored ? allocFloats(dtype, plan.batchSize * this.expectation.factorWidth) : null;
+    // the chunk of the in-process engine: the same products over the same rows give the same sums
+    this.rebuild = factored ? new Backprop(plan.spec, Math.min(plan.batchSize, 256)) : null;
     wss.on('connection', (ws, req) => this.admit(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
   }
 
@@ -174,11 +206,13 @@ export class CoordinatorServer implements GradientEngine {
           total: plan.train.count,
           chunk: Math.min(plan.batchSize, 256),
           fingerprint: this.fingerprint,
+          gradientForm: this.gradientForm,
           shard: { indices: ids, x: Ctor.from(part.x), y: Ctor.from(part.y), inputs: part.inputs, outputs: part.outputs },
         }),
       );
       this.options.log.info({ workerId: m.workerId, shard: [m.shard.start, m.shard.end], samples: ids.length }, 'shard assigned');
     }
+    this.options.log.info({ gradientForm: this.gradientForm }, 'workers send gradients as ' + (this.gradientForm === 'dense' ? 'dense sums' : 'factors'));
     this.training = true;
     this.joined?.resolve();
     this.joined = null;
@@ -186,7 +220,8 @@ export class CoordinatorServer implements GradientEngine {
 
   gradient(step: number, indices: Uint32Array, model: Model, grad: Floats): Promise<BatchResult> {
     this.step = step;
-    countPerShard(indices, this.shards, this.counts);
+    this.batch = indices;
+    countPerShard(indices, this.shards, this.counts, this.owner);
     this.reducer.reset();
     this.maxComputeMs = 0;
     this.firstArrival = 0;
@@ -212,30 +247,39 @@ export class CoordinatorServer implements GradientEngine {
     try {
       if (!isBinary) throw new ProtocolError('text frame');
       if (!pending || this.reducer.has(member.slot)) throw new ProtocolError('a gradient nobody asked for');
-      const g = decodeGradient(data, {
-        size: this.options.plan.model.params.length,
-        dtype: this.options.plan.spec.dtype,
-        step: this.step,
-        count: this.counts[member.slot],
-      });
+      this.expectation.step = this.step;
+      this.expectation.count = this.counts[member.slot];
+      const g = decodeGradient(data, this.expectation);
       const now = performance.now();
       if (this.firstArrival === 0) this.firstArrival = now;
       this.maxComputeMs = Math.max(this.maxComputeMs, g.computeMs);
       this.lossSums[member.slot] = g.lossSum;
       this.reducer.add(member.slot, g, g.grad);
       if (this.reducer.complete) {
+        const result = this.combine(pending.grad);
+        const rebuildMs = performance.now() - now;
         const wall = (now - this.sentAt) / 1000;
-        const compute = this.maxComputeMs / 1000;
+        const compute = (this.maxComputeMs + rebuildMs) / 1000;
         const wait = (now - this.firstArrival) / 1000;
         this.time.computeSeconds += compute;
         this.time.waitSeconds += wait;
         this.time.commSeconds += Math.max(0, wall - compute - wait);
         this.pending = null;
-        pending.resolve(this.reducer.reduce(pending.grad));
+        pending.resolve(result);
       }
     } catch (err) {
       this.drop(member, `invalid message: ${(err as Error).message}`);
     }
+  }
+
+  /** The step's gradient sum into `grad`, from every slot's dense sum or factors. */
+  private combine(grad: Floats): BatchResult {
+    if (!this.factors || !this.rebuild) return this.reducer.reduce(grad);
+    const m = this.batch.length;
+    const factors = this.factors.subarray(0, m * this.expectation.factorWidth);
+    const total = this.reducer.assemble(this.owner, m, this.factorWidths, factors);
+    this.rebuild.gradientFromFactors(this.options.plan.train, this.batch, 0, m, factors, grad);
+    return total;
   }
 
   private drop(member: Member, reason: string): void {

@@ -35,6 +35,8 @@ export interface TrainOptions {
   seed?: number;
   /** 0: train in this process, no networking. */
   workers?: number;
+  /** How workers send gradients: dense sums, or per-sample factors (small batches); auto picks. Same result either way. */
+  gradientForm?: 'auto' | 'dense' | 'factors';
   /** CSV: the last `targets` columns are targets. */
   targets?: number;
   /** CSV: a class-label column (name or 0-based index) turned one-hot. */
@@ -75,6 +77,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.momentum !== undefined && !(Number.isFinite(o.momentum) && o.momentum >= 0 && o.momentum < 1)) throw new UsageError(`--momentum must be in [0, 1), got ${o.momentum}`);
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${o.seed}`);
   if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) throw new UsageError(`--workers must be an integer from 0 to 256, got ${o.workers}`);
+  if (o.gradientForm !== undefined && !['auto', 'dense', 'factors'].includes(o.gradientForm)) throw new UsageError('--gradient-form must be auto, dense or factors');
   positiveInt('targets', o.targets);
   positiveInt('classes', o.classes);
   if (o.classes !== undefined && o.classes < 2) throw new UsageError('--classes must be at least 2');

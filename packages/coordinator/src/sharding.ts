@@ -22,8 +22,11 @@ export function shardIndices(shard: Shard): Uint32Array {
   return ids;
 }
 
-/** How many samples of `batch` each shard holds, written into `out` (one slot per shard). */
-export function countPerShard(batch: Uint32Array, shards: readonly Shard[], out: Int32Array): void {
+/**
+ * How many samples of `batch` each shard holds, written into `out` (one slot per
+ * shard); with `owner`, also which shard holds each batch position.
+ */
+export function countPerShard(batch: Uint32Array, shards: readonly Shard[], out: Int32Array, owner?: Int32Array): void {
   out.fill(0);
   for (let i = 0; i < batch.length; i++) {
     const g = batch[i];
@@ -31,6 +34,7 @@ export function countPerShard(batch: Uint32Array, shards: readonly Shard[], out:
     for (let w = 0; w < shards.length; w++) {
       if (g < shards[w].end) {
         out[w]++;
+        if (owner) owner[i] = w;
         break;
       }
     }

@@ -50,7 +50,7 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
   if (local && workers === 0) return inProcessEngine(plan);
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--expect must be a positive integer, got ${workers}`);
 
-  const server = await CoordinatorServer.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, expect: workers, plan, log });
+  const server = await CoordinatorServer.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm });
   log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
   callbacks.onListening?.(server.url);
   const children = new LocalWorkers(log);

@@ -15,6 +15,16 @@ export interface BatchResult {
 }
 
 /**
+ * Numbers per sample in the factored form of a gradient (Backprop.factors):
+ * δ^l for l = 1..L and a^l for l = 1..L-1.
+ */
+export function factorWidth(layers: readonly number[]): number {
+  let width = 0;
+  for (let l = 1; l < layers.length; l++) width += l < layers.length - 1 ? 2 * layers[l] : layers[l];
+  return width;
+}
+
+/**
  * Batched backpropagation for one model shape. A batch is a matrix with one
  * sample per row, so the four equations become matrix products:
  *
@@ -36,6 +46,8 @@ export class Backprop {
   private readonly A: Floats[] = [];
   private readonly D: Floats[] = [];
   private readonly Y: Floats;
+  /** factorPrefix[q] · count is where factor block q starts (blocks δ^1..δ^L, a^1..a^(L-1)); the last entry is factorWidth. */
+  private readonly factorPrefix: number[];
   private gradArray: Floats | null = null;
   private gradW: Floats[] = [];
   private gradB: Floats[] = [];
@@ -52,6 +64,9 @@ export class Backprop {
       this.D.push(allocFloats(spec.dtype, chunk * n));
     }
     this.Y = allocFloats(spec.dtype, chunk * spec.layers[spec.layers.length - 1]);
+    const widths = [...spec.layers.slice(1), ...spec.layers.slice(1, -1)];
+    this.factorPrefix = [0];
+    for (const n of widths) this.factorPrefix.push(this.factorPrefix[this.factorPrefix.length - 1] + n);
   }
 
   /**
@@ -69,10 +84,54 @@ export class Backprop {
       const rows = Math.min(this.chunk, to - start);
       this.gather(data, indices, start, rows, true);
       this.forward(model, rows);
-      this.backward(model, rows, start > from, result);
+      this.deltas(model, rows, result);
+      this.accumulate(rows, start > from);
       result.count += rows;
     }
     return result;
+  }
+
+  /**
+   * The gradient sum over `indices[from..to)` in factored form: per sample, δ^l for
+   * l = 1..L and the hidden activations a^l for l = 1..L-1, written into `out` as
+   * blocks [δ^1 … δ^L, a^1 … a^(L-1)], each [count, n_l] in sample order (see
+   * factorWidth). With a^0 = the samples' inputs, BP4 and BP3 rebuild the sum
+   * from them (gradientFromFactors). For a few samples of a large model these are
+   * far fewer numbers than the gradient itself.
+   */
+  factors(model: Model, data: Dataset, indices: ArrayLike<number>, from: number, to: number, out: Floats): BatchResult {
+    const count = Math.max(0, to - from);
+    this.checkFactors(count, out.length);
+    const result: BatchResult = { count: 0, lossSum: 0, correct: 0 };
+    for (let start = from; start < to; start += this.chunk) {
+      const rows = Math.min(this.chunk, to - start);
+      this.gather(data, indices, start, rows, true);
+      this.forward(model, rows);
+      this.deltas(model, rows, result);
+      this.copyFactors(out, count, start - from, rows, true);
+      result.count += rows;
+    }
+    return result;
+  }
+
+  /**
+   * The gradient sum (into `grad`, overwritten) from the factors of the samples
+   * `indices[from..to)`, laid out as `factors` writes them. It runs the same
+   * products over the same chunks as `gradient`, so the result is bitwise equal.
+   */
+  gradientFromFactors(data: Dataset, indices: ArrayLike<number>, from: number, to: number, factors: Floats, grad: Floats): void {
+    this.bindGradient(grad);
+    if (to <= from) {
+      grad.fill(0);
+      return;
+    }
+    this.checkFactors(to - from, factors.length);
+    for (let start = from; start < to; start += this.chunk) {
+      const rows = Math.min(this.chunk, to - start);
+      this.gather(data, indices, start, rows, false);
+      this.copyFactors(factors, to - from, start - from, rows, false);
+      this.accumulate(rows, start > from);
+    }
   }
 
   /** Risk sums and correct predictions over samples without computing gradients. */
@@ -142,24 +201,51 @@ export class Backprop {
     }
   }
 
-  private backward(model: Model, rows: number, accumulate: boolean, result: BatchResult): void {
+  /** δ^L (BP1), then δ^l for l = L-1..1 (BP2), into D; adds the batch's loss and correct predictions to `result`. */
+  private deltas(model: Model, rows: number, result: BatchResult): void {
     const K = this.kernels;
     const L = this.layers.length - 1;
-    // δ^L (BP1)
     result.lossSum += this.loss.delta(this.sigma, this.Z[L], this.A[L], this.Y, this.D[L], rows, this.layers[L]);
     result.correct += this.countCorrect(rows);
-    for (let l = L; l >= 1; l--) {
-      const n = this.layers[l];
+    for (let l = L; l > 1; l--) {
       const nPrev = this.layers[l - 1];
+      // δ^(l-1) = ((W^l)ᵀ δ^l) ⊙ σ'(z^(l-1))  (BP2), as Δ^(l-1) = Δ^l W^l
+      K.gemmNN(rows, nPrev, this.layers[l], this.D[l], model.W[l - 1], this.D[l - 1], false);
+      this.sigma.scaleByDerivative(this.Z[l - 1], this.A[l - 1], this.D[l - 1], rows * nPrev);
+    }
+  }
+
+  /** Adds (or writes, when !accumulate) the chunk's ∂W^l and ∂b^l sums from D and A into the bound gradient. */
+  private accumulate(rows: number, accumulate: boolean): void {
+    const K = this.kernels;
+    for (let l = this.layers.length - 1; l >= 1; l--) {
+      const n = this.layers[l];
       // ∂R/∂W^l (BP4, summed over samples) = (Δ^l)ᵀ A^(l-1)
-      K.gemmTN(n, nPrev, rows, this.D[l], this.A[l - 1], this.gradW[l - 1], accumulate);
+      K.gemmTN(n, this.layers[l - 1], rows, this.D[l], this.A[l - 1], this.gradW[l - 1], accumulate);
       // ∂R/∂b^l (BP3, summed) = Σ_rows Δ^l
       K.sumRows(rows, n, this.D[l], this.gradB[l - 1], accumulate);
-      if (l > 1) {
-        // δ^(l-1) = ((W^l)ᵀ δ^l) ⊙ σ'(z^(l-1))  (BP2), as Δ^(l-1) = Δ^l W^l
-        K.gemmNN(rows, nPrev, n, this.D[l], model.W[l - 1], this.D[l - 1], false);
-        this.sigma.scaleByDerivative(this.Z[l - 1], this.A[l - 1], this.D[l - 1], rows * nPrev);
-      }
+    }
+  }
+
+  /** Checks that a factor buffer holds `count` samples. */
+  private checkFactors(count: number, length: number): void {
+    const expected = count * this.factorPrefix[this.factorPrefix.length - 1];
+    if (length !== expected) throw new RangeError(`factor buffer has length ${length}, expected ${expected} for ${count} samples`);
+  }
+
+  /**
+   * Copies rows [row, row + rows) of the factor blocks of `count` samples from the
+   * scratch D[1..L], A[1..L-1] into `factors` (toFactors) or back.
+   */
+  private copyFactors(factors: Floats, count: number, row: number, rows: number, toFactors: boolean): void {
+    const L = this.layers.length - 1;
+    for (let q = 0; q < 2 * L - 1; q++) {
+      const l = q < L ? q + 1 : q - L + 1;
+      const scratch = q < L ? this.D[l] : this.A[l];
+      const n = rows * this.layers[l];
+      const at = count * this.factorPrefix[q] + row * this.layers[l];
+      if (toFactors) for (let i = 0; i < n; i++) factors[at + i] = scratch[i];
+      else for (let i = 0; i < n; i++) scratch[i] = factors[at + i];
     }
   }
 

@@ -7,7 +7,7 @@ export { ACTIVATIONS, type Activation, type ActivationName } from './activations
 export { LOSSES, type Loss, type LossName } from './losses.js';
 export type { Kernels } from './kernels/kernel.js';
 export { jsKernels } from './kernels/js.js';
-export { Backprop, type BatchResult } from './backprop.js';
+export { Backprop, factorWidth, type BatchResult } from './backprop.js';
 export { Optimizer, OPTIMIZER_KINDS, validateOptimizer, type OptimizerConfig, type OptimizerKind, type OptimizerState } from './optimizers.js';
 export { Sampler } from './sampler.js';
 export { DatasetError, makeDataset, datasetAs, subset, fingerprint, type Dataset } from './dataset.js';

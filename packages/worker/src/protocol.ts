@@ -10,7 +10,7 @@ import type { ActivationName, Dtype, Floats, LossName, ModelSpec } from '@shardp
  *   worker → coordinator   hello, gradient
  *   coordinator → worker   welcome, refused, step, done
  */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 export interface Hello {
   type: 'hello';
@@ -28,6 +28,15 @@ export interface ShardData {
   outputs: number;
 }
 
+/**
+ * How a worker sends its gradient sum: 'dense' as the sum itself (one value per
+ * parameter), 'factors' as the per-sample δ^l and hidden a^l the sum is built
+ * from (Backprop.factors), which the coordinator turns into the sum. For a few
+ * samples of a large layer the factors are far fewer bytes.
+ */
+export type GradientForm = 'dense' | 'factors';
+export const GRADIENT_FORMS: readonly GradientForm[] = ['dense', 'factors'];
+
 export interface Welcome {
   type: 'welcome';
   version: number;
@@ -38,6 +47,7 @@ export interface Welcome {
   /** Rows per backprop chunk. */
   chunk: number;
   fingerprint: string;
+  gradientForm: GradientForm;
   shard: ShardData;
 }
 
@@ -63,6 +73,7 @@ export interface Gradient {
   correct: number;
   /** Milliseconds of backprop for this step, for the metrics. */
   computeMs: number;
+  /** The gradient sum (form 'dense'), or the count × factorWidth factors of the shard's samples in batch order (form 'factors'). */
   grad: Floats;
 }
 
@@ -115,6 +126,9 @@ function isFloats(v: unknown, dtype: Dtype): v is Floats {
 export interface Expectation {
   /** Parameters in the model. */
   size: number;
+  form: GradientForm;
+  /** Factor values per sample (factorWidth of the layers). */
+  factorWidth: number;
   dtype: Dtype;
   /** The step the coordinator waits for (a gradient for any other step is invalid). */
   step: number;
@@ -142,7 +156,10 @@ export function decodeGradient(data: Uint8Array, expect: Expectation): Gradient 
   if (!isCount(m.correct) || m.correct > expect.count) throw new ProtocolError('gradient: correct must be an integer from 0 to count');
   if (typeof m.computeMs !== 'number' || !Number.isFinite(m.computeMs) || m.computeMs < 0) throw new ProtocolError('gradient: computeMs must be a finite non-negative number');
   if (!isFloats(m.grad, expect.dtype)) throw new ProtocolError(`gradient: grad must be a ${expect.dtype} array`);
-  if (m.grad.length !== expect.size) throw new ProtocolError(`gradient: grad has ${m.grad.length} values, the model has ${expect.size}`);
+  const length = expect.form === 'dense' ? expect.size : expect.count * expect.factorWidth;
+  if (m.grad.length !== length) {
+    throw new ProtocolError(`gradient: grad has ${m.grad.length} values, expected ${length} (${expect.form === 'dense' ? 'the model\'s parameters' : `factors of ${expect.count} samples`})`);
+  }
   if (!allFinite(m.grad)) throw new ProtocolError('gradient: grad holds NaN or infinite values');
   return m as unknown as Gradient;
 }
@@ -179,6 +196,7 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
   const n = shard.indices.length;
   if (shard.x.length !== n * spec.layers[0] || shard.y.length !== n * spec.layers[spec.layers.length - 1]) throw new ProtocolError('welcome: shard rows do not match the model');
   if (typeof m.fingerprint !== 'string') throw new ProtocolError('welcome: fingerprint must be a string');
+  if (!GRADIENT_FORMS.includes(m.gradientForm as GradientForm)) throw new ProtocolError(`welcome: gradientForm must be one of ${GRADIENT_FORMS.join(', ')}`);
   return {
     type: 'welcome',
     version: m.version,
@@ -186,6 +204,7 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
     total: m.total,
     chunk: m.chunk,
     fingerprint: m.fingerprint,
+    gradientForm: m.gradientForm as GradientForm,
     spec: { layers: spec.layers, activation: spec.activation as ActivationName, loss: spec.loss as LossName, dtype: spec.dtype },
     shard,
   };

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
-import { Backprop, Model, allocFloats, makeDataset, type Dataset, type Floats } from '@shardprop/core';
+import { Backprop, Model, allocFloats, factorWidth, makeDataset, type Dataset, type Floats } from '@shardprop/core';
 import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, type Step, type Welcome } from './protocol.js';
 
 export interface WorkerOptions {
@@ -17,13 +17,16 @@ export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'error' | 'c
 
 /**
  * What a worker holds once welcomed: its shard, a model whose parameters are
- * overwritten by every step message, and the scratch to compute gradient sums.
+ * overwritten by every step message, and the scratch to compute gradient sums
+ * (or their factors, when the coordinator asked for that form).
  */
 class ShardWorker {
   readonly model: Model;
   readonly data: Dataset;
   private readonly bp: Backprop;
+  /** The dense gradient sum, or room for the factors of up to a whole shard. */
   private readonly grad: Floats;
+  private readonly factorWidth: number;
   /** Global sample id → row of the shard, or -1. */
   private readonly localRow: Int32Array;
   private local: Uint32Array;
@@ -33,7 +36,9 @@ class ShardWorker {
     this.model = new Model(spec);
     this.data = makeDataset(`shard ${welcome.workerId}`, shard.x, shard.y, shard.inputs, shard.outputs);
     this.bp = new Backprop(spec, welcome.chunk);
-    this.grad = allocFloats(spec.dtype, this.model.params.length);
+    this.factorWidth = factorWidth(spec.layers);
+    const room = welcome.gradientForm === 'dense' ? this.model.params.length : shard.indices.length * this.factorWidth;
+    this.grad = allocFloats(spec.dtype, room);
     this.localRow = new Int32Array(total).fill(-1);
     shard.indices.forEach((g, row) => {
       if (g >= total) throw new ProtocolError(`welcome: sample id ${g} beyond the data set's ${total}`);
@@ -56,8 +61,15 @@ class ShardWorker {
         this.local[count++] = row;
       }
     }
-    const r = this.bp.gradient(this.model, this.data, this.local, 0, count, this.grad);
-    return encode({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0, grad: this.grad });
+    let grad = this.grad;
+    let r;
+    if (this.welcome.gradientForm === 'dense') {
+      r = this.bp.gradient(this.model, this.data, this.local, 0, count, grad);
+    } else {
+      grad = grad.subarray(0, count * this.factorWidth);
+      r = this.bp.factors(this.model, this.data, this.local, 0, count, grad);
+    }
+    return encode({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0, grad });
   }
 }
 
@@ -74,7 +86,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
       resolve(exit);
       ws.close();
     };
-    const ws = new WebSocket(options.url, { perMessageDeflate: false, maxPayload: 2 ** 31 - 1 });
+    const ws = new WebSocket(options.url, { perMessageDeflate: false, maxPayload: 2 ** 31 - 1, generateMask: zeroMask });
     ws.binaryType = 'nodebuffer';
     ws.on('open', () => {
       ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, token: options.token }));
@@ -126,4 +138,14 @@ export function idRanges(ids: Uint32Array): [number, number][] {
     else ranges.push([id, id + 1]);
   }
   return ranges;
+}
+
+/**
+ * Frames from a client are masked (RFC 6455) to keep browsers from poisoning
+ * proxy caches; between a worker and its coordinator there is no browser and no
+ * proxy, and a zero mask lets ws skip masking (a copy and an XOR of every byte)
+ * on both ends.
+ */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
 }
