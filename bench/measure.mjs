@@ -30,6 +30,34 @@ export function measureRate(step, { warmMs, windowMs }, settle = () => {}) {
   return { median: windows[1], windows };
 }
 
+/**
+ * measureRate for a step that returns a promise (a distributed step waits on sockets).
+ * `sample()` is read at the start and end of every window, and the windows' differences
+ * are returned with the rates, so a probe can split a window's time into parts.
+ */
+export async function measureRateAsync(step, { warmMs, windowMs }, sample = () => ({})) {
+  const warmEnd = performance.now() + warmMs;
+  while (performance.now() < warmEnd) await step();
+  const windows = [];
+  for (let w = 0; w < 3; w++) {
+    let units = 0;
+    let calls = 0;
+    const before = sample();
+    const t0 = performance.now();
+    const end = t0 + windowMs;
+    while (performance.now() < end) {
+      units += await step();
+      calls++;
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const after = sample();
+    const delta = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
+    windows.push({ rate: units / seconds, seconds, calls, delta });
+  }
+  windows.sort((a, b) => a.rate - b.rate);
+  return { median: windows[1].rate, medianWindow: windows[1], windows: windows.map((w) => w.rate) };
+}
+
 /** How a section hands the timing to a probe: two trailing arguments. */
 export function timingArgs({ warmMs, windowMs }) {
   return [String(warmMs), String(windowMs)];

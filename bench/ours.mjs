@@ -1,21 +1,12 @@
 // Probe: shardprop's in-process training step, single thread, float32.
 // Usage: node bench/ours.mjs seed|large [warmMs windowMs]    prints one JSON line
-import { Backprop, Model, Optimizer, Rng, Sampler, makeDataset } from '../packages/core/dist/index.js';
+import { Backprop, Model, Optimizer, Sampler } from '../packages/core/dist/index.js';
 import { measureRate, probeTiming } from './measure.mjs';
-import { SAMPLES, flopsPerSample, workloadByKey } from './workloads.mjs';
+import { SAMPLES, flopsPerSample, syntheticData, workloadByKey } from './workloads.mjs';
 
 const [key, ...timing] = process.argv.slice(2);
 const { layers, batch, lr } = workloadByKey(key);
-const inputs = layers[0];
-const outputs = layers[layers.length - 1];
-
-// Synthetic data as the peers': x uniform in [0, 1), y one-hot of a uniform class.
-const rng = new Rng(2);
-const x = new Float32Array(SAMPLES * inputs);
-for (let i = 0; i < x.length; i++) x[i] = rng.uniform();
-const y = new Float32Array(SAMPLES * outputs);
-for (let i = 0; i < SAMPLES; i++) y[i * outputs + rng.int(outputs)] = 1;
-const data = makeDataset('synthetic', x, y, inputs, outputs);
+const data = syntheticData(layers);
 
 const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
 const model = Model.init(spec, 1);

@@ -1,5 +1,6 @@
 // The training workloads of the peers (../shared/peers/RESULTS.md): fp32, sigmoid on
 // every layer, quadratic loss, plain SGD, 4096 synthetic samples.
+import { Rng, makeDataset } from '../packages/core/dist/index.js';
 export const WORKLOADS = {
   'W-seed': { key: 'seed', layers: [784, 30, 10], batch: 10, lr: 3 }, // Nielsen's network
   'W-large': { key: 'large', layers: [784, 512, 256, 10], batch: 256, lr: 0.5 }, // ~535k weights
@@ -20,4 +21,16 @@ export function flopsPerSample(layers) {
   let weights = 0;
   for (let l = 1; l < layers.length; l++) weights += layers[l] * layers[l - 1];
   return 6 * weights;
+}
+
+/** The peers' synthetic data, float32: x uniform in [0, 1), y one-hot of a uniform class. */
+export function syntheticData(layers, samples = SAMPLES) {
+  const inputs = layers[0];
+  const outputs = layers[layers.length - 1];
+  const rng = new Rng(2);
+  const x = new Float32Array(samples * inputs);
+  for (let i = 0; i < x.length; i++) x[i] = rng.uniform();
+  const y = new Float32Array(samples * outputs);
+  for (let i = 0; i < samples; i++) y[i * outputs + rng.int(outputs)] = 1;
+  return makeDataset('synthetic', x, y, inputs, outputs);
 }

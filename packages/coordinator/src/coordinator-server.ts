@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Backprop, allocFloats, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
-import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode, type Expectation, type GradientForm } from '@shardprop/worker/protocol';
+import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm } from '@shardprop/worker/protocol';
 import type { Logger } from './log.js';
 import type { TrainingPlan } from './plan.js';
 import { Reducer } from './reducer.js';
@@ -38,6 +38,8 @@ interface Member {
   /** Position in shard order: gradients are added in this order. */
   slot: number;
   shard: Shard;
+  /** Where this worker's gradients are copied on arrival (one per worker, reused every step). */
+  incoming: Floats | null;
 }
 
 /** A failed step: a worker left or sent something invalid. */
@@ -152,7 +154,9 @@ export class CoordinatorServer implements GradientEngine {
       log.warn({ address }, 'dropped a connection that sent no hello in time');
       ws.terminate();
     }, this.options.handshakeTimeoutMs ?? 10_000);
-    ws.once('message', (data: Buffer, isBinary: boolean) => {
+    // the fragments of a message as they arrived: a gradient's values are copied from them, not assembled first
+    ws.binaryType = 'fragments';
+    ws.once('message', (data: Buffer[], isBinary: boolean) => {
       clearTimeout(timer);
       try {
         if (!isBinary) throw new ProtocolError('text frame');
@@ -179,9 +183,9 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   private join(ws: WebSocket, name: string, address: string): void {
-    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: this.members.length, shard: { start: 0, end: 0 } };
+    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: this.members.length, shard: { start: 0, end: 0 }, incoming: null };
     this.members.push(member);
-    ws.on('message', (data: Buffer, isBinary: boolean) => this.onWorkerMessage(member, data, isBinary));
+    ws.on('message', (data: Buffer[], isBinary: boolean) => this.onWorkerMessage(member, data, isBinary));
     ws.on('close', () => this.onWorkerGone(member, 'the connection closed'));
     this.options.log.info({ workerId: member.workerId, name, address, joined: this.members.length, expect: this.options.expect }, 'worker joined');
     if (this.members.length === this.options.expect) this.start();
@@ -192,8 +196,10 @@ export class CoordinatorServer implements GradientEngine {
     const { plan } = this.options;
     const shards = splitShards(plan.train.count, this.members.length);
     this.shards = shards;
+    const { size, factorWidth: width } = this.expectation;
     for (const m of this.members) {
       m.shard = shards[m.slot];
+      m.incoming = allocFloats(plan.spec.dtype, this.gradientForm === 'dense' ? size : Math.min(plan.batchSize, m.shard.end - m.shard.start) * width);
       const ids = shardIndices(m.shard);
       const part = subset(plan.train, ids);
       const Ctor = plan.spec.dtype === 'float64' ? Float64Array : Float32Array;
@@ -226,11 +232,12 @@ export class CoordinatorServer implements GradientEngine {
     this.maxComputeMs = 0;
     this.firstArrival = 0;
     if (this.failure) return Promise.reject(this.failure);
-    const message = encode({ type: 'step', step, params: model.params, batch: indices });
+    // the parameters go out straight from model.params: they do not change before every worker has answered
+    const message = encodeStep(step, indices, model.params);
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject, grad };
       this.sentAt = performance.now();
-      for (const m of this.members) m.ws.send(message);
+      for (const m of this.members) sendFragments(m.ws, message);
     });
   }
 
@@ -242,14 +249,14 @@ export class CoordinatorServer implements GradientEngine {
     return { ...this.time };
   }
 
-  private onWorkerMessage(member: Member, data: Buffer, isBinary: boolean): void {
+  private onWorkerMessage(member: Member, data: Buffer[], isBinary: boolean): void {
     const pending = this.pending;
     try {
       if (!isBinary) throw new ProtocolError('text frame');
       if (!pending || this.reducer.has(member.slot)) throw new ProtocolError('a gradient nobody asked for');
       this.expectation.step = this.step;
       this.expectation.count = this.counts[member.slot];
-      const g = decodeGradient(data, this.expectation);
+      const g = decodeGradient(data, this.expectation, member.incoming ?? undefined);
       const now = performance.now();
       if (this.firstArrival === 0) this.firstArrival = now;
       this.maxComputeMs = Math.max(this.maxComputeMs, g.computeMs);
@@ -257,9 +264,10 @@ export class CoordinatorServer implements GradientEngine {
       this.reducer.add(member.slot, g, g.grad);
       if (this.reducer.complete) {
         const result = this.combine(pending.grad);
-        const rebuildMs = performance.now() - now;
-        const wall = (now - this.sentAt) / 1000;
-        const compute = (this.maxComputeMs + rebuildMs) / 1000;
+        const end = performance.now();
+        const wall = (end - this.sentAt) / 1000;
+        // rebuilding the sum from factors is backprop's BP4 done here; adding dense sums is part of the exchange
+        const compute = (this.maxComputeMs + (this.factors ? end - now : 0)) / 1000;
         const wait = (now - this.firstArrival) / 1000;
         this.time.computeSeconds += compute;
         this.time.waitSeconds += wait;

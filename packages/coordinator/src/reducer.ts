@@ -56,12 +56,15 @@ export class Reducer {
   /** Dense gradient sums: Σ over slots in order into `out`; returns the totals. */
   reduce(out: Floats): BatchResult {
     const total = this.totals();
-    out.fill(0);
+    let first = true;
     for (let s = 0; s < this.slots; s++) {
       const g = this.parts[s]!;
       if (this.results[s]!.count === 0) continue;
-      for (let i = 0; i < out.length; i++) out[i] += g[i];
+      if (first) out.set(g);
+      else for (let i = 0; i < out.length; i++) out[i] += g[i];
+      first = false;
     }
+    if (first) out.fill(0);
     return total;
   }
 

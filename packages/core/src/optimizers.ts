@@ -47,8 +47,9 @@ export class Optimizer {
     this.t++;
     switch (this.config.kind) {
       case 'sgd':
-        // θ ← θ − η ∂R/∂θ
-        for (let i = 0; i < n; i++) params[i] -= lr * (gradSum[i] * inv + wd * params[i]);
+        // θ ← θ − η ∂R/∂θ (the same values without decay: x + 0·θ = x)
+        if (wd === 0) for (let i = 0; i < n; i++) params[i] -= lr * (gradSum[i] * inv);
+        else for (let i = 0; i < n; i++) params[i] -= lr * (gradSum[i] * inv + wd * params[i]);
         break;
       case 'momentum': {
         // v ← μ v + g;  θ ← θ − η v

@@ -1,5 +1,8 @@
 import { Packr } from 'msgpackr';
 import type { ActivationName, Dtype, Floats, LossName, ModelSpec } from '@shardprop/core';
+import { decodeWithTail, encodeWithTail } from './tail-array.js';
+
+export { sendFragments } from './tail-array.js';
 
 /**
  * The wire protocol between coordinator and workers: every message, its encoding
@@ -91,15 +94,30 @@ export function encode(message: ToCoordinator | ToWorker): Buffer {
   return packr.pack(message);
 }
 
+/** A step as the fragments of one message: the header, then the parameters' bytes straight from `params` (see tail-array.ts). */
+export function encodeStep(step: number, batch: Uint32Array, params: Floats): Buffer[] {
+  return encodeWithTail(packr, { type: 'step', step, batch }, 'params', params);
+}
+
+/** A gradient as the fragments of one message: the header, then the bytes of `grad`. */
+export function encodeGradient(head: Omit<Gradient, 'grad'>, grad: Floats): Buffer[] {
+  return encodeWithTail(packr, head, 'grad', grad);
+}
+
+/** One buffer from the fragments of a message. */
+function joined(data: Uint8Array | readonly Uint8Array[]): Uint8Array {
+  return Array.isArray(data) ? (data.length === 1 ? data[0] : Buffer.concat(data)) : (data as Uint8Array);
+}
+
 /** A message that is not what the protocol allows; the receiver drops the sender with this reason. */
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
 }
 
-function decodeObject(data: Uint8Array): Record<string, unknown> {
+function decodeObject(data: Uint8Array | readonly Uint8Array[]): Record<string, unknown> {
   let value: unknown;
   try {
-    value = packr.unpack(data);
+    value = packr.unpack(joined(data));
   } catch (err) {
     throw new ProtocolError(`undecodable message: ${(err as Error).message}`);
   }
@@ -111,11 +129,22 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
 }
 
-/** True when every element is finite: a NaN or ±Inf anywhere makes the sum of x·0 NaN. Allocation-free. */
+/**
+ * True when every element is finite: a NaN or ±Inf anywhere makes the sum of
+ * x·0 NaN. Allocation-free; four sums, so the additions do not wait on each other.
+ */
 export function allFinite(a: Floats): boolean {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * 0;
-  return s === 0;
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const n = a.length;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * 0;
+    s1 += a[i + 1] * 0;
+    s2 += a[i + 2] * 0;
+    s3 += a[i + 3] * 0;
+  }
+  for (; i < n; i++) s0 += a[i] * 0;
+  return s0 + s1 + s2 + s3 === 0;
 }
 
 function isFloats(v: unknown, dtype: Dtype): v is Floats {
@@ -137,7 +166,7 @@ export interface Expectation {
 }
 
 /** Decodes and validates a worker's first message. */
-export function decodeHello(data: Uint8Array): Hello {
+export function decodeHello(data: Uint8Array | readonly Uint8Array[]): Hello {
   const m = decodeObject(data);
   if (m.type !== 'hello') throw new ProtocolError(`expected hello, got ${describeType(m.type)}`);
   if (!isCount(m.version)) throw new ProtocolError('hello: version must be a non-negative integer');
@@ -146,9 +175,16 @@ export function decodeHello(data: Uint8Array): Hello {
   return { type: 'hello', version: m.version, name: m.name, token: m.token as string | undefined };
 }
 
-/** Decodes and validates a gradient for the step the coordinator is waiting on. */
-export function decodeGradient(data: Uint8Array, expect: Expectation): Gradient {
-  const m = decodeObject(data);
+/**
+ * Decodes and validates a gradient for the step the coordinator is waiting on.
+ * Given `into`, a message laid out by encodeGradient has its array copied there
+ * from the fragments (the ordinary decoding is the fallback); the returned grad
+ * is then a view of `into`.
+ */
+export function decodeGradient(data: Uint8Array | readonly Uint8Array[], expect: Expectation, into?: Floats): Gradient {
+  const length = expect.form === 'dense' ? expect.size : expect.count * expect.factorWidth;
+  const fast = into && Array.isArray(data) && into.length >= length ? decodeWithTail(packr, data, 'grad', into.subarray(0, length)) : null;
+  const m = fast ?? decodeObject(data);
   if (m.type !== 'gradient') throw new ProtocolError(`expected gradient, got ${describeType(m.type)}`);
   if (m.step !== expect.step) throw new ProtocolError(`gradient for step ${String(m.step)}, expected step ${expect.step}`);
   if (m.count !== expect.count) throw new ProtocolError(`gradient over ${String(m.count)} samples, expected ${expect.count}`);
@@ -156,7 +192,6 @@ export function decodeGradient(data: Uint8Array, expect: Expectation): Gradient 
   if (!isCount(m.correct) || m.correct > expect.count) throw new ProtocolError('gradient: correct must be an integer from 0 to count');
   if (typeof m.computeMs !== 'number' || !Number.isFinite(m.computeMs) || m.computeMs < 0) throw new ProtocolError('gradient: computeMs must be a finite non-negative number');
   if (!isFloats(m.grad, expect.dtype)) throw new ProtocolError(`gradient: grad must be a ${expect.dtype} array`);
-  const length = expect.form === 'dense' ? expect.size : expect.count * expect.factorWidth;
   if (m.grad.length !== length) {
     throw new ProtocolError(`gradient: grad has ${m.grad.length} values, expected ${length} (${expect.form === 'dense' ? 'the model\'s parameters' : `factors of ${expect.count} samples`})`);
   }
@@ -164,9 +199,15 @@ export function decodeGradient(data: Uint8Array, expect: Expectation): Gradient 
   return m as unknown as Gradient;
 }
 
-/** Decodes and validates a coordinator message on the worker (whose own model gives the sizes once welcomed). */
-export function decodeToWorker(data: Uint8Array, model?: { size: number; dtype: Dtype }): ToWorker {
-  const m = decodeObject(data);
+/**
+ * Decodes and validates a coordinator message on the worker (whose own model
+ * gives the sizes once welcomed). Given the model's `params`, a step laid out by
+ * encodeStep has its parameters copied straight into them (step.params is then
+ * `params` itself); other messages are decoded the ordinary way.
+ */
+export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?: { size: number; dtype: Dtype; params?: Floats }): ToWorker {
+  const fast = model?.params && Array.isArray(data) ? decodeWithTail(packr, data, 'params', model.params) : null;
+  const m = fast ?? decodeObject(data);
   switch (m.type) {
     case 'welcome':
       return validateWelcome(m);

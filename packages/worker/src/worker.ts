@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { Backprop, Model, allocFloats, factorWidth, makeDataset, type Dataset, type Floats } from '@shardprop/core';
-import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, type Step, type Welcome } from './protocol.js';
+import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type Step, type Welcome } from './protocol.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT of the coordinator. */
@@ -47,10 +47,10 @@ class ShardWorker {
     this.local = new Uint32Array(Math.max(1, shard.indices.length));
   }
 
-  /** The gradient message for one step: the sum over the batch's samples that lie in this shard. */
-  compute(step: Step): Buffer {
+  /** The gradient message for one step (its fragments): the sum over the batch's samples that lie in this shard. */
+  compute(step: Step): Buffer[] {
     const t0 = performance.now();
-    this.model.params.set(step.params);
+    if (step.params !== this.model.params) this.model.params.set(step.params);
     let count = 0;
     const { batch } = step;
     for (let i = 0; i < batch.length; i++) {
@@ -69,7 +69,7 @@ class ShardWorker {
       grad = grad.subarray(0, count * this.factorWidth);
       r = this.bp.factors(this.model, this.data, this.local, 0, count, grad);
     }
-    return encode({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0, grad });
+    return encodeGradient({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0 }, grad);
   }
 }
 
@@ -87,14 +87,15 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
       ws.close();
     };
     const ws = new WebSocket(options.url, { perMessageDeflate: false, maxPayload: 2 ** 31 - 1, generateMask: zeroMask });
-    ws.binaryType = 'nodebuffer';
+    // the fragments of a message as they arrived: a step's parameters are copied from them into the model
+    ws.binaryType = 'fragments';
     ws.on('open', () => {
       ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, token: options.token }));
     });
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
+    ws.on('message', (data: Buffer[], isBinary: boolean) => {
       try {
         if (!isBinary) throw new ProtocolError('text frame');
-        const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype } : undefined);
+        const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype, params: state.model.params } : undefined);
         switch (m.type) {
           case 'welcome':
             state = new ShardWorker(m);
@@ -106,7 +107,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
             });
             break;
           case 'step':
-            ws.send(state!.compute(m));
+            sendFragments(ws, state!.compute(m));
             break;
           case 'refused':
             finish({ reason: 'refused', message: m.reason });
