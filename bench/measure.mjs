@@ -75,13 +75,14 @@ export function probeTiming(args) {
  * Runs a probe to completion (one at a time, so probes never share a CPU) and returns
  * the JSON object on the last line of its stdout, or { error } saying why there is none.
  */
-export function runProbe(command, args, timeoutMs = 180_000) {
-  const r = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20 });
-  if (r.error) return { error: `${command}: ${r.error.message}` };
-  const last = r.stdout.trim().split('\n').pop() ?? '';
+export function runProbe(command, args, timeoutMs = 180_000, env = process.env) {
+  const r = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 << 20, env, killSignal: 'SIGKILL' });
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   try {
+    // a probe that printed its figures and then hung on the way out (PyTorch DDP's teardown does) still counts
     return JSON.parse(last);
   } catch {
+    if (r.error) return { error: `${command}: ${r.error.message}` };
     const why = r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr.trim().slice(-300);
     return { error: `${[command, ...args].join(' ')} exited with ${r.status ?? r.signal}: ${why}` };
   }

@@ -1,31 +1,18 @@
 // Section "training": samples/s of a full SGD step (forward, backward, update), single
 // thread, float32, shardprop next to TensorFlow.js (cpu and wasm backends) measured in
 // this run, and PyTorch (measured if python3 has torch, else quoted from RESULTS.md).
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { runProbe, timingArgs } from '../measure.mjs';
 import { num, ratio, table } from '../report.mjs';
+import { PYTHON, TORCH_SCRIPT, torchUnavailable } from '../peers.mjs';
 import { WORKLOADS } from '../workloads.mjs';
 
 export const name = 'training';
 export const rows = Object.keys(WORKLOADS);
 
 const probe = (file) => fileURLToPath(new URL(`../${file}`, import.meta.url));
-const TORCH_SCRIPT = fileURLToPath(new URL('../../../shared/peers/torch/bench.py', import.meta.url));
-const PYTHON = process.env.PYTHON ?? 'python3';
-
 /** From ../shared/peers/RESULTS.md: PyTorch 1.13 (Debian) + OpenBLAS, 1 process, 1 thread. */
 const TORCH_REFERENCE = { source: '../shared/peers/RESULTS.md', peer: 'PyTorch 1.13 + OpenBLAS, 1 process x 1 thread', samplesPerSec: { 'W-seed': 71932, 'W-large': 43662 } };
-
-/** null when the peers' PyTorch script can run here, else why not. */
-function torchUnavailable() {
-  if (!existsSync(TORCH_SCRIPT)) return `${TORCH_SCRIPT} is missing`;
-  const r = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (r.error) return `${PYTHON} did not start (${r.error.code ?? r.error.message})`;
-  if (r.status !== 0) return `${PYTHON} cannot import torch (${r.stderr.trim().split('\n').pop()})`;
-  return null;
-}
 
 export async function run(selected, timing) {
   const t = timingArgs(timing);

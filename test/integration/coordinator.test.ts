@@ -2,7 +2,8 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, decodeToWorker, encode } from '@shardprop/worker/protocol';
-import { killAll, startCli, tempDir } from '../helpers/cli.js';
+import { loadModel } from '@shardprop/core';
+import { killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
 afterAll(() => {
@@ -82,6 +83,35 @@ describe('shardprop coordinator + shardprop worker', () => {
     expect(summary.workers).toBe(2);
     expect(summary.model).toBe(out);
     expect(summary.testAccuracy).toBeGreaterThan(0);
+  });
+
+  it('a worker told to load the data itself gets no rows, a worker with other data is refused, and the model is the in-process one', async () => {
+    const common = ['--data', 'spirals', '--seed', '4', '--layers', '2,6,2', '--steps', '25', '--batch', '7', '--lr', '0.5', '--dtype', 'float64'];
+    const reference = await runCli(['train', ...common, '--workers', '0', '--out', tmp.path('own-ref.json'), '--json']);
+    expect(reference.code, reference.stderr).toBe(0);
+
+    const out = tmp.path('own.json');
+    const coordinator = startCli(['coordinator', '--port', '0', '--expect', '2', ...common, '--out', out, '--json']);
+    const c = collect(coordinator);
+    const url = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening'))).url as string;
+
+    // other data (another seed of the synthetic source): refused, both fingerprints named, exit 1
+    const stranger = await collect(startCli(['worker', '--connect', url, '--data', 'spirals', '--seed', '5']), 20_000).exited;
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/the worker's data set is not the coordinator's \(fingerprint [0-9a-f]+ on the worker, [0-9a-f]+ here\)/);
+
+    const own = collect(startCli(['worker', '--connect', url, '--data', 'spirals', '--seed', '4'], { SHARDPROP_LOG_LEVEL: 'info' }));
+    const sent = collect(startCli(['worker', '--connect', url], { SHARDPROP_LOG_LEVEL: 'info' }));
+    const [done, w1, w2] = await Promise.all([c.exited, own.exited, sent.exited]);
+    expect(done.code, done.stderr.slice(-2000)).toBe(0);
+    expect([w1.code, w2.code]).toEqual([0, 0]);
+    expect(w1.stderr).toMatch(/joined as worker \d with \d+ samples of its own data/);
+    expect(w2.stderr).not.toMatch(/of its own data/);
+    const a = loadModel(out, 'float64').params;
+    const b = loadModel(tmp.path('own-ref.json'), 'float64').params;
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    expect(diff).toBeLessThan(1e-9);
   });
 
   it('a worker that cannot reach its coordinator says so and exits non-zero', async () => {

@@ -42,6 +42,18 @@ describe('protocol', () => {
     expect(() => decodeGradient(gradient({ grad: Float32Array.from([1, 2, 3, 4, 5, NaN]) }), factors)).toThrow(/NaN or infinite/);
   });
 
+  it('a welcome may leave the shard\'s rows out (the worker loaded the data itself), but its width must fit the model', () => {
+    const spec = { layers: [3, 2], activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
+    const welcome = (shard: Record<string, unknown>) =>
+      encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'dense', shard } as never);
+    const m = decodeToWorker(welcome({ indices: Uint32Array.from([0, 1]), inputs: 3, outputs: 2 }));
+    expect(m.type === 'welcome' && m.shard.x).toBeUndefined();
+    expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 4, outputs: 2 }))).toThrow(/width/);
+    expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3) }))).toThrow(/bad shard rows/);
+    expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3), y: new Float32Array(1) }))).toThrow(/do not match/);
+    expect(() => decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'sparse', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).toThrow(/gradientForm/);
+  });
+
   it('refuses what is not a message', () => {
     // msgpack by hand: a reserved byte, an array claiming 4G entries, [1, 2], "hello", nil, nothing
     for (const bytes of [Buffer.from([0xc1]), Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]), Buffer.from([0x92, 1, 2]), Buffer.from([0xa5, ...Buffer.from('hello')]), Buffer.from([0xc0]), Buffer.alloc(0)]) {

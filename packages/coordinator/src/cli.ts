@@ -1,5 +1,5 @@
 import yargs, { type Argv } from 'yargs';
-import { Backprop, DatasetError, ModelFileError, loadModel, loadSource } from '@shardprop/core';
+import { Backprop, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
 import { createLogger } from './log.js';
 import { UsageError, type TrainOptions } from './options.js';
 import { createProgress } from './progress.js';
@@ -178,9 +178,19 @@ async function workerCommand(args: Args): Promise<void> {
   const url = str(args, 'connect') as string;
   if (!/^wss?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--connect must be a ws://HOST:PORT address, got "${url}"`);
   const log = createLogger();
+  const source = str(args, 'data');
+  let data: { train: Dataset; fingerprint: string } | undefined;
+  if (source !== undefined) {
+    const seed = num(args, 'seed');
+    if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+    const { train } = loadSource(source, { ...sourceFlags(args), seed });
+    data = { train, fingerprint: fingerprint(train) };
+    log.info({ data: train.source, samples: train.count, fingerprint: data.fingerprint }, 'loaded the data set; the coordinator will check it is the same as its own');
+  }
   const exit = await runWorker({
     url,
     name: str(args, 'name'),
+    data,
     log: (level, message, fields) => log[level](fields ?? {}, message),
   });
   if (exit.reason === 'done') {
@@ -223,7 +233,12 @@ export function buildCli(argv: string[]) {
       (y) =>
         y
           .option('connect', { type: 'string', demandOption: true, describe: 'the coordinator, ws://HOST:PORT' })
-          .option('name', { type: 'string', describe: 'a name for logs (default HOST:PID)' }),
+          .option('name', { type: 'string', describe: 'a name for logs (default HOST:PID)' })
+          .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
+          .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' })
+          .option('targets', { type: 'number', describe: 'with --data: as for train' })
+          .option('label-column', { type: 'string', describe: 'with --data: as for train' })
+          .option('classes', { type: 'number', describe: 'with --data: as for train' }),
       (args) => workerCommand(args),
     )
     .command(

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { Backprop, allocFloats, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
-import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm } from '@shardprop/worker/protocol';
+import { Backprop, allocFloats, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm, type ShardData } from '@shardprop/worker/protocol';
 import type { Logger } from './log.js';
 import type { TrainingPlan } from './plan.js';
 import { Reducer } from './reducer.js';
@@ -40,6 +40,8 @@ interface Member {
   shard: Shard;
   /** Where this worker's gradients are copied on arrival (one per worker, reused every step). */
   incoming: Floats | null;
+  /** The worker loaded the same data set itself (fingerprints checked): its shard goes without rows. */
+  ownData: boolean;
 }
 
 /** A failed step: a worker left or sent something invalid. */
@@ -173,7 +175,13 @@ export class CoordinatorServer implements GradientEngine {
           ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'not expected'));
           return;
         }
-        this.join(ws, hello.name, address);
+        if (hello.fingerprint !== undefined && hello.fingerprint !== this.fingerprint) {
+          const reason = `the worker's data set is not the coordinator's (fingerprint ${hello.fingerprint} on the worker, ${this.fingerprint} here): give the worker the same --data and data flags, or none to receive its shard`;
+          log.warn({ address, name: hello.name }, `refused a worker: ${reason}`);
+          ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'different data'));
+          return;
+        }
+        this.join(ws, hello.name, address, hello.fingerprint !== undefined);
       } catch (err) {
         log.warn({ address, reason: (err as Error).message }, 'dropped a connection with an invalid hello');
         ws.terminate();
@@ -182,12 +190,12 @@ export class CoordinatorServer implements GradientEngine {
     ws.on('error', () => ws.terminate());
   }
 
-  private join(ws: WebSocket, name: string, address: string): void {
-    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: this.members.length, shard: { start: 0, end: 0 }, incoming: null };
+  private join(ws: WebSocket, name: string, address: string, ownData: boolean): void {
+    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: this.members.length, shard: { start: 0, end: 0 }, incoming: null, ownData };
     this.members.push(member);
     ws.on('message', (data: Buffer[], isBinary: boolean) => this.onWorkerMessage(member, data, isBinary));
     ws.on('close', () => this.onWorkerGone(member, 'the connection closed'));
-    this.options.log.info({ workerId: member.workerId, name, address, joined: this.members.length, expect: this.options.expect }, 'worker joined');
+    this.options.log.info({ workerId: member.workerId, name, address, ownData, joined: this.members.length, expect: this.options.expect }, 'worker joined');
     if (this.members.length === this.options.expect) this.start();
   }
 
@@ -201,8 +209,12 @@ export class CoordinatorServer implements GradientEngine {
       m.shard = shards[m.slot];
       m.incoming = allocFloats(plan.spec.dtype, this.gradientForm === 'dense' ? size : Math.min(plan.batchSize, m.shard.end - m.shard.start) * width);
       const ids = shardIndices(m.shard);
-      const part = subset(plan.train, ids);
-      const Ctor = plan.spec.dtype === 'float64' ? Float64Array : Float32Array;
+      const shard: ShardData = { indices: ids, inputs: plan.train.inputs, outputs: plan.train.outputs };
+      if (!m.ownData) {
+        const part = datasetAs(subset(plan.train, ids), plan.spec.dtype);
+        shard.x = part.x;
+        shard.y = part.y;
+      }
       m.ws.send(
         encode({
           type: 'welcome',
@@ -213,7 +225,7 @@ export class CoordinatorServer implements GradientEngine {
           chunk: Math.min(plan.batchSize, 256),
           fingerprint: this.fingerprint,
           gradientForm: this.gradientForm,
-          shard: { indices: ids, x: Ctor.from(part.x), y: Ctor.from(part.y), inputs: part.inputs, outputs: part.outputs },
+          shard,
         }),
       );
       this.options.log.info({ workerId: m.workerId, shard: [m.shard.start, m.shard.end], samples: ids.length }, 'shard assigned');

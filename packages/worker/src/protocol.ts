@@ -20,13 +20,18 @@ export interface Hello {
   version: number;
   name: string;
   token?: string;
+  /** Set when the worker loaded the data set itself: its fingerprint, which must be the coordinator's. */
+  fingerprint?: string;
 }
 
-/** The shard a worker holds: global sample ids (ascending) with their rows. */
+/**
+ * The shard a worker holds: global sample ids (ascending) with their rows, or
+ * without them (x, y absent) when the worker loaded the same data set itself.
+ */
 export interface ShardData {
   indices: Uint32Array;
-  x: Floats;
-  y: Floats;
+  x?: Floats;
+  y?: Floats;
   inputs: number;
   outputs: number;
 }
@@ -172,7 +177,8 @@ export function decodeHello(data: Uint8Array | readonly Uint8Array[]): Hello {
   if (!isCount(m.version)) throw new ProtocolError('hello: version must be a non-negative integer');
   if (typeof m.name !== 'string' || m.name.length > 200) throw new ProtocolError('hello: name must be a string of at most 200 characters');
   if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length > 4096)) throw new ProtocolError('hello: token must be a string');
-  return { type: 'hello', version: m.version, name: m.name, token: m.token as string | undefined };
+  if (m.fingerprint !== undefined && (typeof m.fingerprint !== 'string' || m.fingerprint.length > 200)) throw new ProtocolError('hello: fingerprint must be a string');
+  return { type: 'hello', version: m.version, name: m.name, token: m.token as string | undefined, fingerprint: m.fingerprint as string | undefined };
 }
 
 /**
@@ -233,9 +239,13 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
   const spec = m.spec as ModelSpec | undefined;
   if (!spec || !Array.isArray(spec.layers) || !spec.layers.every((n) => Number.isInteger(n) && n > 0)) throw new ProtocolError('welcome: bad model spec');
   const shard = m.shard as ShardData | undefined;
-  if (!shard || !(shard.indices instanceof Uint32Array) || !isFloats(shard.x, spec.dtype) || !isFloats(shard.y, spec.dtype)) throw new ProtocolError('welcome: bad shard');
+  if (!shard || !(shard.indices instanceof Uint32Array)) throw new ProtocolError('welcome: bad shard');
+  if (shard.inputs !== spec.layers[0] || shard.outputs !== spec.layers[spec.layers.length - 1]) throw new ProtocolError('welcome: the shard\'s width does not match the model');
   const n = shard.indices.length;
-  if (shard.x.length !== n * spec.layers[0] || shard.y.length !== n * spec.layers[spec.layers.length - 1]) throw new ProtocolError('welcome: shard rows do not match the model');
+  if (shard.x !== undefined || shard.y !== undefined) {
+    if (!isFloats(shard.x, spec.dtype) || !isFloats(shard.y, spec.dtype)) throw new ProtocolError('welcome: bad shard rows');
+    if (shard.x.length !== n * shard.inputs || shard.y.length !== n * shard.outputs) throw new ProtocolError('welcome: shard rows do not match the model');
+  }
   if (typeof m.fingerprint !== 'string') throw new ProtocolError('welcome: fingerprint must be a string');
   if (!GRADIENT_FORMS.includes(m.gradientForm as GradientForm)) throw new ProtocolError(`welcome: gradientForm must be one of ${GRADIENT_FORMS.join(', ')}`);
   return {

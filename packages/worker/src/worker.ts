@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
-import { Backprop, Model, allocFloats, factorWidth, makeDataset, type Dataset, type Floats } from '@shardprop/core';
+import { Backprop, Model, allocFloats, datasetAs, factorWidth, makeDataset, subset, type Dataset, type Floats } from '@shardprop/core';
 import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type Step, type Welcome } from './protocol.js';
 
 export interface WorkerOptions {
@@ -8,6 +8,12 @@ export interface WorkerOptions {
   url: string;
   name?: string;
   token?: string;
+  /**
+   * The training data, loaded by this worker itself (the same source as the
+   * coordinator's): the coordinator then sends only which samples to hold, after
+   * checking that the fingerprints agree. Without it the shard's rows come over the socket.
+   */
+  data?: { train: Dataset; fingerprint: string };
   /** Called with one-line log messages (the CLI hands them to pino). */
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -31,10 +37,17 @@ class ShardWorker {
   private readonly localRow: Int32Array;
   private local: Uint32Array;
 
-  constructor(readonly welcome: Welcome) {
+  constructor(readonly welcome: Welcome, local?: Dataset) {
     const { spec, shard, total } = welcome;
     this.model = new Model(spec);
-    this.data = makeDataset(`shard ${welcome.workerId}`, shard.x, shard.y, shard.inputs, shard.outputs);
+    if (shard.x && shard.y) {
+      this.data = makeDataset(`shard ${welcome.workerId}`, shard.x, shard.y, shard.inputs, shard.outputs);
+    } else {
+      if (!local) throw new ProtocolError('welcome: no shard rows, and this worker has no data of its own');
+      if (local.count !== total || local.inputs !== shard.inputs || local.outputs !== shard.outputs) throw new ProtocolError('welcome: the shard does not fit this worker\'s data');
+      for (const g of shard.indices) if (g >= total) throw new ProtocolError(`welcome: sample id ${g} beyond the data set's ${total}`);
+      this.data = datasetAs(subset(local, shard.indices, `shard ${welcome.workerId}`), spec.dtype);
+    }
     this.bp = new Backprop(spec, welcome.chunk);
     this.factorWidth = factorWidth(spec.layers);
     const room = welcome.gradientForm === 'dense' ? this.model.params.length : shard.indices.length * this.factorWidth;
@@ -90,7 +103,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
     ws.on('open', () => {
-      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, token: options.token }));
+      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, token: options.token, fingerprint: options.data?.fingerprint }));
     });
     ws.on('message', (data: Buffer[], isBinary: boolean) => {
       try {
@@ -98,8 +111,8 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
         const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype, params: state.model.params } : undefined);
         switch (m.type) {
           case 'welcome':
-            state = new ShardWorker(m);
-            log('info', `joined as worker ${m.workerId} with ${m.shard.indices.length} samples`, {
+            state = new ShardWorker(m, options.data?.train);
+            log('info', `joined as worker ${m.workerId} with ${m.shard.indices.length} samples${m.shard.x ? '' : ' of its own data'}`, {
               workerId: m.workerId,
               samples: m.shard.indices.length,
               shard: idRanges(m.shard.indices),
