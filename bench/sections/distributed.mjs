@@ -2,7 +2,7 @@
 //   sync     W-large, the time a step spends outside the workers' backprop, against moving
 //            the same bytes over raw loopback TCP (N = 1, 2, 4)
 //   scaling  W-large at global batch 512: samples/s with 2 workers over 1
-//   W-seed   2 workers against PyTorch DDP (gloo, 2 processes) measured in the same run
+//   W-seed   2 workers against PyTorch DDP (gloo, 2 processes, bench/ddp.py) measured in the same run
 //   mnist    `shardprop train --data mnist ... --epochs 1` with 2 workers against --workers 0
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runProbe, timingArgs } from '../measure.mjs';
-import { PYTHON, TORCH_SCRIPT, ddpEnv, torchUnavailable } from '../peers.mjs';
+import { PYTHON, ddpEnv, torchUnavailable } from '../peers.mjs';
 import { num, ratio, table } from '../report.mjs';
 
 export const name = 'distributed';
@@ -65,14 +65,15 @@ async function scaling(timing) {
 }
 
 /**
- * PyTorch DDP on W-seed. Its start or teardown now and then hangs on this kind of machine:
- * two tries of a minute each, under timeout(1), which kills the whole process group (the
- * DDP ranks too); figures printed before a hang on the way out still count.
+ * PyTorch DDP on W-seed (bench/ddp.py: the peer script's DDP run with a warm-up both ranks
+ * agree on). gloo's teardown now and then hangs here after the figures are out: two tries
+ * of a minute each under timeout(1), which kills the whole process group, DDP ranks too;
+ * figures printed before a hang still count.
  */
 async function ddpSeed(timing) {
   let r;
   for (let attempt = 0; attempt < 2; attempt++) {
-    r = runProbe('timeout', ['-s', 'KILL', '60', PYTHON, TORCH_SCRIPT, 'ddp', 'seed', String((3 * timing.windowMs) / 1000)], 70_000, ddpEnv(await freePort()));
+    r = runProbe('timeout', ['-s', 'KILL', '60', PYTHON, file('ddp.py'), 'seed', String((3 * timing.windowMs) / 1000)], 70_000, ddpEnv(await freePort()));
     if (r.samplesPerSec) return r;
   }
   return r;
