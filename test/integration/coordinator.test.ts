@@ -114,6 +114,13 @@ describe('shardprop coordinator + shardprop worker', () => {
     expect(diff).toBeLessThan(1e-9);
   });
 
+  it('takes factor messages larger than the model itself (a wide layer, a big batch, factors forced)', async () => {
+    // [2,200,2]: 1,002 parameters, 402 factor values per sample; one worker sends 100 samples' worth, 40,200 values
+    const r = await runCli(['train', '--data', 'spirals', '--layers', '2,200,2', '--batch', '100', '--steps', '3', '--gradient-form', 'factors', '--dtype', 'float64', '--workers', '1', '--out', tmp.path('wide.json'), '--json']);
+    expect(r.code, r.stderr.slice(-1500)).toBe(0);
+    expect(JSON.parse(r.stdout.trim()).steps).toBe(3);
+  });
+
   it('a worker that cannot reach its coordinator says so and exits non-zero', async () => {
     const w = collect(startCli(['worker', '--connect', 'ws://127.0.0.1:1']), 20_000);
     const r = await w.exited;

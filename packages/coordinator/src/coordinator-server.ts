@@ -26,6 +26,11 @@ export interface CoordinatorServerOptions {
  * coordinator batch × parameters multiply-adds, serially, which on the portable
  * kernels outweighs the bytes saved beyond about 24 samples (measured, W-seed).
  */
+function resolveGradientForm(options: CoordinatorServerOptions): GradientForm {
+  const { plan, gradientForm = 'auto' } = options;
+  return gradientForm === 'auto' ? chooseGradientForm(plan.spec.layers, plan.batchSize, plan.model.params.length) : gradientForm;
+}
+
 export function chooseGradientForm(layers: readonly number[], batchSize: number, size: number): GradientForm {
   return batchSize <= 24 && batchSize * factorWidth(layers) <= size / 2 ? 'factors' : 'dense';
 }
@@ -96,8 +101,7 @@ export class CoordinatorServer implements GradientEngine {
     const { plan } = options;
     const { layers, dtype } = plan.spec;
     const size = plan.model.params.length;
-    const form = options.gradientForm ?? 'auto';
-    this.gradientForm = form === 'auto' ? chooseGradientForm(layers, plan.batchSize, size) : form;
+    this.gradientForm = resolveGradientForm(options);
     this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, count: 0 };
     this.owner = new Int32Array(plan.batchSize);
     this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
@@ -113,14 +117,15 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   static listen(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
-    const size = options.plan.model.params.length * 8;
+    const { plan } = options;
+    // the largest legitimate message from a worker: its gradient (dense, or the factors of a whole batch), in float64 at most
+    const values = resolveGradientForm(options) === 'dense' ? plan.model.params.length : plan.batchSize * factorWidth(plan.spec.layers);
     return new Promise((resolve, reject) => {
       const wss = new WebSocketServer({
         host: options.host,
         port: options.port,
         perMessageDeflate: false,
-        // the largest legitimate message from a worker is a float64 gradient of the model
-        maxPayload: size + 64 * 1024,
+        maxPayload: values * 8 + 64 * 1024,
       });
       wss.once('error', (err) => reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)));
       wss.once('listening', () => resolve(new CoordinatorServer(options, wss)));
