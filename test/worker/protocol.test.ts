@@ -3,7 +3,7 @@ import { ProtocolError, allFinite, decodeGradient, decodeHello, decodeToWorker, 
 
 const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, count: 3 };
 const gradient = (over: Record<string, unknown> = {}) =>
-  encode({ type: 'gradient', step: 5, count: 3, lossSum: 1.25, correct: 2, computeMs: 0.5, grad: Float32Array.from([1, 2, 3, 4]), ...over } as never);
+  encode({ type: 'gradient', step: 5, count: 3, lossSum: 1.25, correct: 2, computeMs: 0.5, receivedAt: 1000.5, previousSentAt: 999.25, grad: Float32Array.from([1, 2, 3, 4]), ...over } as never);
 
 describe('protocol', () => {
   it('round-trips a gradient, typed arrays intact', () => {
@@ -28,6 +28,8 @@ describe('protocol', () => {
     ['a gradient of the wrong dtype', { grad: Float64Array.from([1, 2, 3, 4]) }, /float32 array/],
     ['a gradient as a plain array', { grad: [1, 2, 3, 4] }, /float32 array/],
     ['a negative loss', { lossSum: -1 }, /lossSum/],
+    ['a missing arrival time', { receivedAt: undefined }, /receivedAt/],
+    ['an infinite send time', { previousSentAt: Infinity }, /previousSentAt/],
     ['too many correct', { correct: 4 }, /correct/],
     ['a string step', { step: '5' }, /step/],
   ])('refuses %s', (_name, over, message) => {

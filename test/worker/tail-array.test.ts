@@ -82,7 +82,7 @@ describe('tail-array messages', () => {
 
 describe('the protocol over tail-array messages', () => {
   const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, count: 3 };
-  const head = { type: 'gradient' as const, step: 5, count: 3, lossSum: 1.5, correct: 1, computeMs: 0.1 };
+  const head = { type: 'gradient' as const, step: 5, count: 3, lossSum: 1.5, correct: 1, computeMs: 0.1, receivedAt: 5, previousSentAt: 4 };
 
   it('a gradient is copied into the worker\'s buffer and validated as ever', () => {
     const into = new Float32Array(4);

@@ -6,7 +6,7 @@ import type { Logger } from './log.js';
 import type { TrainingPlan } from './plan.js';
 import { Reducer } from './reducer.js';
 import { countPerShard, shardIndices, splitShards, type Shard } from './sharding.js';
-import type { GradientEngine, WorkerContribution } from './training-loop.js';
+import type { EngineTiming, GradientEngine, WorkerContribution } from './training-loop.js';
 
 export interface CoordinatorServerOptions {
   host: string;
@@ -88,7 +88,10 @@ export class CoordinatorServer implements GradientEngine {
   private sentAt = 0;
   private firstArrival = 0;
   private maxComputeMs = 0;
-  private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0 };
+  /** This step's latest parameter arrival and latest previous gradient send among the workers (their wall clocks). */
+  private lastReceivedAt = 0;
+  private lastPreviousSentAt = 0;
+  private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0, syncSeconds: 0 };
   /** Set when a worker was lost during training: every later step fails with it. */
   private failure: Error | null = null;
 
@@ -247,6 +250,8 @@ export class CoordinatorServer implements GradientEngine {
     countPerShard(indices, this.shards, this.counts, this.owner);
     this.reducer.reset();
     this.maxComputeMs = 0;
+    this.lastReceivedAt = 0;
+    this.lastPreviousSentAt = 0;
     this.firstArrival = 0;
     if (this.failure) return Promise.reject(this.failure);
     // the parameters go out straight from model.params: they do not change before every worker has answered
@@ -262,7 +267,7 @@ export class CoordinatorServer implements GradientEngine {
     return this.members.map((m) => ({ workerId: m.workerId, count: this.counts[m.slot], lossSum: this.lossSums[m.slot] }));
   }
 
-  timing(): { computeSeconds: number; waitSeconds: number; commSeconds: number } {
+  timing(): EngineTiming {
     return { ...this.time };
   }
 
@@ -277,6 +282,8 @@ export class CoordinatorServer implements GradientEngine {
       const now = performance.now();
       if (this.firstArrival === 0) this.firstArrival = now;
       this.maxComputeMs = Math.max(this.maxComputeMs, g.computeMs);
+      this.lastReceivedAt = Math.max(this.lastReceivedAt, g.receivedAt);
+      this.lastPreviousSentAt = Math.max(this.lastPreviousSentAt, g.previousSentAt);
       this.lossSums[member.slot] = g.lossSum;
       this.reducer.add(member.slot, g, g.grad);
       if (this.reducer.complete) {
@@ -287,6 +294,8 @@ export class CoordinatorServer implements GradientEngine {
         const compute = (this.maxComputeMs + (this.factors ? end - now : 0)) / 1000;
         const wait = (now - this.firstArrival) / 1000;
         this.time.computeSeconds += compute;
+        // the previous step's synchronization: from its last gradient sent to these parameters received at every worker
+        if (this.lastPreviousSentAt > 0) this.time.syncSeconds += Math.max(0, this.lastReceivedAt - this.lastPreviousSentAt) / 1000;
         this.time.waitSeconds += wait;
         this.time.commSeconds += Math.max(0, wall - compute - wait);
         this.pending = null;

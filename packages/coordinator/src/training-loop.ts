@@ -12,8 +12,22 @@ export interface GradientEngine {
   /** Who contributed what to the last step (distributed engines). */
   contributions?(): WorkerContribution[];
   /** Seconds spent so far computing vs. waiting for the slowest worker vs. communicating. */
-  timing?(): { computeSeconds: number; waitSeconds: number; commSeconds: number };
+  timing?(): EngineTiming;
   close?(): Promise<void>;
+}
+
+export interface EngineTiming {
+  /** Backprop: the slowest worker's each step (and rebuilding sums from factors). */
+  computeSeconds: number;
+  /** Between the first and the last gradient of each step. */
+  waitSeconds: number;
+  /** The rest of each step's wall time at the coordinator. */
+  commSeconds: number;
+  /**
+   * Distributed runs: per step, from the last gradient sent to the new parameters
+   * received at every worker, by the workers' clocks (exact for local workers).
+   */
+  syncSeconds?: number;
 }
 
 export interface WorkerContribution {
@@ -57,6 +71,7 @@ export interface EpochMetrics {
   samplesPerSecond: number;
   seconds: number;
   computeSeconds?: number;
+  syncSeconds?: number;
   waitSeconds?: number;
   commSeconds?: number;
 }

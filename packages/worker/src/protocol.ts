@@ -81,6 +81,14 @@ export interface Gradient {
   correct: number;
   /** Milliseconds of backprop for this step, for the metrics. */
   computeMs: number;
+  /**
+   * When this step's message arrived and when the worker's previous gradient
+   * went out (0 before its first): wall-clock milliseconds (performance.timeOrigin
+   * + performance.now()). The coordinator takes the synchronization of a step from
+   * them; across machines they carry the machines' clock offsets.
+   */
+  receivedAt: number;
+  previousSentAt: number;
   /** The gradient sum (form 'dense'), or the count × factorWidth factors of the shard's samples in batch order (form 'factors'). */
   grad: Floats;
 }
@@ -197,6 +205,9 @@ export function decodeGradient(data: Uint8Array | readonly Uint8Array[], expect:
   if (typeof m.lossSum !== 'number' || !Number.isFinite(m.lossSum) || m.lossSum < 0) throw new ProtocolError('gradient: lossSum must be a finite non-negative number');
   if (!isCount(m.correct) || m.correct > expect.count) throw new ProtocolError('gradient: correct must be an integer from 0 to count');
   if (typeof m.computeMs !== 'number' || !Number.isFinite(m.computeMs) || m.computeMs < 0) throw new ProtocolError('gradient: computeMs must be a finite non-negative number');
+  if (typeof m.receivedAt !== 'number' || !Number.isFinite(m.receivedAt) || typeof m.previousSentAt !== 'number' || !Number.isFinite(m.previousSentAt)) {
+    throw new ProtocolError('gradient: receivedAt and previousSentAt must be finite numbers');
+  }
   if (!isFloats(m.grad, expect.dtype)) throw new ProtocolError(`gradient: grad must be a ${expect.dtype} array`);
   if (m.grad.length !== length) {
     throw new ProtocolError(`gradient: grad has ${m.grad.length} values, expected ${length} (${expect.form === 'dense' ? 'the model\'s parameters' : `factors of ${expect.count} samples`})`);

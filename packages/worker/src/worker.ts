@@ -61,7 +61,7 @@ class ShardWorker {
   }
 
   /** The gradient message for one step (its fragments): the sum over the batch's samples that lie in this shard. */
-  compute(step: Step): Buffer[] {
+  compute(step: Step, receivedAt: number, previousSentAt: number): Buffer[] {
     const t0 = performance.now();
     if (step.params !== this.model.params) this.model.params.set(step.params);
     let count = 0;
@@ -82,7 +82,7 @@ class ShardWorker {
       grad = grad.subarray(0, count * this.factorWidth);
       r = this.bp.factors(this.model, this.data, this.local, 0, count, grad);
     }
-    return encodeGradient({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0 }, grad);
+    return encodeGradient({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0, receivedAt, previousSentAt }, grad);
   }
 }
 
@@ -93,6 +93,9 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   return new Promise((resolve) => {
     let state: ShardWorker | null = null;
     let settled = false;
+    /** When the last gradient went out, in wall-clock ms (see Gradient.previousSentAt). */
+    let sentAt = 0;
+    const wallClock = (): number => performance.timeOrigin + performance.now();
     const finish = (exit: WorkerExit): void => {
       if (settled) return;
       settled = true;
@@ -106,6 +109,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
       ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, token: options.token, fingerprint: options.data?.fingerprint }));
     });
     ws.on('message', (data: Buffer[], isBinary: boolean) => {
+      const arrived = wallClock();
       try {
         if (!isBinary) throw new ProtocolError('text frame');
         const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype, params: state.model.params } : undefined);
@@ -120,7 +124,8 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
             });
             break;
           case 'step':
-            sendFragments(ws, state!.compute(m));
+            sendFragments(ws, state!.compute(m, arrived, sentAt));
+            sentAt = wallClock();
             break;
           case 'refused':
             finish({ reason: 'refused', message: m.reason });
