@@ -69,3 +69,47 @@ export function summaryOf(result: RunResult): Record<string, unknown> {
     throw new Error(`no JSON summary on stdout (exit ${result.code}):\n${result.stdout}\n${result.stderr.slice(-3000)}`);
   }
 }
+
+export interface Exited {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Follows a started process: its exit (bounded in time, killed past it) and lines of its stderr as they come. */
+export function collect(child: ChildProcess, timeoutMs = 60_000): { child: ChildProcess; exited: Promise<Exited>; stderrLines: (predicate: (line: string) => boolean) => Promise<string> } {
+  let stdout = '';
+  let stderr = '';
+  const waiters: { predicate: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+    for (const line of stderr.split('\n')) {
+      for (const w of waiters.splice(0)) {
+        if (w.predicate(line)) w.resolve(line);
+        else waiters.push(w);
+      }
+    }
+  });
+  const exited = new Promise<Exited>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`process did not exit in time:\n${stderr.slice(-2000)}`));
+    }, timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+  return {
+    child,
+    exited,
+    stderrLines: (predicate) =>
+      new Promise((resolve) => {
+        const found = stderr.split('\n').find(predicate);
+        if (found) resolve(found);
+        else waiters.push({ predicate, resolve });
+      }),
+  };
+}

@@ -1,56 +1,14 @@
-import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, decodeToWorker, encode } from '@shardprop/worker/protocol';
 import { loadModel } from '@shardprop/core';
-import { killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
 afterAll(() => {
   killAll();
   tmp.remove();
 });
-
-interface Exited {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function collect(child: ChildProcess, timeoutMs = 60_000): { exited: Promise<Exited>; stderrLines: (predicate: (line: string) => boolean) => Promise<string> } {
-  let stdout = '';
-  let stderr = '';
-  const waiters: { predicate: (l: string) => boolean; resolve: (l: string) => void }[] = [];
-  child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-    for (const line of stderr.split('\n')) {
-      for (const w of waiters.splice(0)) {
-        if (w.predicate(line)) w.resolve(line);
-        else waiters.push(w);
-      }
-    }
-  });
-  const exited = new Promise<Exited>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`process did not exit in time:\n${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      setImmediate(() => resolve({ code, stdout, stderr }));
-    });
-  });
-  return {
-    exited,
-    stderrLines: (predicate) =>
-      new Promise((resolve) => {
-        const found = stderr.split('\n').find(predicate);
-        if (found) resolve(found);
-        else waiters.push({ predicate, resolve });
-      }),
-  };
-}
 
 describe('shardprop coordinator + shardprop worker', () => {
   it('serves on an ephemeral port, refuses a worker of another protocol version, trains with the workers that join, and everyone exits 0', async () => {
@@ -122,9 +80,10 @@ describe('shardprop coordinator + shardprop worker', () => {
   });
 
   it('a worker that cannot reach its coordinator says so and exits non-zero', async () => {
-    const w = collect(startCli(['worker', '--connect', 'ws://127.0.0.1:1']), 20_000);
+    const w = collect(startCli(['worker', '--connect', 'ws://127.0.0.1:1', '--reconnect-for', '1']), 20_000);
     const r = await w.exited;
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/cannot reach the coordinator/);
+    expect(r.stderr).toMatch(/cannot reach the coordinator at ws:\/\/127\.0\.0\.1:1: .*; gave up after trying for 1 s/);
+    expect(r.stderr).toMatch(/trying again in 100 ms/);
   });
 });

@@ -1,10 +1,11 @@
 import yargs, { type Argv } from 'yargs';
-import { Backprop, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
+import { Backprop, CheckpointError, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
 import { createLogger } from './log.js';
 import { UsageError, type TrainOptions } from './options.js';
 import { createProgress } from './progress.js';
 import { runWorker } from '@shardprop/worker';
 import { train, type ServeOptions } from './train.js';
+import { TrainingInterrupted } from './training-loop.js';
 
 /** Exit codes: 0 done, 1 the run failed, 2 bad input (flags, values, files). */
 const EXIT_BAD_INPUT = 2;
@@ -35,6 +36,9 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('classes', { type: 'number', describe: 'CSV/IDX: number of classes for one-hot labels' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
+    .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
+    .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (needs --checkpoint-dir)' })
+    .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --checkpoint-dir' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' });
 }
 
@@ -106,6 +110,9 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
     metrics: str(args, 'metrics'),
     trace: str(args, 'trace'),
+    checkpointDir: str(args, 'checkpoint-dir'),
+    checkpointEvery: num(args, 'checkpoint-every'),
+    resume: args.resume === true ? true : undefined,
   };
 }
 
@@ -115,27 +122,52 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
   const log = createLogger();
   const progress = createProgress(!json && process.stdout.isTTY === true && process.stderr.isTTY === true);
   let lastEpochLog = -Infinity;
-  const summary = await train({ ...options, ...serve }, {
-    log,
-    onListening(url) {
-      if (serve.expect !== undefined) log.info(`workers join with: shardprop worker --connect ${url}`);
-    },
-    onPlan(plan) {
-      log.info(
-        { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype },
-        'training',
-      );
-    },
-    onStep: (p) => progress.update(p),
-    onEpoch(m) {
-      // tiny data sets finish thousands of epochs a second: log at most one a second
-      const now = performance.now();
-      if (now - lastEpochLog < 1000) return;
-      lastEpochLog = now;
-      progress.clear();
-      log.info(m, `epoch ${m.epoch} done`);
-    },
-  });
+  // With a checkpoint directory, SIGINT and SIGTERM end the run after the current step, with a checkpoint.
+  let stopSignal: NodeJS.Signals | null = null;
+  if (options.checkpointDir !== undefined) {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.on(signal, () => {
+        if (stopSignal) process.exit(signal === 'SIGINT' ? 130 : 143); // a second signal: stop now
+        stopSignal = signal;
+        log.warn(`${signal}: stopping after this step and writing a checkpoint`);
+      });
+    }
+  }
+  let summary;
+  try {
+    summary = await train({ ...options, ...serve }, {
+      log,
+      shouldStop: () => stopSignal !== null,
+      onCheckpoint(step, path) {
+        progress.clear();
+        log.info({ step, path }, 'checkpoint written');
+      },
+      onListening(url) {
+        if (serve.expect !== undefined) log.info(`workers join with: shardprop worker --connect ${url}`);
+      },
+      onPlan(plan) {
+        log.info(
+          { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype },
+          'training',
+        );
+        if (plan.resumeFrom) log.info({ step: plan.resumeFrom.step, checkpointDir: options.checkpointDir }, `resuming after step ${plan.resumeFrom.step}`);
+      },
+      onStep: (p) => progress.update(p),
+      onEpoch(m) {
+        // tiny data sets finish thousands of epochs a second: log at most one a second
+        const now = performance.now();
+        if (now - lastEpochLog < 1000) return;
+        lastEpochLog = now;
+        progress.clear();
+        log.info(m, `epoch ${m.epoch} done`);
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof TrainingInterrupted)) throw err;
+    progress.clear();
+    log.warn({ step: err.step, checkpoint: err.checkpoint }, `${err.message}; continue with --resume`);
+    process.exit(stopSignal === 'SIGTERM' ? 143 : 130);
+  }
   progress.clear();
   log.info({ model: summary.model }, 'model saved');
   if (json) {
@@ -187,8 +219,11 @@ async function workerCommand(args: Args): Promise<void> {
     data = { train, fingerprint: fingerprint(train) };
     log.info({ data: train.source, samples: train.count, fingerprint: data.fingerprint }, 'loaded the data set; the coordinator will check it is the same as its own');
   }
+  const reconnectFor = num(args, 'reconnect-for');
+  if (reconnectFor !== undefined && !(reconnectFor >= 0 && reconnectFor <= 86_400)) throw new UsageError(`--reconnect-for must be a number of seconds from 0 to 86400, got ${reconnectFor}`);
   const exit = await runWorker({
     url,
+    reconnectForMs: reconnectFor === undefined ? undefined : reconnectFor * 1000,
     name: str(args, 'name'),
     data,
     log: (level, message, fields) => log[level](fields ?? {}, message),
@@ -207,7 +242,7 @@ function fail(message: string, code: number): never {
 
 /** The exit code and one-line message for an error that reached the top. */
 function report(err: unknown): never {
-  if (err instanceof UsageError || err instanceof DatasetError || err instanceof ModelFileError) fail(err.message, EXIT_BAD_INPUT);
+  if (err instanceof UsageError || err instanceof DatasetError || err instanceof ModelFileError || err instanceof CheckpointError) fail(err.message, EXIT_BAD_INPUT);
   if (process.env.SHARDPROP_DEBUG) console.error(err);
   fail(err instanceof Error ? err.message : String(err), 1);
 }
@@ -234,6 +269,7 @@ export function buildCli(argv: string[]) {
         y
           .option('connect', { type: 'string', demandOption: true, describe: 'the coordinator, ws://HOST:PORT' })
           .option('name', { type: 'string', describe: 'a name for logs (default HOST:PID)' })
+          .option('reconnect-for', { type: 'number', describe: 'seconds to keep trying to reach a coordinator that is not there or went away (default 30; 0: give up at once)' })
           .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
           .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' })
           .option('targets', { type: 'number', describe: 'with --data: as for train' })

@@ -97,7 +97,7 @@ export class CoordinatorServer implements GradientEngine {
 
   private constructor(private readonly options: CoordinatorServerOptions, wss: WebSocketServer) {
     this.wss = wss;
-    this.fingerprint = fingerprint(options.plan.train);
+    this.fingerprint = options.plan.fingerprint ?? fingerprint(options.plan.train);
     this.counts = new Int32Array(options.expect);
     this.lossSums = new Float64Array(options.expect);
     this.reducer = new Reducer(options.expect);

@@ -16,7 +16,8 @@ export class LocalWorkers {
 
   start(count: number, url: string, onUnexpectedExit: (message: string) => void): void {
     for (let i = 0; i < count; i++) {
-      const child = spawn(process.execPath, [BIN, 'worker', '--connect', url, '--name', `local-${i + 1}`], {
+      // a local worker lives and dies with this coordinator: no reconnecting to a successor
+      const child = spawn(process.execPath, [BIN, 'worker', '--connect', url, '--name', `local-${i + 1}`, '--reconnect-for', '0'], {
         stdio: ['ignore', 'ignore', 'inherit'],
         env: { ...process.env, SHARDPROP_LOG_LEVEL: process.env.SHARDPROP_WORKER_LOG_LEVEL ?? 'warn' },
       });

@@ -47,6 +47,12 @@ export interface TrainOptions {
   metrics?: string;
   /** Append one JSON line per step here: the global batch and each worker's part of it (for audits). */
   trace?: string;
+  /** Where checkpoints go (checkpoint.bin, replaced atomically). The CLI also writes one on SIGINT or SIGTERM. */
+  checkpointDir?: string;
+  /** Write a checkpoint every this many steps (needs checkpointDir). */
+  checkpointEvery?: number;
+  /** Continue from the checkpoint in checkpointDir: the same trajectory as if never stopped. */
+  resume?: boolean;
 }
 
 export const DEFAULT_LR: Record<OptimizerKind, number> = { sgd: 3, momentum: 0.5, adam: 0.001 };
@@ -78,6 +84,10 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${o.seed}`);
   if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) throw new UsageError(`--workers must be an integer from 0 to 256, got ${o.workers}`);
   if (o.gradientForm !== undefined && !['auto', 'dense', 'factors'].includes(o.gradientForm)) throw new UsageError('--gradient-form must be auto, dense or factors');
+  positiveInt('checkpoint-every', o.checkpointEvery);
+  if ((o.checkpointEvery !== undefined || o.resume) && (typeof o.checkpointDir !== 'string' || o.checkpointDir.length === 0)) {
+    throw new UsageError(`${o.resume ? '--resume' : '--checkpoint-every'} needs --checkpoint-dir`);
+  }
   positiveInt('targets', o.targets);
   positiveInt('classes', o.classes);
   if (o.classes !== undefined && o.classes < 2) throw new UsageError('--classes must be at least 2');

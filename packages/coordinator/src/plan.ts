@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import {
-  DEFAULT_SPEC, Model, loadModel, loadSource, validateOptimizer,
-  type Dataset, type ModelSpec, type OptimizerConfig,
+  CheckpointError, DEFAULT_SPEC, Model, checkpointPath, fingerprint, loadCheckpoint, loadModel, loadSource, validateOptimizer,
+  type Checkpoint, type Dataset, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
 import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_LR, UsageError, validateTrainOptions, type TrainOptions } from './options.js';
 
@@ -21,6 +21,10 @@ export interface TrainingPlan {
   /** Seed of the sampler's RNG (the global mini-batch sequence). */
   samplerSeed: number;
   outPath: string;
+  /** Of the training data; computed when checkpoints are written or read. */
+  fingerprint?: string;
+  /** With --resume: the checkpoint the run continues from (already checked against this plan). */
+  resumeFrom?: Checkpoint;
 }
 
 /** Independent seeds for independent uses of one user seed (init, sampling). */
@@ -40,8 +44,22 @@ export function planTraining(options: TrainOptions): TrainingPlan {
   }
 
   const seed = options.seed ?? 0;
+  const resumeFrom = options.resume ? loadCheckpoint(options.checkpointDir!) : undefined;
   let model: Model;
-  if (options.init !== undefined) {
+  if (resumeFrom) {
+    if (options.init !== undefined) throw new UsageError('give either --init or --resume, not both');
+    const { spec } = resumeFrom;
+    for (const [flag, mine, theirs] of [
+      ['--layers', options.layers?.join(','), spec.layers.join(',')],
+      ['--activation', options.activation, spec.activation],
+      ['--loss', options.loss, spec.loss],
+      ['--dtype', options.dtype, spec.dtype],
+    ] as const) {
+      if (mine !== undefined && mine !== theirs) throw new UsageError(`${flag} ${mine} disagrees with the checkpoint in ${options.checkpointDir} (${theirs})`);
+    }
+    model = new Model(spec);
+    model.params.set(resumeFrom.params);
+  } else if (options.init !== undefined) {
     const start = loadModel(options.init, options.dtype);
     for (const [flag, mine, theirs] of [
       ['--layers', options.layers?.join(','), start.spec.layers.join(',')],
@@ -85,8 +103,22 @@ export function planTraining(options: TrainOptions): TrainingPlan {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  const dataFingerprint = options.checkpointDir !== undefined ? fingerprint(train) : undefined;
+  if (resumeFrom) {
+    const file = checkpointPath(options.checkpointDir!);
+    const differs = (what: string, then: unknown, now: unknown): never => {
+      throw new CheckpointError(file, `it belongs to another run: its ${what} was ${JSON.stringify(then)}, this run's is ${JSON.stringify(now)}`);
+    };
+    if (resumeFrom.fingerprint !== dataFingerprint) differs('data set fingerprint', resumeFrom.fingerprint, dataFingerprint);
+    if (resumeFrom.batchSize !== batchSize) differs('batch size', resumeFrom.batchSize, batchSize);
+    const norm = (c: OptimizerConfig) => JSON.stringify([c.kind, c.lr, c.weightDecay ?? 0, c.momentum ?? null, c.beta1 ?? null, c.beta2 ?? null, c.eps ?? null]);
+    if (norm(resumeFrom.optimizer.config) !== norm(optimizer)) differs('optimizer', resumeFrom.optimizer.config, optimizer);
+    if (resumeFrom.sampler.order.length !== train.count) differs('sample count', resumeFrom.sampler.order.length, train.count);
+  }
   return {
     options,
+    fingerprint: dataFingerprint,
+    resumeFrom,
     spec: model.spec,
     model,
     train,

@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { Backprop, Optimizer, Sampler, allocFloats, saveModel, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { Backprop, Optimizer, Sampler, allocFloats, saveCheckpoint, saveModel, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import type { TrainingPlan } from './plan.js';
 
 /**
@@ -79,6 +79,18 @@ export interface EpochMetrics {
 export interface TrainingHooks {
   onStep?(progress: StepProgress): void;
   onEpoch?(metrics: EpochMetrics): void;
+  /** A checkpoint was written after `step`. */
+  onCheckpoint?(step: number, path: string): void;
+  /** Asked after every step: true stops the run there (with a checkpoint when there is a checkpoint directory). */
+  shouldStop?(): boolean;
+}
+
+/** The run stopped early because shouldStop said so; a checkpoint (if any) holds where it stopped. */
+export class TrainingInterrupted extends Error {
+  override name = 'TrainingInterrupted';
+  constructor(readonly step: number, readonly checkpoint?: string) {
+    super(`training stopped after step ${step}${checkpoint ? `; checkpoint written to ${checkpoint}` : ''}`);
+  }
 }
 
 /** Gradients computed in this process: the reference every distributed run must match. */
@@ -115,6 +127,29 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   let lastProgress = 0;
 
   const elapsed = (): number => (performance.now() - started) / 1000;
+  const { checkpointDir, checkpointEvery } = plan.options;
+  const checkpoint = (step: number): string | undefined => {
+    if (checkpointDir === undefined) return undefined;
+    const path = saveCheckpoint(checkpointDir, {
+      step,
+      fingerprint: plan.fingerprint!,
+      spec: plan.spec,
+      batchSize: plan.batchSize,
+      params: model.params,
+      optimizer: { config: plan.optimizer, state: optimizer.state() },
+      sampler: sampler.state(),
+    });
+    hooks.onCheckpoint?.(step, path);
+    return path;
+  };
+  let firstStep = 1;
+  const resume = plan.resumeFrom;
+  if (resume) {
+    // the plan's model already holds the checkpoint's parameters
+    optimizer.setState(resume.optimizer.state);
+    sampler.setState(resume.sampler);
+    firstStep = resume.step + 1;
+  }
   const endEpoch = (step: number, epoch: number): void => {
     const metrics: EpochMetrics = {
       step,
@@ -135,7 +170,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     epochCount = 0;
   };
 
-  for (let step = 1; step <= plan.totalSteps; step++) {
+  for (let step = firstStep; step <= plan.totalSteps; step++) {
     const epoch = sampler.epoch;
     const indices = sampler.next();
     const result = await engine.gradient(step, indices, model, grad);
@@ -153,6 +188,8 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
       hooks.onStep({ step, totalSteps: plan.totalSteps, epoch: epoch + 1, risk: epochLoss / epochCount, samplesPerSecond: samples / Math.max(elapsed(), 1e-9) });
     }
     if (epochDone) endEpoch(step, epoch + 1);
+    if (checkpointEvery !== undefined && step % checkpointEvery === 0) checkpoint(step);
+    if (hooks.shouldStop?.()) throw new TrainingInterrupted(step, checkpoint(step));
   }
   const seconds = elapsed();
 

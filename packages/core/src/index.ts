@@ -18,3 +18,5 @@ export { loadCsv, type CsvOptions } from './loaders/csv.js';
 export { loadIdx, readIdx, type IdxOptions, type IdxArray } from './loaders/idx.js';
 export { loadMnist, type MnistOptions } from './loaders/mnist.js';
 export { xor, spirals, circles, type SyntheticOptions } from './loaders/synthetic.js';
+export { CheckpointError, CHECKPOINT_FILE, checkpointPath, saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
+export { writeFileAtomically } from './atomic-file.js';

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { ACTIVATIONS, type ActivationName } from './activations.js';
 import { LOSSES, type LossName } from './losses.js';
 import { Model, validateSpec, type Dtype, type Floats } from './model.js';
+import { writeFileAtomically } from './atomic-file.js';
 
 /**
  * The user-facing model file, `shardprop.model/v1`: plain JSON, data only.
@@ -68,44 +67,10 @@ export function modelToJson(model: Model): ModelJson {
 export function saveModel(model: Model, path: string): void {
   assertFinite(model, path);
   try {
-    writeAtomically(model, path);
+    writeFileAtomically(path, (put) => writeModelText(model, (text) => put(Buffer.from(text, 'utf8'))));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     throw new ModelFileError(path, `cannot write the model file (${e.code ?? 'error'}: ${oneLine(String(e.message))})`);
-  }
-}
-
-function writeAtomically(model: Model, path: string): void {
-  const dir = dirname(resolve(path));
-  mkdirSync(dir, { recursive: true });
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o644);
-  let closed = false;
-  let renamed = false;
-  try {
-    writeModelText(model, (text) => {
-      const bytes = Buffer.from(text, 'utf8');
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done);
-    });
-    fsyncSync(fd);
-    closeSync(fd);
-    closed = true;
-    renameSync(tmp, path);
-    renamed = true;
-  } finally {
-    if (!closed) closeSync(fd);
-    if (!renamed) rmSync(tmp, { force: true });
-  }
-  // The rename itself is durable only once the directory is synced; not every platform allows that.
-  try {
-    const dirFd = openSync(dir, 'r');
-    try {
-      fsyncSync(dirFd);
-    } finally {
-      closeSync(dirFd);
-    }
-  } catch {
-    // best effort
   }
 }
 

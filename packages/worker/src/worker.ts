@@ -14,12 +14,22 @@ export interface WorkerOptions {
    * checking that the fingerprints agree. Without it the shard's rows come over the socket.
    */
   data?: { train: Dataset; fingerprint: string };
+  /**
+   * How long to keep trying when the coordinator cannot be reached or goes away
+   * (exponential backoff from 100 ms to 5 s), in ms; 0 gives up at once. Default 30 s.
+   * A coordinator that comes back (restarted with --resume) gets the worker again.
+   */
+  reconnectForMs?: number;
   /** Called with one-line log messages (the CLI hands them to pino). */
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
-/** Why a worker stopped: 'done' when the coordinator said training is over. */
-export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'error' | 'closed'; message: string };
+/**
+ * Why a worker stopped: 'done' when the coordinator said training is over;
+ * 'refused' or 'invalid' (it sent something invalid) are final; 'error' (could not
+ * connect) and 'closed' (the connection ended) are retried for reconnectForMs.
+ */
+export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'invalid' | 'error' | 'closed'; message: string };
 
 /**
  * What a worker holds once welcomed: its shard, a model whose parameters are
@@ -86,10 +96,35 @@ class ShardWorker {
   }
 }
 
-/** Joins a coordinator and computes gradient sums until it says training is over. */
-export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
+/**
+ * Joins a coordinator and computes gradient sums until it says training is over,
+ * reconnecting (with backoff) when the coordinator cannot be reached or goes away.
+ */
+export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   const log = options.log ?? (() => {});
   const name = options.name ?? `${hostname()}:${process.pid}`;
+  const windowMs = options.reconnectForMs ?? 30_000;
+  let delay = 100;
+  let lostSince: number | null = null;
+  for (;;) {
+    const exit = await runSession(options, log, name, () => {
+      lostSince = null;
+      delay = 100;
+    });
+    if (exit.reason !== 'error' && exit.reason !== 'closed') return exit;
+    lostSince ??= performance.now();
+    const waited = performance.now() - lostSince;
+    if (waited + delay > windowMs) {
+      return windowMs > 0 ? { reason: exit.reason, message: `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s` } : exit;
+    }
+    log('warn', `${exit.message}; trying again in ${delay} ms`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 5000);
+  }
+}
+
+/** One connection: hello, welcome, steps, until done or the connection ends. `onJoined` runs on the welcome. */
+function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log']>, name: string, onJoined: () => void): Promise<WorkerExit> {
   return new Promise((resolve) => {
     let state: ShardWorker | null = null;
     let settled = false;
@@ -116,6 +151,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
         switch (m.type) {
           case 'welcome':
             state = new ShardWorker(m, options.data?.train);
+            onJoined();
             log('info', `joined as worker ${m.workerId} with ${m.shard.indices.length} samples${m.shard.x ? '' : ' of its own data'}`, {
               workerId: m.workerId,
               samples: m.shard.indices.length,
@@ -136,7 +172,7 @@ export function runWorker(options: WorkerOptions): Promise<WorkerExit> {
         }
       } catch (err) {
         log('error', `invalid message from the coordinator: ${(err as Error).message}`);
-        finish({ reason: 'error', message: (err as Error).message });
+        finish({ reason: 'invalid', message: (err as Error).message });
       }
     });
     ws.on('error', (err) => {

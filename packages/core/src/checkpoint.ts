@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomically } from './atomic-file.js';
+import { validateSpec, type Dtype, type Floats, type ModelSpec } from './model.js';
+import { validateOptimizer, type OptimizerConfig, type OptimizerState } from './optimizers.js';
+import type { RngState } from './rng.js';
+
+/**
+ * Everything a training run needs to go on exactly where it was: the step,
+ * the parameters, the optimizer's state, the sampler's state (its RNG, the
+ * epoch's permutation and position) and the fingerprint of the data it ran on.
+ *
+ * On disk (`checkpoint.bin` in the checkpoint directory), binary:
+ *
+ *   "SPCKPT01"  u32 LE header length  header (JSON)  arrays (raw, little-endian)  SHA-256 of all before
+ *
+ * The header names each array's type and length; the arrays are the parameters,
+ * the optimizer's buffers and the sampler's permutation, in that order. The
+ * file is written atomically (see writeFileAtomically), so a process killed
+ * while writing leaves the previous checkpoint whole.
+ */
+export interface Checkpoint {
+  /** Steps completed. */
+  step: number;
+  /** Of the training data (dataset.fingerprint). */
+  fingerprint: string;
+  spec: ModelSpec;
+  batchSize: number;
+  params: Floats;
+  optimizer: { config: OptimizerConfig; state: OptimizerState };
+  sampler: { rng: RngState; order: Uint32Array; cursor: number; epochsStarted: number };
+}
+
+export const CHECKPOINT_FILE = 'checkpoint.bin';
+const MAGIC = Buffer.from('SPCKPT01', 'latin1');
+const FORMAT = 'shardprop.checkpoint/v1';
+const HASH_BYTES = 32;
+
+/** A checkpoint that cannot be used: missing, corrupt, or of another run. Names the file. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+  constructor(readonly file: string, reason: string) {
+    super(`${file}: ${reason}`);
+  }
+}
+
+type ArrayKind = 'float32' | 'float64' | 'uint32';
+const CTORS = { float32: Float32Array, float64: Float64Array, uint32: Uint32Array } as const;
+
+function kindOf(a: Floats | Uint32Array): ArrayKind {
+  return a instanceof Float64Array ? 'float64' : a instanceof Float32Array ? 'float32' : 'uint32';
+}
+
+function bytesOf(a: Floats | Uint32Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+export function checkpointPath(dir: string): string {
+  return join(dir, CHECKPOINT_FILE);
+}
+
+/** Writes `checkpoint.bin` in `dir` atomically; returns its path. */
+export function saveCheckpoint(dir: string, c: Checkpoint): string {
+  const arrays: (Floats | Uint32Array)[] = [c.params, ...c.optimizer.state.buffers, c.sampler.order];
+  const header = {
+    format: FORMAT,
+    step: c.step,
+    fingerprint: c.fingerprint,
+    spec: c.spec,
+    batchSize: c.batchSize,
+    optimizer: { config: c.optimizer.config, t: c.optimizer.state.t, buffers: c.optimizer.state.buffers.length },
+    sampler: { rng: c.sampler.rng, cursor: c.sampler.cursor, epochsStarted: c.sampler.epochsStarted },
+    arrays: arrays.map((a) => ({ type: kindOf(a), length: a.length })),
+  };
+  const head = Buffer.from(JSON.stringify(header), 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(head.length);
+  const hash = createHash('sha256');
+  const path = checkpointPath(dir);
+  writeFileAtomically(path, (put) => {
+    for (const part of [MAGIC, length, head, ...arrays.map(bytesOf)]) {
+      hash.update(part);
+      put(part);
+    }
+    put(hash.digest());
+  });
+  return path;
+}
+
+/** Reads and verifies `checkpoint.bin` in `dir`; throws CheckpointError naming the file and what is wrong. */
+export function loadCheckpoint(dir: string): Checkpoint {
+  const path = checkpointPath(dir);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CheckpointError(path, e.code === 'ENOENT' ? 'no checkpoint here (nothing to resume)' : `cannot read it (${e.code ?? e.message})`);
+  }
+  const fail = (reason: string): never => {
+    throw new CheckpointError(path, reason);
+  };
+  if (bytes.length < MAGIC.length + 4 + HASH_BYTES || !bytes.subarray(0, MAGIC.length).equals(MAGIC)) fail('not a shardprop checkpoint');
+  const body = bytes.subarray(0, bytes.length - HASH_BYTES);
+  if (!createHash('sha256').update(body).digest().equals(bytes.subarray(bytes.length - HASH_BYTES))) fail('corrupt: its checksum does not match its contents');
+  const headLength = bytes.readUInt32LE(MAGIC.length);
+  let at = MAGIC.length + 4 + headLength;
+  if (at > body.length) fail('corrupt: the header runs past the end');
+  let h: Record<string, any>;
+  try {
+    h = JSON.parse(bytes.subarray(MAGIC.length + 4, at).toString('utf8'));
+  } catch {
+    return fail('corrupt: unreadable header');
+  }
+  if (h.format !== FORMAT) fail(`unknown format ${JSON.stringify(h.format)} (expected ${FORMAT})`);
+  const arrays: (Floats | Uint32Array)[] = [];
+  for (const d of Array.isArray(h.arrays) ? h.arrays : fail('corrupt: no array list')) {
+    const Ctor = CTORS[d?.type as ArrayKind];
+    if (!Ctor || !Number.isSafeInteger(d.length) || d.length < 0) fail('corrupt: a bad array description');
+    const n = d.length * Ctor.BYTES_PER_ELEMENT;
+    if (at + n > body.length) fail('corrupt: the arrays run past the end');
+    const a = new Ctor(d.length);
+    bytesOf(a).set(body.subarray(at, at + n));
+    arrays.push(a);
+    at += n;
+  }
+  if (at !== body.length) fail('corrupt: bytes after the last array');
+  try {
+    const spec = validateSpec(h.spec as ModelSpec);
+    validateOptimizer(h.optimizer?.config);
+    const dtype: Dtype = spec.dtype;
+    const buffers = h.optimizer.buffers;
+    if (!Number.isInteger(buffers) || arrays.length !== buffers + 2) throw new RangeError('the array count does not match');
+    const [params, ...rest] = arrays;
+    const order = rest.pop() as Uint32Array;
+    if (kindOf(params) !== dtype || rest.some((b) => kindOf(b) !== dtype || b.length !== params.length) || kindOf(order) !== 'uint32') throw new RangeError('array types do not match the model');
+    const { rng, cursor, epochsStarted } = h.sampler ?? {};
+    if (!Array.isArray(rng) || !Number.isInteger(cursor) || !Number.isInteger(epochsStarted) || cursor > order.length) throw new RangeError('bad sampler state');
+    if (!Number.isInteger(h.step) || h.step < 0 || !Number.isInteger(h.batchSize) || h.batchSize < 1 || typeof h.fingerprint !== 'string') throw new RangeError('bad step, batch size or fingerprint');
+    if (!Number.isInteger(h.optimizer.t) || h.optimizer.t < 0) throw new RangeError('bad optimizer step count');
+    for (const a of [params, ...rest]) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw new RangeError('non-finite parameters or optimizer state');
+    return {
+      step: h.step,
+      fingerprint: h.fingerprint,
+      spec,
+      batchSize: h.batchSize,
+      params: params as Floats,
+      optimizer: { config: h.optimizer.config, state: { t: h.optimizer.t, buffers: rest as Floats[] } },
+      sampler: { rng: rng as RngState, order, cursor, epochsStarted },
+    };
+  } catch (err) {
+    return fail(`unusable: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,141 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint, loadModel } from '@shardprop/core';
+import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+
+/**
+ * Checkpoints and --resume with real processes: a run killed with SIGKILL and
+ * resumed from its last checkpoint ends with the model of a run never stopped
+ * (float64), in process and with a coordinator whose workers reconnect by
+ * themselves; SIGTERM stops with a checkpoint; a kill during a checkpoint write
+ * never leaves the directory without a usable checkpoint.
+ */
+const tmp = tempDir();
+afterAll(() => {
+  killAll();
+  tmp.remove();
+});
+
+const RUN = ['--data', 'spirals', '--seed', '6', '--layers', '2,16,2', '--batch', '9', '--lr', '0.3', '--optimizer', 'momentum', '--dtype', 'float64'];
+
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+async function straight(steps: number, tag: string): Promise<Float64Array> {
+  const out = tmp.path(`${tag}-straight.json`);
+  const r = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--out', out]);
+  expect(r.code, r.stderr).toBe(0);
+  return loadModel(out, 'float64').params as Float64Array;
+}
+
+const stepOf = (line: string): number => JSON.parse(line).step as number;
+
+describe('checkpoints and --resume', () => {
+  it('in process: SIGKILL after a checkpoint, --resume, the same model as a run never stopped', async () => {
+    const steps = 3000;
+    const want = await straight(steps, 'solo');
+    const dir = tmp.path('solo-ckpt');
+    const first = collect(startCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--checkpoint-every', '50', '--out', tmp.path('solo-a.json')]));
+    const line = await first.stderrLines((l) => l.includes('checkpoint written'));
+    first.child.kill('SIGKILL');
+    const killed = await first.exited;
+    expect(killed.signal).toBe('SIGKILL');
+    const at = loadCheckpoint(dir).step;
+    expect(at).toBeGreaterThanOrEqual(stepOf(line));
+    expect(at).toBeLessThan(steps); // it really stopped part way
+
+    const out = tmp.path('solo-b.json');
+    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--resume', '--out', out, '--json']);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain(`resuming after step ${at}`);
+    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+  });
+
+  it('distributed: SIGKILL the coordinator, restart it with --resume on the same port, the workers come back by themselves', async () => {
+    const steps = 3000;
+    const want = await straight(steps, 'dist');
+    const dir = tmp.path('dist-ckpt');
+    const args = ['--expect', '2', ...RUN, '--steps', String(steps), '--checkpoint-dir', dir, '--checkpoint-every', '50'];
+    const first = collect(startCli(['coordinator', '--port', '0', ...args, '--out', tmp.path('dist-a.json')]));
+    const url = JSON.parse(await first.stderrLines((l) => l.includes('coordinator listening'))).url as string;
+    const workers = [1, 2].map(() => collect(startCli(['worker', '--connect', url, '--reconnect-for', '60'], { SHARDPROP_LOG_LEVEL: 'info' })));
+    await first.stderrLines((l) => l.includes('checkpoint written'));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const at = loadCheckpoint(dir).step;
+    expect(at).toBeLessThan(steps);
+
+    const port = new URL(url).port;
+    const out = tmp.path('dist-b.json');
+    const second = collect(startCli(['coordinator', '--port', port, ...args, '--resume', '--out', out, '--json']));
+    const [done, w1, w2] = await Promise.all([second.exited, workers[0].exited, workers[1].exited]);
+    expect(done.code, done.stderr.slice(-2000)).toBe(0);
+    expect(done.stderr).toContain(`resuming after step ${at}`);
+    for (const w of [w1, w2]) {
+      expect(w.code, w.stderr.slice(-2000)).toBe(0);
+      expect(w.stderr).toMatch(/the coordinator closed the connection.*trying again in \d+ ms/);
+      expect(w.stderr.match(/joined as worker/g)).toHaveLength(2);
+    }
+    expect(JSON.parse(done.stdout.trim()).workers).toBe(2);
+    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+  });
+
+  it('SIGTERM stops after the current step with a checkpoint (exit 143); --resume finishes the same model', async () => {
+    const steps = 3000;
+    const want = await straight(steps, 'term');
+    const dir = tmp.path('term-ckpt');
+    const first = collect(startCli(['train', ...RUN, '--steps', String(steps), '--workers', '2', '--checkpoint-dir', dir, '--out', tmp.path('term-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
+    await first.stderrLines((l) => l.includes('epoch 1 done'));
+    first.child.kill('SIGTERM');
+    const stopped = await first.exited;
+    expect(stopped.code).toBe(143);
+    expect(stopped.stderr).toMatch(/training stopped after step \d+; checkpoint written to .*; continue with --resume/);
+    const at = loadCheckpoint(dir).step;
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(steps);
+
+    const out = tmp.path('term-b.json');
+    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '2', '--checkpoint-dir', dir, '--resume', '--out', out]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+  });
+
+  it('a SIGKILL in the middle of checkpoint writes never leaves the directory without a usable checkpoint', async () => {
+    const dir = tmp.path('kill-ckpt');
+    let last = 0;
+    for (let round = 0; round < 6; round++) {
+      // a checkpoint after every step of a model big enough that writing one takes a while
+      const args = ['train', '--data', 'mnist', '--layers', '784,128,10', '--batch', '10', '--steps', '100000', '--workers', '0', '--checkpoint-dir', dir, '--checkpoint-every', '1', '--out', tmp.path('kill.json')];
+      const run = collect(startCli(round === 0 ? args : [...args, '--resume']));
+      await run.stderrLines((l) => l.includes('checkpoint written'));
+      await new Promise((r) => setTimeout(r, 5 + ((round * 37) % 60)));
+      run.child.kill('SIGKILL');
+      await run.exited;
+      const c = loadCheckpoint(dir); // throws if the kill left it unusable
+      expect(c.step).toBeGreaterThanOrEqual(last);
+      last = c.step;
+    }
+    expect(last).toBeGreaterThan(1);
+    expect(readdirSync(dir)).toContain('checkpoint.bin');
+  });
+
+  it('refuses to resume from another run\'s checkpoint, or none, naming the file', async () => {
+    const dir = tmp.path('bad-ckpt');
+    const ok = await runCli(['train', ...RUN, '--steps', '20', '--workers', '0', '--checkpoint-dir', dir, '--checkpoint-every', '10', '--out', tmp.path('bad.json')]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const other = await runCli(['train', ...RUN.map((a) => (a === '6' ? '7' : a)), '--steps', '30', '--workers', '0', '--checkpoint-dir', dir, '--resume', '--out', tmp.path('bad2.json')]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/checkpoint\.bin: it belongs to another run: its data set fingerprint was/);
+    const none = await runCli(['train', ...RUN, '--steps', '30', '--workers', '0', '--checkpoint-dir', tmp.path('empty'), '--resume', '--out', tmp.path('bad3.json')]);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toMatch(/checkpoint\.bin: no checkpoint here/);
+    expect(existsSync(tmp.path('bad3.json'))).toBe(false);
+    const flags = await runCli(['train', ...RUN, '--steps', '30', '--resume']);
+    expect(flags.code).toBe(2);
+    expect(flags.stderr).toContain('--resume needs --checkpoint-dir');
+  });
+});
