@@ -28,7 +28,7 @@ const log = createLogger('warn');
 const server = await CoordinatorServer.listen({ host: '127.0.0.1', port: 0, expect: workers, plan, log, gradientForm: form });
 const children = new LocalWorkers(log);
 const joined = server.waitForWorkers();
-children.start(workers, server.url, (message) => server.abortWait(new Error(message)));
+children.start(workers, server.url, undefined, (message) => server.abortWait(new Error(message)));
 await joined;
 
 const opt = new Optimizer(optimizer, model.params.length, 'float32');

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { Backprop, CheckpointError, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
 import { createLogger } from './log.js';
@@ -203,7 +204,33 @@ function serveOptionsFromArgs(args: Args): ServeOptions {
   if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${port}`);
   if (expect === undefined || !Number.isInteger(expect) || expect < 1 || expect > 256) throw new UsageError(`--expect must be an integer from 1 to 256, got ${expect}`);
   if (args.workers !== undefined) throw new UsageError('the coordinator command waits for --expect workers; --workers is for train');
-  return { host: str(args, 'host') ?? '127.0.0.1', port, expect };
+  const tlsCert = str(args, 'tls-cert');
+  const tlsKey = str(args, 'tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const tokenFile = str(args, 'token-file');
+  return {
+    host: str(args, 'host') ?? '127.0.0.1',
+    port,
+    expect,
+    token: tokenFile === undefined ? undefined : readToken(tokenFile),
+    tls: tlsCert === undefined ? undefined : { cert: readInputFile(tlsCert, '--tls-cert'), key: readInputFile(tlsKey!, '--tls-key') },
+  };
+}
+
+/** A file named by a flag, or a UsageError naming both. */
+function readInputFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${flag} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** The secret in a token file: its first line, trimmed; at least 16 characters. */
+export function readToken(path: string): string {
+  const token = readInputFile(path, '--token-file').toString('utf8').split(/\r?\n/)[0].trim();
+  if (token.length < 16) throw new UsageError(`--token-file ${path}: the token is ${token.length} characters; use at least 16 (for instance: openssl rand -hex 32 > ${path})`);
+  return token;
 }
 
 async function workerCommand(args: Args): Promise<void> {
@@ -221,8 +248,13 @@ async function workerCommand(args: Args): Promise<void> {
   }
   const reconnectFor = num(args, 'reconnect-for');
   if (reconnectFor !== undefined && !(reconnectFor >= 0 && reconnectFor <= 86_400)) throw new UsageError(`--reconnect-for must be a number of seconds from 0 to 86400, got ${reconnectFor}`);
+  const tokenFile = str(args, 'token-file');
+  const token = tokenFile !== undefined ? readToken(tokenFile) : process.env.SHARDPROP_TOKEN || undefined;
+  const ca = str(args, 'ca');
   const exit = await runWorker({
     url,
+    token,
+    ca: ca === undefined ? undefined : readInputFile(ca, '--ca'),
     reconnectForMs: reconnectFor === undefined ? undefined : reconnectFor * 1000,
     name: str(args, 'name'),
     data,
@@ -259,7 +291,10 @@ export function buildCli(argv: string[]) {
         trainingFlags(y)
           .option('port', { type: 'number', demandOption: true, describe: 'port to listen on (0: any free port)' })
           .option('host', { type: 'string', describe: 'address to listen on (default 127.0.0.1)' })
-          .option('expect', { type: 'number', demandOption: true, describe: 'workers to wait for before training starts' }),
+          .option('expect', { type: 'number', demandOption: true, describe: 'workers to wait for before training starts' })
+          .option('token-file', { type: 'string', describe: 'a file holding the secret workers must present (required beyond 127.0.0.1)' })
+          .option('tls-cert', { type: 'string', describe: 'PEM certificate: serve wss:// (with --tls-key)' })
+          .option('tls-key', { type: 'string', describe: 'PEM private key of --tls-cert' }),
       (args) => trainCommand(args, serveOptionsFromArgs(args)),
     )
     .command(
@@ -269,6 +304,8 @@ export function buildCli(argv: string[]) {
         y
           .option('connect', { type: 'string', demandOption: true, describe: 'the coordinator, ws://HOST:PORT' })
           .option('name', { type: 'string', describe: 'a name for logs (default HOST:PID)' })
+          .option('token-file', { type: 'string', describe: 'a file holding the coordinator\'s secret (or set SHARDPROP_TOKEN)' })
+          .option('ca', { type: 'string', describe: 'PEM certificate to trust for a wss:// coordinator (e.g. its self-signed one)' })
           .option('reconnect-for', { type: 'number', describe: 'seconds to keep trying to reach a coordinator that is not there or went away (default 30; 0: give up at once)' })
           .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
           .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' })

@@ -1,3 +1,5 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Backprop, allocFloats, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
@@ -18,6 +20,19 @@ export interface CoordinatorServerOptions {
   handshakeTimeoutMs?: number;
   /** How workers send gradients; 'auto' picks by chooseGradientForm. */
   gradientForm?: GradientForm | 'auto';
+  /** The shared secret workers must present in their hello (compared in constant time). */
+  token?: string;
+  /** PEM certificate and key: serve wss:// (TLS) instead of ws://. */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** Connections that have not said a valid hello yet, at most; more are dropped at once. */
+export const MAX_PENDING_CONNECTIONS = 64;
+
+/** Equal secrets, in time that does not depend on where they differ (both are hashed to 32 bytes first). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /**
@@ -61,7 +76,9 @@ export class WorkerLostError extends Error {
  */
 export class CoordinatorServer implements GradientEngine {
   private readonly wss: WebSocketServer;
+  private readonly https: HttpsServer | null;
   private readonly members: Member[] = [];
+  private pendingConnections = 0;
   private nextWorkerId = 1;
   private training = false;
   private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -95,8 +112,9 @@ export class CoordinatorServer implements GradientEngine {
   /** Set when a worker was lost during training: every later step fails with it. */
   private failure: Error | null = null;
 
-  private constructor(private readonly options: CoordinatorServerOptions, wss: WebSocketServer) {
+  private constructor(private readonly options: CoordinatorServerOptions, wss: WebSocketServer, https: HttpsServer | null) {
     this.wss = wss;
+    this.https = https;
     this.fingerprint = options.plan.fingerprint ?? fingerprint(options.plan.train);
     this.counts = new Int32Array(options.expect);
     this.lossSums = new Float64Array(options.expect);
@@ -124,24 +142,33 @@ export class CoordinatorServer implements GradientEngine {
     // the largest legitimate message from a worker: its gradient (dense, or the factors of a whole batch), in float64 at most
     const values = resolveGradientForm(options) === 'dense' ? plan.model.params.length : plan.batchSize * factorWidth(plan.spec.layers);
     return new Promise((resolve, reject) => {
-      const wss = new WebSocketServer({
-        host: options.host,
-        port: options.port,
-        perMessageDeflate: false,
-        maxPayload: values * 8 + 64 * 1024,
-      });
-      wss.once('error', (err) => reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`)));
-      wss.once('listening', () => resolve(new CoordinatorServer(options, wss)));
+      const failed = (err: Error) => reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`));
+      const common = { perMessageDeflate: false, maxPayload: values * 8 + 64 * 1024 };
+      if (options.tls) {
+        let https: HttpsServer;
+        try {
+          https = createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
+        } catch (err) {
+          return reject(new Error(`cannot use the TLS certificate and key: ${(err as Error).message}`));
+        }
+        const wss = new WebSocketServer({ server: https, ...common });
+        https.once('error', failed);
+        https.listen(options.port, options.host, () => resolve(new CoordinatorServer(options, wss, https)));
+        return;
+      }
+      const wss = new WebSocketServer({ host: options.host, port: options.port, ...common });
+      wss.once('error', failed);
+      wss.once('listening', () => resolve(new CoordinatorServer(options, wss, null)));
     });
   }
 
   get port(): number {
-    return (this.wss.address() as AddressInfo).port;
+    return ((this.https ?? this.wss).address() as AddressInfo).port;
   }
 
   get url(): string {
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    return `ws://${host}:${this.port}`;
+    return `${this.https ? 'wss' : 'ws'}://${host}:${this.port}`;
   }
 
   /** Resolves when `expect` workers have joined and received their shards. */
@@ -160,17 +187,40 @@ export class CoordinatorServer implements GradientEngine {
 
   private admit(ws: WebSocket, address: string): void {
     const log = this.options.log;
+    if (this.pendingConnections >= MAX_PENDING_CONNECTIONS) {
+      log.warn({ address, pending: this.pendingConnections }, 'dropped a connection: too many connections have not said hello yet');
+      ws.terminate();
+      return;
+    }
+    this.pendingConnections++;
+    let pending = true;
+    const settle = () => {
+      if (pending) this.pendingConnections--;
+      pending = false;
+    };
     const timer = setTimeout(() => {
       log.warn({ address }, 'dropped a connection that sent no hello in time');
+      settle();
       ws.terminate();
     }, this.options.handshakeTimeoutMs ?? 10_000);
+    ws.once('close', () => {
+      clearTimeout(timer);
+      settle();
+    });
     // the fragments of a message as they arrived: a gradient's values are copied from them, not assembled first
     ws.binaryType = 'fragments';
     ws.once('message', (data: Buffer[], isBinary: boolean) => {
       clearTimeout(timer);
+      settle();
       try {
         if (!isBinary) throw new ProtocolError('text frame');
         const hello = decodeHello(data);
+        if (this.options.token !== undefined && (hello.token === undefined || !sameSecret(hello.token, this.options.token))) {
+          const reason = hello.token === undefined ? 'this coordinator needs a token (--token-file) and the worker gave none' : 'wrong token';
+          log.warn({ address, name: hello.name }, `refused a worker: ${reason}`);
+          ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'not authorised'));
+          return;
+        }
         if (hello.version !== PROTOCOL_VERSION) {
           const reason = `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`;
           log.warn({ address, name: hello.name }, reason);
@@ -357,6 +407,13 @@ export class CoordinatorServer implements GradientEngine {
       ),
     );
     this.members.length = 0;
+    // whoever is still connected (members closing, strangers that never said hello) is cut off
+    for (const client of this.wss.clients) client.terminate();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    if (this.https) {
+      const closed = new Promise<void>((resolve) => this.https!.close(() => resolve()));
+      this.https.closeAllConnections();
+      await closed;
+    }
   }
 }

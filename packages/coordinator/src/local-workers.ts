@@ -14,12 +14,12 @@ export class LocalWorkers {
 
   constructor(private readonly log: Logger) {}
 
-  start(count: number, url: string, onUnexpectedExit: (message: string) => void): void {
+  start(count: number, url: string, token: string | undefined, onUnexpectedExit: (message: string) => void): void {
     for (let i = 0; i < count; i++) {
       // a local worker lives and dies with this coordinator: no reconnecting to a successor
       const child = spawn(process.execPath, [BIN, 'worker', '--connect', url, '--name', `local-${i + 1}`, '--reconnect-for', '0'], {
         stdio: ['ignore', 'ignore', 'inherit'],
-        env: { ...process.env, SHARDPROP_LOG_LEVEL: process.env.SHARDPROP_WORKER_LOG_LEVEL ?? 'warn' },
+        env: { ...process.env, SHARDPROP_LOG_LEVEL: process.env.SHARDPROP_WORKER_LOG_LEVEL ?? 'warn', ...(token ? { SHARDPROP_TOKEN: token } : {}) },
       });
       this.children.push(child);
       child.on('exit', (code, signal) => {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { CoordinatorServer } from './coordinator-server.js';
 import { LocalWorkers } from './local-workers.js';
@@ -10,6 +11,10 @@ import { inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, 
 export interface ServeOptions {
   host?: string;
   port?: number;
+  /** The shared secret workers must present; required when host is not a loopback address. */
+  token?: string;
+  /** Serve wss:// with this PEM certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
   /** Wait for this many workers to connect by themselves instead of starting local ones. */
   expect?: number;
 }
@@ -20,6 +25,11 @@ export interface TrainCallbacks extends TrainingHooks {
   onPlan?(plan: TrainingPlan): void;
   /** Called when the coordinator listens (distributed runs), with the URL workers connect to. */
   onListening?(url: string): void;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 export function defaultWorkers(): number {
@@ -50,13 +60,19 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
   if (local && workers === 0) return inProcessEngine(plan);
   if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--expect must be a positive integer, got ${workers}`);
 
-  const server = await CoordinatorServer.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm });
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopback(host) && options.token === undefined) {
+    throw new UsageError(`listening on ${host} needs a token (--token-file): anyone who can reach the port could join and send gradients`);
+  }
+  // local workers get a fresh secret through their environment, so no other local process can join in their place
+  const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
+  const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm, token, tls: options.tls });
   log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
   callbacks.onListening?.(server.url);
   const children = new LocalWorkers(log);
   try {
     const joined = server.waitForWorkers();
-    if (local) children.start(workers, server.url, (message) => server.abortWait(new Error(message)));
+    if (local) children.start(workers, server.url, token, (message) => server.abortWait(new Error(message)));
     await joined;
   } catch (err) {
     children.kill();

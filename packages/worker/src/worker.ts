@@ -7,7 +7,10 @@ export interface WorkerOptions {
   /** ws://HOST:PORT of the coordinator. */
   url: string;
   name?: string;
+  /** The coordinator's shared secret, if it wants one. */
   token?: string;
+  /** PEM certificate(s) to trust for a wss:// coordinator (e.g. its self-signed certificate). */
+  ca?: Buffer;
   /**
    * The training data, loaded by this worker itself (the same source as the
    * coordinator's): the coordinator then sends only which samples to hold, after
@@ -137,7 +140,7 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
       resolve(exit);
       ws.close();
     };
-    const ws = new WebSocket(options.url, { perMessageDeflate: false, maxPayload: 2 ** 31 - 1, generateMask: zeroMask });
+    const ws = new WebSocket(options.url, { perMessageDeflate: false, maxPayload: 2 ** 31 - 1, generateMask: zeroMask, ca: options.ca });
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
     ws.on('open', () => {
