@@ -104,6 +104,29 @@ describe('checkpoints and --resume', () => {
     expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
   });
 
+  it('a worker killed mid-run fails the run with a checkpoint of the last whole step; --resume finishes the same model', async () => {
+    const steps = 3000;
+    const want = await straight(steps, 'lost');
+    const dir = tmp.path('lost-ckpt');
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '2', ...RUN, '--steps', String(steps), '--checkpoint-dir', dir, '--out', tmp.path('lost-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
+    const url = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening'))).url as string;
+    const victim = collect(startCli(['worker', '--connect', url]));
+    const survivor = collect(startCli(['worker', '--connect', url]));
+    await c.stderrLines((l) => l.includes('epoch 1 done'));
+    victim.child.kill('SIGKILL');
+    const failed = await c.exited;
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/was lost at step (\d+).*checkpoint of step \d+ written to .*checkpoint\.bin \(continue with --resume\)/);
+    expect((await survivor.exited).code).toBe(0); // told that training is over
+    const at = loadCheckpoint(dir).step;
+    expect(at).toBeGreaterThan(0);
+
+    const out = tmp.path('lost-b.json');
+    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '2', '--checkpoint-dir', dir, '--resume', '--out', out]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+  });
+
   it('a SIGKILL in the middle of checkpoint writes never leaves the directory without a usable checkpoint', async () => {
     const dir = tmp.path('kill-ckpt');
     let last = 0;

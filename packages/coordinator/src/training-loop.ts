@@ -128,8 +128,12 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
 
   const elapsed = (): number => (performance.now() - started) / 1000;
   const { checkpointDir, checkpointEvery } = plan.options;
-  const checkpoint = (step: number): string | undefined => {
+  /** A checkpoint after `step`; `undrawn` rewinds the sampler past a batch drawn for a step that failed. */
+  const checkpoint = (step: number, undrawn = 0): string | undefined => {
     if (checkpointDir === undefined) return undefined;
+    const samplerState = sampler.state();
+    // within an epoch, moving the cursor back draws the same batch again; a fresh epoch keeps its new permutation
+    samplerState.cursor -= undrawn;
     const path = saveCheckpoint(checkpointDir, {
       step,
       fingerprint: plan.fingerprint!,
@@ -137,7 +141,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
       batchSize: plan.batchSize,
       params: model.params,
       optimizer: { config: plan.optimizer, state: optimizer.state() },
-      sampler: sampler.state(),
+      sampler: samplerState,
     });
     hooks.onCheckpoint?.(step, path);
     return path;
@@ -173,7 +177,15 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   for (let step = firstStep; step <= plan.totalSteps; step++) {
     const epoch = sampler.epoch;
     const indices = sampler.next();
-    const result = await engine.gradient(step, indices, model, grad);
+    let result: BatchResult;
+    try {
+      result = await engine.gradient(step, indices, model, grad);
+    } catch (err) {
+      // the run cannot go on; what it did so far is kept for --resume
+      const path = checkpoint(step - 1, indices.length);
+      if (path && err instanceof Error) err.message += `; checkpoint of step ${step - 1} written to ${path} (continue with --resume)`;
+      throw err;
+    }
     optimizer.step(model.params, grad, result.count);
     if (plan.options.trace) {
       const record = { step, epoch: epoch + 1, batch: Array.from(indices), count: result.count, lossSum: result.lossSum, workers: engine.contributions?.() };
