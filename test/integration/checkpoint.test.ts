@@ -104,20 +104,19 @@ describe('checkpoints and --resume', () => {
     expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
   });
 
-  it('a worker killed mid-run fails the run with a checkpoint of the last whole step; --resume finishes the same model', async () => {
+  it('every worker killed: the coordinator waits --wait-workers, then fails with a checkpoint of the last whole step; --resume finishes the same model', async () => {
     const steps = 3000;
     const want = await straight(steps, 'lost');
     const dir = tmp.path('lost-ckpt');
-    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '2', ...RUN, '--steps', String(steps), '--checkpoint-dir', dir, '--out', tmp.path('lost-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '2', ...RUN, '--steps', String(steps), '--checkpoint-dir', dir, '--wait-workers', '1', '--out', tmp.path('lost-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
     const url = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening'))).url as string;
-    const victim = collect(startCli(['worker', '--connect', url]));
-    const survivor = collect(startCli(['worker', '--connect', url]));
+    const workers = [1, 2].map(() => collect(startCli(['worker', '--connect', url, '--reconnect-for', '0'])));
     await c.stderrLines((l) => l.includes('epoch 1 done'));
-    victim.child.kill('SIGKILL');
+    for (const w of workers) w.child.kill('SIGKILL');
     const failed = await c.exited;
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/was lost at step (\d+).*checkpoint of step \d+ written to .*checkpoint\.bin \(continue with --resume\)/);
-    expect((await survivor.exited).code).toBe(0); // told that training is over
+    expect(failed.stderr).toMatch(/no worker is left: waiting up to 1 s for a worker to join/);
+    expect(failed.stderr).toMatch(/every worker was lost by step \d+ and none joined within 1 s \(--wait-workers\); checkpoint of step \d+ written to .*checkpoint\.bin \(continue with --resume\)/);
     const at = loadCheckpoint(dir).step;
     expect(at).toBeGreaterThan(0);
 

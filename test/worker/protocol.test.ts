@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, allFinite, decodeGradient, decodeHello, decodeToWorker, encode } from '@shardprop/worker/protocol';
+import { ProtocolError, StaleGradient, allFinite, decodeGradient, decodeHello, decodeToWorker, encode } from '@shardprop/worker/protocol';
 
-const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, count: 3 };
+const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, round: 2, count: 3 };
 const gradient = (over: Record<string, unknown> = {}) =>
-  encode({ type: 'gradient', step: 5, count: 3, lossSum: 1.25, correct: 2, computeMs: 0.5, receivedAt: 1000.5, previousSentAt: 999.25, grad: Float32Array.from([1, 2, 3, 4]), ...over } as never);
+  encode({ type: 'gradient', step: 5, round: 2, count: 3, lossSum: 1.25, correct: 2, computeMs: 0.5, receivedAt: 1000.5, previousSentAt: 999.25, grad: Float32Array.from([1, 2, 3, 4]), ...over } as never);
 
 describe('protocol', () => {
   it('round-trips a gradient, typed arrays intact', () => {
@@ -15,13 +15,16 @@ describe('protocol', () => {
 
   it('encodes a typed-array view as its own bytes', () => {
     const whole = Uint32Array.from([9, 8, 7, 6, 5]);
-    const m = decodeToWorker(encode({ type: 'step', step: 2, params: new Float64Array(3), batch: whole.subarray(1, 3) }), { size: 3, dtype: 'float64' });
+    const spec64 = { layers: [2, 1], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float64' as const };
+    const m = decodeToWorker(encode({ type: 'step', step: 2, round: 1, params: new Float64Array(3), batch: whole.subarray(1, 3) }), { size: 3, dtype: 'float64', spec: spec64 });
     expect(m.type === 'step' && Array.from(m.batch)).toEqual([8, 7]);
   });
 
   it.each([
     ['another step', { step: 4 }, /step 4, expected step 5/],
     ['another count', { count: 2 }, /expected 3/],
+    ['a later round', { round: 3 }, /round 3 of step 5, expected round 2/],
+    ['no round', { round: undefined }, /round/],
     ['a NaN gradient', { grad: Float32Array.from([1, NaN, 3, 4]) }, /NaN or infinite/],
     ['an infinite gradient', { grad: Float32Array.from([1, 2, Infinity, 4]) }, /NaN or infinite/],
     ['a short gradient', { grad: Float32Array.from([1, 2, 3]) }, /3 values, expected 4 \(the model's parameters\)/],
@@ -54,6 +57,20 @@ describe('protocol', () => {
     expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3) }))).toThrow(/bad shard rows/);
     expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3), y: new Float32Array(1) }))).toThrow(/do not match/);
     expect(() => decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'sparse', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).toThrow(/gradientForm/);
+  });
+
+  it('tells an earlier round of the current step (overtaken by a resend) from an offence', () => {
+    expect(() => decodeGradient(gradient({ round: 1 }), expectation)).toThrow(StaleGradient);
+    expect(() => decodeGradient(gradient({ round: 3 }), expectation)).toThrow(ProtocolError);
+  });
+
+  it('a reshard carries a shard checked like the welcome\'s, and only after the welcome', () => {
+    const spec = { layers: [3, 2], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float32' as const };
+    const reshard = (shard: Record<string, unknown>) => encode({ type: 'reshard', shard } as never);
+    const m = decodeToWorker(reshard({ indices: Uint32Array.from([4, 5]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(4) }), { size: 8, dtype: 'float32', spec });
+    expect(m.type === 'reshard' && Array.from(m.shard.indices)).toEqual([4, 5]);
+    expect(() => decodeToWorker(reshard({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(2) }), { size: 8, dtype: 'float32', spec })).toThrow(/do not match/);
+    expect(() => decodeToWorker(reshard({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2 }))).toThrow(/reshard before welcome/);
   });
 
   it('refuses what is not a message', () => {

@@ -81,8 +81,8 @@ describe('tail-array messages', () => {
 });
 
 describe('the protocol over tail-array messages', () => {
-  const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, count: 3 };
-  const head = { type: 'gradient' as const, step: 5, count: 3, lossSum: 1.5, correct: 1, computeMs: 0.1, receivedAt: 5, previousSentAt: 4 };
+  const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, round: 1, count: 3 };
+  const head = { type: 'gradient' as const, step: 5, round: 1, count: 3, lossSum: 1.5, correct: 1, computeMs: 0.1, receivedAt: 5, previousSentAt: 4 };
 
   it('a gradient is copied into the worker\'s buffer and validated as ever', () => {
     const into = new Float32Array(4);
@@ -99,8 +99,8 @@ describe('the protocol over tail-array messages', () => {
 
   it('a step lands in the worker\'s parameters without a copy in between', () => {
     const params = new Float64Array(3);
-    const message = encodeStep(9, Uint32Array.from([4, 2]), Float64Array.from([0.5, -1, 2]));
-    const m = decodeToWorker(message, { size: 3, dtype: 'float64', params });
+    const message = encodeStep(9, 1, Uint32Array.from([4, 2]), Float64Array.from([0.5, -1, 2]));
+    const m = decodeToWorker(message, { size: 3, dtype: 'float64', params, spec: { layers: [2, 1], activation: 'sigmoid', loss: 'quadratic', dtype: 'float64' } });
     expect(m.type).toBe('step');
     if (m.type !== 'step') return;
     expect(m.params).toBe(params);
@@ -108,7 +108,7 @@ describe('the protocol over tail-array messages', () => {
     expect(Array.from(m.batch)).toEqual([4, 2]);
     expect(m.step).toBe(9);
     // parameters of the wrong type are refused, not copied
-    expect(() => decodeToWorker(encodeStep(9, Uint32Array.from([1]), Float32Array.from([1, 2, 3])), { size: 3, dtype: 'float64', params })).toThrow(/params must be 3 float64 values/);
+    expect(() => decodeToWorker(encodeStep(9, 1, Uint32Array.from([1]), Float32Array.from([1, 2, 3])), { size: 3, dtype: 'float64', params, spec: { layers: [2, 1], activation: 'sigmoid', loss: 'quadratic', dtype: 'float64' } })).toThrow(/params must be 3 float64 values/);
     expect(Array.from(params)).toEqual([0.5, -1, 2]);
   });
 });

@@ -40,6 +40,8 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
     .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (needs --checkpoint-dir)' })
     .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --checkpoint-dir' })
+    .option('step-timeout', { type: 'number', describe: 'seconds a worker may take to answer a step before its samples go to the others (default 300)' })
+    .option('wait-workers', { type: 'number', describe: 'seconds to wait for a worker when every worker is gone (default 60)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' });
 }
 
@@ -114,6 +116,8 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     checkpointDir: str(args, 'checkpoint-dir'),
     checkpointEvery: num(args, 'checkpoint-every'),
     resume: args.resume === true ? true : undefined,
+    stepTimeout: num(args, 'step-timeout'),
+    waitWorkers: num(args, 'wait-workers'),
   };
 }
 

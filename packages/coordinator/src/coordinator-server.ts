@@ -3,7 +3,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { Backprop, allocFloats, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
-import { PROTOCOL_VERSION, ProtocolError, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm, type ShardData } from '@shardprop/worker/protocol';
+import { PROTOCOL_VERSION, ProtocolError, StaleGradient, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm, type ShardData } from '@shardprop/worker/protocol';
 import type { Logger } from './log.js';
 import type { TrainingPlan } from './plan.js';
 import { Reducer } from './reducer.js';
@@ -24,7 +24,16 @@ export interface CoordinatorServerOptions {
   token?: string;
   /** PEM certificate and key: serve wss:// (TLS) instead of ws://. */
   tls?: { cert: Buffer; key: Buffer };
+  /** A worker that has not answered a step within this long is dropped (default 300 s). */
+  stepTimeoutMs?: number;
+  /** With every worker gone, how long to wait for one to join before giving up (default 60 s). */
+  waitWorkersMs?: number;
+  /** Ping period; a worker not computing that misses a ping's answer by the next one is dropped (default 5 s). */
+  heartbeatMs?: number;
 }
+
+/** Workers at most (members and those joining). */
+export const MAX_WORKERS = 256;
 
 /** Connections that have not said a valid hello yet, at most; more are dropped at once. */
 export const MAX_PENDING_CONNECTIONS = 64;
@@ -62,6 +71,8 @@ interface Member {
   incoming: Floats | null;
   /** The worker loaded the same data set itself (fingerprints checked): its shard goes without rows. */
   ownData: boolean;
+  /** Answered the last heartbeat. */
+  alive: boolean;
 }
 
 /** A failed step: a worker left or sent something invalid. */
@@ -78,7 +89,14 @@ export class CoordinatorServer implements GradientEngine {
   private readonly wss: WebSocketServer;
   private readonly https: HttpsServer | null;
   private readonly members: Member[] = [];
+  /** Joined during training: they get a share of the data at the next step boundary. */
+  private joining: Member[] = [];
+  /** Set when workers came or went: the shards are cut again before the next sending of a step. */
+  private reshardNeeded = false;
   private pendingConnections = 0;
+  private readonly heartbeat: NodeJS.Timeout;
+  private stepTimer: NodeJS.Timeout | null = null;
+  private waitTimer: NodeJS.Timeout | null = null;
   private nextWorkerId = 1;
   private training = false;
   private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -89,7 +107,10 @@ export class CoordinatorServer implements GradientEngine {
 
   // the step in flight
   private step = 0;
-  private readonly counts: Int32Array;
+  /** Sendings of steps so far: a step sent again after workers came or went gets a new round. */
+  private round = 0;
+  private model: Model | null = null;
+  private counts: Int32Array;
   /** owner[p]: the slot holding position p of the step's batch. */
   private readonly owner: Int32Array;
   private batch: Uint32Array = new Uint32Array(0);
@@ -99,8 +120,8 @@ export class CoordinatorServer implements GradientEngine {
   private readonly factorWidths: number[];
   /** The shards in slot order, cut once when training starts. */
   private shards: Shard[] = [];
-  private readonly lossSums: Float64Array;
-  private readonly reducer: Reducer;
+  private lossSums: Float64Array;
+  private reducer: Reducer;
   private pending: { resolve: (r: BatchResult) => void; reject: (err: Error) => void; grad: Floats } | null = null;
   private sentAt = 0;
   private firstArrival = 0;
@@ -123,7 +144,7 @@ export class CoordinatorServer implements GradientEngine {
     const { layers, dtype } = plan.spec;
     const size = plan.model.params.length;
     this.gradientForm = resolveGradientForm(options);
-    this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, count: 0 };
+    this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0 };
     this.owner = new Int32Array(plan.batchSize);
     this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
     const factored = this.gradientForm === 'factors';
@@ -131,6 +152,8 @@ export class CoordinatorServer implements GradientEngine {
     // the chunk of the in-process engine: the same products over the same rows give the same sums
     this.rebuild = factored ? new Backprop(plan.spec, Math.min(plan.batchSize, 256)) : null;
     wss.on('connection', (ws, req) => this.admit(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    this.heartbeat = setInterval(() => this.checkHeartbeats(), options.heartbeatMs ?? 5000);
+    this.heartbeat.unref();
   }
 
   get workers(): number {
@@ -227,8 +250,8 @@ export class CoordinatorServer implements GradientEngine {
           ws.send(encode({ type: 'refused', reason }), () => ws.close(1002, 'protocol version mismatch'));
           return;
         }
-        if (this.training || this.members.length >= this.options.expect) {
-          const reason = 'training is already running with all the workers it expects';
+        if (this.training ? this.members.length + this.joining.length >= MAX_WORKERS : this.members.length >= this.options.expect) {
+          const reason = this.training ? `training already has ${MAX_WORKERS} workers` : 'the coordinator already has all the workers it waits for';
           log.warn({ address, name: hello.name }, `refused a worker: ${reason}`);
           ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'not expected'));
           return;
@@ -249,22 +272,54 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   private join(ws: WebSocket, name: string, address: string, ownData: boolean): void {
-    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: this.members.length, shard: { start: 0, end: 0 }, incoming: null, ownData };
-    this.members.push(member);
+    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: -1, shard: { start: 0, end: 0 }, incoming: null, ownData, alive: true };
     ws.on('message', (data: Buffer[], isBinary: boolean) => this.onWorkerMessage(member, data, isBinary));
     ws.on('close', () => this.onWorkerGone(member, 'the connection closed'));
-    this.options.log.info({ workerId: member.workerId, name, address, ownData, joined: this.members.length, expect: this.options.expect }, 'worker joined');
-    if (this.members.length === this.options.expect) this.start();
+    ws.on('pong', () => (member.alive = true));
+    if (!this.training) {
+      member.slot = this.members.length;
+      this.members.push(member);
+      this.options.log.info({ workerId: member.workerId, name, address, ownData, joined: this.members.length, expect: this.options.expect }, 'worker joined');
+      if (this.members.length === this.options.expect) this.start();
+      return;
+    }
+    // during training: welcomed with no samples; it gets a share when the shards are cut again
+    this.joining.push(member);
+    this.sendWelcome(member, { indices: new Uint32Array(0), inputs: this.options.plan.train.inputs, outputs: this.options.plan.train.outputs });
+    this.options.log.info({ workerId: member.workerId, name, address, ownData }, 'worker joined during training: it gets a share of the data at the next step');
+    this.reshardNeeded = true;
+    if (this.pending && this.members.length === 0) this.resumeWithJoiners();
   }
 
-  /** All expected workers are here: cut the shards and send each its welcome. */
-  private start(): void {
+  private sendWelcome(m: Member, shard: ShardData): void {
     const { plan } = this.options;
-    const shards = splitShards(plan.train.count, this.members.length);
-    this.shards = shards;
+    m.ws.send(
+      encode({
+        type: 'welcome',
+        version: PROTOCOL_VERSION,
+        workerId: m.workerId,
+        spec: plan.spec,
+        total: plan.train.count,
+        chunk: Math.min(plan.batchSize, 256),
+        fingerprint: this.fingerprint,
+        gradientForm: this.gradientForm,
+        shard,
+      }),
+    );
+  }
+
+  /** Cuts the data set into one contiguous shard per member, in member order, and tells each its own (welcome or reshard). */
+  private cutShards(welcome: boolean): void {
+    const { plan } = this.options;
+    const n = this.members.length;
+    this.shards = splitShards(plan.train.count, n);
+    this.counts = new Int32Array(n);
+    this.lossSums = new Float64Array(n);
+    this.reducer = new Reducer(n);
     const { size, factorWidth: width } = this.expectation;
-    for (const m of this.members) {
-      m.shard = shards[m.slot];
+    this.members.forEach((m, slot) => {
+      m.slot = slot;
+      m.shard = this.shards[slot];
       m.incoming = allocFloats(plan.spec.dtype, this.gradientForm === 'dense' ? size : Math.min(plan.batchSize, m.shard.end - m.shard.start) * width);
       const ids = shardIndices(m.shard);
       const shard: ShardData = { indices: ids, inputs: plan.train.inputs, outputs: plan.train.outputs };
@@ -273,21 +328,16 @@ export class CoordinatorServer implements GradientEngine {
         shard.x = part.x;
         shard.y = part.y;
       }
-      m.ws.send(
-        encode({
-          type: 'welcome',
-          version: PROTOCOL_VERSION,
-          workerId: m.workerId,
-          spec: plan.spec,
-          total: plan.train.count,
-          chunk: Math.min(plan.batchSize, 256),
-          fingerprint: this.fingerprint,
-          gradientForm: this.gradientForm,
-          shard,
-        }),
-      );
+      if (welcome) this.sendWelcome(m, shard);
+      else m.ws.send(encode({ type: 'reshard', shard }));
       this.options.log.info({ workerId: m.workerId, shard: [m.shard.start, m.shard.end], samples: ids.length }, 'shard assigned');
-    }
+    });
+    this.reshardNeeded = false;
+  }
+
+  /** All expected workers are here: cut the shards and send each its welcome. */
+  private start(): void {
+    this.cutShards(true);
     this.options.log.info({ gradientForm: this.gradientForm }, 'workers send gradients as ' + (this.gradientForm === 'dense' ? 'dense sums' : 'factors'));
     this.training = true;
     this.joined?.resolve();
@@ -295,22 +345,76 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   gradient(step: number, indices: Uint32Array, model: Model, grad: Floats): Promise<BatchResult> {
+    if (this.failure) return Promise.reject(this.failure);
     this.step = step;
     this.batch = indices;
-    countPerShard(indices, this.shards, this.counts, this.owner);
+    this.model = model;
+    if (this.joining.length > 0) {
+      for (const m of this.joining.splice(0)) this.members.push(m);
+      this.reshardNeeded = true;
+    }
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject, grad };
+      if (this.members.length === 0) this.waitForJoiners('no worker is left');
+      else this.sendStep();
+    });
+  }
+
+  /** Sends the current step (again, after workers came or went) to every member, cutting the shards first if needed. */
+  private sendStep(): void {
+    if (this.reshardNeeded) this.cutShards(false);
+    countPerShard(this.batch, this.shards, this.counts, this.owner);
     this.reducer.reset();
     this.maxComputeMs = 0;
     this.lastReceivedAt = 0;
     this.lastPreviousSentAt = 0;
     this.firstArrival = 0;
-    if (this.failure) return Promise.reject(this.failure);
+    this.round++;
     // the parameters go out straight from model.params: they do not change before every worker has answered
-    const message = encodeStep(step, indices, model.params);
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject, grad };
-      this.sentAt = performance.now();
-      for (const m of this.members) sendFragments(m.ws, message);
-    });
+    const message = encodeStep(this.step, this.round, this.batch, this.model!.params);
+    this.sentAt = performance.now();
+    for (const m of this.members) sendFragments(m.ws, message);
+    if (this.stepTimer) clearTimeout(this.stepTimer);
+    const timeoutMs = this.options.stepTimeoutMs ?? 300_000;
+    this.stepTimer = setTimeout(() => {
+      for (const m of [...this.members]) if (!this.reducer.has(m.slot)) this.drop(m, `no gradient within ${timeoutMs / 1000} s (--step-timeout)`);
+    }, timeoutMs);
+  }
+
+  /** Every worker is gone: wait for one to join, up to waitWorkersMs, then fail the step. */
+  private waitForJoiners(why: string): void {
+    const waitMs = this.options.waitWorkersMs ?? 60_000;
+    this.options.log.warn({ step: this.step, waitSeconds: waitMs / 1000 }, `${why}: waiting up to ${waitMs / 1000} s for a worker to join (shardprop worker --connect ${this.url})`);
+    this.waitTimer = setTimeout(() => {
+      this.waitTimer = null;
+      this.failure ??= new WorkerLostError(`every worker was lost by step ${this.step} and none joined within ${waitMs / 1000} s (--wait-workers)`);
+      this.pending?.reject(this.failure);
+      this.pending = null;
+    }, waitMs);
+  }
+
+  /** Workers joined while none was left: they take over the waiting step. */
+  private resumeWithJoiners(): void {
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.waitTimer = null;
+    for (const m of this.joining.splice(0)) this.members.push(m);
+    this.reshardNeeded = true;
+    this.options.log.info({ step: this.step, workers: this.members.length }, 'workers are back: the step goes on');
+    this.sendStep();
+  }
+
+  /** Pings every worker that is not computing; one that did not answer the previous ping is dropped. */
+  private checkHeartbeats(): void {
+    for (const m of [...this.members, ...this.joining]) {
+      const computing = this.pending !== null && m.slot >= 0 && this.members.includes(m) && !this.reducer.has(m.slot);
+      if (computing) continue; // a busy worker cannot answer; the step timeout watches it
+      if (!m.alive) {
+        this.drop(m, 'it did not answer a heartbeat');
+        continue;
+      }
+      m.alive = false;
+      m.ws.ping();
+    }
   }
 
   contributions(): WorkerContribution[] {
@@ -325,10 +429,17 @@ export class CoordinatorServer implements GradientEngine {
     const pending = this.pending;
     try {
       if (!isBinary) throw new ProtocolError('text frame');
-      if (!pending || this.reducer.has(member.slot)) throw new ProtocolError('a gradient nobody asked for');
+      if (!pending || !this.members.includes(member) || this.reducer.has(member.slot)) throw new ProtocolError('a gradient nobody asked for');
       this.expectation.step = this.step;
+      this.expectation.round = this.round;
       this.expectation.count = this.counts[member.slot];
-      const g = decodeGradient(data, this.expectation, member.incoming ?? undefined);
+      let g;
+      try {
+        g = decodeGradient(data, this.expectation, member.incoming ?? undefined);
+      } catch (err) {
+        if (err instanceof StaleGradient) return; // overtaken by a resend of this step
+        throw err;
+      }
       const now = performance.now();
       if (this.firstArrival === 0) this.firstArrival = now;
       this.maxComputeMs = Math.max(this.maxComputeMs, g.computeMs);
@@ -349,6 +460,8 @@ export class CoordinatorServer implements GradientEngine {
         this.time.waitSeconds += wait;
         this.time.commSeconds += Math.max(0, wall - compute - wait);
         this.pending = null;
+        if (this.stepTimer) clearTimeout(this.stepTimer);
+        this.stepTimer = null;
         pending.resolve(result);
       }
     } catch (err) {
@@ -373,6 +486,12 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   private onWorkerGone(member: Member, reason: string): void {
+    const j = this.joining.indexOf(member);
+    if (j >= 0) {
+      this.joining.splice(j, 1);
+      this.options.log.warn({ workerId: member.workerId, reason }, 'a joining worker left');
+      return;
+    }
     const i = this.members.indexOf(member);
     if (i < 0) return;
     if (!this.training) {
@@ -382,17 +501,22 @@ export class CoordinatorServer implements GradientEngine {
       this.options.log.warn({ workerId: member.workerId, reason }, 'worker left before training started');
       return;
     }
-    this.failure ??= new WorkerLostError(`worker ${member.workerId} (${member.name}) was lost at step ${this.step}: ${reason}`);
-    if (this.pending) {
-      const p = this.pending;
-      this.pending = null;
-      p.reject(this.failure);
-    }
+    // during training: its samples go to the others, and a step in flight is sent again to them
+    this.members.splice(i, 1);
+    this.reshardNeeded = true;
+    this.options.log.warn({ workerId: member.workerId, name: member.name, step: this.step, reason, left: this.members.length }, 'worker lost: its samples go to the others');
+    if (!this.pending || this.waitTimer) return;
+    if (this.members.length > 0) this.sendStep();
+    else this.waitForJoiners(`worker ${member.workerId} (${member.name}) was lost at step ${this.step} (${reason}) and no worker is left`);
   }
 
   /** Tells every worker that training is over and closes the server. */
   async close(reason = 'training finished'): Promise<void> {
     this.training = false;
+    clearInterval(this.heartbeat);
+    if (this.stepTimer) clearTimeout(this.stepTimer);
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.members.push(...this.joining.splice(0));
     const done = encode({ type: 'done', reason });
     await Promise.all(
       this.members.map(

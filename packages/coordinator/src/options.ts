@@ -53,6 +53,10 @@ export interface TrainOptions {
   checkpointEvery?: number;
   /** Continue from the checkpoint in checkpointDir: the same trajectory as if never stopped. */
   resume?: boolean;
+  /** Seconds a worker may take to answer a step before it is dropped and its samples go to the others (300). */
+  stepTimeout?: number;
+  /** Seconds to wait for a worker to join when every worker is gone, before the run fails (60). */
+  waitWorkers?: number;
 }
 
 export const DEFAULT_LR: Record<OptimizerKind, number> = { sgd: 3, momentum: 0.5, adam: 0.001 };
@@ -85,6 +89,9 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) throw new UsageError(`--workers must be an integer from 0 to 256, got ${o.workers}`);
   if (o.gradientForm !== undefined && !['auto', 'dense', 'factors'].includes(o.gradientForm)) throw new UsageError('--gradient-form must be auto, dense or factors');
   positiveInt('checkpoint-every', o.checkpointEvery);
+  for (const [flag, v] of [['step-timeout', o.stepTimeout], ['wait-workers', o.waitWorkers]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 86_400)) throw new UsageError(`--${flag} must be a number of seconds from 0 to 86400, got ${v}`);
+  }
   if ((o.checkpointEvery !== undefined || o.resume) && (typeof o.checkpointDir !== 'string' || o.checkpointDir.length === 0)) {
     throw new UsageError(`${o.resume ? '--resume' : '--checkpoint-every'} needs --checkpoint-dir`);
   }

@@ -66,7 +66,10 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
   }
   // local workers get a fresh secret through their environment, so no other local process can join in their place
   const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
-  const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm, token, tls: options.tls });
+  const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm, token, tls: options.tls,
+    stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
+    waitWorkersMs: options.waitWorkers === undefined ? undefined : options.waitWorkers * 1000,
+  });
   log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
   callbacks.onListening?.(server.url);
   const children = new LocalWorkers(log);

@@ -11,9 +11,9 @@ export { sendFragments } from './tail-array.js';
  * by one copy, no per-element work).
  *
  *   worker → coordinator   hello, gradient
- *   coordinator → worker   welcome, refused, step, done
+ *   coordinator → worker   welcome, refused, reshard, step, done
  */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 export interface Hello {
   type: 'hello';
@@ -64,10 +64,18 @@ export interface Refused {
   reason: string;
 }
 
+/** The worker's samples from now on (workers came or went): it replaces the shard it held. */
+export interface Reshard {
+  type: 'reshard';
+  shard: ShardData;
+}
+
 /** One training step: the same bytes go to every worker; each computes the part of `batch` in its shard. */
 export interface Step {
   type: 'step';
   step: number;
+  /** Counts every sending of a step: a step sent again (after workers came or went) has a higher round. */
+  round: number;
   params: Floats;
   /** Global sample ids of the whole global mini-batch, in order. */
   batch: Uint32Array;
@@ -76,6 +84,8 @@ export interface Step {
 export interface Gradient {
   type: 'gradient';
   step: number;
+  /** The round of the step message it answers. */
+  round: number;
   count: number;
   lossSum: number;
   correct: number;
@@ -99,7 +109,7 @@ export interface Done {
 }
 
 export type ToCoordinator = Hello | Gradient;
-export type ToWorker = Welcome | Refused | Step | Done;
+export type ToWorker = Welcome | Refused | Reshard | Step | Done;
 
 const packr = new Packr({ useRecords: false, moreTypes: true, mapsAsObjects: true });
 
@@ -108,8 +118,8 @@ export function encode(message: ToCoordinator | ToWorker): Buffer {
 }
 
 /** A step as the fragments of one message: the header, then the parameters' bytes straight from `params` (see tail-array.ts). */
-export function encodeStep(step: number, batch: Uint32Array, params: Floats): Buffer[] {
-  return encodeWithTail(packr, { type: 'step', step, batch }, 'params', params);
+export function encodeStep(step: number, round: number, batch: Uint32Array, params: Floats): Buffer[] {
+  return encodeWithTail(packr, { type: 'step', step, round, batch }, 'params', params);
 }
 
 /** A gradient as the fragments of one message: the header, then the bytes of `grad`. */
@@ -125,6 +135,11 @@ function joined(data: Uint8Array | readonly Uint8Array[]): Uint8Array {
 /** A message that is not what the protocol allows; the receiver drops the sender with this reason. */
 export class ProtocolError extends Error {
   override name = 'ProtocolError';
+}
+
+/** A gradient for an earlier sending of the current step, overtaken by a resend: ignored, not an offence. */
+export class StaleGradient extends Error {
+  override name = 'StaleGradient';
 }
 
 function decodeObject(data: Uint8Array | readonly Uint8Array[]): Record<string, unknown> {
@@ -174,6 +189,8 @@ export interface Expectation {
   dtype: Dtype;
   /** The step the coordinator waits for (a gradient for any other step is invalid). */
   step: number;
+  /** Its current round: an earlier round of the same step is stale, a later one invalid. */
+  round: number;
   /** Samples of the current step that lie in this worker's shard. */
   count: number;
 }
@@ -201,6 +218,8 @@ export function decodeGradient(data: Uint8Array | readonly Uint8Array[], expect:
   const m = fast ?? decodeObject(data);
   if (m.type !== 'gradient') throw new ProtocolError(`expected gradient, got ${describeType(m.type)}`);
   if (m.step !== expect.step) throw new ProtocolError(`gradient for step ${String(m.step)}, expected step ${expect.step}`);
+  if (!isCount(m.round) || m.round > expect.round) throw new ProtocolError(`gradient for round ${String(m.round)} of step ${expect.step}, expected round ${expect.round}`);
+  if (m.round < expect.round) throw new StaleGradient(`a gradient for round ${m.round} of step ${expect.step}, now in round ${expect.round}`);
   if (m.count !== expect.count) throw new ProtocolError(`gradient over ${String(m.count)} samples, expected ${expect.count}`);
   if (typeof m.lossSum !== 'number' || !Number.isFinite(m.lossSum) || m.lossSum < 0) throw new ProtocolError('gradient: lossSum must be a finite non-negative number');
   if (!isCount(m.correct) || m.correct > expect.count) throw new ProtocolError('gradient: correct must be an integer from 0 to count');
@@ -222,7 +241,7 @@ export function decodeGradient(data: Uint8Array | readonly Uint8Array[], expect:
  * encodeStep has its parameters copied straight into them (step.params is then
  * `params` itself); other messages are decoded the ordinary way.
  */
-export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?: { size: number; dtype: Dtype; params?: Floats }): ToWorker {
+export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?: { size: number; dtype: Dtype; params?: Floats; spec: ModelSpec }): ToWorker {
   const fast = model?.params && Array.isArray(data) ? decodeWithTail(packr, data, 'params', model.params) : null;
   const m = fast ?? decodeObject(data);
   switch (m.type) {
@@ -233,9 +252,13 @@ export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?:
       return { type: 'refused', reason: m.reason };
     case 'done':
       return { type: 'done', reason: typeof m.reason === 'string' ? m.reason : undefined };
+    case 'reshard':
+      if (!model) throw new ProtocolError('reshard before welcome');
+      return { type: 'reshard', shard: validateShard(m.shard, model.spec) };
     case 'step': {
       if (!model) throw new ProtocolError('step before welcome');
       if (!isCount(m.step) || m.step < 1) throw new ProtocolError('step: step must be a positive integer');
+      if (!isCount(m.round)) throw new ProtocolError('step: round must be a non-negative integer');
       if (!isFloats(m.params, model.dtype) || m.params.length !== model.size) throw new ProtocolError(`step: params must be ${model.size} ${model.dtype} values`);
       if (!(m.batch instanceof Uint32Array)) throw new ProtocolError('step: batch must be a Uint32Array');
       return m as unknown as Step;
@@ -249,14 +272,7 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
   if (!isCount(m.version) || !isCount(m.workerId) || !isCount(m.total) || !isCount(m.chunk) || m.chunk < 1) throw new ProtocolError('welcome: bad header');
   const spec = m.spec as ModelSpec | undefined;
   if (!spec || !Array.isArray(spec.layers) || !spec.layers.every((n) => Number.isInteger(n) && n > 0)) throw new ProtocolError('welcome: bad model spec');
-  const shard = m.shard as ShardData | undefined;
-  if (!shard || !(shard.indices instanceof Uint32Array)) throw new ProtocolError('welcome: bad shard');
-  if (shard.inputs !== spec.layers[0] || shard.outputs !== spec.layers[spec.layers.length - 1]) throw new ProtocolError('welcome: the shard\'s width does not match the model');
-  const n = shard.indices.length;
-  if (shard.x !== undefined || shard.y !== undefined) {
-    if (!isFloats(shard.x, spec.dtype) || !isFloats(shard.y, spec.dtype)) throw new ProtocolError('welcome: bad shard rows');
-    if (shard.x.length !== n * shard.inputs || shard.y.length !== n * shard.outputs) throw new ProtocolError('welcome: shard rows do not match the model');
-  }
+  const shard = validateShard(m.shard, spec);
   if (typeof m.fingerprint !== 'string') throw new ProtocolError('welcome: fingerprint must be a string');
   if (!GRADIENT_FORMS.includes(m.gradientForm as GradientForm)) throw new ProtocolError(`welcome: gradientForm must be one of ${GRADIENT_FORMS.join(', ')}`);
   return {
@@ -270,6 +286,19 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
     spec: { layers: spec.layers, activation: spec.activation as ActivationName, loss: spec.loss as LossName, dtype: spec.dtype },
     shard,
   };
+}
+
+/** A shard as the welcome or a reshard carries it, checked against the model. */
+function validateShard(value: unknown, spec: ModelSpec): ShardData {
+  const shard = value as ShardData | undefined;
+  if (!shard || typeof shard !== 'object' || !(shard.indices instanceof Uint32Array)) throw new ProtocolError('bad shard');
+  if (shard.inputs !== spec.layers[0] || shard.outputs !== spec.layers[spec.layers.length - 1]) throw new ProtocolError('the shard\'s width does not match the model');
+  const n = shard.indices.length;
+  if (shard.x !== undefined || shard.y !== undefined) {
+    if (!isFloats(shard.x, spec.dtype) || !isFloats(shard.y, spec.dtype)) throw new ProtocolError('bad shard rows');
+    if (shard.x.length !== n * shard.inputs || shard.y.length !== n * shard.outputs) throw new ProtocolError('shard rows do not match the model');
+  }
+  return shard;
 }
 
 function describeType(t: unknown): string {

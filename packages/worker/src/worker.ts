@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { Backprop, Model, allocFloats, datasetAs, factorWidth, makeDataset, subset, type Dataset, type Floats } from '@shardprop/core';
-import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type Step, type Welcome } from './protocol.js';
+import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type ShardData, type Step, type Welcome } from './protocol.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT of the coordinator. */
@@ -41,33 +41,46 @@ export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'invalid' | 
  */
 class ShardWorker {
   readonly model: Model;
-  readonly data: Dataset;
   private readonly bp: Backprop;
-  /** The dense gradient sum, or room for the factors of up to a whole shard. */
-  private readonly grad: Floats;
   private readonly factorWidth: number;
+  // the shard, replaced when the coordinator reshards
+  private data!: Dataset;
+  /** The dense gradient sum, or room for the factors of up to a whole shard. */
+  private grad!: Floats;
   /** Global sample id → row of the shard, or -1. */
-  private readonly localRow: Int32Array;
-  private local: Uint32Array;
+  private localRow!: Int32Array;
+  private local!: Uint32Array;
 
-  constructor(readonly welcome: Welcome, local?: Dataset) {
-    const { spec, shard, total } = welcome;
-    this.model = new Model(spec);
+  constructor(readonly welcome: Welcome, private readonly ownData?: Dataset) {
+    this.model = new Model(welcome.spec);
+    this.bp = new Backprop(welcome.spec, welcome.chunk);
+    this.factorWidth = factorWidth(welcome.spec.layers);
+    this.setShard(welcome.shard);
+  }
+
+  get samples(): number {
+    return this.data.count;
+  }
+
+  /** Takes `shard` as this worker's samples, in place of any it held. */
+  setShard(shard: ShardData): void {
+    const { spec, total, workerId } = this.welcome;
+    for (const g of shard.indices) if (g >= total) throw new ProtocolError(`shard: sample id ${g} beyond the data set's ${total}`);
     if (shard.x && shard.y) {
-      this.data = makeDataset(`shard ${welcome.workerId}`, shard.x, shard.y, shard.inputs, shard.outputs);
+      this.data = makeDataset(`shard ${workerId}`, shard.x, shard.y, shard.inputs, shard.outputs);
+    } else if (shard.indices.length === 0) {
+      // no samples yet (joined during training): nothing to hold until the next reshard
+      this.data = makeDataset(`shard ${workerId}`, allocFloats(spec.dtype, 0), allocFloats(spec.dtype, 0), shard.inputs, shard.outputs);
     } else {
-      if (!local) throw new ProtocolError('welcome: no shard rows, and this worker has no data of its own');
-      if (local.count !== total || local.inputs !== shard.inputs || local.outputs !== shard.outputs) throw new ProtocolError('welcome: the shard does not fit this worker\'s data');
-      for (const g of shard.indices) if (g >= total) throw new ProtocolError(`welcome: sample id ${g} beyond the data set's ${total}`);
-      this.data = datasetAs(subset(local, shard.indices, `shard ${welcome.workerId}`), spec.dtype);
+      const local = this.ownData;
+      if (!local) throw new ProtocolError('shard: no rows, and this worker has no data of its own');
+      if (local.count !== total || local.inputs !== shard.inputs || local.outputs !== shard.outputs) throw new ProtocolError('shard: it does not fit this worker\'s data');
+      this.data = datasetAs(subset(local, shard.indices, `shard ${workerId}`), spec.dtype);
     }
-    this.bp = new Backprop(spec, welcome.chunk);
-    this.factorWidth = factorWidth(spec.layers);
-    const room = welcome.gradientForm === 'dense' ? this.model.params.length : shard.indices.length * this.factorWidth;
+    const room = this.welcome.gradientForm === 'dense' ? this.model.params.length : shard.indices.length * this.factorWidth;
     this.grad = allocFloats(spec.dtype, room);
     this.localRow = new Int32Array(total).fill(-1);
     shard.indices.forEach((g, row) => {
-      if (g >= total) throw new ProtocolError(`welcome: sample id ${g} beyond the data set's ${total}`);
       this.localRow[g] = row;
     });
     this.local = new Uint32Array(Math.max(1, shard.indices.length));
@@ -95,7 +108,7 @@ class ShardWorker {
       grad = grad.subarray(0, count * this.factorWidth);
       r = this.bp.factors(this.model, this.data, this.local, 0, count, grad);
     }
-    return encodeGradient({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0, receivedAt, previousSentAt }, grad);
+    return encodeGradient({ type: 'gradient', step: step.step, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: performance.now() - t0, receivedAt, previousSentAt, round: step.round }, grad);
   }
 }
 
@@ -150,7 +163,7 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
       const arrived = wallClock();
       try {
         if (!isBinary) throw new ProtocolError('text frame');
-        const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype, params: state.model.params } : undefined);
+        const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype, params: state.model.params, spec: state.model.spec } : undefined);
         switch (m.type) {
           case 'welcome':
             state = new ShardWorker(m, options.data?.train);
@@ -161,6 +174,10 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
               shard: idRanges(m.shard.indices),
               fingerprint: m.fingerprint,
             });
+            break;
+          case 'reshard':
+            state!.setShard(m.shard);
+            log('info', `now holds ${m.shard.indices.length} samples`, { samples: m.shard.indices.length, shard: idRanges(m.shard.indices) });
             break;
           case 'step':
             sendFragments(ws, state!.compute(m, arrived, sentAt));
