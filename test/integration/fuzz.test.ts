@@ -1,0 +1,176 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { Rng, loadModel } from '@shardprop/core';
+import { PROTOCOL_VERSION, decodeToWorker, encode, encodeGradient } from '@shardprop/worker/protocol';
+import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+
+/**
+ * Hostile input while a coordinator trains with honest workers: thousands of
+ * connections that send random bytes, truncated or mistyped msgpack, absurd
+ * declared lengths and text frames before any hello; and rogue workers that
+ * join with the token and then answer steps with wrong steps and rounds, wrong
+ * counts and lengths, NaN and infinite values, the wrong array type, repeated
+ * gradients and truncated frames. The coordinator must drop every one of them,
+ * keep its memory bounded, and train the model of a clean run: exactly, since
+ * with --gradient-form factors the sum does not depend on who computed what.
+ */
+const tmp = tempDir();
+afterAll(() => {
+  killAll();
+  tmp.remove();
+});
+
+const TOKEN = '0123456789abcdef0123456789abcdef';
+const RUN = ['--data', 'spirals', '--seed', '4', '--layers', '2,12,2', '--batch', '9', '--lr', '0.3', '--dtype', 'float64', '--steps', '12000', '--gradient-form', 'factors'];
+
+function rssKiB(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+  return Number(line?.split(/\s+/)[1] ?? NaN);
+}
+
+/** One connection that misbehaves before saying hello; resolves when the coordinator has closed it (or after 15 s). */
+function preHelloAttack(url: string, rng: Rng): Promise<boolean> {
+  const validHello = encode({ type: 'hello', version: PROTOCOL_VERSION, name: 'rogue', token: TOKEN });
+  const attacks: (() => Buffer | string)[] = [
+    () => Buffer.from(Array.from({ length: 1 + rng.int(3000) }, () => rng.int(256))),
+    () => validHello.subarray(0, rng.int(validHello.length)),
+    () => Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff]), // an array of 4 billion entries
+    () => Buffer.from([0xc6, 0x7f, 0xff, 0xff, 0xff, 1, 2, 3]), // 2 GB of binary, 3 bytes given
+    () => Buffer.from([0xdf, 0xff, 0xff, 0xff, 0xff]), // a map of 4 billion entries
+    () => encode({ type: 'hello', version: 'three', name: 42 } as never),
+    () => encode({ type: 'gradient', step: 1, grad: new Float64Array(3) } as never),
+    () => encode([1, 2, 3] as never),
+    () => 'a text frame',
+    () => {
+      const b = Buffer.from(validHello);
+      b[rng.int(b.length)] ^= 1 << rng.int(8);
+      return b;
+    },
+  ];
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve(false);
+    }, 15_000);
+    ws.on('open', () => ws.send(attacks[rng.int(attacks.length)]()));
+    ws.on('message', () => {}); // a mutated hello may still be a valid one; the coordinator then welcomes it
+    ws.on('error', () => {});
+    ws.on('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** A rogue worker: joins with the token, then answers a step wrongly; resolves once it has been dropped. */
+function rogueWorker(url: string, rng: Rng): Promise<string> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'fragments';
+    let held: Uint32Array = new Uint32Array(0);
+    let size = 0;
+    let factorWidth = 0;
+    let what = 'never got a step';
+    const timer = setTimeout(() => {
+      ws.terminate();
+      resolve(`not dropped: ${what}`);
+    }, 30_000);
+    ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name: 'rogue-worker', token: TOKEN })));
+    ws.on('message', (data: Buffer[]) => {
+      let m;
+      try {
+        m = decodeToWorker(Buffer.concat(data), size ? { size, dtype: 'float64', spec: { layers: [2, 12, 2], activation: 'sigmoid', loss: 'quadratic', dtype: 'float64' } } : undefined);
+      } catch {
+        return;
+      }
+      if (m.type === 'welcome' || m.type === 'reshard') {
+        held = m.shard.indices;
+        if (m.type === 'welcome') {
+          size = 2 * 12 + 12 + 12 * 2 + 2;
+          factorWidth = 12 + 2 + 12;
+        }
+        return;
+      }
+      if (m.type !== 'step') return;
+      const mine = new Set(held);
+      const count = Array.from(m.batch).filter((g) => mine.has(g)).length;
+      const head = { type: 'gradient' as const, step: m.step, round: m.round, count, lossSum: 0.5, correct: 0, computeMs: 1, receivedAt: 0, previousSentAt: 0 };
+      const grad = new Float64Array(count * factorWidth);
+      const attacks: [string, () => Buffer[]][] = [
+        ['a future step', () => encodeGradient({ ...head, step: m.step + 1 }, grad)],
+        ['a past step', () => encodeGradient({ ...head, step: m.step - 1 }, grad)],
+        ['a future round', () => encodeGradient({ ...head, round: m.round + 1 }, grad)],
+        ['another count', () => encodeGradient({ ...head, count: count + 1 }, grad)],
+        ['a short array', () => encodeGradient(head, new Float64Array(Math.max(0, grad.length - 1)))],
+        ['a long array', () => encodeGradient(head, new Float64Array(grad.length + 5))],
+        ['NaN', () => encodeGradient(head, grad.length ? grad.map((_, i) => (i === 0 ? NaN : 0)) : Float64Array.of(NaN))],
+        ['Infinity', () => encodeGradient(head, grad.length ? grad.map((_, i) => (i === grad.length - 1 ? -Infinity : 0)) : Float64Array.of(Infinity))],
+        ['float32 values', () => [encode({ ...head, grad: new Float32Array(grad.length) })]],
+        ['a negative loss', () => encodeGradient({ ...head, lossSum: -1 }, grad)],
+        ['truncated bytes', () => [Buffer.concat(encodeGradient(head, grad)).subarray(0, 10)]],
+        ['random bytes', () => [Buffer.from(Array.from({ length: 50 }, () => rng.int(256)))]],
+        ['twice a future round', () => [...encodeGradient({ ...head, round: m.round + 1 }, grad), ...encodeGradient({ ...head, round: m.round + 1 }, grad)]],
+      ];
+      const [name, make] = attacks[rng.int(attacks.length)];
+      what = name;
+      for (const f of make()) ws.send(f);
+    });
+    ws.on('error', () => {});
+    ws.on('close', () => {
+      clearTimeout(timer);
+      resolve(what);
+    });
+  });
+}
+
+describe('fuzz: hostile clients during training', () => {
+  it('drops every rogue connection and worker, keeps its memory bounded, and trains exactly the clean model', async () => {
+    const reference = tmp.path('clean.json');
+    const clean = await runCli(['train', ...RUN, '--workers', '0', '--out', reference]);
+    expect(clean.code, clean.stderr).toBe(0);
+
+    writeFileSync(tmp.path('token'), TOKEN);
+    const out = tmp.path('fuzzed.json');
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '2', ...RUN, '--token-file', tmp.path('token'), '--step-timeout', '3', '--out', out, '--json']), 110_000);
+    const url = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening'))).url as string;
+    const honest = [1, 2].map(() => collect(startCli(['worker', '--connect', url], { SHARDPROP_TOKEN: TOKEN }), 110_000));
+    await c.stderrLines((l) => l.includes('workers send gradients as'));
+    const startRss = rssKiB(c.child.pid!);
+
+    const rng = new Rng(2026);
+    let closed = 0;
+    let sent = 0;
+    const rogues: string[] = [];
+    let training = true;
+    c.exited.then(() => (training = false));
+    // pre-hello garbage, 32 connections open at a time, and a rogue worker joining every 100 of them
+    const pool = new Set<Promise<void>>();
+    while (training && sent < 2000) {
+      if (sent % 100 === 0) rogues.push(await rogueWorker(url, rng));
+      sent++;
+      const p: Promise<void> = preHelloAttack(url, rng).then((ok) => {
+        if (ok) closed++;
+        pool.delete(p);
+      });
+      pool.add(p);
+      if (pool.size >= 32) await Promise.race(pool);
+    }
+    await Promise.all(pool);
+    const peakRss = rssKiB(c.child.pid!);
+    const [done, w1, w2] = await Promise.all([c.exited, honest[0].exited, honest[1].exited]);
+
+    expect(done.code, done.stderr.slice(-3000)).toBe(0);
+    expect([w1.code, w2.code]).toEqual([0, 0]);
+    expect(sent).toBeGreaterThanOrEqual(1000);
+    expect(closed).toBe(sent); // every garbage connection was closed by the coordinator
+    expect(rogues.length).toBeGreaterThan(5);
+    for (const r of rogues) expect(r).not.toMatch(/^not dropped/);
+    expect(peakRss - startRss).toBeLessThan(150 * 1024); // KiB
+    expect(JSON.parse(done.stdout.trim()).steps).toBe(12000);
+    const a = loadModel(out, 'float64').params;
+    const b = loadModel(reference, 'float64').params;
+    expect(Array.from(a)).toEqual(Array.from(b));
+  }, 120_000);
+});
