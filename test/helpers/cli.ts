@@ -42,8 +42,10 @@ export function runCli(args: string[], options: { timeoutMs?: number; env?: Reco
 }
 
 /** Starts `shardprop ARGS` and returns the process, for tests that talk to it while it runs. */
-export function startCli(args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startCli(args: string[], env: Record<string, string> = {}, prefix: string[] = []): ChildProcess {
+  // a prefix runs it through another command, e.g. ['ip', 'netns', 'exec', NAME] (which execs it: same pid)
+  const [command, ...rest] = [...prefix, process.execPath, BIN, ...args];
+  const child = spawn(command, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.on('exit', () => live.delete(child));
   return child;
