@@ -8,10 +8,11 @@ import { FULL, QUICK } from './measure.mjs';
 import * as training from './sections/training.mjs';
 import * as gemm from './sections/gemm.mjs';
 import * as distributed from './sections/distributed.mjs';
+import * as soak from './sections/soak.mjs';
 
 // A section exports `name`, `rows` (row names) and `run(selectedRows, timing)` which prints
 // its tables and returns its figures. Next: the wasm GEMM.
-const SECTIONS = [training, gemm, distributed];
+const SECTIONS = [training, gemm, distributed, soak];
 
 const USAGE = `usage: node bench/run.mjs [--quick] [filter ...]
   --quick   short warm-up and windows (${QUICK.warmMs} ms, 3 x ${QUICK.windowMs} ms): a smoke run, not figures

@@ -50,6 +50,11 @@ export class LocalWorkers {
     );
   }
 
+  /** Process ids of the workers started (for measurements). */
+  get pids(): number[] {
+    return this.children.map((c) => c.pid).filter((pid): pid is number => pid !== undefined);
+  }
+
   /** Kills every worker at once (on failure or interruption). */
   kill(): void {
     this.stopping = true;
