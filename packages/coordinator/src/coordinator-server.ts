@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { Backprop, allocFloats, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import { PROTOCOL_VERSION, ProtocolError, StaleGradient, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm, type ShardData } from '@shardprop/worker/protocol';
+import { MAX_PENDING_CONNECTIONS, admissionRefusal } from './admission.js';
+import { resolveGradientForm } from './gradient-form.js';
+import { listenWebSocket, type Transport } from './transport.js';
 import type { Logger } from './log.js';
 import type { TrainingPlan } from './plan.js';
 import { Reducer } from './reducer.js';
@@ -30,33 +30,6 @@ export interface CoordinatorServerOptions {
   waitWorkersMs?: number;
   /** Ping period; a worker not computing that misses a ping's answer by the next one is dropped (default 5 s). */
   heartbeatMs?: number;
-}
-
-/** Workers at most (members and those joining). */
-export const MAX_WORKERS = 256;
-
-/** Connections that have not said a valid hello yet, at most; more are dropped at once. */
-export const MAX_PENDING_CONNECTIONS = 64;
-
-/** Equal secrets, in time that does not depend on where they differ (both are hashed to 32 bytes first). */
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
-/**
- * Factors (δ^l and hidden a^l per sample) instead of dense sums when they are far
- * fewer numbers AND the batch is small: rebuilding the sum from factors costs the
- * coordinator batch × parameters multiply-adds, serially, which on the portable
- * kernels outweighs the bytes saved beyond about 24 samples (measured, W-seed).
- */
-function resolveGradientForm(options: CoordinatorServerOptions): GradientForm {
-  const { plan, gradientForm = 'auto' } = options;
-  return gradientForm === 'auto' ? chooseGradientForm(plan.spec.layers, plan.batchSize, plan.model.params.length) : gradientForm;
-}
-
-export function chooseGradientForm(layers: readonly number[], batchSize: number, size: number): GradientForm {
-  return batchSize <= 24 && batchSize * factorWidth(layers) <= size / 2 ? 'factors' : 'dense';
 }
 
 interface Member {
@@ -86,8 +59,7 @@ export class WorkerLostError extends Error {
  * parameters (one encoding, the same bytes to all) and collects gradient sums.
  */
 export class CoordinatorServer implements GradientEngine {
-  private readonly wss: WebSocketServer;
-  private readonly https: HttpsServer | null;
+  private readonly transport: Transport;
   private readonly members: Member[] = [];
   /** Joined during training: they get a share of the data at the next step boundary. */
   private joining: Member[] = [];
@@ -133,9 +105,8 @@ export class CoordinatorServer implements GradientEngine {
   /** Set when a worker was lost during training: every later step fails with it. */
   private failure: Error | null = null;
 
-  private constructor(private readonly options: CoordinatorServerOptions, wss: WebSocketServer, https: HttpsServer | null) {
-    this.wss = wss;
-    this.https = https;
+  private constructor(private readonly options: CoordinatorServerOptions, transport: Transport) {
+    this.transport = transport;
     this.fingerprint = options.plan.fingerprint ?? fingerprint(options.plan.train);
     this.counts = new Int32Array(options.expect);
     this.lossSums = new Float64Array(options.expect);
@@ -143,7 +114,7 @@ export class CoordinatorServer implements GradientEngine {
     const { plan } = options;
     const { layers, dtype } = plan.spec;
     const size = plan.model.params.length;
-    this.gradientForm = resolveGradientForm(options);
+    this.gradientForm = resolveGradientForm(options.gradientForm, options.plan.spec.layers, options.plan.batchSize, options.plan.model.params.length);
     this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0 };
     this.owner = new Int32Array(plan.batchSize);
     this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
@@ -151,7 +122,7 @@ export class CoordinatorServer implements GradientEngine {
     this.factors = factored ? allocFloats(dtype, plan.batchSize * this.expectation.factorWidth) : null;
     // the chunk of the in-process engine: the same products over the same rows give the same sums
     this.rebuild = factored ? new Backprop(plan.spec, Math.min(plan.batchSize, 256)) : null;
-    wss.on('connection', (ws, req) => this.admit(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    transport.wss.on('connection', (ws, req) => this.admit(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     this.heartbeat = setInterval(() => this.checkHeartbeats(), options.heartbeatMs ?? 5000);
     this.heartbeat.unref();
   }
@@ -160,38 +131,22 @@ export class CoordinatorServer implements GradientEngine {
     return this.members.length;
   }
 
-  static listen(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
+  static async listen(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
     const { plan } = options;
+    const form = resolveGradientForm(options.gradientForm, plan.spec.layers, plan.batchSize, plan.model.params.length);
     // the largest legitimate message from a worker: its gradient (dense, or the factors of a whole batch), in float64 at most
-    const values = resolveGradientForm(options) === 'dense' ? plan.model.params.length : plan.batchSize * factorWidth(plan.spec.layers);
-    return new Promise((resolve, reject) => {
-      const failed = (err: Error) => reject(new Error(`cannot listen on ${options.host}:${options.port}: ${err.message}`));
-      const common = { perMessageDeflate: false, maxPayload: values * 8 + 64 * 1024 };
-      if (options.tls) {
-        let https: HttpsServer;
-        try {
-          https = createHttpsServer({ cert: options.tls.cert, key: options.tls.key });
-        } catch (err) {
-          return reject(new Error(`cannot use the TLS certificate and key: ${(err as Error).message}`));
-        }
-        const wss = new WebSocketServer({ server: https, ...common });
-        https.once('error', failed);
-        https.listen(options.port, options.host, () => resolve(new CoordinatorServer(options, wss, https)));
-        return;
-      }
-      const wss = new WebSocketServer({ host: options.host, port: options.port, ...common });
-      wss.once('error', failed);
-      wss.once('listening', () => resolve(new CoordinatorServer(options, wss, null)));
-    });
+    const values = form === 'dense' ? plan.model.params.length : plan.batchSize * factorWidth(plan.spec.layers);
+    const transport = await listenWebSocket({ host: options.host, port: options.port, maxPayload: values * 8 + 64 * 1024, tls: options.tls });
+    return new CoordinatorServer(options, transport);
   }
 
   get port(): number {
-    return ((this.https ?? this.wss).address() as AddressInfo).port;
+    return this.transport.port;
   }
 
   get url(): string {
     const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
-    return `${this.https ? 'wss' : 'ws'}://${host}:${this.port}`;
+    return `${this.transport.scheme}://${host}:${this.port}`;
   }
 
   /** Resolves when `expect` workers have joined and received their shards. */
@@ -238,28 +193,16 @@ export class CoordinatorServer implements GradientEngine {
       try {
         if (!isBinary) throw new ProtocolError('text frame');
         const hello = decodeHello(data);
-        if (this.options.token !== undefined && (hello.token === undefined || !sameSecret(hello.token, this.options.token))) {
-          const reason = hello.token === undefined ? 'this coordinator needs a token (--token-file) and the worker gave none' : 'wrong token';
-          log.warn({ address, name: hello.name }, `refused a worker: ${reason}`);
-          ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'not authorised'));
-          return;
-        }
-        if (hello.version !== PROTOCOL_VERSION) {
-          const reason = `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`;
-          log.warn({ address, name: hello.name }, reason);
-          ws.send(encode({ type: 'refused', reason }), () => ws.close(1002, 'protocol version mismatch'));
-          return;
-        }
-        if (this.training ? this.members.length + this.joining.length >= MAX_WORKERS : this.members.length >= this.options.expect) {
-          const reason = this.training ? `training already has ${MAX_WORKERS} workers` : 'the coordinator already has all the workers it waits for';
-          log.warn({ address, name: hello.name }, `refused a worker: ${reason}`);
-          ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'not expected'));
-          return;
-        }
-        if (hello.fingerprint !== undefined && hello.fingerprint !== this.fingerprint) {
-          const reason = `the worker's data set is not the coordinator's (fingerprint ${hello.fingerprint} on the worker, ${this.fingerprint} here): give the worker the same --data and data flags, or none to receive its shard`;
-          log.warn({ address, name: hello.name }, `refused a worker: ${reason}`);
-          ws.send(encode({ type: 'refused', reason }), () => ws.close(1008, 'different data'));
+        const refusal = admissionRefusal(hello, {
+          token: this.options.token,
+          fingerprint: this.fingerprint,
+          training: this.training,
+          workers: this.members.length + this.joining.length,
+          expect: this.options.expect,
+        });
+        if (refusal) {
+          log.warn({ address, name: hello.name }, `refused a worker: ${refusal.reason}`);
+          ws.send(encode({ type: 'refused', reason: refusal.reason }), () => ws.close(refusal.code, refusal.close));
           return;
         }
         this.join(ws, hello.name, address, hello.fingerprint !== undefined);
@@ -532,12 +475,6 @@ export class CoordinatorServer implements GradientEngine {
     );
     this.members.length = 0;
     // whoever is still connected (members closing, strangers that never said hello) is cut off
-    for (const client of this.wss.clients) client.terminate();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
-    if (this.https) {
-      const closed = new Promise<void>((resolve) => this.https!.close(() => resolve()));
-      this.https.closeAllConnections();
-      await closed;
-    }
+    await this.transport.close();
   }
 }
