@@ -36,34 +36,20 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
       }
       const wss = new WebSocketServer({ server: https, ...common });
       https.once('error', failed);
-      https.listen(port, host, () =>
-        resolve({
-          wss,
-          port: (https.address() as AddressInfo).port,
-          scheme: 'wss',
-          async close() {
-            for (const client of wss.clients) client.terminate();
-            await new Promise<void>((done) => wss.close(() => done()));
-            const closed = new Promise<void>((done) => https.close(() => done()));
-            https.closeAllConnections();
-            await closed;
-          },
-        }),
-      );
+      https.listen(port, host, () => resolve({ wss, port: (https.address() as AddressInfo).port, scheme: 'wss', close: () => closeServers(wss, https) }));
       return;
     }
     const wss = new WebSocketServer({ host, port, ...common });
     wss.once('error', failed);
-    wss.once('listening', () =>
-      resolve({
-        wss,
-        port: (wss.address() as AddressInfo).port,
-        scheme: 'ws',
-        async close() {
-          for (const client of wss.clients) client.terminate();
-          await new Promise<void>((done) => wss.close(() => done()));
-        },
-      }),
-    );
+    wss.once('listening', () => resolve({ wss, port: (wss.address() as AddressInfo).port, scheme: 'ws', close: () => closeServers(wss) }));
   });
+}
+
+async function closeServers(wss: WebSocketServer, https?: HttpsServer): Promise<void> {
+  for (const client of wss.clients) client.terminate();
+  await new Promise<void>((done) => wss.close(() => done()));
+  if (!https) return;
+  const closed = new Promise<void>((done) => https.close(() => done()));
+  https.closeAllConnections();
+  await closed;
 }
