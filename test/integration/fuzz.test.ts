@@ -2,13 +2,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Rng, loadModel } from '@shardprop/core';
-import { PROTOCOL_VERSION, decodeToWorker, encode, encodeGradient } from '@shardprop/worker/protocol';
+import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient } from '@shardprop/worker/protocol';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
  * Hostile input while a coordinator trains with honest workers: thousands of
  * connections that send random bytes, truncated or mistyped msgpack, absurd
- * declared lengths and text frames before any hello; and rogue workers that
+ * declared lengths and text frames before any hello (half of them without the
+ * token, which the upgrade itself turns away); and rogue workers that
  * join with the token and then answer steps with wrong steps and rounds, wrong
  * counts and lengths, NaN and infinite values, the wrong array type, repeated
  * gradients and truncated frames. The coordinator must drop every one of them,
@@ -49,7 +50,8 @@ function preHelloAttack(url: string, rng: Rng): Promise<boolean> {
     },
   ];
   return new Promise((resolve) => {
-    const ws = new WebSocket(url);
+    // half of them carry the token in the upgrade, so their garbage reaches the message checks
+    const ws = new WebSocket(url, { headers: rng.int(2) ? { [TOKEN_HEADER]: TOKEN } : {} });
     const timer = setTimeout(() => {
       ws.terminate();
       resolve(false);
@@ -67,7 +69,7 @@ function preHelloAttack(url: string, rng: Rng): Promise<boolean> {
 /** A rogue worker: joins with the token, then answers a step wrongly; resolves once it has been dropped. */
 function rogueWorker(url: string, rng: Rng): Promise<string> {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers: { [TOKEN_HEADER]: TOKEN } });
     ws.binaryType = 'fragments';
     let held: Uint32Array = new Uint32Array(0);
     let size = 0;

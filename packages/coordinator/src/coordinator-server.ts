@@ -65,6 +65,9 @@ export class CoordinatorServer implements GradientEngine {
   private joining: Member[] = [];
   /** Set when workers came or went: the shards are cut again before the next sending of a step. */
   private reshardNeeded = false;
+  private resendScheduled = false;
+  private lastLoss = '';
+  private closing = false;
   private pendingConnections = 0;
   private readonly heartbeat: NodeJS.Timeout;
   private stepTimer: NodeJS.Timeout | null = null;
@@ -136,7 +139,16 @@ export class CoordinatorServer implements GradientEngine {
     const form = resolveGradientForm(options.gradientForm, plan.spec.layers, plan.batchSize, plan.model.params.length);
     // the largest legitimate message from a worker: its gradient (dense, or the factors of a whole batch), in float64 at most
     const values = form === 'dense' ? plan.model.params.length : plan.batchSize * factorWidth(plan.spec.layers);
-    const transport = await listenWebSocket({ host: options.host, port: options.port, maxPayload: values * 8 + 64 * 1024, tls: options.tls });
+    const transport = await listenWebSocket({
+      host: options.host,
+      port: options.port,
+      maxPayload: values * 8 + 64 * 1024,
+      tls: options.tls,
+      // only with a token: a stranger is turned away before it can send a byte of payload
+      verifyToken: options.token,
+      onUnauthorised: (address, reason) => options.log.warn({ address }, `refused a worker: ${reason}`),
+      onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
+    });
     return new CoordinatorServer(options, transport);
   }
 
@@ -165,6 +177,10 @@ export class CoordinatorServer implements GradientEngine {
 
   private admit(ws: WebSocket, address: string): void {
     const log = this.options.log;
+    if (this.closing) {
+      ws.terminate();
+      return;
+    }
     if (this.pendingConnections >= MAX_PENDING_CONNECTIONS) {
       log.warn({ address, pending: this.pendingConnections }, 'dropped a connection: too many connections have not said hello yet');
       ws.terminate();
@@ -320,7 +336,9 @@ export class CoordinatorServer implements GradientEngine {
     if (this.stepTimer) clearTimeout(this.stepTimer);
     const timeoutMs = this.options.stepTimeoutMs ?? 300_000;
     this.stepTimer = setTimeout(() => {
-      for (const m of [...this.members]) if (!this.reducer.has(m.slot)) this.drop(m, `no gradient within ${timeoutMs / 1000} s (--step-timeout)`);
+      // all the late ones first: dropping one sends the step again, after which nobody has answered
+      const late = this.members.filter((m) => !this.reducer.has(m.slot));
+      for (const m of late) this.drop(m, `no gradient within ${timeoutMs / 1000} s (--step-timeout)`);
     }, timeoutMs);
   }
 
@@ -348,16 +366,15 @@ export class CoordinatorServer implements GradientEngine {
 
   /** Pings every worker that is not computing; one that did not answer the previous ping is dropped. */
   private checkHeartbeats(): void {
+    const silent: Member[] = [];
     for (const m of [...this.members, ...this.joining]) {
       const computing = this.pending !== null && m.slot >= 0 && this.members.includes(m) && !this.reducer.has(m.slot);
       if (computing) continue; // a busy worker cannot answer; the step timeout watches it
-      if (!m.alive) {
-        this.drop(m, 'it did not answer a heartbeat');
-        continue;
-      }
+      if (!m.alive) silent.push(m);
       m.alive = false;
       m.ws.ping();
     }
+    for (const m of silent) this.drop(m, 'it did not answer a heartbeat');
   }
 
   contributions(): WorkerContribution[] {
@@ -448,14 +465,39 @@ export class CoordinatorServer implements GradientEngine {
     this.members.splice(i, 1);
     this.reshardNeeded = true;
     this.options.log.warn({ workerId: member.workerId, name: member.name, step: this.step, reason, left: this.members.length }, 'worker lost: its samples go to the others');
-    if (!this.pending || this.waitTimer) return;
-    if (this.members.length > 0) this.sendStep();
-    else this.waitForJoiners(`worker ${member.workerId} (${member.name}) was lost at step ${this.step} (${reason}) and no worker is left`);
+    this.lastLoss = `worker ${member.workerId} (${member.name}) was lost at step ${this.step} (${reason})`;
+    this.scheduleResend();
+  }
+
+  /**
+   * Sends the step in flight again to the workers there are now (those joining
+   * too), once for all the losses of this turn of the event loop; with none left,
+   * waits for one.
+   */
+  private scheduleResend(): void {
+    if (this.resendScheduled) return;
+    this.resendScheduled = true;
+    queueMicrotask(() => {
+      this.resendScheduled = false;
+      if (!this.pending || this.waitTimer || this.closing) return;
+      if (this.members.length === 0 && this.joining.length > 0) return this.resumeWithJoiners();
+      if (this.members.length > 0) {
+        for (const m of this.joining.splice(0)) this.members.push(m);
+        this.sendStep();
+      } else {
+        this.waitForJoiners(`${this.lastLoss} and no worker is left`);
+      }
+    });
   }
 
   /** Tells every worker that training is over and closes the server. */
   async close(reason = 'training finished'): Promise<void> {
+    this.closing = true;
     this.training = false;
+    if (this.pending) {
+      this.pending.reject(new WorkerLostError('the coordinator closed'));
+      this.pending = null;
+    }
     clearInterval(this.heartbeat);
     if (this.stepTimer) clearTimeout(this.stepTimer);
     if (this.waitTimer) clearTimeout(this.waitTimer);
@@ -466,7 +508,10 @@ export class CoordinatorServer implements GradientEngine {
         (m) =>
           new Promise<void>((resolve) => {
             if (m.ws.readyState !== m.ws.OPEN) return resolve();
+            // a worker that does not take the message within 5 s is cut off (transport.close)
+            const timer = setTimeout(resolve, 5000);
             m.ws.send(done, () => {
+              clearTimeout(timer);
               m.ws.close(1000, 'done');
               resolve();
             });

@@ -1,5 +1,8 @@
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { TOKEN_HEADER } from '@shardprop/worker/protocol';
+import { sameSecret } from './admission.js';
 import { WebSocketServer } from 'ws';
 
 /** A listening WebSocket server, plain (ws://) or over TLS (wss://). */
@@ -19,14 +22,44 @@ export interface TransportOptions {
   maxPayload: number;
   /** PEM certificate and key: serve wss://. */
   tls?: { cert: Buffer; key: Buffer };
+  /**
+   * When set, the WebSocket upgrade itself must carry this secret in the
+   * TOKEN_HEADER header: a stranger is answered 401 before it can send a single
+   * message (so before it can make the server buffer one).
+   */
+  verifyToken?: string;
+  /** A refused upgrade, for the log (never with the token). */
+  onUnauthorised?(address: string, reason: string): void;
+  /** Errors of the listening server after it started (e.g. EMFILE on accept): reported, never thrown. */
+  onError(err: Error): void;
 }
+
+
 
 /** Listens on host:port, per-message deflate off; fails with a one-line reason. */
 export function listenWebSocket(options: TransportOptions): Promise<Transport> {
   const { host, port, tls } = options;
-  const common = { perMessageDeflate: false, maxPayload: options.maxPayload };
+  const { verifyToken } = options;
+  const common = {
+    perMessageDeflate: false,
+    maxPayload: options.maxPayload,
+    verifyClient:
+      verifyToken === undefined
+        ? undefined
+        : ({ req }: { req: IncomingMessage }) => {
+            const given = req.headers[TOKEN_HEADER];
+            if (typeof given === 'string' && sameSecret(given, verifyToken)) return true;
+            const reason = given === undefined ? 'this coordinator needs a token (--token-file) and the worker gave none' : 'wrong token';
+            options.onUnauthorised?.(`${req.socket.remoteAddress}:${req.socket.remotePort}`, reason);
+            return false;
+          },
+  };
   return new Promise((resolve, reject) => {
-    const failed = (err: Error) => reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
+    let listening = false;
+    const failed = (err: Error) => {
+      if (listening) options.onError(err);
+      else reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
+    };
     if (tls) {
       let https: HttpsServer;
       try {
@@ -35,13 +68,21 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
         return reject(new Error(`cannot use the TLS certificate and key: ${(err as Error).message}`));
       }
       const wss = new WebSocketServer({ server: https, ...common });
-      https.once('error', failed);
-      https.listen(port, host, () => resolve({ wss, port: (https.address() as AddressInfo).port, scheme: 'wss', close: () => closeServers(wss, https) }));
+      // ws forwards the https server's errors to wss: both must have a listener, for good
+      https.on('error', failed);
+      wss.on('error', failed);
+      https.listen(port, host, () => {
+        listening = true;
+        resolve({ wss, port: (https.address() as AddressInfo).port, scheme: 'wss', close: () => closeServers(wss, https) });
+      });
       return;
     }
     const wss = new WebSocketServer({ host, port, ...common });
-    wss.once('error', failed);
-    wss.once('listening', () => resolve({ wss, port: (wss.address() as AddressInfo).port, scheme: 'ws', close: () => closeServers(wss) }));
+    wss.on('error', failed);
+    wss.once('listening', () => {
+      listening = true;
+      resolve({ wss, port: (wss.address() as AddressInfo).port, scheme: 'ws', close: () => closeServers(wss) });
+    });
   });
 }
 

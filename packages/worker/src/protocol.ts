@@ -15,6 +15,9 @@ export { sendFragments } from './tail-array.js';
  */
 export const PROTOCOL_VERSION = 3;
 
+/** The HTTP header of the WebSocket upgrade that carries the coordinator's token (it goes in the hello too). */
+export const TOKEN_HEADER = 'x-shardprop-token';
+
 export interface Hello {
   type: 'hello';
   version: number;

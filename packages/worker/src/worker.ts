@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { Backprop, Model, allocFloats, datasetAs, factorWidth, makeDataset, subset, type Dataset, type Floats } from '@shardprop/core';
-import { PROTOCOL_VERSION, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type ShardData, type Step, type Welcome } from './protocol.js';
+import { PROTOCOL_VERSION, TOKEN_HEADER, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type ShardData, type Step, type Welcome } from './protocol.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT of the coordinator. */
@@ -146,6 +146,8 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
     let settled = false;
     /** When the last gradient went out, in wall-clock ms (see Gradient.previousSentAt). */
     let sentAt = 0;
+    /** The newest step message not yet computed. */
+    let latest: { step: Step; arrived: number } | null = null;
     const wallClock = (): number => performance.timeOrigin + performance.now();
     const finish = (exit: WorkerExit): void => {
       if (settled) return;
@@ -153,7 +155,24 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
       resolve(exit);
       ws.close();
     };
-    const ws = new WebSocket(options.url, { perMessageDeflate: false, maxPayload: 2 ** 31 - 1, generateMask: zeroMask, ca: options.ca });
+    const ws = new WebSocket(options.url, {
+      perMessageDeflate: false,
+      maxPayload: 2 ** 31 - 1,
+      generateMask: zeroMask,
+      ca: options.ca,
+      // the token goes with the upgrade too: a coordinator with a token lets no one in without it
+      headers: options.token === undefined ? undefined : { [TOKEN_HEADER]: options.token },
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      const message =
+        res.statusCode === 401
+          ? options.token === undefined
+            ? 'the coordinator refused us: this coordinator needs a token (--token-file) and the worker gave none'
+            : 'the coordinator refused us: wrong token'
+          : `the coordinator at ${options.url} answered HTTP ${res.statusCode} instead of a WebSocket`;
+      res.resume();
+      finish({ reason: res.statusCode === 401 ? 'refused' : 'error', message });
+    });
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
     ws.on('open', () => {
@@ -179,10 +198,27 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
             state!.setShard(m.shard);
             log('info', `now holds ${m.shard.indices.length} samples`, { samples: m.shard.indices.length, shard: idRanges(m.shard.indices) });
             break;
-          case 'step':
-            sendFragments(ws, state!.compute(m, arrived, sentAt));
-            sentAt = wallClock();
+          case 'step': {
+            // Computed once this batch of arrived messages is handled: when the coordinator
+            // has sent the step again meanwhile (workers came or went), only the newest counts.
+            const first = latest === null;
+            latest = { step: m, arrived };
+            if (first) {
+              queueMicrotask(() => {
+                const next = latest!;
+                latest = null;
+                if (settled || !state) return;
+                try {
+                  sendFragments(ws, state.compute(next.step, next.arrived, sentAt));
+                  sentAt = wallClock();
+                } catch (err) {
+                  log('error', `invalid message from the coordinator: ${(err as Error).message}`);
+                  finish({ reason: 'invalid', message: (err as Error).message });
+                }
+              });
+            }
             break;
+          }
           case 'refused':
             finish({ reason: 'refused', message: m.reason });
             break;
