@@ -100,7 +100,7 @@ describe('worker faults and elastic membership', () => {
     expect(b.stderr.match(/joined as worker/g)!.length).toBeGreaterThanOrEqual(2);
     // only the silent worker was dropped: the one that had answered stayed
     expect(a.stderr.match(/joined as worker/g)).toHaveLength(1);
-    expect(done.stderr.match(/no gradient within 1 s \(--step-timeout\)/g)).toHaveLength(1);
+    expect(done.stderr.split('\n').filter((l) => l.includes('"msg":"dropped a worker"'))).toHaveLength(1);
     expect(maxAbsDiff(loadModel(c.out, 'float64').params, want)).toBeLessThan(1e-9);
   });
 });
