@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { Rng, loadModel } from '@shardprop/core';
+import { Backprop, Model, Rng, loadModel, makeDataset, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient } from '@shardprop/worker/protocol';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
@@ -12,7 +12,8 @@ import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
  * token, which the upgrade itself turns away); and rogue workers that
  * join with the token and then answer steps with wrong steps and rounds, wrong
  * counts and lengths, NaN and infinite values, the wrong array type, repeated
- * gradients and truncated frames. The coordinator must drop every one of them,
+ * gradients (its true gradient sent twice: the first copy counts, the second
+ * gets it dropped) and truncated frames. The coordinator must drop every one of them,
  * keep its memory bounded, and train the model of a clean run: exactly, since
  * with --gradient-form factors the sum does not depend on who computed what.
  */
@@ -23,6 +24,7 @@ afterAll(() => {
 });
 
 const TOKEN = '0123456789abcdef0123456789abcdef';
+const SPEC = { layers: [2, 12, 2], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float64' as const };
 const RUN = ['--data', 'spirals', '--seed', '4', '--layers', '2,12,2', '--batch', '9', '--lr', '0.3', '--dtype', 'float64', '--steps', '12000', '--gradient-form', 'factors'];
 
 function rssKiB(pid: number): number {
@@ -67,11 +69,12 @@ function preHelloAttack(url: string, rng: Rng): Promise<boolean> {
 }
 
 /** A rogue worker: joins with the token, then answers a step wrongly; resolves once it has been dropped. */
-function rogueWorker(url: string, rng: Rng): Promise<string> {
+function rogueWorker(url: string, rng: Rng, which: number): Promise<string> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { headers: { [TOKEN_HEADER]: TOKEN } });
     ws.binaryType = 'fragments';
     let held: Uint32Array = new Uint32Array(0);
+    let rows: Dataset | null = null;
     let size = 0;
     let factorWidth = 0;
     let what = 'never got a step';
@@ -83,12 +86,13 @@ function rogueWorker(url: string, rng: Rng): Promise<string> {
     ws.on('message', (data: Buffer[]) => {
       let m;
       try {
-        m = decodeToWorker(Buffer.concat(data), size ? { size, dtype: 'float64', spec: { layers: [2, 12, 2], activation: 'sigmoid', loss: 'quadratic', dtype: 'float64' } } : undefined);
+        m = decodeToWorker(Buffer.concat(data), size ? { size, dtype: 'float64', spec: SPEC } : undefined);
       } catch {
         return;
       }
       if (m.type === 'welcome' || m.type === 'reshard') {
         held = m.shard.indices;
+        rows = m.shard.x && m.shard.y ? makeDataset('rogue', m.shard.x, m.shard.y, 2, 2) : null;
         if (m.type === 'welcome') {
           size = 2 * 12 + 12 + 12 * 2 + 2;
           factorWidth = 12 + 2 + 12;
@@ -110,12 +114,25 @@ function rogueWorker(url: string, rng: Rng): Promise<string> {
         ['NaN', () => encodeGradient(head, grad.length ? grad.map((_, i) => (i === 0 ? NaN : 0)) : Float64Array.of(NaN))],
         ['Infinity', () => encodeGradient(head, grad.length ? grad.map((_, i) => (i === grad.length - 1 ? -Infinity : 0)) : Float64Array.of(Infinity))],
         ['float32 values', () => [encode({ ...head, grad: new Float32Array(grad.length) })]],
+        [
+          'its true gradient, twice',
+          () => {
+            // what an honest worker sends (so the first copy counts), then the same again
+            const model = new Model(SPEC);
+            model.params.set(m.params);
+            const local = Uint32Array.from(Array.from(m.batch).map((g) => held.indexOf(g)).filter((r) => r >= 0));
+            const factors = new Float64Array(count * factorWidth);
+            const r = rows ? new Backprop(SPEC, 9).factors(model, rows, local, 0, local.length, factors) : { lossSum: 0, correct: 0 };
+            const honest = encodeGradient({ ...head, lossSum: r.lossSum, correct: r.correct }, factors);
+            return [...honest, ...honest];
+          },
+        ],
         ['a negative loss', () => encodeGradient({ ...head, lossSum: -1 }, grad)],
         ['truncated bytes', () => [Buffer.concat(encodeGradient(head, grad)).subarray(0, 10)]],
         ['random bytes', () => [Buffer.from(Array.from({ length: 50 }, () => rng.int(256)))]],
         ['twice a future round', () => [...encodeGradient({ ...head, round: m.round + 1 }, grad), ...encodeGradient({ ...head, round: m.round + 1 }, grad)]],
       ];
-      const [name, make] = attacks[rng.int(attacks.length)];
+      const [name, make] = attacks[which % attacks.length]; // each kind in turn
       what = name;
       for (const f of make()) ws.send(f);
     });
@@ -150,7 +167,7 @@ describe('fuzz: hostile clients during training', () => {
     // pre-hello garbage, 32 connections open at a time, and a rogue worker joining every 100 of them
     const pool = new Set<Promise<void>>();
     while (training && sent < 2000) {
-      if (sent % 100 === 0) rogues.push(await rogueWorker(url, rng));
+      if (sent % 100 === 0) rogues.push(await rogueWorker(url, rng, rogues.length));
       sent++;
       const p: Promise<void> = preHelloAttack(url, rng).then((ok) => {
         if (ok) closed++;
@@ -169,6 +186,7 @@ describe('fuzz: hostile clients during training', () => {
     expect(closed).toBe(sent); // every garbage connection was closed by the coordinator
     expect(rogues.length).toBeGreaterThan(5);
     for (const r of rogues) expect(r).not.toMatch(/^not dropped/);
+    expect(new Set(rogues).size).toBe(14); // every kind of rogue answer was tried
     expect(peakRss - startRss).toBeLessThan(150 * 1024); // KiB
     expect(JSON.parse(done.stdout.trim()).steps).toBe(12000);
     const a = loadModel(out, 'float64').params;
