@@ -1,8 +1,9 @@
 // Section "gemm": the matrix product alone, so training figures can be read against
-// the kernel's ceiling. Shape: W-large's first layer, Z[256,512] = A[256,784] · W[512,784]ᵀ.
+// the kernel's ceiling, for the portable kernel and the WebAssembly SIMD one. Shape: W-large's
+// first layer, Z[256,512] = A[256,784] · W[512,784]ᵀ.
 import { fileURLToPath } from 'node:url';
 import { runProbe, timingArgs } from '../measure.mjs';
-import { num, table } from '../report.mjs';
+import { num, ratio, table } from '../report.mjs';
 
 export const name = 'gemm';
 const SHAPES = { 'gemmNT-256x784x512-f32': [256, 784, 512] }; // m, k, n
@@ -20,17 +21,22 @@ const REFERENCE = [
 export async function run(selected, timing) {
   const probe = fileURLToPath(new URL('../ours-gemm.mjs', import.meta.url));
   const results = {};
-  for (const row of selected) results[row] = runProbe(process.execPath, [probe, ...SHAPES[row].map(String), ...timingArgs(timing)]);
+  for (const row of selected) {
+    results[row] = {};
+    for (const kernel of ['js', 'wasm']) results[row][kernel] = runProbe(process.execPath, [probe, kernel, ...SHAPES[row].map(String), ...timingArgs(timing)]);
+  }
 
   console.log('\nGEMM alone, C = A · Bᵀ, float32, single thread\n');
   console.log(table(
-    ['kernel', 'm x k x n', 'ms/call', 'GFLOP/s'],
-    selected.map((row) => {
-      const r = results[row];
-      return [r.kernel ?? row, SHAPES[row].join(' x '), num(r.msPerCall), num(r.gflops)];
-    }),
+    ['kernel', 'm x k x n', 'ms/call', 'GFLOP/s', 'vs js'],
+    selected.flatMap((row) =>
+      ['js', 'wasm'].map((kernel) => {
+        const r = results[row][kernel];
+        return [r.kernel ?? kernel, SHAPES[row].join(' x '), num(r.msPerCall), num(r.gflops), ratio(r.gflops, results[row].js.gflops)];
+      }),
+    ),
   ));
-  for (const row of selected) if (results[row].error) console.log(`  ${row} failed: ${results[row].error}`);
+  for (const row of selected) for (const [kernel, r] of Object.entries(results[row])) if (r.error) console.log(`  ${row} ${kernel} failed: ${r.error}`);
   console.log('\nSame shape, from ../shared/peers/RESULTS.md (not measured in this run):\n');
   console.log(table(['kernel', 'GFLOP/s'], REFERENCE.map(([k, g]) => [k, num(g)])));
   return { rows: results, reference: { source: '../shared/peers/RESULTS.md', gflops: Object.fromEntries(REFERENCE) } };
