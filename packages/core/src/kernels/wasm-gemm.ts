@@ -3,9 +3,10 @@
  * (the forward product Z = A · Wᵀ), as WAT text assembled at load time by wabt.
  *
  * Both operands are read along contiguous rows, so the kernel is a dot product
- * over k, four lanes at a time: one row of A against four rows of B, four f32x4
- * accumulators, summed across lanes at the end; the last k % 4 products and the
- * last n % 4 rows of B go through scalar loops. Products are accumulated in
+ * over k, four lanes at a time: two rows of A against four rows of B, eight f32x4
+ * accumulators (each load of B serves both rows of A), summed across lanes at the
+ * end; the last k % 4 products go through a scalar loop, the last n % 4 rows of B
+ * and an odd last row of A through a one-row loop. Products are accumulated in
  * float32 (the JS kernels accumulate in float64 and round once), so results
  * agree with them to float32 precision, not bit for bit.
  *
@@ -43,74 +44,122 @@ export const GEMM_NT_F32_WAT = String.raw`
         (local.get $value)
         (local.get $acc))))
 
-  (func (export "gemm_nt_f32")
-    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32)
-    (local $i i32) (local $j i32) (local $p i32) (local $k4 i32) (local $rowBytes i32)
-    (local $a i32) (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32) (local $c i32)
-    (local $va v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128)
+  ;; C[i, j] for every j from $j on, one row of A ($a) against one row of B at a time
+  (func $singles (param $a i32) (param $c i32) (param $B i32) (param $j i32) (param $n i32) (param $k i32) (param $acc i32)
+    (local $k4 i32) (local $rowBytes i32) (local $b i32) (local $p i32) (local $s v128)
     (local.set $k4 (i32.and (local.get $k) (i32.const -4)))
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const 2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $b (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))))
+        (local.set $s (v128.const i32x4 0 0 0 0))
+        (local.set $p (i32.const 0))
+        (block $kDone
+          (loop $kLoop
+            (br_if $kDone (i32.ge_u (local.get $p) (local.get $k4)))
+            (local.set $s (f32x4.add (local.get $s)
+              (f32x4.mul (v128.load (i32.add (local.get $a) (i32.shl (local.get $p) (i32.const 2))))
+                         (v128.load (i32.add (local.get $b) (i32.shl (local.get $p) (i32.const 2)))))))
+            (local.set $p (i32.add (local.get $p) (i32.const 4)))
+            (br $kLoop)))
+        (call $store (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))
+          (f32.add (call $hsum (local.get $s)) (call $tail (local.get $a) (local.get $b) (local.get $k4) (local.get $k))) (local.get $acc))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $next))))
+
+  ;; rows $a0 and $a1 of A against rows $j..$j+3 of B: eight f32x4 sums, each load of B used twice
+  (func $block2x4 (param $a0 i32) (param $a1 i32) (param $c0 i32) (param $c1 i32) (param $B i32) (param $j i32) (param $k i32) (param $acc i32)
+    (local $k4 i32) (local $rowBytes i32) (local $p i32) (local $off i32)
+    (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
+    (local $x0 v128) (local $x1 v128) (local $y v128)
+    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
+    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local.set $k4 (i32.and (local.get $k) (i32.const -4)))
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const 2)))
+    (local.set $b0 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))))
+    (local.set $b1 (i32.add (local.get $b0) (local.get $rowBytes)))
+    (local.set $b2 (i32.add (local.get $b1) (local.get $rowBytes)))
+    (local.set $b3 (i32.add (local.get $b2) (local.get $rowBytes)))
+    (local.set $p (i32.const 0))
+    (block $kDone
+      (loop $kLoop
+        (br_if $kDone (i32.ge_u (local.get $p) (local.get $k4)))
+        (local.set $off (i32.shl (local.get $p) (i32.const 2)))
+        (local.set $x0 (v128.load (i32.add (local.get $a0) (local.get $off))))
+        (local.set $x1 (v128.load (i32.add (local.get $a1) (local.get $off))))
+        (local.set $y (v128.load (i32.add (local.get $b0) (local.get $off))))
+        (local.set $s00 (f32x4.add (local.get $s00) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $s10 (f32x4.add (local.get $s10) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load (i32.add (local.get $b1) (local.get $off))))
+        (local.set $s01 (f32x4.add (local.get $s01) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $s11 (f32x4.add (local.get $s11) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load (i32.add (local.get $b2) (local.get $off))))
+        (local.set $s02 (f32x4.add (local.get $s02) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $s12 (f32x4.add (local.get $s12) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $y (v128.load (i32.add (local.get $b3) (local.get $off))))
+        (local.set $s03 (f32x4.add (local.get $s03) (f32x4.mul (local.get $x0) (local.get $y))))
+        (local.set $s13 (f32x4.add (local.get $s13) (f32x4.mul (local.get $x1) (local.get $y))))
+        (local.set $p (i32.add (local.get $p) (i32.const 4)))
+        (br $kLoop)))
+    (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+    (call $store (i32.add (local.get $c0) (local.get $off))
+      (f32.add (call $hsum (local.get $s00)) (call $tail (local.get $a0) (local.get $b0) (local.get $k4) (local.get $k))) (local.get $acc))
+    (call $store (i32.add (local.get $c0) (i32.add (local.get $off) (i32.const 4)))
+      (f32.add (call $hsum (local.get $s01)) (call $tail (local.get $a0) (local.get $b1) (local.get $k4) (local.get $k))) (local.get $acc))
+    (call $store (i32.add (local.get $c0) (i32.add (local.get $off) (i32.const 8)))
+      (f32.add (call $hsum (local.get $s02)) (call $tail (local.get $a0) (local.get $b2) (local.get $k4) (local.get $k))) (local.get $acc))
+    (call $store (i32.add (local.get $c0) (i32.add (local.get $off) (i32.const 12)))
+      (f32.add (call $hsum (local.get $s03)) (call $tail (local.get $a0) (local.get $b3) (local.get $k4) (local.get $k))) (local.get $acc))
+    (call $store (i32.add (local.get $c1) (local.get $off))
+      (f32.add (call $hsum (local.get $s10)) (call $tail (local.get $a1) (local.get $b0) (local.get $k4) (local.get $k))) (local.get $acc))
+    (call $store (i32.add (local.get $c1) (i32.add (local.get $off) (i32.const 4)))
+      (f32.add (call $hsum (local.get $s11)) (call $tail (local.get $a1) (local.get $b1) (local.get $k4) (local.get $k))) (local.get $acc))
+    (call $store (i32.add (local.get $c1) (i32.add (local.get $off) (i32.const 8)))
+      (f32.add (call $hsum (local.get $s12)) (call $tail (local.get $a1) (local.get $b2) (local.get $k4) (local.get $k))) (local.get $acc))
+    (call $store (i32.add (local.get $c1) (i32.add (local.get $off) (i32.const 12)))
+      (f32.add (call $hsum (local.get $s13)) (call $tail (local.get $a1) (local.get $b3) (local.get $k4) (local.get $k))) (local.get $acc)))
+
+  (func (export "gemm_nt_f32")
+    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32)
+    (local $i i32) (local $j i32) (local $rowBytes i32) (local $a0 i32) (local $a1 i32) (local $c0 i32) (local $c1 i32)
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const 2)))
+    ;; four rows of B (a panel that stays in cache) against every pair of rows of A
+    (block $quadsDone
+      (loop $quads
+        (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $n)))
+        (local.set $i (i32.const 0))
+        (block $pairsDone
+          (loop $pairs
+            (br_if $pairsDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
+            (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
+            (local.set $c0 (i32.add (local.get $C) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 2))))
+            (call $block2x4 (local.get $a0) (i32.add (local.get $a0) (local.get $rowBytes))
+              (local.get $c0) (i32.add (local.get $c0) (i32.shl (local.get $n) (i32.const 2)))
+              (local.get $B) (local.get $j) (local.get $k) (local.get $acc))
+            (local.set $i (i32.add (local.get $i) (i32.const 2)))
+            (br $pairs)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $quads)))
+    ;; the last n % 4 rows of B, for every pair of rows of A
     (local.set $i (i32.const 0))
-    (block $rowsDone
-      (loop $rows
-        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
-        (local.set $a (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
-        (local.set $c (i32.add (local.get $C) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 2))))
-        (local.set $j (i32.const 0))
-        ;; four rows of B at a time
-        (block $quadsDone
-          (loop $quads
-            (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $n)))
-            (local.set $b0 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))))
-            (local.set $b1 (i32.add (local.get $b0) (local.get $rowBytes)))
-            (local.set $b2 (i32.add (local.get $b1) (local.get $rowBytes)))
-            (local.set $b3 (i32.add (local.get $b2) (local.get $rowBytes)))
-            (local.set $s0 (v128.const i32x4 0 0 0 0))
-            (local.set $s1 (v128.const i32x4 0 0 0 0))
-            (local.set $s2 (v128.const i32x4 0 0 0 0))
-            (local.set $s3 (v128.const i32x4 0 0 0 0))
-            (local.set $p (i32.const 0))
-            (block $kDone
-              (loop $kLoop
-                (br_if $kDone (i32.ge_u (local.get $p) (local.get $k4)))
-                (local.set $va (v128.load (i32.add (local.get $a) (i32.shl (local.get $p) (i32.const 2)))))
-                (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $va) (v128.load (i32.add (local.get $b0) (i32.shl (local.get $p) (i32.const 2)))))))
-                (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $va) (v128.load (i32.add (local.get $b1) (i32.shl (local.get $p) (i32.const 2)))))))
-                (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (local.get $va) (v128.load (i32.add (local.get $b2) (i32.shl (local.get $p) (i32.const 2)))))))
-                (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (local.get $va) (v128.load (i32.add (local.get $b3) (i32.shl (local.get $p) (i32.const 2)))))))
-                (local.set $p (i32.add (local.get $p) (i32.const 4)))
-                (br $kLoop)))
-            (call $store (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))
-              (f32.add (call $hsum (local.get $s0)) (call $tail (local.get $a) (local.get $b0) (local.get $k4) (local.get $k))) (local.get $acc))
-            (call $store (i32.add (local.get $c) (i32.shl (i32.add (local.get $j) (i32.const 1)) (i32.const 2)))
-              (f32.add (call $hsum (local.get $s1)) (call $tail (local.get $a) (local.get $b1) (local.get $k4) (local.get $k))) (local.get $acc))
-            (call $store (i32.add (local.get $c) (i32.shl (i32.add (local.get $j) (i32.const 2)) (i32.const 2)))
-              (f32.add (call $hsum (local.get $s2)) (call $tail (local.get $a) (local.get $b2) (local.get $k4) (local.get $k))) (local.get $acc))
-            (call $store (i32.add (local.get $c) (i32.shl (i32.add (local.get $j) (i32.const 3)) (i32.const 2)))
-              (f32.add (call $hsum (local.get $s3)) (call $tail (local.get $a) (local.get $b3) (local.get $k4) (local.get $k))) (local.get $acc))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $quads)))
-        ;; the last n % 4 rows of B, one at a time
-        (block $singlesDone
-          (loop $singles
-            (br_if $singlesDone (i32.ge_u (local.get $j) (local.get $n)))
-            (local.set $b0 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))))
-            (local.set $s0 (v128.const i32x4 0 0 0 0))
-            (local.set $p (i32.const 0))
-            (block $kDone1
-              (loop $kLoop1
-                (br_if $kDone1 (i32.ge_u (local.get $p) (local.get $k4)))
-                (local.set $s0 (f32x4.add (local.get $s0)
-                  (f32x4.mul (v128.load (i32.add (local.get $a) (i32.shl (local.get $p) (i32.const 2))))
-                             (v128.load (i32.add (local.get $b0) (i32.shl (local.get $p) (i32.const 2)))))))
-                (local.set $p (i32.add (local.get $p) (i32.const 4)))
-                (br $kLoop1)))
-            (call $store (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))
-              (f32.add (call $hsum (local.get $s0)) (call $tail (local.get $a) (local.get $b0) (local.get $k4) (local.get $k))) (local.get $acc))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $singles)))
-        (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $rows)))))
+    (block $restDone
+      (loop $rest
+        (br_if $restDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
+        (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $c0 (i32.add (local.get $C) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 2))))
+        (call $singles (local.get $a0) (local.get $c0) (local.get $B) (local.get $j) (local.get $n) (local.get $k) (local.get $acc))
+        (call $singles (i32.add (local.get $a0) (local.get $rowBytes)) (i32.add (local.get $c0) (i32.shl (local.get $n) (i32.const 2)))
+          (local.get $B) (local.get $j) (local.get $n) (local.get $k) (local.get $acc))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br $rest)))
+    ;; an odd last row of A
+    (if (i32.lt_u (local.get $i) (local.get $m))
+      (then
+        (call $singles
+          (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes)))
+          (i32.add (local.get $C) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 2)))
+          (local.get $B) (i32.const 0) (local.get $n) (local.get $k) (local.get $acc))))))
 `;
 
 // The WebAssembly global of Node, typed as far as this file uses it (the project's lib has no DOM types).
