@@ -1,6 +1,7 @@
 /**
- * The WebAssembly SIMD128 matrix product C[m,n] (+)= A[m,k] · B[n,k]ᵀ in float32
- * (the forward product Z = A · Wᵀ), as WAT text assembled at load time by wabt.
+ * WebAssembly SIMD128 matrix products in float32, as WAT text assembled at load
+ * time by wabt: C[m,n] (+)= A[m,k] · B[n,k]ᵀ (the forward product Z = A · Wᵀ), and
+ * the row update behind A · B and Aᵀ · B (the backward products).
  *
  * Both operands are read along contiguous rows, so the kernel is a dot product
  * over k, four lanes at a time: two rows of A against four rows of B, eight f32x4
@@ -8,7 +9,8 @@
  * end; the last k % 4 products go through a scalar loop, the last n % 4 rows of B
  * and an odd last row of A through a one-row loop. Products are accumulated in
  * float32 (the JS kernels accumulate in float64 and round once), so results
- * agree with them to float32 precision, not bit for bit.
+ * agree with them to float32 precision, not bit for bit. The row update keeps
+ * sixteen columns of a row of C in four f32x4 sums over all of k.
  *
  * All pointers are byte offsets into the module's own memory; the caller places
  * the matrices there (see WasmGemm).
@@ -120,6 +122,87 @@ export const GEMM_NT_F32_WAT = String.raw`
     (call $store (i32.add (local.get $c1) (i32.add (local.get $off) (i32.const 12)))
       (f32.add (call $hsum (local.get $s13)) (call $tail (local.get $a1) (local.get $b3) (local.get $k4) (local.get $k))) (local.get $acc)))
 
+  ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]: gemmNN (rs = k, cs = 1) and gemmTN
+  ;; (rs = 1, cs = m). Row i of C, sixteen columns at a time held in four f32x4 sums over all p
+  ;; (each a(i,p) splat across the lanes), then four columns at a time, then one at a time.
+  (func (export "row_update_f32")
+    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $rs i32) (param $cs i32)
+    (param $B i32) (param $C i32) (param $acc i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $c i32) (local $aRow i32) (local $bCol i32)
+    (local $x v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $f f32)
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
+        (local.set $c (i32.add (local.get $C) (i32.shl (i32.mul (local.get $i) (local.get $n)) (i32.const 2))))
+        (local.set $aRow (i32.add (local.get $A) (i32.shl (i32.mul (local.get $i) (local.get $rs)) (i32.const 2))))
+        (local.set $j (i32.const 0))
+        (block $wideDone
+          (loop $wide
+            (br_if $wideDone (i32.gt_u (i32.add (local.get $j) (i32.const 16)) (local.get $n)))
+            (if (local.get $acc)
+              (then
+                (local.set $s0 (v128.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))))
+                (local.set $s1 (v128.load offset=16 (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))))
+                (local.set $s2 (v128.load offset=32 (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))))
+                (local.set $s3 (v128.load offset=48 (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))))))
+              (else
+                (local.set $s0 (v128.const i32x4 0 0 0 0))
+                (local.set $s1 (v128.const i32x4 0 0 0 0))
+                (local.set $s2 (v128.const i32x4 0 0 0 0))
+                (local.set $s3 (v128.const i32x4 0 0 0 0))))
+            (local.set $p (i32.const 0))
+            (block $kDone
+              (loop $kLoop
+                (br_if $kDone (i32.ge_u (local.get $p) (local.get $k)))
+                (local.set $x (f32x4.splat (f32.load (i32.add (local.get $aRow) (i32.shl (i32.mul (local.get $p) (local.get $cs)) (i32.const 2))))))
+                (local.set $bCol (i32.add (local.get $B) (i32.shl (i32.add (i32.mul (local.get $p) (local.get $n)) (local.get $j)) (i32.const 2))))
+                (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $x) (v128.load (local.get $bCol)))))
+                (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $bCol)))))
+                (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (local.get $x) (v128.load offset=32 (local.get $bCol)))))
+                (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (local.get $x) (v128.load offset=48 (local.get $bCol)))))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $kLoop)))
+            (v128.store (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))) (local.get $s0))
+            (v128.store offset=16 (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))) (local.get $s1))
+            (v128.store offset=32 (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))) (local.get $s2))
+            (v128.store offset=48 (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))) (local.get $s3))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $wide)))
+        (block $quadDone
+          (loop $quad
+            (br_if $quadDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $n)))
+            (local.set $s0 (select (v128.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))) (v128.const i32x4 0 0 0 0) (local.get $acc)))
+            (local.set $p (i32.const 0))
+            (block $kDone4
+              (loop $kLoop4
+                (br_if $kDone4 (i32.ge_u (local.get $p) (local.get $k)))
+                (local.set $s0 (f32x4.add (local.get $s0)
+                  (f32x4.mul (f32x4.splat (f32.load (i32.add (local.get $aRow) (i32.shl (i32.mul (local.get $p) (local.get $cs)) (i32.const 2)))))
+                             (v128.load (i32.add (local.get $B) (i32.shl (i32.add (i32.mul (local.get $p) (local.get $n)) (local.get $j)) (i32.const 2)))))))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $kLoop4)))
+            (v128.store (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))) (local.get $s0))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $quad)))
+        (block $oneDone
+          (loop $one
+            (br_if $oneDone (i32.ge_u (local.get $j) (local.get $n)))
+            (local.set $f (select (f32.load (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2)))) (f32.const 0) (local.get $acc)))
+            (local.set $p (i32.const 0))
+            (block $kDone1
+              (loop $kLoop1
+                (br_if $kDone1 (i32.ge_u (local.get $p) (local.get $k)))
+                (local.set $f (f32.add (local.get $f)
+                  (f32.mul (f32.load (i32.add (local.get $aRow) (i32.shl (i32.mul (local.get $p) (local.get $cs)) (i32.const 2))))
+                           (f32.load (i32.add (local.get $B) (i32.shl (i32.add (i32.mul (local.get $p) (local.get $n)) (local.get $j)) (i32.const 2)))))))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $kLoop1)))
+            (f32.store (i32.add (local.get $c) (i32.shl (local.get $j) (i32.const 2))) (local.get $f))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $one)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
   (func (export "gemm_nt_f32")
     (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32)
     (local $i i32) (local $j i32) (local $rowBytes i32) (local $a0 i32) (local $a1 i32) (local $c0 i32) (local $c1 i32)
@@ -173,6 +256,7 @@ declare const WebAssembly: { instantiate(bytes: Uint8Array): Promise<{ instance:
 export interface GemmExports {
   memory: WasmMemory;
   gemm_nt_f32(m: number, n: number, k: number, A: number, B: number, C: number, accumulate: number): void;
+  row_update_f32(m: number, n: number, k: number, A: number, rowStride: number, colStride: number, B: number, C: number, accumulate: number): void;
 }
 
 /** Assembles the WAT with wabt (SIMD enabled) and instantiates it. */
@@ -223,10 +307,26 @@ export class WasmGemm {
 
   /** C[m,n] (+)= A[m,k] · B[n,k]ᵀ; all three from alloc(). */
   gemmNT(m: number, n: number, k: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void {
-    for (const [name, v, len] of [['A', A, m * k], ['B', B, n * k], ['C', C, m * n]] as const) {
+    this.check(A, m * k, B, n * k, C, m * n);
+    this.exports.gemm_nt_f32(m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, accumulate ? 1 : 0);
+  }
+
+  /** C[m,n] (+)= A[m,k] · B[k,n] (backward: Δ^(l-1) = Δ^l W^l); all three from alloc(). */
+  gemmNN(m: number, n: number, k: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void {
+    this.check(A, m * k, B, k * n, C, m * n);
+    this.exports.row_update_f32(m, n, k, A.byteOffset, k, 1, B.byteOffset, C.byteOffset, accumulate ? 1 : 0);
+  }
+
+  /** C[m,n] (+)= A[k,m]ᵀ · B[k,n] (backward: ∂W^l = (Δ^l)ᵀ A^(l-1)); all three from alloc(). */
+  gemmTN(m: number, n: number, k: number, A: Float32Array, B: Float32Array, C: Float32Array, accumulate: boolean): void {
+    this.check(A, k * m, B, k * n, C, m * n);
+    this.exports.row_update_f32(m, n, k, A.byteOffset, 1, m, B.byteOffset, C.byteOffset, accumulate ? 1 : 0);
+  }
+
+  private check(A: Float32Array, a: number, B: Float32Array, b: number, C: Float32Array, c: number): void {
+    for (const [name, v, len] of [['A', A, a], ['B', B, b], ['C', C, c]] as const) {
       if (v.buffer !== this.exports.memory.buffer) throw new RangeError(`${name} is not in this module's memory (or the memory grew since it was allocated)`);
       if (v.length < len) throw new RangeError(`${name} has ${v.length} values, the product needs ${len}`);
     }
-    this.exports.gemm_nt_f32(m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, accumulate ? 1 : 0);
   }
 }
