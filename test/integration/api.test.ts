@@ -27,6 +27,16 @@ describe('train(options), the programmatic API', () => {
         }
       }
       expect(lines[3].risk).toBeLessThan(lines[0].risk);
+      if (workers === 0) {
+        expect(lines[3].syncSeconds).toBeUndefined();
+      } else {
+        // from each step's last gradient sent to the new parameters at every worker: real, cumulative, part of the run
+        const sync = lines.map((l) => l.syncSeconds as number);
+        expect(sync[0]).toBeGreaterThan(0);
+        for (let e = 1; e < 4; e++) expect(sync[e]).toBeGreaterThan(sync[e - 1]);
+        expect(sync[3]).toBeLessThan(lines[3].seconds);
+        expect(lines[3].computeSeconds + lines[3].waitSeconds + lines[3].commSeconds).toBeLessThanOrEqual(lines[3].seconds);
+      }
       runs.push(loadModel(out, 'float64').params);
     }
     let diff = 0;

@@ -1,9 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { PROTOCOL_VERSION, type Hello } from '@shardprop/worker/protocol';
 
 /**
- * Who may join: the rules a hello is checked against, in order (token, protocol
- * version, room, data). The server turns a refusal into a 'refused' message with
+ * Who may join: the rules a hello is checked against, in order (protocol
+ * version, room, data); the token was checked at the WebSocket upgrade (transport.ts). The server turns a refusal into a 'refused' message with
  * its reason and closes the connection with its code.
  */
 
@@ -13,15 +12,7 @@ export const MAX_WORKERS = 256;
 /** Connections that have not said a valid hello yet, at most; more are dropped at once. */
 export const MAX_PENDING_CONNECTIONS = 64;
 
-/** Equal secrets, in time that does not depend on where they differ (both are hashed to 32 bytes first). */
-export function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
-}
-
 export interface AdmissionState {
-  /** The secret workers must present, if any. */
-  token?: string;
   /** Of the coordinator's training data. */
   fingerprint: string;
   training: boolean;
@@ -38,12 +29,8 @@ export interface Refusal {
   close: string;
 }
 
-/** Why this hello is refused, or null to admit it. A refusal never echoes a token. */
+/** Why this hello is refused, or null to admit it. */
 export function admissionRefusal(hello: Hello, state: AdmissionState): Refusal | null {
-  if (state.token !== undefined && (hello.token === undefined || !sameSecret(hello.token, state.token))) {
-    const reason = hello.token === undefined ? 'this coordinator needs a token (--token-file) and the worker gave none' : 'wrong token';
-    return { reason, code: 1008, close: 'not authorised' };
-  }
   if (hello.version !== PROTOCOL_VERSION) {
     return { reason: `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`, code: 1002, close: 'protocol version mismatch' };
   }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { Backprop, CheckpointError, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
 import { createLogger } from './log.js';
-import { UsageError, type TrainOptions } from './options.js';
+import { UsageError, validateSeed, type TrainOptions } from './options.js';
 import { createProgress } from './progress.js';
 import { runWorker } from '@shardprop/worker';
 import { train, type ServeOptions } from './train.js';
@@ -11,8 +11,16 @@ import { TrainingInterrupted } from './training-loop.js';
 /** Exit codes: 0 done, 1 the run failed, 2 bad input (flags, values, files). */
 const EXIT_BAD_INPUT = 2;
 
-function trainingFlags<T>(y: Argv<T>) {
+/** How a CSV or IDX source becomes inputs and targets: for train, coordinator, eval, and a worker that loads the data itself. */
+function dataSourceFlags<T>(y: Argv<T>) {
   return y
+    .option('targets', { type: 'number', describe: 'CSV: the last N columns are targets (default 1)' })
+    .option('label-column', { type: 'string', describe: 'CSV: a class-label column (name or 0-based index), one-hot encoded' })
+    .option('classes', { type: 'number', describe: 'CSV/IDX: number of classes for one-hot labels' });
+}
+
+function trainingFlags<T>(y: Argv<T>) {
+  return dataSourceFlags(y)
     .option('data', { type: 'string', demandOption: true, describe: 'mnist | xor | spirals | circles | a .json, .csv or IDX file (IMAGES,LABELS for IDX)' })
     .option('test-data', { type: 'string', describe: 'held-out data (mnist, spirals and circles bring their own)' })
     .option('layers', { type: 'string', describe: 'layer sizes n_0,...,n_L, e.g. 784,30,10 (default: inputs,30,outputs)' })
@@ -32,9 +40,6 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
     .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
     .option('gradient-form', { type: 'string', choices: ['auto', 'dense', 'factors'], describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
-    .option('targets', { type: 'number', describe: 'CSV: the last N columns are targets (default 1)' })
-    .option('label-column', { type: 'string', describe: 'CSV: a class-label column (name or 0-based index), one-hot encoded' })
-    .option('classes', { type: 'number', describe: 'CSV/IDX: number of classes for one-hot labels' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
@@ -245,7 +250,7 @@ async function workerCommand(args: Args): Promise<void> {
   let data: { train: Dataset; fingerprint: string } | undefined;
   if (source !== undefined) {
     const seed = num(args, 'seed');
-    if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
+    validateSeed(seed);
     const { train } = loadSource(source, { ...sourceFlags(args), seed });
     data = { train, fingerprint: fingerprint(train) };
     log.info({ data: train.source, samples: train.count, fingerprint: data.fingerprint }, 'loaded the data set; the coordinator will check it is the same as its own');
@@ -305,29 +310,23 @@ export function buildCli(argv: string[]) {
       'worker',
       'join a coordinator and compute gradients on the shard it hands out',
       (y) =>
-        y
+        dataSourceFlags(y)
           .option('connect', { type: 'string', demandOption: true, describe: 'the coordinator, ws://HOST:PORT' })
           .option('name', { type: 'string', describe: 'a name for logs (default HOST:PID)' })
           .option('token-file', { type: 'string', describe: 'a file holding the coordinator\'s secret (or set SHARDPROP_TOKEN)' })
           .option('ca', { type: 'string', describe: 'PEM certificate to trust for a wss:// coordinator (e.g. its self-signed one)' })
           .option('reconnect-for', { type: 'number', describe: 'seconds to keep trying to reach a coordinator that is not there or went away (default 30; 0: give up at once)' })
           .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
-          .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' })
-          .option('targets', { type: 'number', describe: 'with --data: as for train' })
-          .option('label-column', { type: 'string', describe: 'with --data: as for train' })
-          .option('classes', { type: 'number', describe: 'with --data: as for train' }),
+          .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' }),
       (args) => workerCommand(args),
     )
     .command(
       'eval',
       'risk and accuracy of a model on a data set (its held-out part where it has one)',
       (y) =>
-        y
+        dataSourceFlags(y)
           .option('model', { type: 'string', demandOption: true, describe: 'a shardprop.model/v1 file' })
           .option('data', { type: 'string', demandOption: true, describe: 'a data source, as for train' })
-          .option('targets', { type: 'number' })
-          .option('label-column', { type: 'string' })
-          .option('classes', { type: 'number' })
           .option('json', { type: 'boolean', default: false }),
       (args) => evalCommand(args),
     )

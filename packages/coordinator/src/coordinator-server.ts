@@ -37,9 +37,8 @@ interface Member {
   workerId: number;
   name: string;
   address: string;
-  /** Position in shard order: gradients are added in this order. */
+  /** Position in shard order (its shard is shards[slot]): gradients are added in this order. */
   slot: number;
-  shard: Shard;
   /** Where this worker's gradients are copied on arrival (one per worker, reused every step). */
   incoming: Floats | null;
   /** The worker loaded the same data set itself (fingerprints checked): its shard goes without rows. */
@@ -108,7 +107,7 @@ export class CoordinatorServer implements GradientEngine {
   /** Set when a worker was lost during training: every later step fails with it. */
   private failure: Error | null = null;
 
-  private constructor(private readonly options: CoordinatorServerOptions, transport: Transport) {
+  private constructor(private readonly options: CoordinatorServerOptions, transport: Transport, gradientForm: GradientForm) {
     this.transport = transport;
     this.fingerprint = options.plan.fingerprint ?? fingerprint(options.plan.train);
     this.counts = new Int32Array(options.expect);
@@ -117,7 +116,7 @@ export class CoordinatorServer implements GradientEngine {
     const { plan } = options;
     const { layers, dtype } = plan.spec;
     const size = plan.model.params.length;
-    this.gradientForm = resolveGradientForm(options.gradientForm, options.plan.spec.layers, options.plan.batchSize, options.plan.model.params.length);
+    this.gradientForm = gradientForm;
     this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0 };
     this.owner = new Int32Array(plan.batchSize);
     this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
@@ -149,7 +148,7 @@ export class CoordinatorServer implements GradientEngine {
       onUnauthorised: (address, reason) => options.log.warn({ address }, `refused a worker: ${reason}`),
       onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
     });
-    return new CoordinatorServer(options, transport);
+    return new CoordinatorServer(options, transport, form);
   }
 
   get port(): number {
@@ -210,7 +209,6 @@ export class CoordinatorServer implements GradientEngine {
         if (!isBinary) throw new ProtocolError('text frame');
         const hello = decodeHello(data);
         const refusal = admissionRefusal(hello, {
-          token: this.options.token,
           fingerprint: this.fingerprint,
           training: this.training,
           workers: this.members.length + this.joining.length,
@@ -231,7 +229,7 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   private join(ws: WebSocket, name: string, address: string, ownData: boolean): void {
-    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: -1, shard: { start: 0, end: 0 }, incoming: null, ownData, alive: true };
+    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: -1, incoming: null, ownData, alive: true };
     ws.on('message', (data: Buffer[], isBinary: boolean) => this.onWorkerMessage(member, data, isBinary));
     ws.on('close', () => this.onWorkerGone(member, 'the connection closed'));
     ws.on('pong', () => (member.alive = true));
@@ -246,8 +244,7 @@ export class CoordinatorServer implements GradientEngine {
     this.joining.push(member);
     this.sendWelcome(member, { indices: new Uint32Array(0), inputs: this.options.plan.train.inputs, outputs: this.options.plan.train.outputs });
     this.options.log.info({ workerId: member.workerId, name, address, ownData }, 'worker joined during training: it gets a share of the data at the next step');
-    this.reshardNeeded = true;
-    if (this.pending && this.members.length === 0) this.resumeWithJoiners();
+    if (this.waitTimer) this.resumeWithJoiners();
   }
 
   private sendWelcome(m: Member, shard: ShardData): void {
@@ -278,9 +275,9 @@ export class CoordinatorServer implements GradientEngine {
     const { size, factorWidth: width } = this.expectation;
     this.members.forEach((m, slot) => {
       m.slot = slot;
-      m.shard = this.shards[slot];
-      m.incoming = allocFloats(plan.spec.dtype, this.gradientForm === 'dense' ? size : Math.min(plan.batchSize, m.shard.end - m.shard.start) * width);
-      const ids = shardIndices(m.shard);
+      const range = this.shards[slot];
+      m.incoming = allocFloats(plan.spec.dtype, this.gradientForm === 'dense' ? size : Math.min(plan.batchSize, range.end - range.start) * width);
+      const ids = shardIndices(range);
       const shard: ShardData = { indices: ids, inputs: plan.train.inputs, outputs: plan.train.outputs };
       if (!m.ownData) {
         const part = datasetAs(subset(plan.train, ids), plan.spec.dtype);
@@ -289,7 +286,7 @@ export class CoordinatorServer implements GradientEngine {
       }
       if (welcome) this.sendWelcome(m, shard);
       else m.ws.send(encode({ type: 'reshard', shard }));
-      this.options.log.info({ workerId: m.workerId, shard: [m.shard.start, m.shard.end], samples: ids.length }, 'shard assigned');
+      this.options.log.info({ workerId: m.workerId, shard: [range.start, range.end], samples: ids.length }, 'shard assigned');
     });
     this.reshardNeeded = false;
   }
@@ -308,19 +305,23 @@ export class CoordinatorServer implements GradientEngine {
     this.step = step;
     this.batch = indices;
     this.model = model;
-    if (this.joining.length > 0) {
-      for (const m of this.joining.splice(0)) this.members.push(m);
-      this.reshardNeeded = true;
-    }
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject, grad };
-      if (this.members.length === 0) this.waitForJoiners('no worker is left');
+      if (this.members.length + this.joining.length === 0) this.waitForJoiners('no worker is left');
       else this.sendStep();
     });
   }
 
-  /** Sends the current step (again, after workers came or went) to every member, cutting the shards first if needed. */
+  /**
+   * Sends the current step (again, after workers came or went) to every member:
+   * workers that joined since become members here, and the shards are cut again
+   * first whenever the members changed.
+   */
   private sendStep(): void {
+    if (this.joining.length > 0) {
+      this.members.push(...this.joining.splice(0));
+      this.reshardNeeded = true;
+    }
     if (this.reshardNeeded) this.cutShards(false);
     countPerShard(this.batch, this.shards, this.counts, this.owner);
     this.reducer.reset();
@@ -358,9 +359,7 @@ export class CoordinatorServer implements GradientEngine {
   private resumeWithJoiners(): void {
     if (this.waitTimer) clearTimeout(this.waitTimer);
     this.waitTimer = null;
-    for (const m of this.joining.splice(0)) this.members.push(m);
-    this.reshardNeeded = true;
-    this.options.log.info({ step: this.step, workers: this.members.length }, 'workers are back: the step goes on');
+    this.options.log.info({ step: this.step, workers: this.joining.length }, 'workers are back: the step goes on');
     this.sendStep();
   }
 
@@ -480,13 +479,8 @@ export class CoordinatorServer implements GradientEngine {
     queueMicrotask(() => {
       this.resendScheduled = false;
       if (!this.pending || this.waitTimer || this.closing) return;
-      if (this.members.length === 0 && this.joining.length > 0) return this.resumeWithJoiners();
-      if (this.members.length > 0) {
-        for (const m of this.joining.splice(0)) this.members.push(m);
-        this.sendStep();
-      } else {
-        this.waitForJoiners(`${this.lastLoss} and no worker is left`);
-      }
+      if (this.members.length + this.joining.length > 0) this.sendStep();
+      else this.waitForJoiners(`${this.lastLoss} and no worker is left`);
     });
   }
 

@@ -85,7 +85,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${o.lr}`);
   if (o.weightDecay !== undefined && !(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new UsageError(`--weight-decay must be a non-negative number, got ${o.weightDecay}`);
   if (o.momentum !== undefined && !(Number.isFinite(o.momentum) && o.momentum >= 0 && o.momentum < 1)) throw new UsageError(`--momentum must be in [0, 1), got ${o.momentum}`);
-  if (o.seed !== undefined && !(Number.isSafeInteger(o.seed) && o.seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${o.seed}`);
+  validateSeed(o.seed);
   if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) throw new UsageError(`--workers must be an integer from 0 to 256, got ${o.workers}`);
   if (o.gradientForm !== undefined && !['auto', 'dense', 'factors'].includes(o.gradientForm)) throw new UsageError('--gradient-form must be auto, dense or factors');
   positiveInt('checkpoint-every', o.checkpointEvery);
@@ -98,6 +98,11 @@ export function validateTrainOptions(o: TrainOptions): void {
   positiveInt('targets', o.targets);
   positiveInt('classes', o.classes);
   if (o.classes !== undefined && o.classes < 2) throw new UsageError('--classes must be at least 2');
+}
+
+/** --seed: a non-negative safe integer, or absent. */
+export function validateSeed(seed: number | undefined): void {
+  if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got ${seed}`);
 }
 
 function positiveInt(name: string, v: number | undefined): void {

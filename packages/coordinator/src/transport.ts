@@ -1,8 +1,8 @@
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TOKEN_HEADER } from '@shardprop/worker/protocol';
-import { sameSecret } from './admission.js';
 import { WebSocketServer } from 'ws';
 
 /** A listening WebSocket server, plain (ws://) or over TLS (wss://). */
@@ -93,4 +93,10 @@ async function closeServers(wss: WebSocketServer, https?: HttpsServer): Promise<
   const closed = new Promise<void>((done) => https.close(() => done()));
   https.closeAllConnections();
   await closed;
+}
+
+/** Equal secrets, in time that does not depend on where they differ (both are hashed to 32 bytes first). */
+function sameSecret(given: string, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }

@@ -19,5 +19,4 @@ export { loadIdx, readIdx, type IdxOptions, type IdxArray } from './loaders/idx.
 export { loadMnist, type MnistOptions } from './loaders/mnist.js';
 export { xor, spirals, circles, type SyntheticOptions } from './loaders/synthetic.js';
 export { CheckpointError, CHECKPOINT_FILE, checkpointPath, saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
-export { writeFileAtomically } from './atomic-file.js';
-export { WasmGemm, loadWasmGemm, GEMM_NT_F32_WAT } from './kernels/wasm-gemm.js';
+export { WasmGemm } from './kernels/wasm-gemm.js';

@@ -15,14 +15,13 @@ export { sendFragments } from './tail-array.js';
  */
 export const PROTOCOL_VERSION = 3;
 
-/** The HTTP header of the WebSocket upgrade that carries the coordinator's token (it goes in the hello too). */
+/** The HTTP header of the WebSocket upgrade that carries the coordinator's token: it is checked there, once, before any message. */
 export const TOKEN_HEADER = 'x-shardprop-token';
 
 export interface Hello {
   type: 'hello';
   version: number;
   name: string;
-  token?: string;
   /** Set when the worker loaded the data set itself: its fingerprint, which must be the coordinator's. */
   fingerprint?: string;
 }
@@ -204,9 +203,8 @@ export function decodeHello(data: Uint8Array | readonly Uint8Array[]): Hello {
   if (m.type !== 'hello') throw new ProtocolError(`expected hello, got ${describeType(m.type)}`);
   if (!isCount(m.version)) throw new ProtocolError('hello: version must be a non-negative integer');
   if (typeof m.name !== 'string' || m.name.length > 200) throw new ProtocolError('hello: name must be a string of at most 200 characters');
-  if (m.token !== undefined && (typeof m.token !== 'string' || m.token.length > 4096)) throw new ProtocolError('hello: token must be a string');
   if (m.fingerprint !== undefined && (typeof m.fingerprint !== 'string' || m.fingerprint.length > 200)) throw new ProtocolError('hello: fingerprint must be a string');
-  return { type: 'hello', version: m.version, name: m.name, token: m.token as string | undefined, fingerprint: m.fingerprint as string | undefined };
+  return { type: 'hello', version: m.version, name: m.name, fingerprint: m.fingerprint as string | undefined };
 }
 
 /**

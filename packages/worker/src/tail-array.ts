@@ -71,7 +71,7 @@ export function sendFragments(ws: { send(data: Buffer, options: { fin: boolean }
 }
 
 /** Total bytes of a fragmented message. */
-export function messageLength(fragments: readonly Uint8Array[]): number {
+function messageLength(fragments: readonly Uint8Array[]): number {
   let total = 0;
   for (const f of fragments) total += f.length;
   return total;

@@ -58,10 +58,6 @@ class ShardWorker {
     this.setShard(welcome.shard);
   }
 
-  get samples(): number {
-    return this.data.count;
-  }
-
   /** Takes `shard` as this worker's samples, in place of any it held. */
   setShard(shard: ShardData): void {
     const { spec, total, workerId } = this.welcome;
@@ -160,7 +156,7 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
       maxPayload: 2 ** 31 - 1,
       generateMask: zeroMask,
       ca: options.ca,
-      // the token goes with the upgrade too: a coordinator with a token lets no one in without it
+      // the token goes with the upgrade: a coordinator with a token lets no one in without it
       headers: options.token === undefined ? undefined : { [TOKEN_HEADER]: options.token },
     });
     ws.on('unexpected-response', (_req, res) => {
@@ -176,7 +172,7 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
     ws.on('open', () => {
-      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, token: options.token, fingerprint: options.data?.fingerprint }));
+      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, fingerprint: options.data?.fingerprint }));
     });
     ws.on('message', (data: Buffer[], isBinary: boolean) => {
       const arrived = wallClock();

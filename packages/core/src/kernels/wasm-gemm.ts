@@ -15,7 +15,7 @@
  * All pointers are byte offsets into the module's own memory; the caller places
  * the matrices there (see WasmGemm).
  */
-export const GEMM_NT_F32_WAT = String.raw`
+export const KERNELS_WAT = String.raw`
 (module
   (memory (export "memory") 1)
 
@@ -260,10 +260,10 @@ export interface GemmExports {
 }
 
 /** Assembles the WAT with wabt (SIMD enabled) and instantiates it. */
-export async function loadWasmGemm(): Promise<GemmExports> {
+async function loadWasmGemm(): Promise<GemmExports> {
   const { default: initWabt } = await import('wabt');
   const wabt = await initWabt();
-  const parsed = wabt.parseWat('gemm-nt-f32.wat', GEMM_NT_F32_WAT, { simd: true });
+  const parsed = wabt.parseWat('shardprop-kernels.wat', KERNELS_WAT, { simd: true });
   try {
     parsed.resolveNames();
     parsed.validate();

@@ -1,0 +1,48 @@
+// A coordinator in this process (the built CoordinatorServer) and N local worker processes
+// (`shardprop worker`) on 127.0.0.1, training a float32 sigmoid network with plain SGD on the
+// peers' synthetic data: what the distributed probes measure.
+import { Model, Optimizer, Sampler } from '../packages/core/dist/index.js';
+import { CoordinatorServer } from '../packages/coordinator/dist/coordinator-server.js';
+import { LocalWorkers } from '../packages/coordinator/dist/local-workers.js';
+import { createLogger } from '../packages/coordinator/dist/log.js';
+import { SAMPLES, syntheticData } from './workloads.mjs';
+
+/** Starts the coordinator and its workers; `step()` takes one SGD step and resolves to its sample count. */
+export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto' }) {
+  if (!(Number.isInteger(workers) && workers >= 1 && Number.isInteger(batch) && batch >= 1)) throw new RangeError('expected WORKERS >= 1 and BATCH >= 1');
+  const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
+  const model = Model.init(spec, 1);
+  const optimizer = { kind: 'sgd', lr };
+  const plan = {
+    options: {}, spec, model, train: syntheticData(layers), batchSize: batch, totalSteps: Infinity,
+    batchesPerEpoch: Math.ceil(SAMPLES / batch), optimizer, seed: 0, samplerSeed: 3, outPath: '',
+  };
+  const log = createLogger('warn');
+  const server = await CoordinatorServer.listen({ host: '127.0.0.1', port: 0, expect: workers, plan, log, gradientForm });
+  const children = new LocalWorkers(log);
+  const joined = server.waitForWorkers();
+  children.start(workers, server.url, undefined, (message) => server.abortWait(new Error(message)));
+  await joined;
+
+  const opt = new Optimizer(optimizer, model.params.length, 'float32');
+  const sampler = new Sampler(SAMPLES, batch, 3);
+  const grad = new Float32Array(model.params.length);
+  let stepNumber = 0;
+  return {
+    model,
+    server,
+    children,
+    /** One SGD step on the next global mini-batch, as the training loop takes it. */
+    async step() {
+      const idx = sampler.next();
+      const r = await server.gradient(++stepNumber, idx, model, grad);
+      opt.step(model.params, grad, r.count);
+      return { count: r.count, drawn: idx.length };
+    },
+    async close() {
+      await server.close();
+      await children.stop();
+      if (!model.params.every(Number.isFinite)) throw new Error('training diverged: the timing would not be of real arithmetic');
+    },
+  };
+}
