@@ -1,19 +1,25 @@
-// Probe: shardprop's in-process training step, single thread, float32.
-// Usage: node bench/ours.mjs seed|large [warmMs windowMs]    prints one JSON line
-import { Backprop, Model, Optimizer, Sampler } from '../packages/core/dist/index.js';
+// Probe: shardprop's in-process training step, single thread, float32, with the wasm
+// kernels (the default where WebAssembly SIMD is available) or the portable ones.
+// Usage: node bench/ours.mjs seed|large [wasm|js] [warmMs windowMs]    prints one JSON line
+import { Backprop, Model, Optimizer, Sampler, createKernels, resolveKernel } from '../packages/core/dist/index.js';
 import { measureRate, probeTiming } from './measure.mjs';
 import { SAMPLES, flopsPerSample, syntheticData, workloadByKey } from './workloads.mjs';
 
-const [key, ...timing] = process.argv.slice(2);
+const [key, ...rest] = process.argv.slice(2);
+const kernelName = await resolveKernel(rest[0] === 'js' || rest[0] === 'wasm' ? rest.shift() : 'wasm');
+const timing = rest;
+const kernels = createKernels(kernelName);
 const { layers, batch, lr } = workloadByKey(key);
 const data = syntheticData(layers);
 
 const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
-const model = Model.init(spec, 1);
-const bp = new Backprop(spec, batch);
+// parameters, gradient and scratch where the kernels work on them, as `shardprop train` keeps them
+const model = new Model(spec, kernels.alloc('float32', Model.init(spec, 1).params.length));
+model.params.set(Model.init(spec, 1).params);
+const bp = new Backprop(spec, batch, kernels);
 const opt = new Optimizer({ kind: 'sgd', lr }, model.params.length, 'float32');
 const sampler = new Sampler(SAMPLES, batch, 3);
-const grad = new Float32Array(model.params.length);
+const grad = kernels.alloc('float32', model.params.length);
 
 /** One SGD step on the next mini-batch; returns its sample count. */
 function step() {
@@ -25,4 +31,4 @@ function step() {
 
 const { median, windows } = measureRate(step, probeTiming(timing));
 if (!model.params.every(Number.isFinite)) throw new Error('training diverged: the timing would not be of real arithmetic');
-console.log(JSON.stringify({ framework: 'shardprop', workload: key, samplesPerSec: Math.round(median), gflops: +((median * flopsPerSample(layers)) / 1e9).toFixed(2), windows: windows.map(Math.round) }));
+console.log(JSON.stringify({ framework: 'shardprop', kernel: kernelName, workload: key, samplesPerSec: Math.round(median), gflops: +((median * flopsPerSample(layers)) / 1e9).toFixed(2), windows: windows.map(Math.round) }));

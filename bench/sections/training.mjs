@@ -1,6 +1,7 @@
 // Section "training": samples/s of a full SGD step (forward, backward, update), single
-// thread, float32, shardprop next to TensorFlow.js (cpu and wasm backends) measured in
-// this run, and PyTorch (measured if python3 has torch, else quoted from RESULTS.md).
+// thread, float32, shardprop (its default wasm kernels, and the portable js ones) next to
+// TensorFlow.js (cpu and wasm backends) measured in this run, and PyTorch (measured if
+// python3 has torch, else quoted from RESULTS.md).
 import { fileURLToPath } from 'node:url';
 import { runProbe, timingArgs } from '../measure.mjs';
 import { num, ratio, table } from '../report.mjs';
@@ -21,7 +22,8 @@ export async function run(selected, timing) {
   for (const row of selected) {
     const { key } = WORKLOADS[row];
     const r = {
-      ours: runProbe(process.execPath, [probe('ours.mjs'), key, ...t]),
+      ours: runProbe(process.execPath, [probe('ours.mjs'), key, 'wasm', ...t]),
+      'ours-js': runProbe(process.execPath, [probe('ours.mjs'), key, 'js', ...t]),
       'tfjs-cpu': runProbe(process.execPath, [probe('tfjs.mjs'), 'cpu', key, ...t]),
       'tfjs-wasm': runProbe(process.execPath, [probe('tfjs.mjs'), 'wasm', key, ...t]),
       // bench.py warms up for 1.5 s by itself and splits its seconds into 3 windows.
@@ -35,12 +37,12 @@ export async function run(selected, timing) {
     results[row] = r;
   }
 
-  console.log('\nTraining throughput, samples/s (single thread, float32, median of 3 windows)\n');
+  console.log('\nTraining throughput, samples/s (single thread, float32, median of 3 windows); ours = wasm kernels\n');
   console.log(table(
-    ['workload', 'ours', 'tfjs-cpu', 'tfjs-wasm', 'ours/cpu', 'ours/wasm'],
+    ['workload', 'ours', 'ours (js)', 'tfjs-cpu', 'tfjs-wasm', 'ours/cpu', 'ours/wasm', 'ours/ours (js)'],
     selected.map((row) => {
       const r = results[row];
-      return [row, num(r.ours.samplesPerSec), num(r['tfjs-cpu'].samplesPerSec), num(r['tfjs-wasm'].samplesPerSec), ratio(r.ours.samplesPerSec, r['tfjs-cpu'].samplesPerSec), ratio(r.ours.samplesPerSec, r['tfjs-wasm'].samplesPerSec)];
+      return [row, num(r.ours.samplesPerSec), num(r['ours-js'].samplesPerSec), num(r['tfjs-cpu'].samplesPerSec), num(r['tfjs-wasm'].samplesPerSec), ratio(r.ours.samplesPerSec, r['tfjs-cpu'].samplesPerSec), ratio(r.ours.samplesPerSec, r['tfjs-wasm'].samplesPerSec), ratio(r.ours.samplesPerSec, r['ours-js'].samplesPerSec)];
     }),
   ));
   for (const row of selected) {

@@ -3,7 +3,7 @@ import type { Dataset } from './dataset.js';
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/kernel.js';
 import { LOSSES, type Loss } from './losses.js';
-import { allocFloats, layoutOf, type Floats, type Layout, type Model, type ModelSpec } from './model.js';
+import { layoutOf, type Floats, type Layout, type Model, type ModelSpec } from './model.js';
 
 /** What one batch contributed: sums, never means, so shards add up exactly. */
 export interface BatchResult {
@@ -56,14 +56,15 @@ export class Backprop {
     if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`chunk must be a positive integer, got ${chunk}`);
     this.layers = spec.layers;
     this.layout = layoutOf(spec.layers);
-    this.sigma = ACTIVATIONS[spec.activation];
+    this.sigma = kernels.activation?.(spec.activation) ?? ACTIVATIONS[spec.activation];
     this.loss = LOSSES[spec.loss];
+    // scratch where the kernels work in place (for wasm: in its memory)
     for (const n of spec.layers) {
-      this.Z.push(allocFloats(spec.dtype, chunk * n));
-      this.A.push(allocFloats(spec.dtype, chunk * n));
-      this.D.push(allocFloats(spec.dtype, chunk * n));
+      this.Z.push(kernels.alloc(spec.dtype, chunk * n));
+      this.A.push(kernels.alloc(spec.dtype, chunk * n));
+      this.D.push(kernels.alloc(spec.dtype, chunk * n));
     }
-    this.Y = allocFloats(spec.dtype, chunk * spec.layers[spec.layers.length - 1]);
+    this.Y = kernels.alloc(spec.dtype, chunk * spec.layers[spec.layers.length - 1]);
     const widths = [...spec.layers.slice(1), ...spec.layers.slice(1, -1)];
     this.factorPrefix = [0];
     for (const n of widths) this.factorPrefix.push(this.factorPrefix[this.factorPrefix.length - 1] + n);

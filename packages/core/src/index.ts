@@ -5,8 +5,10 @@ export {
 } from './model.js';
 export { ACTIVATIONS, type Activation, type ActivationName } from './activations.js';
 export { LOSSES, type Loss, type LossName } from './losses.js';
-export type { Kernels } from './kernels/kernel.js';
-export { jsKernels } from './kernels/js.js';
+export type { Kernels, KernelName } from './kernels/kernel.js';
+export { jsKernels, allFinite } from './kernels/js.js';
+export { WasmKernels, prepareWasmKernels } from './kernels/wasm.js';
+export { KERNEL_CHOICES, resolveKernel, createKernels, type KernelChoice } from './kernels/choose.js';
 export { Backprop, factorWidth, type BatchResult } from './backprop.js';
 export { Optimizer, OPTIMIZER_KINDS, validateOptimizer, type OptimizerConfig, type OptimizerKind, type OptimizerState } from './optimizers.js';
 export { Sampler } from './sampler.js';
@@ -19,4 +21,4 @@ export { loadIdx, readIdx, type IdxOptions, type IdxArray } from './loaders/idx.
 export { loadMnist, type MnistOptions } from './loaders/mnist.js';
 export { xor, spirals, circles, type SyntheticOptions } from './loaders/synthetic.js';
 export { CheckpointError, CHECKPOINT_FILE, checkpointPath, saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
-export { WasmGemm } from './kernels/wasm-gemm.js';
+export { writeFileAtomically } from './atomic-file.js';

@@ -1,4 +1,4 @@
-import type { Floats } from '../model.js';
+import { allocFloats, type Floats } from '../model.js';
 import type { Kernels } from './kernel.js';
 
 /**
@@ -187,8 +187,28 @@ function rowUpdate(
   }
 }
 
+/**
+ * True when none of the first n values is NaN or ±Infinity: any of them makes
+ * the sum of x·0 NaN. Allocation-free; four sums, so the additions do not wait
+ * on each other.
+ */
+export function allFinite(a: Floats, n = a.length): boolean {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * 0;
+    s1 += a[i + 1] * 0;
+    s2 += a[i + 2] * 0;
+    s3 += a[i + 3] * 0;
+  }
+  for (; i < n; i++) s0 += a[i] * 0;
+  return s0 + s1 + s2 + s3 === 0;
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
+  alloc: allocFloats,
+  allFinite,
   gemmNT,
   gemmNN(m, n, k, A, B, C, accumulate) {
     rowUpdate(m, n, k, A, k, 1, B, C, accumulate);

@@ -1,4 +1,8 @@
-import type { Floats } from '../model.js';
+import type { Activation, ActivationName } from '../activations.js';
+import type { Dtype, Floats } from '../model.js';
+
+/** The implementations: portable TypeScript, or WebAssembly SIMD128. */
+export type KernelName = 'js' | 'wasm';
 
 /**
  * The narrow interface behind which every matrix kernel of the core lives, so a
@@ -7,7 +11,13 @@ import type { Floats } from '../model.js';
  * never alias. `accumulate` adds the product to C instead of overwriting it.
  */
 export interface Kernels {
-  readonly name: string;
+  readonly name: KernelName;
+  /**
+   * A zeroed array where these kernels work on it in place (the wasm kernels:
+   * inside their memory). Parameters, gradients and scratch come from here;
+   * any other array works too, at the cost of a copy per call.
+   */
+  alloc(dtype: Dtype, length: number): Floats;
   /** C[m,n] (+)= A[m,k] · B[n,k]ᵀ          forward: Z^l = A^(l-1) · (W^l)ᵀ */
   gemmNT(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void;
   /** C[m,n] (+)= A[m,k] · B[k,n]           backward: Δ^(l-1) = Δ^l · W^l */
@@ -18,4 +28,8 @@ export interface Kernels {
   addRowVector(m: number, n: number, v: Floats, C: Floats): void;
   /** out[j] (+)= Σ_r A[r,j] over A[m,n]       ∂b^l = Σ_samples δ^l */
   sumRows(m: number, n: number, A: Floats, out: Floats, accumulate: boolean): void;
+  /** σ and σ' of these kernels, where they have their own; undefined means the portable one (ACTIVATIONS). */
+  activation?(name: ActivationName): Activation | undefined;
+  /** True when none of the first n values of x is NaN or ±Infinity. */
+  allFinite(x: Floats, n?: number): boolean;
 }

@@ -1,0 +1,462 @@
+/**
+ * The WebAssembly SIMD128 kernels as WAT text, assembled at load time by wabt
+ * (see wasm.ts). One template is written once and instantiated for float32
+ * (f32x4, four lanes) and float64 (f64x2, two lanes); every function name ends
+ * in its type, e.g. gemm_nt_f32 and gemm_nt_f64.
+ *
+ * All pointers are byte offsets into the module's memory; all matrices are
+ * row-major. Products are accumulated in the matrices' own precision, a lane at
+ * a time, so results agree with the TypeScript kernels (which sum in float64
+ * and round once) to that precision, not bit for bit.
+ *
+ * - gemm_nt: C[m,n] (+)= A[m,k] · B[n,k]ᵀ, the forward product Z = A · Wᵀ. Both
+ *   operands are read along contiguous rows, so it is a dot product over k:
+ *   two rows of A against four rows of B, eight vector sums (each load of B
+ *   serves both rows of A), added across lanes at the end. The last k % lanes
+ *   products go through a scalar loop, the last n % 4 rows of B and an odd last
+ *   row of A through a one-row loop. Four rows of B stay in cache across all
+ *   rows of A.
+ * - row_update: C[m,n] (+)= Σ_p a(i,p) B[p,:] with a(i,p) = A[i*rs + p*cs], the
+ *   two backward products A · B (rs = k, cs = 1) and Aᵀ · B (rs = 1, cs = m).
+ *   Four vectors of each of two rows of C are held in registers over all of k,
+ *   each load of B serving both rows; a strip of B stays in cache across all
+ *   rows of A.
+ * - add_row_vector, sum_rows: the bias, Z += b, and its gradient, Σ_rows Δ.
+ * - sigmoid, sigmoid_grad, relu, relu_grad: σ and δ ⊙= σ'; exp is computed in
+ *   registers (range reduction by ln 2, a Taylor polynomial, the power of two
+ *   built in the exponent bits), within a few units in the last place.
+ * - all_finite: the coordinator's check of every gradient that arrives.
+ */
+
+interface Lane {
+  /** scalar and vector type names */
+  T: 'f32' | 'f64';
+  V: 'f32x4' | 'f64x2';
+  /** bytes per value, and its log2 */
+  E: number;
+  SH: number;
+  /** values per vector */
+  N: number;
+}
+
+const F32: Lane = { T: 'f32', V: 'f32x4', E: 4, SH: 2, N: 4 };
+const F64: Lane = { T: 'f64', V: 'f64x2', E: 8, SH: 3, N: 2 };
+
+/** A vector of `x` in every lane. */
+function splat(t: Lane, x: number): string {
+  return `(v128.const ${t.V} ${Array(t.N).fill(literal(x)).join(' ')})`;
+}
+
+function literal(x: number): string {
+  const s = String(x);
+  return s.includes('.') || s.includes('e') ? s : `${s}.0`;
+}
+
+/** p(r) = Σ c_i r^i by Horner's rule, as one WAT expression. */
+function horner(t: Lane, coefficients: number[], r: string): string {
+  let p = splat(t, coefficients[coefficients.length - 1]);
+  for (let i = coefficients.length - 2; i >= 0; i--) p = `(${t.V}.add (${t.V}.mul ${p} ${r}) ${splat(t, coefficients[i])})`;
+  return p;
+}
+
+/** 1/i! for i = 0..degree */
+function taylorExp(degree: number): number[] {
+  const c = [1];
+  for (let i = 1; i <= degree; i++) c.push(c[i - 1] / i);
+  return c;
+}
+
+/**
+ * exp on a vector: n = round(x / ln 2), r = x − n ln 2 (in two parts, so r is
+ * exact), e^x = 2^n · e^r with |r| ≤ ln 2 / 2. 2^n is applied as two factors
+ * 2^h · 2^(n−h), h = n >> 1, each a normal number built in the exponent bits,
+ * so results that are subnormal or overflow round as they should. x is clamped
+ * just past where e^x rounds to 0 or ∞; NaN stays NaN.
+ */
+function expFunction(t: Lane): string {
+  const { V, T } = t;
+  const f32 = T === 'f32';
+  const [lo, hi] = f32 ? [-104, 89] : [-746, 710];
+  // Cody-Waite split of ln 2: n · ln2Hi is exact for the n that occur here
+  const [ln2Hi, ln2Lo] = f32 ? [0.693359375, -2.12194440e-4] : [6.93147180369123816490e-1, 1.90821492927058770002e-10];
+  // 2^e for the integer lanes of the i32x4 vector e (f64: its two low lanes)
+  const power = (e: string) =>
+    f32
+      ? `(i32x4.shl (i32x4.add ${e} (v128.const i32x4 127 127 127 127)) (i32.const 23))`
+      : `(i64x2.shl (i64x2.add (i64x2.extend_low_i32x4_s ${e}) (v128.const i64x2 1023 1023)) (i32.const 52))`;
+  const toInt = f32 ? 'i32x4.trunc_sat_f32x4_s' : 'i32x4.trunc_sat_f64x2_s_zero';
+  return `
+  (func $exp_${T} (param $x v128) (result v128) (local $n v128) (local $r v128) (local $e v128) (local $h v128)
+    (local.set $x (${V}.max (${V}.min (local.get $x) ${splat(t, hi)}) ${splat(t, lo)}))
+    (local.set $n (${V}.nearest (${V}.mul (local.get $x) ${splat(t, Math.LOG2E)})))
+    (local.set $r (${V}.sub (${V}.sub (local.get $x) (${V}.mul (local.get $n) ${splat(t, ln2Hi)})) (${V}.mul (local.get $n) ${splat(t, ln2Lo)})))
+    (local.set $e (${toInt} (local.get $n)))
+    (local.set $h (i32x4.shr_s (local.get $e) (i32.const 1)))
+    (${V}.mul
+      (${V}.mul ${horner(t, taylorExp(f32 ? 7 : 13), '(local.get $r)')} ${power('(local.get $h)')})
+      ${power('(i32x4.sub (local.get $e) (local.get $h))')}))
+
+  ;; σ(z) = 1 / (1 + e^−z) for z ≥ 0 and e^z / (1 + e^z) below, so e^(−|z|) never overflows
+  (func $sigmoid_${T} (param $z v128) (result v128) (local $e v128)
+    (local.set $e (call $exp_${T} (${V}.neg (${V}.abs (local.get $z)))))
+    (${V}.div
+      (v128.bitselect ${splat(t, 1)} (local.get $e) (${V}.ge (local.get $z) ${splat(t, 0)}))
+      (${V}.add ${splat(t, 1)} (local.get $e))))`;
+}
+
+/**
+ * An elementwise pass over n values: `body` maps the vectors at $x (and $y) to
+ * the vector stored at $out, for whole vectors, then for the last n % lanes
+ * values one at a time (each in lane 0 of a vector, so both use one body).
+ */
+function elementwise(t: Lane, name: string, body: string, twoInputs: boolean): string {
+  const { T, V, SH, N } = t;
+  const load = (p: string) => `(v128.load (i32.add (local.get ${p}) (local.get $off)))`;
+  const loadOne = (p: string) => `(${V}.splat (${T}.load (i32.add (local.get ${p}) (local.get $off))))`;
+  const vectors = body.replaceAll('$X', load('$x')).replaceAll('$Y', load('$y'));
+  const singles = body.replaceAll('$X', loadOne('$x')).replaceAll('$Y', loadOne('$y'));
+  return `
+  (func (export "${name}_${T}") (param $x i32) ${twoInputs ? '(param $y i32) ' : ''}(param $out i32) (param $n i32)
+    (local $i i32) (local $off i32) (local $whole i32)
+    (local.set $whole (i32.and (local.get $n) (i32.const ${-N})))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $whole)))
+        (local.set $off (i32.shl (local.get $i) (i32.const ${SH})))
+        (v128.store (i32.add (local.get $out) (local.get $off)) ${vectors})
+        (local.set $i (i32.add (local.get $i) (i32.const ${N})))
+        (br $next)))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $off (i32.shl (local.get $i) (i32.const ${SH})))
+        (${T}.store (i32.add (local.get $out) (local.get $off)) (${V}.extract_lane 0 ${singles}))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next1))))`;
+}
+
+function kernels(t: Lane): string {
+  const { T, V, E, SH, N } = t;
+  const hsum =
+    N === 4
+      ? `(${T}.add (${T}.add (${V}.extract_lane 0 (local.get $v)) (${V}.extract_lane 1 (local.get $v))) (${T}.add (${V}.extract_lane 2 (local.get $v)) (${V}.extract_lane 3 (local.get $v))))`
+      : `(${T}.add (${V}.extract_lane 0 (local.get $v)) (${V}.extract_lane 1 (local.get $v)))`;
+  const zero = '(v128.const i64x2 0 0)';
+  const at = (base: string, index: string) => `(i32.add (local.get ${base}) (i32.shl ${index} (i32.const ${SH})))`;
+  return `
+  ;; ---------------------------------------------------------------- ${T}
+
+  ;; the dot product of rows $a and $b from $p (a multiple of the lanes) to $k, one value at a time
+  (func $tail_${T} (param $a i32) (param $b i32) (param $p i32) (param $k i32) (result ${T})
+    (local $s ${T})
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $p) (local.get $k)))
+        (local.set $s (${T}.add (local.get $s)
+          (${T}.mul (${T}.load ${at('$a', '(local.get $p)')}) (${T}.load ${at('$b', '(local.get $p)')}))))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $next)))
+    (local.get $s))
+
+  (func $hsum_${T} (param $v v128) (result ${T})
+    ${hsum})
+
+  ;; *$c = $value, or *$c += $value when $acc
+  (func $store_${T} (param $c i32) (param $value ${T}) (param $acc i32)
+    (${T}.store (local.get $c)
+      (select (${T}.add (${T}.load (local.get $c)) (local.get $value)) (local.get $value) (local.get $acc))))
+
+  ;; C[i, j..n) for one row $a of A, one row of B at a time
+  (func $singles_${T} (param $a i32) (param $c i32) (param $B i32) (param $j i32) (param $n i32) (param $k i32) (param $acc i32)
+    (local $kv i32) (local $rowBytes i32) (local $b i32) (local $p i32) (local $s v128)
+    (local.set $kv (i32.and (local.get $k) (i32.const ${-N})))
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const ${SH})))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $b (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))))
+        (local.set $s ${zero})
+        (local.set $p (i32.const 0))
+        (block $kDone
+          (loop $kLoop
+            (br_if $kDone (i32.ge_u (local.get $p) (local.get $kv)))
+            (local.set $s (${V}.add (local.get $s)
+              (${V}.mul (v128.load ${at('$a', '(local.get $p)')}) (v128.load ${at('$b', '(local.get $p)')}))))
+            (local.set $p (i32.add (local.get $p) (i32.const ${N})))
+            (br $kLoop)))
+        (call $store_${T} ${at('$c', '(local.get $j)')}
+          (${T}.add (call $hsum_${T} (local.get $s)) (call $tail_${T} (local.get $a) (local.get $b) (local.get $kv) (local.get $k))) (local.get $acc))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $next))))
+
+  ;; rows $a0, $a1 of A against rows $j..$j+3 of B: eight vector sums, each load of B used twice
+  (func $block2x4_${T} (param $a0 i32) (param $a1 i32) (param $c0 i32) (param $c1 i32) (param $B i32) (param $j i32) (param $k i32) (param $acc i32)
+    (local $kv i32) (local $rowBytes i32) (local $off i32) (local $end i32)
+    (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
+    (local $x0 v128) (local $x1 v128) (local $y v128)
+    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
+    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local.set $kv (i32.and (local.get $k) (i32.const ${-N})))
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const ${SH})))
+    (local.set $b0 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))))
+    (local.set $b1 (i32.add (local.get $b0) (local.get $rowBytes)))
+    (local.set $b2 (i32.add (local.get $b1) (local.get $rowBytes)))
+    (local.set $b3 (i32.add (local.get $b2) (local.get $rowBytes)))
+    (local.set $end (i32.shl (local.get $kv) (i32.const ${SH})))
+    (block $kDone
+      (loop $kLoop
+        (br_if $kDone (i32.ge_u (local.get $off) (local.get $end)))
+        (local.set $x0 (v128.load (i32.add (local.get $a0) (local.get $off))))
+        (local.set $x1 (v128.load (i32.add (local.get $a1) (local.get $off))))
+        ${[0, 1, 2, 3].map((q) => `(local.set $y (v128.load (i32.add (local.get $b${q}) (local.get $off))))
+        (local.set $s0${q} (${V}.add (local.get $s0${q}) (${V}.mul (local.get $x0) (local.get $y))))
+        (local.set $s1${q} (${V}.add (local.get $s1${q}) (${V}.mul (local.get $x1) (local.get $y))))`).join('\n        ')}
+        (local.set $off (i32.add (local.get $off) (i32.const 16)))
+        (br $kLoop)))
+    ${[0, 1]
+      .flatMap((r) =>
+        [0, 1, 2, 3].map(
+          (q) => `(call $store_${T} (i32.add (local.get $c${r}) (i32.add (i32.shl (local.get $j) (i32.const ${SH})) (i32.const ${q * E})))
+      (${T}.add (call $hsum_${T} (local.get $s${r}${q})) (call $tail_${T} (local.get $a${r}) (local.get $b${q}) (local.get $kv) (local.get $k))) (local.get $acc))`,
+        ),
+      )
+      .join('\n    ')})
+
+  (func (export "gemm_nt_${T}")
+    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32)
+    (local $i i32) (local $j i32) (local $rowBytes i32) (local $a0 i32) (local $c0 i32)
+    (local.set $rowBytes (i32.shl (local.get $k) (i32.const ${SH})))
+    ;; four rows of B (a panel that stays in cache) against every pair of rows of A
+    (block $quadsDone
+      (loop $quads
+        (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $n)))
+        (local.set $i (i32.const 0))
+        (block $pairsDone
+          (loop $pairs
+            (br_if $pairsDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
+            (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
+            (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $n))')})
+            (call $block2x4_${T} (local.get $a0) (i32.add (local.get $a0) (local.get $rowBytes))
+              (local.get $c0) ${at('$c0', '(local.get $n)')}
+              (local.get $B) (local.get $j) (local.get $k) (local.get $acc))
+            (local.set $i (i32.add (local.get $i) (i32.const 2)))
+            (br $pairs)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $quads)))
+    ;; the last n % 4 rows of B, for every pair of rows of A
+    (local.set $i (i32.const 0))
+    (block $restDone
+      (loop $rest
+        (br_if $restDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
+        (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
+        (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $n))')})
+        (call $singles_${T} (local.get $a0) (local.get $c0) (local.get $B) (local.get $j) (local.get $n) (local.get $k) (local.get $acc))
+        (call $singles_${T} (i32.add (local.get $a0) (local.get $rowBytes)) ${at('$c0', '(local.get $n)')}
+          (local.get $B) (local.get $j) (local.get $n) (local.get $k) (local.get $acc))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br $rest)))
+    ;; an odd last row of A
+    (if (i32.lt_u (local.get $i) (local.get $m))
+      (then
+        (call $singles_${T}
+          (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes)))
+          ${at('$C', '(i32.mul (local.get $i) (local.get $n))')}
+          (local.get $B) (i32.const 0) (local.get $n) (local.get $k) (local.get $acc)))))
+
+  ;; rows $c0, $c1 of C (coefficients from $a0, $a1, $cs bytes apart), columns $j..$j+${4 * N}:
+  ;; eight vector sums over all p, each load of B used for both rows
+  (func $strip2_${T} (param $c0 i32) (param $c1 i32) (param $a0 i32) (param $a1 i32) (param $cs i32)
+    (param $B i32) (param $n i32) (param $k i32) (param $j i32) (param $acc i32)
+    (local $p i32) (local $pa i32) (local $pb i32) (local $nBytes i32) (local $at i32)
+    (local $x0 v128) (local $x1 v128) (local $y v128)
+    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
+    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local.set $nBytes (i32.shl (local.get $n) (i32.const ${SH})))
+    (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
+    (if (local.get $acc)
+      (then
+        ${[0, 1].flatMap((r) => [0, 1, 2, 3].map((q) => `(local.set $s${r}${q} (v128.load offset=${16 * q} (i32.add (local.get $c${r}) (local.get $at))))`)).join('\n        ')}))
+    (local.set $pb (i32.add (local.get $B) (local.get $at)))
+    (block $kDone
+      (loop $kLoop
+        (br_if $kDone (i32.ge_u (local.get $p) (local.get $k)))
+        (local.set $x0 (${V}.splat (${T}.load (i32.add (local.get $a0) (local.get $pa)))))
+        (local.set $x1 (${V}.splat (${T}.load (i32.add (local.get $a1) (local.get $pa)))))
+        ${[0, 1, 2, 3].map((q) => `(local.set $y (v128.load offset=${16 * q} (local.get $pb)))
+        (local.set $s0${q} (${V}.add (local.get $s0${q}) (${V}.mul (local.get $x0) (local.get $y))))
+        (local.set $s1${q} (${V}.add (local.get $s1${q}) (${V}.mul (local.get $x1) (local.get $y))))`).join('\n        ')}
+        (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
+        (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
+        (local.set $p (i32.add (local.get $p) (i32.const 1)))
+        (br $kLoop)))
+    ${[0, 1].flatMap((r) => [0, 1, 2, 3].map((q) => `(v128.store offset=${16 * q} (i32.add (local.get $c${r}) (local.get $at)) (local.get $s${r}${q}))`)).join('\n    ')})
+
+  ;; row $c of C (coefficients from $aRow, $cs bytes apart), columns $j..n: ${4 * N} at a time in four
+  ;; vector sums over all p (the coefficient splat across the lanes), then ${N} at a time, then one at a time
+  (func $row_${T} (param $c i32) (param $aRow i32) (param $cs i32) (param $B i32) (param $n i32) (param $k i32) (param $j i32) (param $acc i32)
+    (local $p i32) (local $pa i32) (local $pb i32) (local $nBytes i32) (local $at i32)
+    (local $x v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $f ${T})
+    (local.set $nBytes (i32.shl (local.get $n) (i32.const ${SH})))
+    (block $wideDone
+      (loop $wide
+        (br_if $wideDone (i32.gt_u (i32.add (local.get $j) (i32.const ${4 * N})) (local.get $n)))
+        (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
+        (if (local.get $acc)
+          (then
+            ${[0, 1, 2, 3].map((q) => `(local.set $s${q} (v128.load offset=${16 * q} (i32.add (local.get $c) (local.get $at))))`).join('\n            ')})
+          (else
+            ${[0, 1, 2, 3].map((q) => `(local.set $s${q} ${zero})`).join('\n            ')}))
+        (local.set $pa (local.get $aRow))
+        (local.set $pb (i32.add (local.get $B) (local.get $at)))
+        (local.set $p (i32.const 0))
+        (block $kDone
+          (loop $kLoop
+            (br_if $kDone (i32.ge_u (local.get $p) (local.get $k)))
+            (local.set $x (${V}.splat (${T}.load (local.get $pa))))
+            ${[0, 1, 2, 3].map((q) => `(local.set $s${q} (${V}.add (local.get $s${q}) (${V}.mul (local.get $x) (v128.load offset=${16 * q} (local.get $pb)))))`).join('\n            ')}
+            (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
+            (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $kLoop)))
+        ${[0, 1, 2, 3].map((q) => `(v128.store offset=${16 * q} (i32.add (local.get $c) (local.get $at)) (local.get $s${q}))`).join('\n        ')}
+        (local.set $j (i32.add (local.get $j) (i32.const ${4 * N})))
+        (br $wide)))
+    (block $oneVectorDone
+      (loop $oneVector
+        (br_if $oneVectorDone (i32.gt_u (i32.add (local.get $j) (i32.const ${N})) (local.get $n)))
+        (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
+        (local.set $s0 (select (v128.load (i32.add (local.get $c) (local.get $at))) ${zero} (local.get $acc)))
+        (local.set $pa (local.get $aRow))
+        (local.set $pb (i32.add (local.get $B) (local.get $at)))
+        (local.set $p (i32.const 0))
+        (block $kDone4
+          (loop $kLoop4
+            (br_if $kDone4 (i32.ge_u (local.get $p) (local.get $k)))
+            (local.set $s0 (${V}.add (local.get $s0) (${V}.mul (${V}.splat (${T}.load (local.get $pa))) (v128.load (local.get $pb)))))
+            (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
+            (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $kLoop4)))
+        (v128.store (i32.add (local.get $c) (local.get $at)) (local.get $s0))
+        (local.set $j (i32.add (local.get $j) (i32.const ${N})))
+        (br $oneVector)))
+    (block $oneDone
+      (loop $one
+        (br_if $oneDone (i32.ge_u (local.get $j) (local.get $n)))
+        (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
+        (local.set $f (select (${T}.load (i32.add (local.get $c) (local.get $at))) (${T}.const 0) (local.get $acc)))
+        (local.set $pa (local.get $aRow))
+        (local.set $pb (i32.add (local.get $B) (local.get $at)))
+        (local.set $p (i32.const 0))
+        (block $kDone1
+          (loop $kLoop1
+            (br_if $kDone1 (i32.ge_u (local.get $p) (local.get $k)))
+            (local.set $f (${T}.add (local.get $f) (${T}.mul (${T}.load (local.get $pa)) (${T}.load (local.get $pb)))))
+            (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
+            (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $kLoop1)))
+        (${T}.store (i32.add (local.get $c) (local.get $at)) (local.get $f))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $one))))
+
+  ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]. A strip of ${4 * N} columns of B at a time
+  ;; (k × ${16 * 4} bytes, kept in cache) against every pair of rows of A; an odd last row and the last
+  ;; n % ${4 * N} columns one row at a time.
+  (func (export "row_update_${T}")
+    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $rs i32) (param $cs i32)
+    (param $B i32) (param $C i32) (param $acc i32)
+    (local $i i32) (local $j i32) (local $wide i32) (local $c0 i32) (local $a0 i32) (local $rowBytes i32) (local $aStep i32) (local $csBytes i32)
+    (local.set $rowBytes (i32.shl (local.get $n) (i32.const ${SH})))
+    (local.set $aStep (i32.shl (local.get $rs) (i32.const ${SH})))
+    (local.set $csBytes (i32.shl (local.get $cs) (i32.const ${SH})))
+    (local.set $wide (i32.and (local.get $n) (i32.const ${-4 * N})))
+    (block $stripsDone
+      (loop $strips
+        (br_if $stripsDone (i32.ge_u (local.get $j) (local.get $wide)))
+        (local.set $i (i32.const 0))
+        (local.set $c0 (local.get $C))
+        (local.set $a0 (local.get $A))
+        (block $pairsDone
+          (loop $pairs
+            (br_if $pairsDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
+            (call $strip2_${T} (local.get $c0) (i32.add (local.get $c0) (local.get $rowBytes))
+              (local.get $a0) (i32.add (local.get $a0) (local.get $aStep)) (local.get $csBytes)
+              (local.get $B) (local.get $n) (local.get $k) (local.get $j) (local.get $acc))
+            (local.set $c0 (i32.add (local.get $c0) (i32.shl (local.get $rowBytes) (i32.const 1))))
+            (local.set $a0 (i32.add (local.get $a0) (i32.shl (local.get $aStep) (i32.const 1))))
+            (local.set $i (i32.add (local.get $i) (i32.const 2)))
+            (br $pairs)))
+        (local.set $j (i32.add (local.get $j) (i32.const ${4 * N})))
+        (br $strips)))
+    ;; every row from the last wide strip on (an odd last row: from the first column)
+    (local.set $i (i32.const 0))
+    (block $rowsDone
+      (loop $rows
+        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
+        (call $row_${T} ${at('$C', '(i32.mul (local.get $i) (local.get $n))')} ${at('$A', '(i32.mul (local.get $i) (local.get $rs))')}
+          (local.get $csBytes) (local.get $B) (local.get $n) (local.get $k)
+          (select (i32.const 0) (local.get $wide) (i32.and (i32.eq (i32.add (local.get $i) (i32.const 1)) (local.get $m)) (i32.and (local.get $m) (i32.const 1))))
+          (local.get $acc))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $rows))))
+
+  ;; C[r,:] += v for every row r of C[m,n]
+  (func (export "add_row_vector_${T}") (param $m i32) (param $n i32) (param $v i32) (param $C i32)
+    (local $r i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $r) (local.get $m)))
+        (call $add_${T} (local.get $C) (local.get $v) (local.get $C) (local.get $n))
+        (local.set $C ${at('$C', '(local.get $n)')})
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $next))))
+
+  ;; out[j] (+)= Σ_r A[r,j] over A[m,n], row by row
+  (func (export "sum_rows_${T}") (param $m i32) (param $n i32) (param $A i32) (param $out i32) (param $acc i32)
+    (local $r i32)
+    (if (i32.eqz (local.get $acc))
+      (then (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $n) (i32.const ${SH})))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $r) (local.get $m)))
+        (call $add_${T} (local.get $out) (local.get $A) (local.get $out) (local.get $n))
+        (local.set $A ${at('$A', '(local.get $n)')})
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $next))))
+
+  ;; 1 if none of the n values is NaN or ±Infinity (x − x is 0 exactly for finite x)
+  (func (export "all_finite_${T}") (param $x i32) (param $n i32) (result i32)
+    (local $i i32) (local $whole i32) (local $s v128)
+    (local.set $whole (i32.and (local.get $n) (i32.const ${-N})))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $whole)))
+        (local.set $s (${V}.add (local.get $s) (${V}.mul (v128.load ${at('$x', '(local.get $i)')}) ${splat(t, 0)})))
+        (local.set $i (i32.add (local.get $i) (i32.const ${N})))
+        (br $next)))
+    (block $done1
+      (loop $next1
+        (br_if $done1 (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $s (${V}.add (local.get $s) (${V}.splat (${T}.mul (${T}.load ${at('$x', '(local.get $i)')}) (${T}.const 0)))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $next1)))
+    ;; 0 · x is 0 for finite x and NaN for NaN and ±Infinity; a NaN in the sum stays NaN
+    (i32.eqz (v128.any_true (${V}.ne (local.get $s) (local.get $s)))))
+${expFunction(t)}
+${elementwise(t, 'add', `(${V}.add $X $Y)`, true).replace(`(func (export "add_${T}")`, `(func $add_${T}`)}
+${elementwise(t, 'sigmoid', `(call $sigmoid_${T} $X)`, false)}
+${elementwise(t, 'sigmoid_grad', `(${V}.mul $Y (${V}.mul $X (${V}.sub ${splat(t, 1)} $X)))`, true)}
+${elementwise(t, 'relu', `(${V}.pmax ${splat(t, 0)} $X)`, false)}
+${elementwise(t, 'relu_grad', `(v128.and $Y (${V}.gt $X ${splat(t, 0)}))`, true)}
+`;
+}
+
+/** The whole module: both types over one memory, imported so it can be shared (and so grow without moving views). */
+export function kernelsWat(): string {
+  return `(module
+  (import "env" "memory" (memory 1 65536 shared))
+${kernels(F32)}
+${kernels(F64)}
+)`;
+}
