@@ -49,14 +49,20 @@ export function loadIdx(imagesPath: string, labelsPath: string, options: IdxOpti
   return makeDataset(source, images.values, y, images.width, y.length / labels.dims[0]);
 }
 
+/** A gzipped IDX file may expand to this many bytes (1 GiB; Fashion-MNIST's largest is 47 MB), so a gzip bomb is refused before it fills memory. */
+export const MAX_IDX_BYTES = 2 ** 30;
+
 /** Reads and checks one IDX file. Nothing is allocated from the declared dims before they match the file's size. */
-export function readIdx(path: string): IdxArray {
+export function readIdx(path: string, maxBytes = MAX_IDX_BYTES): IdxArray {
   let bytes = readDataFile(path);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: maxBytes });
     } catch (err) {
-      throw new DatasetError(`${path}: corrupt gzip data (${(err as Error).message})`);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_BUFFER_TOO_LARGE') throw new DatasetError(`${path}: the gzip data expands to more than ${maxBytes} bytes, the most an IDX file may have`);
+      const why = code === 'Z_BUF_ERROR' ? 'truncated: the file ends before the gzip stream does' : (err as Error).message;
+      throw new DatasetError(`${path}: corrupt gzip data (${why})`);
     }
   }
   if (bytes.length < 4) throw new DatasetError(`${path}: too short for an IDX header (${bytes.length} bytes)`);

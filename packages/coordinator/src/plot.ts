@@ -1,0 +1,154 @@
+/**
+ * `shardprop plot`: the learning curves of one or more runs, from their `--metrics`
+ * files (one JSON line per epoch), overlaid and labelled. Two panels side by side:
+ * training risk and test accuracy against the step. Drawn by vega-lite (compiled to
+ * a vega view rendered server-side to SVG); resvg turns the SVG into a PNG.
+ */
+import { readFileSync } from 'node:fs';
+import { extname } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import { writeFileAtomically } from '@shardprop/core';
+import * as vega from 'vega';
+import * as vl from 'vega-lite';
+import { UsageError } from './options.js';
+
+/** A metrics file, a label or an output path that cannot be plotted; the message names it (a UsageError: exit code 2). */
+export class PlotError extends UsageError {
+  override name = 'PlotError';
+}
+
+/** One `--metrics` line, reduced to what the plot shows. */
+export interface MetricsPoint {
+  run: string;
+  step: number;
+  /** Mean loss over the epoch's batches; null when the epoch had none (JSON has no NaN). */
+  risk: number | null;
+  testAccuracy?: number;
+}
+
+const FORMATS = ['.svg', '.png'] as const;
+type Format = (typeof FORMATS)[number];
+
+/**
+ * Draws the curves of the metrics `files` into `out` (.svg or .png), one line per
+ * file, labelled `labels[i]` (default: the file's name without its extension).
+ * Throws PlotError for a missing, empty or malformed file (naming it and the line),
+ * an unknown extension or an output that cannot be written.
+ */
+export async function plotMetrics(files: string[], out: string, labels?: string[]): Promise<void> {
+  const format = formatOf(out);
+  if (files.length === 0) throw new PlotError('plot: name at least one metrics file (written by shardprop train --metrics FILE)');
+  const runs = runLabels(files, labels);
+  const points = files.flatMap((file, i) => readMetrics(file, runs[i]));
+  const svg = await renderSvg(chartSpec(points, runs));
+  const bytes = format === '.svg' ? Buffer.from(svg) : svgToPng(svg);
+  try {
+    writeFileAtomically(out, (put) => put(bytes));
+  } catch (err) {
+    throw new PlotError(`${out}: cannot write the plot (${(err as Error).message})`);
+  }
+}
+
+function formatOf(out: string): Format {
+  const ext = extname(out).toLowerCase();
+  const format = FORMATS.find((f) => f === ext);
+  if (!format) throw new PlotError(`${out}: unknown plot format "${ext || '(no extension)'}": expected a .svg or .png file`);
+  return format;
+}
+
+/** The given labels (one per file, distinct), or the files' names without extension. */
+function runLabels(files: string[], labels: string[] | undefined): string[] {
+  if (labels === undefined || labels.length === 0) return defaultLabels(files);
+  if (labels.length !== files.length) throw new PlotError(`plot: ${labels.length} labels for ${files.length} metrics files; give one --label per file, in order`);
+  const twice = labels.find((l, i) => labels.indexOf(l) !== i);
+  if (twice !== undefined) throw new PlotError(`plot: the label "${twice}" is given twice; each run needs its own`);
+  return labels;
+}
+
+/** File names without extension; names that clash take on folders until they differ (a/metrics, b/metrics); the same file twice gets #n. */
+function defaultLabels(files: string[]): string[] {
+  const parts = files.map((f) => f.slice(0, f.length - extname(f).length).split(/[\\/]+/).filter(Boolean));
+  const labels = parts.map((p) => p[p.length - 1] ?? '');
+  const clashes = (i: number): boolean => labels.some((l, j) => l === labels[i] && files[j] !== files[i]);
+  for (let depth = 2; labels.some((_, i) => clashes(i)); depth++) {
+    const longer = labels.map((l, i) => (clashes(i) && parts[i].length >= depth ? parts[i].slice(-depth).join('/') : l));
+    if (longer.every((l, i) => l === labels[i])) break;
+    longer.forEach((l, i) => (labels[i] = l));
+  }
+  return labels.map((l, i) => (labels.indexOf(l) === i ? l : `${l} #${i + 1}`));
+}
+
+/** The lines of a `--metrics` file; each must be JSON with a numeric `step` and a `risk` (a number, or null for NaN). */
+export function readMetrics(file: string, run: string): MetricsPoint[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PlotError(`${file}: ${code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? (err as Error).message})`}`);
+  }
+  const points: MetricsPoint[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    const where = `${file}, line ${i + 1}`;
+    let record: unknown;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      throw new PlotError(`${where}: not JSON: ${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}...` : line)}`);
+    }
+    const r = record as Record<string, unknown>;
+    if (typeof r !== 'object' || r === null || !Number.isFinite(r.step) || !(r.risk === null || Number.isFinite(r.risk))) {
+      throw new PlotError(`${where}: not a metrics line: expected an object with a numeric "step" and "risk" (as shardprop train --metrics writes)`);
+    }
+    if (r.testAccuracy !== undefined && !Number.isFinite(r.testAccuracy)) throw new PlotError(`${where}: "testAccuracy" is ${JSON.stringify(r.testAccuracy)}, expected a number`);
+    points.push({ run, step: r.step as number, risk: r.risk as number | null, testAccuracy: r.testAccuracy as number | undefined });
+  }
+  if (points.length === 0) throw new PlotError(`${file}: empty file, expected one JSON line per epoch (from shardprop train --metrics)`);
+  return points;
+}
+
+type ConcatSpec = Extract<vl.TopLevelSpec, { hconcat: unknown }>;
+type Panel = ConcatSpec['hconcat'][number];
+
+/** Risk on the left, test accuracy on the right (left out when no run has test data); one colour per run, one legend. */
+function chartSpec(points: MetricsPoint[], runs: string[]): vl.TopLevelSpec {
+  const panel = (field: 'risk' | 'testAccuracy', title: string, zero: boolean): Panel => ({
+    title,
+    width: 360,
+    height: 240,
+    transform: [{ filter: `isValid(datum.${field})` }],
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: { field, type: 'quantitative', title, scale: { zero } },
+      color: { field: 'run', type: 'nominal', title: 'run', scale: { domain: runs }, sort: runs },
+    },
+  });
+  const panels = [panel('risk', 'training risk (epoch mean)', true)];
+  if (points.some((p) => p.testAccuracy !== undefined)) panels.push(panel('testAccuracy', 'test accuracy', false));
+  const spec: ConcatSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    data: { values: points },
+    hconcat: panels,
+    config: { font: 'DejaVu Sans, sans-serif', legend: { labelLimit: 400 } },
+  };
+  return spec;
+}
+
+async function renderSvg(spec: vl.TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
+/** Twice the SVG's size, so lines and text stay sharp. Text needs a system font (DejaVu on Debian). */
+function svgToPng(svg: string): Buffer {
+  const resvg = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' } });
+  return resvg.render().asPng();
+}
