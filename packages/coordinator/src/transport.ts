@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { TOKEN_HEADER } from '@shardprop/worker/protocol';
@@ -32,6 +32,8 @@ export interface TransportOptions {
   onUnauthorised?(address: string, reason: string): void;
   /** Errors of the listening server after it started (e.g. EMFILE on accept): reported, never thrown. */
   onError(err: Error): void;
+  /** Plain HTTP requests on the same port (the dashboard); without it they are answered 426 Upgrade Required. */
+  onRequest?(req: IncomingMessage, res: ServerResponse): void;
 }
 
 
@@ -60,43 +62,40 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
       if (listening) options.onError(err);
       else reject(new Error(`cannot listen on ${host}:${port}: ${err.message}`));
     };
-    if (tls) {
-      let https: HttpsServer;
-      try {
-        https = createHttpsServer({ cert: tls.cert, key: tls.key });
-      } catch (err) {
-        return reject(new Error(`cannot use the TLS certificate and key: ${(err as Error).message}`));
-      }
-      const wss = new WebSocketServer({ server: https, ...common });
-      // ws forwards the https server's errors to wss: both must have a listener, for good
-      https.on('error', failed);
-      wss.on('error', failed);
-      https.listen(port, host, () => {
-        listening = true;
-        resolve({ wss, port: (https.address() as AddressInfo).port, scheme: 'wss', close: () => closeServers(wss, https) });
-      });
-      return;
+    // our own HTTP(S) server, so that plain requests on the port can be answered (onRequest)
+    let server: HttpServer | HttpsServer;
+    try {
+      server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }) : createHttpServer();
+    } catch (err) {
+      return reject(new Error(`cannot use the TLS certificate and key: ${(err as Error).message}`));
     }
-    const wss = new WebSocketServer({ host, port, ...common });
+    server.on('request', options.onRequest ?? upgradeRequired);
+    const wss = new WebSocketServer({ server, ...common });
+    // ws forwards the server's errors to wss: both must have a listener, for good
+    server.on('error', failed);
     wss.on('error', failed);
-    wss.once('listening', () => {
+    server.listen(port, host, () => {
       listening = true;
-      resolve({ wss, port: (wss.address() as AddressInfo).port, scheme: 'ws', close: () => closeServers(wss) });
+      resolve({ wss, port: (server.address() as AddressInfo).port, scheme: tls ? 'wss' : 'ws', close: () => closeServers(wss, server) });
     });
   });
 }
 
-async function closeServers(wss: WebSocketServer, https?: HttpsServer): Promise<void> {
+/** What ws's own server answers a request that is not a WebSocket upgrade. */
+function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
+  res.writeHead(426, { 'content-type': 'text/plain' }).end(STATUS_CODES[426]);
+}
+
+async function closeServers(wss: WebSocketServer, server: HttpServer | HttpsServer): Promise<void> {
   for (const client of wss.clients) client.terminate();
   await new Promise<void>((done) => wss.close(() => done()));
-  if (!https) return;
-  const closed = new Promise<void>((done) => https.close(() => done()));
-  https.closeAllConnections();
+  const closed = new Promise<void>((done) => server.close(() => done()));
+  server.closeAllConnections();
   await closed;
 }
 
 /** Equal secrets, in time that does not depend on where they differ (both are hashed to 32 bytes first). */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
   return timingSafeEqual(digest(given), digest(expected));
 }

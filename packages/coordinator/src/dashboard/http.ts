@@ -1,0 +1,124 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import { TOKEN_HEADER } from '@shardprop/worker/protocol';
+import { sameSecret } from '../transport.js';
+import { Feed } from './feed.js';
+import type { DashboardState } from './state.js';
+
+/** The path of the live feed (server-sent events). */
+export const FEED_PATH = '/events';
+
+/** The page's address on the coordinator's port: ws://HOST:PORT → http://HOST:PORT/ (wss → https). */
+export function dashboardUrl(coordinatorUrl: string): string {
+  return `${coordinatorUrl.replace(/^ws/, 'http')}/`;
+}
+
+interface Asset {
+  body: Buffer;
+  type: string;
+  /** The page needs the token; the code it loads is the package's own and tells nothing about the run. */
+  needsToken: boolean;
+}
+
+/** The page's files: ours from assets/ (two levels up from src/dashboard and from dist/dashboard), uPlot's from its package. */
+function loadAssets(): Map<string, Asset> {
+  const own = (name: string) => readFileSync(new URL(`../../assets/${name}`, import.meta.url));
+  const uplot = (name: string) => readFileSync(createRequire(import.meta.url).resolve(`uplot/dist/${name}`));
+  const js = 'text/javascript; charset=utf-8';
+  const css = 'text/css; charset=utf-8';
+  return new Map([
+    ['/', { body: own('dashboard.html'), type: 'text/html; charset=utf-8', needsToken: true }],
+    ['/dashboard.js', { body: own('dashboard.js'), type: js, needsToken: false }],
+    ['/dashboard.css', { body: own('dashboard.css'), type: css, needsToken: false }],
+    ['/uPlot.iife.min.js', { body: uplot('uPlot.iife.min.js'), type: js, needsToken: false }],
+    ['/uPlot.min.css', { body: uplot('uPlot.min.css'), type: css, needsToken: false }],
+  ]);
+}
+
+const COMMON_HEADERS = {
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
+const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+export interface DashboardHttpOptions {
+  /** When set (the user's --token-file), the page and the feed need it: `?token=` or the x-shardprop-token header. */
+  token?: string;
+}
+
+/**
+ * The dashboard's HTTP side, on the coordinator's port: GET / (the page),
+ * GET /events (the live feed) and the page's scripts and styles; 404 for any
+ * other path, 405 for any other method. Read-only: nothing here can change the run.
+ */
+export class DashboardHttp {
+  private readonly assets = loadAssets();
+  private readonly feed: Feed;
+
+  constructor(state: DashboardState, private readonly options: DashboardHttpOptions = {}) {
+    this.feed = new Feed(state);
+  }
+
+  /** The request handler (for TransportOptions.onRequest). Never throws. */
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    try {
+      this.route(req, res);
+    } catch {
+      if (res.headersSent) res.destroy();
+      else reply(res, 500, 'internal error');
+    }
+  };
+
+  /** Ends every live feed, after a last frame with the run's final status. */
+  close(): void {
+    this.feed.close();
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+    const isFeed = path === FEED_PATH;
+    const asset = this.assets.get(path);
+    if (!isFeed && !asset) return reply(res, 404, 'not found');
+    const methods = isFeed ? ['GET'] : ['GET', 'HEAD'];
+    if (!methods.includes(req.method ?? '')) {
+      res.setHeader('allow', methods.join(', '));
+      return reply(res, 405, 'method not allowed');
+    }
+    if ((isFeed || asset!.needsToken) && !this.authorised(req, query)) {
+      return reply(res, 401, 'this dashboard needs the coordinator\'s token: add ?token=... (the content of --token-file) to its address');
+    }
+    if (isFeed) {
+      if (this.feed.full) return reply(res, 503, 'too many live dashboards; close one and reload');
+      for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value);
+      this.feed.add(res);
+      return;
+    }
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      'content-type': asset!.type,
+      'content-length': asset!.body.length,
+      ...(path === '/' ? { 'content-security-policy': PAGE_POLICY } : {}),
+    });
+    res.end(req.method === 'HEAD' ? undefined : asset!.body);
+  }
+
+  private authorised(req: IncomingMessage, query: URLSearchParams): boolean {
+    const expected = this.options.token;
+    if (expected === undefined) return true;
+    const header = req.headers[TOKEN_HEADER];
+    const given = typeof header === 'string' ? header : query.get('token');
+    return given !== null && sameSecret(given, expected);
+  }
+}
+
+/** A short plain answer; refusals close the connection, so a body nobody reads is not kept coming. */
+function reply(res: ServerResponse, status: number, message: string): void {
+  const close = status >= 400 ? { connection: 'close' } : {};
+  res.writeHead(status, { ...COMMON_HEADERS, ...close, 'content-type': 'text/plain; charset=utf-8' }).end(message + '\n');
+}

@@ -1,0 +1,155 @@
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Feed, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS } from '../../packages/coordinator/src/dashboard/feed.js';
+import { DashboardState, MAX_POINTS, Series, type Frame, type WorkerRow } from '../../packages/coordinator/src/dashboard/state.js';
+import type { TrainingPlan } from '../../packages/coordinator/src/plan.js';
+
+const plan = {
+  train: { source: 'xor', count: 4 },
+  test: undefined,
+  spec: { layers: [2, 4, 1], dtype: 'float64' },
+  batchSize: 4,
+  totalSteps: 100,
+  optimizer: { kind: 'sgd', lr: 1 },
+} as unknown as TrainingPlan;
+
+const progress = (step: number, risk = 1 / step) => ({ step, totalSteps: 100, epoch: step, risk, samplesPerSecond: 1000 });
+
+function worker(id: number, state: WorkerRow['state'] = 'computing'): WorkerRow {
+  return { id, name: `w${id}`, address: `127.0.0.1:${4000 + id}`, shard: 2, state, computeSeconds: 0, waitSeconds: 0 };
+}
+
+describe('dashboard series', () => {
+  it('keeps at most MAX_POINTS of a long run, spread over all of it, x increasing', () => {
+    const s = new Series(2);
+    for (let x = 1; x <= 100_000; x++) s.add(x, x / 2);
+    const [xs, ys] = s.columns as number[][];
+    expect(s.length).toBeLessThanOrEqual(MAX_POINTS);
+    expect(s.length).toBeGreaterThan(MAX_POINTS / 4);
+    expect(xs[0]).toBe(1);
+    expect(xs[xs.length - 1]).toBeGreaterThan(100_000 - 100_000 / s.length * 3);
+    for (let i = 1; i < xs.length; i++) expect(xs[i]).toBeGreaterThan(xs[i - 1]);
+    xs.forEach((x, i) => expect(ys[i]).toBe(x / 2));
+  });
+
+  it('since(x) is exactly the points after x; NaN and Infinity become null', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 5 }), { maxLength: 300 }), fc.integer({ min: 0, max: 1000 }), (gaps, after) => {
+        const s = new Series(2, 64);
+        let x = 0;
+        for (const g of gaps) s.add((x += g), x);
+        const [xs] = s.since(after);
+        expect(xs).toEqual((s.columns[0] as number[]).filter((v) => v > after));
+      }),
+    );
+    const s = new Series(3);
+    s.add(1, NaN, Infinity);
+    expect(s.columns).toEqual([[1], [null], [null]]);
+  });
+});
+
+describe('dashboard state', () => {
+  it('a new client gets everything, then only what is new since its cursor', () => {
+    const state = new DashboardState(plan);
+    expect(state.frame(null).frame.status).toBe('waiting for workers');
+    for (let step = 1; step <= 5; step++) state.onStep(progress(step));
+    state.onEpoch({ step: 5, epoch: 1, risk: 0.5, testRisk: 0.25, testAccuracy: 0.75, samplesPerSecond: 1, seconds: 1 });
+    const first = state.frame(null);
+    expect(first.frame).toMatchObject({ reset: true, status: 'training', step: 5, steps: [[1, 2, 3, 4, 5], [1, 0.5, 1 / 3, 0.25, 0.2]], epochs: [[1], [5], [0.5], [0.25], [0.75]] });
+    expect(first.frame.run).toEqual({ data: 'xor', samples: 4, testSamples: 0, layers: [2, 4, 1], batch: 4, totalSteps: 100, optimizer: 'sgd', lr: 1, dtype: 'float64' });
+    state.onStep(progress(6));
+    const next = state.frame(first.cursor);
+    expect(next.frame.reset).toBe(false);
+    expect(next.frame.steps).toEqual([[6], [1 / 6]]);
+    expect(next.frame.epochs).toEqual([[], [], [], [], []]);
+    expect(state.frame(next.cursor).frame.steps).toEqual([[], []]);
+  });
+
+  it('workers that are gone stay in the table as left; the hooks it wraps are all still called', () => {
+    const state = new DashboardState(plan);
+    let rows = [worker(1), worker(2)];
+    state.watchWorkers(() => rows);
+    state.refresh();
+    rows = [worker(2, 'waiting'), worker(3, 'joining')];
+    state.refresh();
+    expect(state.frame(null).frame.workers.map((w) => [w.id, w.state])).toEqual([[2, 'waiting'], [3, 'joining'], [1, 'left']]);
+
+    const seen: string[] = [];
+    const hooks = state.observe({ onStep: () => seen.push('step'), shouldStop: () => true, onPlan: () => seen.push('plan') });
+    hooks.onStep!(progress(1));
+    hooks.onEpoch!({ step: 1, epoch: 1, risk: 1, samplesPerSecond: 1, seconds: 1 });
+    hooks.onPlan();
+    expect(seen).toEqual(['step', 'plan']);
+    expect(hooks.shouldStop!()).toBe(true);
+    expect(state.frame(null).frame.steps[0]).toEqual([1]);
+    state.finish('failed', 'every worker was lost');
+    expect(state.frame(null).frame).toMatchObject({ status: 'failed', reason: 'every worker was lost' });
+  });
+});
+
+/** A stand-in for an event-stream response: records frames; `buffered` plays the bytes a slow browser has not taken. */
+class FakeResponse extends EventEmitter {
+  frames: Frame[] = [];
+  buffered = 0;
+  ended = false;
+  writeHead(status: number) {
+    expect(status).toBe(200);
+    return this;
+  }
+  write(chunk: string) {
+    for (const line of chunk.split('\n')) if (line.startsWith('data: ')) this.frames.push(JSON.parse(line.slice(6)));
+    return true;
+  }
+  end() {
+    this.ended = true;
+  }
+  get writableLength() {
+    return this.buffered;
+  }
+}
+
+describe('dashboard feed', () => {
+  it('a slow client skips frames but loses no point; the same frame is not sent twice; the last frame ends the stream', () => {
+    const state = new DashboardState(plan);
+    const feed = new Feed(state);
+    const fast = new FakeResponse();
+    const slow = new FakeResponse();
+    feed.add(fast as unknown as ServerResponse);
+    feed.add(slow as unknown as ServerResponse);
+    expect(fast.frames).toHaveLength(1);
+    expect(fast.frames[0].reset).toBe(true);
+
+    slow.buffered = MAX_BUFFERED_BYTES + 1;
+    for (let step = 1; step <= 3; step++) {
+      state.onStep(progress(step));
+      feed.publish();
+    }
+    feed.publish(); // nothing new: nothing sent
+    expect(fast.frames.map((f) => f.steps[0])).toEqual([[], [1], [2], [3]]);
+    expect(slow.frames).toHaveLength(1);
+
+    slow.buffered = 0;
+    state.onStep(progress(4));
+    state.finish('finished');
+    feed.close();
+    expect(slow.frames.map((f) => f.steps[0])).toEqual([[], [1, 2, 3, 4]]);
+    expect(slow.frames[1].status).toBe('finished');
+    expect(fast.frames.at(-1)!.steps[0]).toEqual([4]);
+    expect(fast.ended && slow.ended).toBe(true);
+  });
+
+  it(`is full at ${MAX_FEED_CLIENTS} clients, and has room again when one goes`, () => {
+    const feed = new Feed(new DashboardState(plan));
+    const clients = Array.from({ length: MAX_FEED_CLIENTS }, () => new FakeResponse());
+    clients.forEach((c, i) => {
+      expect(feed.full).toBe(false);
+      feed.add(c as unknown as ServerResponse);
+      expect(feed.full).toBe(i === MAX_FEED_CLIENTS - 1);
+    });
+    clients[0].emit('close');
+    expect(feed.full).toBe(false);
+    feed.close();
+  });
+});

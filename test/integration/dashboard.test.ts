@@ -1,0 +1,237 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { get, request, type IncomingMessage } from 'node:http';
+import { connect } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { chromium, type BrowserContext } from 'playwright-core';
+import type { Frame } from '../../packages/coordinator/src/dashboard/state.js';
+import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
+
+/**
+ * The live dashboard on the coordinator's port: over plain HTTP (the token,
+ * the feed's frames, refusals, hostile input) and in a real browser (Debian's
+ * headless Chromium, driven by playwright-core) against a real training run.
+ */
+const tmp = tempDir();
+afterAll(() => {
+  killAll();
+  tmp.remove();
+});
+
+const TOKEN = '5f0c9e8d7b6a54433221100ffeeddccb';
+const XOR = ['--data', 'xor', '--layers', '2,4,1', '--batch', 'full', '--lr', '1'];
+const CHROMIUM = '/usr/bin/chromium';
+
+/** Starts `shardprop ARGS` and waits for its dashboard's address in its log. */
+async function withDashboard(args: string[]) {
+  const c = collect(startCli(args), 40_000);
+  const line = await c.stderrLines((l) => l.includes('"dashboard"'));
+  return { ...c, url: JSON.parse(line).dashboard as string };
+}
+
+function fetchText(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Follows a live feed: its status, and its frames as they come. */
+function openFeed(url: string, headers: Record<string, string> = {}) {
+  const frames: Frame[] = [];
+  const waiters: { predicate: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  let ended = false;
+  let res: IncomingMessage;
+  const opened = new Promise<number>((resolve, reject) => {
+    const req = get(url, { headers }, (r) => {
+      res = r;
+      let pending = '';
+      r.setEncoding('utf8');
+      r.on('data', (d: string) => {
+        pending += d;
+        let end;
+        while ((end = pending.indexOf('\n\n')) >= 0) {
+          const event = pending.slice(0, end);
+          pending = pending.slice(end + 2);
+          const data = event.split('\n').find((l) => l.startsWith('data: '));
+          if (!data) continue;
+          const frame = JSON.parse(data.slice(6)) as Frame;
+          frames.push(frame);
+          for (const w of waiters.splice(0)) (w.predicate(frame) ? w.resolve(frame) : waiters.push(w));
+        }
+      });
+      r.on('end', () => (ended = true));
+      resolve(r.statusCode!);
+    });
+    req.on('error', reject);
+  });
+  return {
+    opened,
+    frames,
+    get ended() {
+      return ended;
+    },
+    next: (predicate: (f: Frame) => boolean, timeoutMs = 15_000) =>
+      new Promise<Frame>((resolve, reject) => {
+        const found = frames.find(predicate);
+        if (found) return resolve(found);
+        const timer = setTimeout(() => reject(new Error(`no such frame in ${timeoutMs} ms; last: ${JSON.stringify(frames.at(-1))?.slice(0, 500)}`)), timeoutMs);
+        waiters.push({ predicate, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+      }),
+    close: () => res?.destroy(),
+  };
+}
+
+/** What the server answers raw bytes with (or '' when it just closes). */
+function raw(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(bytes));
+    let answer = '';
+    socket.on('data', (d) => (answer += d));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', () => resolve(answer));
+  });
+}
+
+describe('dashboard over HTTP', () => {
+  it('with a token: the page and feed need it, the feed shows the run and its worker live, other paths and methods are refused', async () => {
+    writeFileSync(tmp.path('token'), `${TOKEN}\n`);
+    const c = await withDashboard(['coordinator', '--port', '0', '--expect', '1', '--token-file', tmp.path('token'), ...XOR, '--steps', '400', '--out', tmp.path('xor.json')]);
+    const { url } = c;
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const port = Number(new URL(url).port);
+
+    // the token: none or a wrong one is 401; as ?token= or the header it opens the page
+    expect((await fetchText(url)).status).toBe(401);
+    expect((await fetchText(`${url}?token=ffffffffffffffffffffffffffffffff`)).status).toBe(401);
+    expect((await fetchText(`${url}events`)).status).toBe(401);
+    const page = await fetchText(`${url}?token=${TOKEN}`);
+    expect(page.status).toBe(200);
+    expect(page.headers['content-type']).toMatch(/^text\/html/);
+    expect(page.headers['content-security-policy']).toContain("default-src 'none'");
+    expect(page.body).toContain('id="risk-chart"');
+    expect((await fetchText(url, { headers: { 'x-shardprop-token': TOKEN } })).status).toBe(200);
+    // the page's code is the package's own, no secret; uPlot comes from its package, not a CDN
+    const uplot = await fetchText(`${url}uPlot.iife.min.js`);
+    expect(uplot.status).toBe(200);
+    expect(uplot.body).toContain('uPlot');
+    expect(page.body).not.toMatch(/https?:\/\//);
+
+    // refusals
+    expect((await fetchText(`${url}nope`)).status).toBe(404);
+    expect((await fetchText(`${url}../package.json`)).status).toBe(404);
+    expect((await fetchText(`${url}dashboard.js/`)).status).toBe(404);
+    const post = await fetchText(`${url}?token=${TOKEN}`, { method: 'POST' });
+    expect(post.status).toBe(405);
+    expect(post.headers.allow).toBe('GET, HEAD');
+    expect((await fetchText(`${url}events?token=${TOKEN}`, { method: 'DELETE' })).status).toBe(405);
+    // hostile bytes are answered 400 (or cut off), and the server goes on
+    expect(await raw(port, 'GARBAGE \x00\x01\x02\r\n\r\n')).toMatch(/^(HTTP\/1\.1 400|)/);
+    expect(await raw(port, `GET /?${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)).toMatch(/^(HTTP\/1\.1 431|HTTP\/1\.1 400|)/);
+    expect((await fetchText(`${url}?token=%zz`)).status).toBe(401);
+
+    // at most 32 live feeds
+    const feeds = Array.from({ length: 32 }, () => openFeed(`${url}events?token=${TOKEN}`));
+    expect(await Promise.all(feeds.map((f) => f.opened))).toEqual(Array(32).fill(200));
+    expect((await fetchText(`${url}events?token=${TOKEN}`)).status).toBe(503);
+    for (const f of feeds) f.close();
+
+    // the feed: the run as it waits, then its worker and its steps as it trains, then the end
+    const feed = openFeed(`${url}events`, { 'x-shardprop-token': TOKEN });
+    expect(await feed.opened).toBe(200);
+    const first = await feed.next(() => true);
+    expect(first).toMatchObject({ reset: true, status: 'waiting for workers', step: 0, workers: [] });
+    expect(first.run).toMatchObject({ data: 'xor', samples: 4, layers: [2, 4, 1], batch: 4, totalSteps: 400 });
+    const worker = collect(startCli(['worker', '--connect', c.url.replace('http', 'ws').replace(/\/$/, ''), '--name', 'w-one'], { SHARDPROP_TOKEN: TOKEN }));
+    const last = await feed.next((f) => f.status === 'finished');
+    const seen = feed.frames.flatMap((f) => f.workers);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const w of seen) expect(w).toMatchObject({ id: 1, name: 'w-one', address: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+    expect(last.workers).toHaveLength(1);
+    expect(last.workers[0]).toMatchObject({ shard: 4, state: 'idle' });
+    expect(last.workers[0].stepMs).toBeGreaterThanOrEqual(last.workers[0].computeMs!);
+    expect(last.workers[0].computeSeconds).toBeGreaterThan(0);
+    expect(last.step).toBe(400);
+    // every step point the feed sent, in order, ending at the last step
+    const steps = feed.frames.flatMap((f) => f.steps[0]) as number[];
+    expect(steps.at(-1)).toBe(400);
+    expect([...steps].sort((a, b) => a - b)).toEqual(steps);
+    expect(new Set(steps).size).toBe(steps.length);
+    // full batches: every step is an epoch
+    expect(feed.frames.flatMap((f) => f.epochs[0]).at(-1)).toBe(400);
+
+    expect((await worker.exited).code).toBe(0);
+    const done = await c.exited;
+    expect(done.code, done.stderr.slice(-1500)).toBe(0);
+    expect(feed.ended).toBe(true);
+    expect(done.stderr).toContain('live dashboard at http://127.0.0.1:');
+    expect(done.stderr).not.toContain(TOKEN);
+  });
+
+  it('--no-dashboard: the port only speaks WebSocket (426 to plain requests)', async () => {
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '1', '--no-dashboard', ...XOR, '--steps', '10', '--out', tmp.path('none.json')]), 20_000);
+    const listening = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening')));
+    const res = await fetchText(`${listening.url.replace('ws', 'http')}/`);
+    expect(res.status).toBe(426);
+    expect(c.child.kill('SIGKILL')).toBe(true);
+    expect((await c.exited).stderr).not.toContain('"dashboard"');
+  });
+});
+
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; skipped where it is missing)`, () => {
+  it('follows a real run of `shardprop train --workers 2`: the curve gains points, the table lists every worker; with a token, only with it', async () => {
+    const run = await withDashboard(['train', '--data', 'mnist', '--workers', '2', '--steps', '200000', '--batch', '10', '--json', '--out', tmp.path('mnist.json')]);
+    writeFileSync(tmp.path('token2'), `${TOKEN}\n`);
+    const guarded = await withDashboard(['coordinator', '--port', '0', '--expect', '1', '--token-file', tmp.path('token2'), ...XOR, '--steps', '10', '--out', tmp.path('g.json')]);
+    const profile = tempDir('shardprop-chromium-');
+    let context: BrowserContext | undefined;
+    try {
+      context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 20_000 });
+      const page = context.pages()[0] ?? (await context.newPage());
+      const problems: string[] = [];
+      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+      page.on('pageerror', (err) => problems.push(err.message));
+
+      const loaded = await page.goto(run.url);
+      expect(loaded!.status()).toBe(200);
+      await page.locator('#status', { hasText: 'training' }).waitFor({ timeout: 15_000 });
+      const rows = page.locator('#workers tbody tr');
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+      const table = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+      expect(table.map((r) => [r[0], r[3]])).toEqual([['1', '4000'], ['2', '4000']]);
+      for (const r of table) {
+        expect(r[2]).toMatch(/^127\.0\.0\.1:\d+$/);
+        expect(['computing', 'waiting', 'idle']).toContain(r[9]);
+      }
+      expect(await page.locator('#risk-chart canvas').count()).toBeGreaterThan(0);
+      const points = () => page.locator('#risk-chart').getAttribute('data-points').then(Number);
+      await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(1);
+      const before = await points();
+      const stepBefore = await page.locator('#step').textContent();
+      await page.waitForTimeout(1500);
+      expect(await points()).toBeGreaterThan(before);
+      expect(await page.locator('#step').textContent()).not.toBe(stepBefore);
+      expect(problems).toEqual([]);
+
+      // the guarded coordinator: the page without the token is refused; with ?token= it and its feed work
+      expect((await page.goto(guarded.url))!.status()).toBe(401);
+      expect((await page.goto(`${guarded.url}?token=${TOKEN}`))!.status()).toBe(200);
+      await page.locator('#status', { hasText: 'waiting for workers' }).waitFor({ timeout: 10_000 });
+      expect(await page.locator('#run').textContent()).toContain('layers 2,4,1');
+    } finally {
+      await context?.close();
+      profile.remove();
+      run.child.kill('SIGKILL');
+      guarded.child.kill('SIGKILL');
+    }
+    // --json keeps stdout for the summary: nothing was printed there while it ran
+    expect((await run.exited).stdout).toBe('');
+  });
+});
