@@ -1,0 +1,119 @@
+/**
+ * The run record: a short JSON file next to the trained model that says how it was
+ * made. For `model.json` it is `model.run.json` (the model's path without `.json`, plus
+ * `.run.json`), so several models in one folder each keep their own record.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { checkpointPath, fingerprint, writeFileAtomically, type Dataset } from '@shardprop/core';
+import { PROTOCOL_VERSION } from '@shardprop/worker';
+import type { TrainOptions } from './options.js';
+import type { TrainingPlan } from './plan.js';
+import type { ServeOptions } from './train.js';
+import type { TrainSummary } from './training-loop.js';
+
+export const RUN_RECORD_FORMAT = 'shardprop.run/v1';
+
+export interface RunRecord {
+  format: typeof RUN_RECORD_FORMAT;
+  startedAt: string;
+  endedAt: string;
+  versions: { shardprop: string; node: string; protocol: number };
+  /** What was asked for, with every default the run used filled in (never a token or TLS key). */
+  config: Record<string, unknown>;
+  data: { train: DataRecord; test?: DataRecord };
+  /** What `train()` resolved to (`--json`'s summary). */
+  result: TrainSummary;
+  /** Absolute paths of what the run wrote. */
+  files: { model: string; metrics?: string; trace?: string; checkpointDir?: string; checkpoint?: string };
+}
+
+interface DataRecord {
+  source: string;
+  samples: number;
+  inputs: number;
+  outputs: number;
+  /** SHA-256 of the values (core's `fingerprint`): the same data set whatever file it came from. */
+  fingerprint: string;
+}
+
+/** model.json -> model.run.json; a model path without .json gets .run.json appended. */
+export function runRecordPath(modelPath: string): string {
+  return `${modelPath.replace(/\.json$/i, '')}.run.json`;
+}
+
+export interface RunFacts {
+  options: TrainOptions & ServeOptions;
+  plan: TrainingPlan;
+  summary: TrainSummary;
+  startedAt: Date;
+  endedAt: Date;
+}
+
+/** Writes the record of a finished run next to its model (atomically) and returns its path. */
+export function writeRunRecord(facts: RunFacts): string {
+  const path = runRecordPath(facts.plan.outPath);
+  const json = JSON.stringify(makeRunRecord(facts), null, 2) + '\n';
+  writeFileAtomically(path, (put) => put(Buffer.from(json)));
+  return path;
+}
+
+export function makeRunRecord({ options, plan, summary, startedAt, endedAt }: RunFacts): RunRecord {
+  const { token: _token, tls: _tls, ...given } = options;
+  const { optimizer, spec } = plan;
+  const resolved = {
+    layers: [...spec.layers],
+    activation: spec.activation,
+    loss: spec.loss,
+    dtype: spec.dtype,
+    initScheme: options.init === undefined && !options.resume ? (options.initScheme ?? 'scaled') : undefined,
+    out: plan.outPath,
+    steps: plan.totalSteps,
+    epochs: plan.totalSteps / plan.batchesPerEpoch,
+    batch: plan.batchSize,
+    optimizer: optimizer.kind,
+    lr: optimizer.lr,
+    // 0.9: the optimizer's default μ
+    momentum: optimizer.kind === 'momentum' ? (optimizer.momentum ?? 0.9) : undefined,
+    weightDecay: optimizer.weightDecay ?? 0,
+    seed: plan.seed,
+    workers: summary.workers,
+    gradientForm: summary.workers > 0 ? (options.gradientForm ?? 'auto') : undefined,
+    // the coordinator's defaults (coordinator-server.ts)
+    stepTimeout: summary.workers > 0 ? (options.stepTimeout ?? 300) : undefined,
+    waitWorkers: summary.workers > 0 ? (options.waitWorkers ?? 60) : undefined,
+    resume: options.resume === true,
+  };
+  const dir = options.checkpointDir;
+  return {
+    format: RUN_RECORD_FORMAT,
+    startedAt: startedAt.toISOString(),
+    endedAt: endedAt.toISOString(),
+    versions: { shardprop: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
+    config: { ...given, ...resolved },
+    data: {
+      train: dataRecord(plan.train, plan.fingerprint),
+      test: plan.test ? dataRecord(plan.test) : undefined,
+    },
+    result: summary,
+    files: {
+      model: resolve(plan.outPath),
+      metrics: options.metrics === undefined ? undefined : resolve(options.metrics),
+      trace: options.trace === undefined ? undefined : resolve(options.trace),
+      checkpointDir: dir === undefined ? undefined : resolve(dir),
+      checkpoint: dir !== undefined && existsSync(checkpointPath(dir)) ? resolve(checkpointPath(dir)) : undefined,
+    },
+  };
+}
+
+function dataRecord(set: Dataset, known?: string): DataRecord {
+  return { source: set.source, samples: set.count, inputs: set.inputs, outputs: set.outputs, fingerprint: known ?? fingerprint(set) };
+}
+
+let version: string | undefined;
+
+/** The version in @shardprop/coordinator's package.json (one folder above src/ and dist/ alike). */
+function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return version;
+}

@@ -1,0 +1,84 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { train } from '@shardprop/coordinator';
+import { fingerprint, loadSource } from '@shardprop/core';
+import { PROTOCOL_VERSION } from '@shardprop/worker';
+import { runRecordPath } from '../../packages/coordinator/src/run-record.js';
+import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
+
+const tmp = tempDir('shardprop-run-record-');
+afterAll(() => {
+  killAll();
+  tmp.remove();
+});
+
+const version = JSON.parse(readFileSync(new URL('../../packages/coordinator/package.json', import.meta.url), 'utf8')).version;
+const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+
+describe('the run record next to the model', () => {
+  it('is named after the model: model.json -> model.run.json', () => {
+    expect(runRecordPath('runs/2026/model.json')).toBe('runs/2026/model.run.json');
+    expect(runRecordPath('lr-3.JSON')).toBe('lr-3.run.json');
+    expect(runRecordPath('weights')).toBe('weights.run.json');
+  });
+
+  it('records a distributed CLI run: resolved configuration, data fingerprints, versions, times, the summary and its files', async () => {
+    const before = Date.now();
+    const out = tmp.path('cli/model.json');
+    const metrics = tmp.path('metrics.jsonl');
+    const trace = tmp.path('trace.jsonl');
+    const ckpt = tmp.path('ckpt');
+    const r = await runCli(['train', '--data', 'spirals', '--layers', '2,8,2', '--epochs', '3', '--workers', '2', '--out', out,
+      '--metrics', metrics, '--trace', trace, '--checkpoint-dir', ckpt, '--checkpoint-every', '100', '--json'], { timeoutMs: 30_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const summary = summaryOf(r);
+    const recordPath = tmp.path('cli/model.run.json');
+    expect(summary.runRecord).toBe(recordPath);
+    const record = readJson(recordPath);
+
+    expect(record.format).toBe('shardprop.run/v1');
+    expect(record.versions).toEqual({ shardprop: version, node: process.version, protocol: PROTOCOL_VERSION });
+    const [started, ended] = [Date.parse(record.startedAt), Date.parse(record.endedAt)];
+    expect(started).toBeGreaterThanOrEqual(before - 1000);
+    expect(ended).toBeGreaterThanOrEqual(started);
+    expect(ended).toBeLessThanOrEqual(Date.now());
+    expect(ended - started).toBeGreaterThanOrEqual(summary.seconds as number * 1000);
+
+    // what was given, and every default the run used
+    expect(record.config).toMatchObject({
+      data: 'spirals', layers: [2, 8, 2], activation: 'sigmoid', loss: 'quadratic', dtype: 'float32', initScheme: 'scaled',
+      epochs: 3, steps: 300, batch: 10, optimizer: 'sgd', lr: 3, weightDecay: 0, seed: 0, workers: 2, gradientForm: 'auto',
+      stepTimeout: 300, waitWorkers: 60, checkpointEvery: 100, resume: false, out,
+    });
+    // local workers share a fresh secret; it never reaches the record
+    expect(JSON.stringify(record)).not.toMatch(/token|tls/i);
+
+    const { train: trainSet, test } = loadSource('spirals', { seed: 0 });
+    expect(record.data.train).toEqual({ source: 'spirals', samples: 1000, inputs: 2, outputs: 2, fingerprint: fingerprint(trainSet) });
+    expect(record.data.test).toEqual({ source: 'spirals', samples: 500, inputs: 2, outputs: 2, fingerprint: fingerprint(test!) });
+
+    const { runRecord: _, ...printed } = summary;
+    expect(record.result).toEqual(printed);
+    expect(record.result).toMatchObject({ steps: 300, epochs: 3, workers: 2 });
+    for (const key of ['trainRisk', 'trainAccuracy', 'testRisk', 'testAccuracy', 'samplesPerSecond']) expect(typeof record.result[key], key).toBe('number');
+
+    expect(record.files).toEqual({ model: out, metrics, trace, checkpointDir: ckpt, checkpoint: `${ckpt}/checkpoint.bin` });
+    for (const path of Object.values(record.files) as string[]) expect(existsSync(path), path).toBe(true);
+  });
+
+  it('is written by the programmatic train(), with what was left out filled in and no files it did not write', async () => {
+    const out = tmp.path('api/lr-1.json');
+    const summary = await train({ data: 'xor', layers: [2, 3, 1], steps: 50, batch: 'full', lr: 1, optimizer: 'momentum', dtype: 'float64', workers: 0, out, seed: 7 });
+    expect(summary.runRecord).toBe(tmp.path('api/lr-1.run.json'));
+    const record = readJson(summary.runRecord!);
+    expect(record.config).toMatchObject({ data: 'xor', batch: 4, steps: 50, epochs: 50, optimizer: 'momentum', momentum: 0.9, lr: 1, seed: 7, workers: 0, dtype: 'float64' });
+    // in process: no worker settings
+    expect(record.config).not.toHaveProperty('gradientForm');
+    expect(record.config).not.toHaveProperty('stepTimeout');
+    expect(record.data.test).toBeUndefined();
+    expect(record.files).toEqual({ model: out });
+    expect(record.result).toEqual(JSON.parse(JSON.stringify({ ...summary, runRecord: undefined })));
+    // written atomically: no temporary file left next to it
+    expect(readdirSync(tmp.path('api')).sort()).toEqual(['lr-1.json', 'lr-1.run.json']);
+  });
+});
