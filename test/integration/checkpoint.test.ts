@@ -104,6 +104,25 @@ describe('checkpoints and --resume', () => {
     expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
   });
 
+  it('in process too: SIGINT stops after the current step with a checkpoint (exit 130); --resume finishes the same model', async () => {
+    // an in-process run never waits on a socket; the loop must still let the signal in
+    const steps = 200_000;
+    const want = await straight(steps, 'int');
+    const dir = tmp.path('int-ckpt');
+    const first = collect(startCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--out', tmp.path('int-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
+    await first.stderrLines((l) => l.includes('epoch 1 done'));
+    first.child.kill('SIGINT');
+    const stopped = await first.exited;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    const at = loadCheckpoint(dir).step;
+    expect(at).toBeGreaterThan(0);
+    expect(at).toBeLessThan(steps);
+    const out = tmp.path('int-b.json');
+    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--resume', '--out', out]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+  });
+
   it('every worker killed: the coordinator waits --wait-workers, then fails with a checkpoint of the last whole step; --resume finishes the same model', async () => {
     const steps = 3000;
     const want = await straight(steps, 'lost');

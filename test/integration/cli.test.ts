@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Backprop, Model, loadModel, loadSource, saveModel } from '@shardprop/core';
 import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
@@ -63,6 +63,8 @@ describe('bad input: one line, exit code 2', () => {
     ['an unknown data source', ['train', '--data', 'nonsense', '--workers', '0'], /unknown data source/],
     ['a missing data file', ['train', '--data', '/nonexistent/data.csv', '--workers', '0'], /data\.csv/],
     ['a missing model file', ['eval', '--model', '/nonexistent/model.json', '--data', 'xor'], /model\.json/],
+    ['an unknown kernel', ['train', '--data', 'xor', '--kernel', 'gpu'], /kernel/],
+    ['a metrics file that cannot be written (refused before training)', ['train', '--data', 'xor', '--workers', '0', '--metrics', `${process.execPath}/m.jsonl`], /--metrics .*m\.jsonl: cannot write there \(ENOTDIR\)/],
     ['no command', [], /command/],
   ];
   it.each(cases)('%s', async (_name, args, message) => {
@@ -72,6 +74,15 @@ describe('bad input: one line, exit code 2', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('--metrics and --trace in folders that do not exist yet: the folders are made', async () => {
+    const metrics = tmp.path('new/a/metrics.jsonl');
+    const trace = tmp.path('new/b/trace.jsonl');
+    const r = await runCli(['train', '--data', 'xor', '--workers', '0', '--steps', '5', '--metrics', metrics, '--trace', trace, '--out', tmp.path('new/model.json')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(metrics, 'utf8').trim().split('\n')).toHaveLength(5); // xor: 4 samples, one step per epoch
+    expect(readFileSync(trace, 'utf8').trim().split('\n')).toHaveLength(5);
   });
 
   it('a ragged JSON data file names the file and the row', async () => {

@@ -37,12 +37,12 @@ interface Run {
   stderr: string;
 }
 
-async function trainWith(workers: number, batch: string, tag: string, form = 'auto'): Promise<Run> {
-  const out = tmp.path(`${tag}-w${workers}.json`);
-  const trace = tmp.path(`${tag}-w${workers}.trace.jsonl`);
+async function trainWith(workers: number, batch: string, tag: string, kernel: string, form = 'auto'): Promise<Run> {
+  const out = tmp.path(`${tag}-${kernel}-w${workers}.json`);
+  const trace = tmp.path(`${tag}-${kernel}-w${workers}.trace.jsonl`);
   const result = await runCli(
     ['train', '--data', tmp.path('data.json'), '--init', tmp.path('init.json'), '--dtype', 'float64', '--steps', '20',
-      '--batch', batch, '--lr', '0.7', '--workers', String(workers), '--out', out, '--trace', trace, '--json', '--seed', '3', '--gradient-form', form],
+      '--batch', batch, '--lr', '0.7', '--workers', String(workers), '--out', out, '--trace', trace, '--json', '--seed', '3', '--gradient-form', form, '--kernel', kernel],
     { timeoutMs: 60_000, env: { SHARDPROP_WORKER_LOG_LEVEL: 'info' } },
   );
   expect(result.code, result.stderr).toBe(0);
@@ -61,26 +61,30 @@ function maxAbsDiff(a: Float64Array, b: Float64Array): number {
   return m;
 }
 
-// auto picks dense sums for this tiny model; factors are forced, and rebuild the very sums in-process backprop adds
-for (const [tag, batch, form] of [['minibatch', '7', 'auto'], ['fullbatch', 'full', 'auto'], ['minibatch-factors', '7', 'factors'], ['fullbatch-factors', 'full', 'factors']] as const) {
-  describe(`${tag}: N workers match the in-process reference`, () => {
+// auto picks dense sums for this tiny model; factors are forced, and rebuild the very sums in-process backprop adds.
+// Both kernel implementations; the workers compute with the coordinator's.
+const CASES = [['minibatch', '7', 'auto'], ['fullbatch', 'full', 'auto'], ['minibatch-factors', '7', 'factors'], ['fullbatch-factors', 'full', 'factors']] as const;
+for (const kernel of ['wasm', 'js'] as const) for (const [tag, batch, form] of CASES) {
+  describe(`${tag}, ${kernel} kernels: N workers match the in-process reference`, () => {
     let reference: Run;
     const init = (): Float64Array => loadModel(tmp.path('init.json'), 'float64').params as Float64Array;
 
     beforeAll(async () => {
-      reference = await trainWith(0, batch, tag);
+      reference = await trainWith(0, batch, tag, kernel);
     });
 
     it('the reference moved away from the initial model', () => {
       expect(maxAbsDiff(reference.params, init())).toBeGreaterThan(1e-3);
       expect(reference.summary.steps).toBe(20);
       expect(reference.summary.workers).toBe(0);
+      expect(reference.summary.kernel).toBe(kernel);
     });
 
     for (const n of [1, 2, 3, 4]) {
       it(`${n} worker process(es): same parameters within 1e-9, same global batches`, async () => {
-        const run = await trainWith(n, batch, tag, form);
+        const run = await trainWith(n, batch, tag, kernel, form);
         expect(run.summary.workers).toBe(n);
+        expect(run.summary.kernel).toBe(kernel);
         expect(run.stderr).toContain(form === 'factors' ? 'workers send gradients as factors' : 'workers send gradients as dense sums');
         expect(maxAbsDiff(run.params, reference.params)).toBeLessThan(1e-9);
         if (form === 'factors') expect(maxAbsDiff(run.params, reference.params)).toBe(0);
@@ -95,7 +99,11 @@ for (const [tag, batch, form] of [['minibatch', '7', 'auto'], ['fullbatch', 'ful
         const shards = run.stderr
           .split('\n')
           .filter((l) => l.includes('joined as worker'))
-          .map((l) => JSON.parse(l).shard as [number, number][]);
+          .map((l) => JSON.parse(l))
+          .map((line) => {
+            expect(line.kernel).toBe(kernel);
+            return line.shard as [number, number][];
+          });
         expect(shards).toHaveLength(n);
         const seen = new Array(N_SAMPLES).fill(0);
         for (const ranges of shards) for (const [a, b] of ranges) for (let i = a; i < b; i++) seen[i]++;

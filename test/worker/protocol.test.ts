@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ProtocolError, StaleGradient, allFinite, decodeGradient, decodeHello, decodeToWorker, encode } from '@shardprop/worker/protocol';
+import { allFinite } from '@shardprop/core';
+import { ProtocolError, StaleGradient, decodeGradient, decodeHello, decodeToWorker, encode } from '@shardprop/worker/protocol';
 
 const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, round: 2, count: 3 };
 const gradient = (over: Record<string, unknown> = {}) =>
@@ -50,13 +51,13 @@ describe('protocol', () => {
   it('a welcome may leave the shard\'s rows out (the worker loaded the data itself), but its width must fit the model', () => {
     const spec = { layers: [3, 2], activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
     const welcome = (shard: Record<string, unknown>) =>
-      encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'dense', shard } as never);
+      encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', shard } as never);
     const m = decodeToWorker(welcome({ indices: Uint32Array.from([0, 1]), inputs: 3, outputs: 2 }));
     expect(m.type === 'welcome' && m.shard.x).toBeUndefined();
     expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 4, outputs: 2 }))).toThrow(/width/);
     expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3) }))).toThrow(/bad shard rows/);
     expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3), y: new Float32Array(1) }))).toThrow(/do not match/);
-    expect(() => decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'sparse', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).toThrow(/gradientForm/);
+    expect(() => decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'sparse', kernel: 'js', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).toThrow(/gradientForm/);
   });
 
   it('tells an earlier round of the current step (overtaken by a resend) from an offence', () => {

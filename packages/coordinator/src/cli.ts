@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { Backprop, CheckpointError, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
+import { Backprop, CheckpointError, createKernels, resolveKernel, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
+import { flagTypesOf, withConfigFile } from './config.js';
 import { createLogger } from './log.js';
 import { UsageError, validateSeed, type TrainOptions } from './options.js';
 import { createProgress } from './progress.js';
 import { runWorker } from '@shardprop/worker';
+import { sweepCommand } from './sweep.js';
 import { train, type ServeOptions } from './train.js';
 import { TrainingInterrupted } from './training-loop.js';
 
@@ -20,7 +22,7 @@ function dataSourceFlags<T>(y: Argv<T>) {
 }
 
 function trainingFlags<T>(y: Argv<T>) {
-  return dataSourceFlags(y)
+  return withConfigFile(dataSourceFlags(y))
     .option('data', { type: 'string', demandOption: true, describe: 'mnist | xor | spirals | circles | a .json, .csv or IDX file (IMAGES,LABELS for IDX)' })
     .option('test-data', { type: 'string', describe: 'held-out data (mnist, spirals and circles bring their own)' })
     .option('layers', { type: 'string', describe: 'layer sizes n_0,...,n_L, e.g. 784,30,10 (default: inputs,30,outputs)' })
@@ -40,6 +42,7 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
     .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
     .option('gradient-form', { type: 'string', choices: ['auto', 'dense', 'factors'], describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
+    .option('kernel', { type: 'string', choices: ['auto', 'js', 'wasm'], describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default auto: wasm where available)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
@@ -47,6 +50,7 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --checkpoint-dir' })
     .option('step-timeout', { type: 'number', describe: 'seconds a worker may take to answer a step before its samples go to the others (default 300)' })
     .option('wait-workers', { type: 'number', describe: 'seconds to wait for a worker when every worker is gone (default 60)' })
+    .option('dashboard', { type: 'boolean', default: true, describe: 'serve a live web page of the run on the coordinator\'s port (--no-dashboard: none)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' });
 }
 
@@ -116,6 +120,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     seed: num(args, 'seed'),
     workers: num(args, 'workers'),
     gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
+    kernel: str(args, 'kernel') as TrainOptions['kernel'],
     metrics: str(args, 'metrics'),
     trace: str(args, 'trace'),
     checkpointDir: str(args, 'checkpoint-dir'),
@@ -145,7 +150,7 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
   }
   let summary;
   try {
-    summary = await train({ ...options, ...serve }, {
+    summary = await train({ ...options, ...serve, dashboard: args.dashboard !== false }, {
       log,
       shouldStop: () => stopSignal !== null,
       onCheckpoint(step, path) {
@@ -154,6 +159,12 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
       },
       onListening(url) {
         if (serve.expect !== undefined) log.info(`workers join with: shardprop worker --connect ${url}`);
+      },
+      onDashboard(url) {
+        // the token itself is never printed
+        const how = serve.token === undefined ? '' : ' (add ?token= and the token of --token-file)';
+        log.info({ dashboard: url }, `live dashboard at ${url}${how}`);
+        if (!json) process.stderr.write(`shardprop: live dashboard at ${url}${how}\n`);
       },
       onPlan(plan) {
         log.info(
@@ -179,7 +190,7 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
     process.exit(stopSignal === 'SIGTERM' ? 143 : 130);
   }
   progress.clear();
-  log.info({ model: summary.model }, 'model saved');
+  log.info({ model: summary.model, runRecord: summary.runRecord }, 'model saved');
   if (json) {
     process.stdout.write(JSON.stringify(summary) + '\n');
   } else {
@@ -191,7 +202,7 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
   }
 }
 
-function evalCommand(args: Args): void {
+async function evalCommand(args: Args): Promise<void> {
   const modelPath = str(args, 'model') as string;
   const data = str(args, 'data') as string;
   const model = loadModel(modelPath);
@@ -201,10 +212,22 @@ function evalCommand(args: Args): void {
   if (layers[0] !== set.inputs || layers[layers.length - 1] !== set.outputs) {
     throw new UsageError(`the model's layers ${layers.join(',')} do not fit ${set.source}: it has ${set.inputs} inputs and ${set.outputs} outputs`);
   }
-  const r = new Backprop(model.spec, 256).evaluate(model, set);
+  // the kernels training uses by default, so the figures match the training summary's
+  const kernels = createKernels(await resolveKernel('auto'));
+  const r = new Backprop(model.spec, 256, kernels).evaluate(model, set);
   const result = { model: modelPath, data: set.source, samples: r.count, risk: r.lossSum / r.count, accuracy: r.correct / r.count };
   if (args.json === true) process.stdout.write(JSON.stringify(result) + '\n');
   else process.stdout.write(`${set.source}: ${r.count} samples, risk ${result.risk.toFixed(5)}, accuracy ${result.accuracy.toFixed(4)}\n`);
+}
+
+async function plotCommand(args: Args): Promise<void> {
+  const files = (args.metrics as unknown[]).map(String);
+  const labels = args.label === undefined ? undefined : [args.label].flat().map(String);
+  const out = str(args, 'out') as string;
+  // vega takes a fifth of a second to load: only the plot command pays for it
+  const { plotMetrics } = await import('./plot.js');
+  await plotMetrics(files, out, labels);
+  process.stdout.write(`${files.length === 1 ? 'curves' : `${files.length} runs' curves`} drawn to ${out}\n`);
 }
 
 function serveOptionsFromArgs(args: Args): ServeOptions {
@@ -330,7 +353,29 @@ export function buildCli(argv: string[]) {
           .option('json', { type: 'boolean', default: false }),
       (args) => evalCommand(args),
     )
-    .demandCommand(1, 'name a command: train, coordinator, worker or eval (see --help)')
+    .command(
+      'plot <metrics..>',
+      'draw training risk and test accuracy against the step from --metrics files, one line per run (.svg or .png)',
+      (y) =>
+        y
+          .positional('metrics', { type: 'string', array: true, describe: 'metrics files written by train --metrics' })
+          .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'the picture: a .svg or .png file' })
+          .option('label', { type: 'string', array: true, describe: 'name of a run in the legend, once per file in order (default: the file name without extension)' }),
+      (args) => plotCommand(args),
+    )
+    .command(
+      'sweep',
+      'train every combination of a grid of flags (a JSON sweep file), each run in its own directory, with a results table and plot',
+      (y) =>
+        y
+          .option('config', { type: 'string', demandOption: true, describe: 'the sweep file: { "base": {flags}, "grid": {flag: [values]}, "out": DIR }' })
+          .option('out', { type: 'string', describe: 'the sweep\'s directory (default: the file\'s "out", else sweeps/<time>)' })
+          .option('parallel', { type: 'number', describe: 'runs at once (default 1)' })
+          .option('resume', { type: 'boolean', describe: 'skip the runs that already finished in --out' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the results as one JSON object' }),
+      (args) => sweepCommand(args, flagTypesOf(trainingFlags(yargs([]))), trainOptionsFromArgs),
+    )
+    .demandCommand(1, 'name a command: train, coordinator, worker, eval, plot or sweep (see --help)')
     .strict()
     .recommendCommands()
     .help()

@@ -1,9 +1,11 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
 import { Backprop, allocFloats, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import { PROTOCOL_VERSION, ProtocolError, StaleGradient, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm, type ShardData } from '@shardprop/worker/protocol';
 import { MAX_PENDING_CONNECTIONS, admissionRefusal } from './admission.js';
 import { resolveGradientForm } from './gradient-form.js';
 import { listenWebSocket, type Transport } from './transport.js';
+import type { WorkerRow } from './dashboard/state.js';
 import type { Logger } from './log.js';
 import type { TrainingPlan } from './plan.js';
 import { Reducer } from './reducer.js';
@@ -30,6 +32,8 @@ export interface CoordinatorServerOptions {
   waitWorkersMs?: number;
   /** Ping period; a worker not computing that misses a ping's answer by the next one is dropped (default 5 s). */
   heartbeatMs?: number;
+  /** Plain HTTP requests on the port (the dashboard); without it they get 426. */
+  onHttpRequest?(req: IncomingMessage, res: ServerResponse): void;
 }
 
 interface Member {
@@ -45,6 +49,17 @@ interface Member {
   ownData: boolean;
   /** Answered the last heartbeat. */
   alive: boolean;
+  /** Its part of the steps, for the dashboard. */
+  times: WorkerTimes;
+}
+
+/** A worker's last gradient and steps (ms, this process's clock), and its totals (s). */
+interface WorkerTimes {
+  arrivedAt: number;
+  computeMs: number;
+  last?: { stepMs: number; computeMs: number; waitMs: number };
+  computeSeconds: number;
+  waitSeconds: number;
 }
 
 /** A failed step: a worker left or sent something invalid. */
@@ -121,9 +136,9 @@ export class CoordinatorServer implements GradientEngine {
     this.owner = new Int32Array(plan.batchSize);
     this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
     const factored = this.gradientForm === 'factors';
-    this.factors = factored ? allocFloats(dtype, plan.batchSize * this.expectation.factorWidth) : null;
+    this.factors = factored ? plan.kernels.alloc(dtype, plan.batchSize * this.expectation.factorWidth) : null;
     // the chunk of the in-process engine: the same products over the same rows give the same sums
-    this.rebuild = factored ? new Backprop(plan.spec, Math.min(plan.batchSize, 256)) : null;
+    this.rebuild = factored ? new Backprop(plan.spec, Math.min(plan.batchSize, 256), plan.kernels) : null;
     transport.wss.on('connection', (ws, req) => this.admit(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     this.heartbeat = setInterval(() => this.checkHeartbeats(), options.heartbeatMs ?? 5000);
     this.heartbeat.unref();
@@ -147,6 +162,7 @@ export class CoordinatorServer implements GradientEngine {
       verifyToken: options.token,
       onUnauthorised: (address, reason) => options.log.warn({ address }, `refused a worker: ${reason}`),
       onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
+      onRequest: options.onHttpRequest,
     });
     return new CoordinatorServer(options, transport, form);
   }
@@ -229,7 +245,8 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   private join(ws: WebSocket, name: string, address: string, ownData: boolean): void {
-    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: -1, incoming: null, ownData, alive: true };
+    const times: WorkerTimes = { arrivedAt: 0, computeMs: 0, computeSeconds: 0, waitSeconds: 0 };
+    const member: Member = { ws, workerId: this.nextWorkerId++, name, address, slot: -1, incoming: null, ownData, alive: true, times };
     ws.on('message', (data: Buffer[], isBinary: boolean) => this.onWorkerMessage(member, data, isBinary));
     ws.on('close', () => this.onWorkerGone(member, 'the connection closed'));
     ws.on('pong', () => (member.alive = true));
@@ -259,6 +276,7 @@ export class CoordinatorServer implements GradientEngine {
         chunk: Math.min(plan.batchSize, 256),
         fingerprint: this.fingerprint,
         gradientForm: this.gradientForm,
+        kernel: plan.kernels.name,
         shard,
       }),
     );
@@ -384,6 +402,21 @@ export class CoordinatorServer implements GradientEngine {
     return { ...this.time };
   }
 
+  /** Every worker as the dashboard's table shows it. */
+  workerRows(): WorkerRow[] {
+    const state = (m: Member): WorkerRow['state'] => {
+      if (this.joining.includes(m)) return 'joining';
+      if (!this.training) return 'ready';
+      if (!this.pending) return 'idle';
+      return this.reducer.has(m.slot) ? 'waiting' : 'computing';
+    };
+    return [...this.members, ...this.joining].map((m) => {
+      const range = this.joining.includes(m) ? undefined : this.shards[m.slot];
+      const { last, computeSeconds, waitSeconds } = m.times;
+      return { id: m.workerId, name: m.name, address: m.address, shard: range ? range.end - range.start : 0, state: state(m), ...last, computeSeconds, waitSeconds };
+    });
+  }
+
   private onWorkerMessage(member: Member, data: Buffer[], isBinary: boolean): void {
     const pending = this.pending;
     try {
@@ -404,6 +437,8 @@ export class CoordinatorServer implements GradientEngine {
       this.maxComputeMs = Math.max(this.maxComputeMs, g.computeMs);
       this.lastReceivedAt = Math.max(this.lastReceivedAt, g.receivedAt);
       this.lastPreviousSentAt = Math.max(this.lastPreviousSentAt, g.previousSentAt);
+      member.times.arrivedAt = now;
+      member.times.computeMs = g.computeMs;
       this.lossSums[member.slot] = g.lossSum;
       this.reducer.add(member.slot, g, g.grad);
       if (this.reducer.complete) {
@@ -418,6 +453,7 @@ export class CoordinatorServer implements GradientEngine {
         if (this.lastPreviousSentAt > 0) this.time.syncSeconds += Math.max(0, this.lastReceivedAt - this.lastPreviousSentAt) / 1000;
         this.time.waitSeconds += wait;
         this.time.commSeconds += Math.max(0, wall - compute - wait);
+        for (const m of this.members) recordStep(m.times, this.sentAt, now);
         this.pending = null;
         if (this.stepTimer) clearTimeout(this.stepTimer);
         this.stepTimer = null;
@@ -516,4 +552,11 @@ export class CoordinatorServer implements GradientEngine {
     // whoever is still connected (members closing, strangers that never said hello) is cut off
     await this.transport.close();
   }
+}
+
+/** A worker's part of a finished step: from the step sent to its gradient received, its backprop, then its wait for the last gradient. */
+function recordStep(t: WorkerTimes, sentAt: number, lastArrival: number): void {
+  t.last = { stepMs: t.arrivedAt - sentAt, computeMs: t.computeMs, waitMs: lastArrival - t.arrivedAt };
+  t.computeSeconds += t.computeMs / 1000;
+  t.waitSeconds += t.last.waitMs / 1000;
 }

@@ -1,6 +1,6 @@
 import {
-  ACTIVATIONS, LOSSES, OPTIMIZER_KINDS,
-  type ActivationName, type Dtype, type InitScheme, type LossName, type OptimizerKind,
+  ACTIVATIONS, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS,
+  type ActivationName, type Dtype, type InitScheme, type KernelChoice, type LossName, type OptimizerKind,
 } from '@shardprop/core';
 
 /** A mistake in what the user asked for (flags, option values, their combinations): exit code 2. */
@@ -37,6 +37,8 @@ export interface TrainOptions {
   workers?: number;
   /** How workers send gradients: dense sums, or per-sample factors (small batches); auto picks. Same result either way. */
   gradientForm?: 'auto' | 'dense' | 'factors';
+  /** The matrix kernels: WebAssembly SIMD where available (auto), or forced; every worker uses the coordinator's. */
+  kernel?: KernelChoice;
   /** CSV: the last `targets` columns are targets. */
   targets?: number;
   /** CSV: a class-label column (name or 0-based index) turned one-hot. */
@@ -88,6 +90,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   validateSeed(o.seed);
   if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) throw new UsageError(`--workers must be an integer from 0 to 256, got ${o.workers}`);
   if (o.gradientForm !== undefined && !['auto', 'dense', 'factors'].includes(o.gradientForm)) throw new UsageError('--gradient-form must be auto, dense or factors');
+  if (o.kernel !== undefined && !KERNEL_CHOICES.includes(o.kernel)) throw new UsageError(`--kernel must be ${KERNEL_CHOICES.join(', ')}; got ${JSON.stringify(o.kernel)}`);
   positiveInt('checkpoint-every', o.checkpointEvery);
   for (const [flag, v] of [['step-timeout', o.stepTimeout], ['wait-workers', o.waitWorkers]] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 86_400)) throw new UsageError(`--${flag} must be a number of seconds from 0 to 86400, got ${v}`);

@@ -1,7 +1,8 @@
-import { join } from 'node:path';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import {
-  CheckpointError, DEFAULT_SPEC, Model, checkpointPath, fingerprint, loadCheckpoint, loadModel, loadSource, validateOptimizer,
-  type Checkpoint, type Dataset, type ModelSpec, type OptimizerConfig,
+  CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, validateOptimizer,
+  type Checkpoint, type Dataset, type KernelName, type Kernels, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
 import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_LR, UsageError, validateTrainOptions, type TrainOptions } from './options.js';
 
@@ -9,8 +10,10 @@ import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_LR, UsageError, 
 export interface TrainingPlan {
   options: TrainOptions;
   spec: ModelSpec;
-  /** The starting model (from --init or seeded initialisation). */
+  /** The starting model (from --init or seeded initialisation), its parameters where the kernels work on them. */
   model: Model;
+  /** The matrix kernels of this run (the coordinator's; its workers use the same). */
+  kernels: Kernels;
   train: Dataset;
   test?: Dataset;
   batchSize: number;
@@ -32,8 +35,13 @@ export function deriveSeed(seed: number, purpose: 'init' | 'sampler'): number {
   return purpose === 'init' ? seed : (seed * 2654435761 + 0x7f4a7c15) % 0x100000000;
 }
 
-export function planTraining(options: TrainOptions): TrainingPlan {
+/**
+ * `kernel` is resolved by the caller (resolveKernel is asynchronous: it compiles
+ * the wasm module); the portable kernels when not given.
+ */
+export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): TrainingPlan {
   validateTrainOptions(options);
+  for (const [flag, path] of [['--metrics', options.metrics], ['--trace', options.trace]] as const) if (path !== undefined) checkAppendable(flag, path);
   const sourceOptions = { targets: options.targets, labelColumn: options.labelColumn, classes: options.classes, seed: options.seed };
   const loaded = loadSource(options.data, sourceOptions);
   const train = loaded.train;
@@ -115,12 +123,16 @@ export function planTraining(options: TrainOptions): TrainingPlan {
     if (norm(resumeFrom.optimizer.config) !== norm(optimizer)) differs('optimizer', resumeFrom.optimizer.config, optimizer);
     if (resumeFrom.sampler.order.length !== train.count) differs('sample count', resumeFrom.sampler.order.length, train.count);
   }
+  const kernels = createKernels(kernel);
+  const params = kernels.alloc(model.spec.dtype, model.params.length);
+  params.set(model.params);
   return {
     options,
     fingerprint: dataFingerprint,
     resumeFrom,
     spec: model.spec,
-    model,
+    model: new Model(model.spec, params),
+    kernels,
     train,
     test,
     batchSize,
@@ -131,6 +143,23 @@ export function planTraining(options: TrainOptions): TrainingPlan {
     samplerSeed: deriveSeed(seed, 'sampler'),
     outPath: options.out ?? defaultOutPath(),
   };
+}
+
+/** A log file the run appends to: its folder is made, and it must be writable now, not after the first epoch. */
+function checkAppendable(flag: string, path: string): void {
+  try {
+    makeFolders(dirname(resolve(path)));
+    appendFileSync(path, '');
+  } catch (err) {
+    throw new UsageError(`${flag} ${path}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** mkdir -p, one level at a time (Node's recursive mkdir can spin on a path under /proc). */
+function makeFolders(dir: string): void {
+  if (existsSync(dir)) return;
+  makeFolders(dirname(dir));
+  mkdirSync(dir);
 }
 
 /** runs/<UTC time>/model.json under the current directory: a new folder per run, so nothing is overwritten. */

@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { resolveKernel, type KernelChoice, type KernelName } from '@shardprop/core';
 import { availableParallelism } from 'node:os';
 import { CoordinatorServer } from './coordinator-server.js';
+import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
+import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
 import { createLogger, type Logger } from './log.js';
 import { UsageError, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
-import { inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
+import { writeRunRecord } from './run-record.js';
+import { TrainingInterrupted, inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
 
 /** Where the coordinator listens and whom it waits for (`shardprop coordinator`). */
 export interface ServeOptions {
@@ -17,6 +21,8 @@ export interface ServeOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** Wait for this many workers to connect by themselves instead of starting local ones. */
   expect?: number;
+  /** Serve the live dashboard on the coordinator's port (distributed runs; the CLI's --dashboard, on unless --no-dashboard). */
+  dashboard?: boolean;
 }
 
 export interface TrainCallbacks extends TrainingHooks {
@@ -25,6 +31,8 @@ export interface TrainCallbacks extends TrainingHooks {
   onPlan?(plan: TrainingPlan): void;
   /** Called when the coordinator listens (distributed runs), with the URL workers connect to. */
   onListening?(url: string): void;
+  /** Called when the dashboard is served, with its address (without the token). */
+  onDashboard?(url: string): void;
 }
 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
@@ -44,17 +52,40 @@ export function defaultWorkers(): number {
  */
 export async function train(options: TrainOptions & ServeOptions, callbacks: TrainCallbacks = {}): Promise<TrainSummary> {
   const log = callbacks.log ?? createLogger('warn');
-  const plan = planTraining(options);
+  const startedAt = new Date();
+  const plan = planTraining(options, await resolveKernelOption(options.kernel));
   callbacks.onPlan?.(plan);
-  const engine = await createEngine(plan, options, callbacks, log);
+  // what the dashboard shows; served only where there is a coordinator (createEngine)
+  const dashboard = options.dashboard ? new DashboardState(plan) : undefined;
+  const engine = await createEngine(plan, options, callbacks, log, dashboard);
   try {
-    return await runTraining(plan, engine, callbacks);
+    const summary = await runTraining(plan, engine, dashboard?.observe(callbacks) ?? callbacks);
+    dashboard?.finish('finished');
+    try {
+      summary.runRecord = writeRunRecord({ options, plan, summary, startedAt, endedAt: new Date() });
+    } catch (err) {
+      // the model is saved; a record that cannot be written should not cost the run
+      log.warn({ err }, `the run record next to ${plan.outPath} could not be written`);
+    }
+    return summary;
+  } catch (err) {
+    dashboard?.finish(err instanceof TrainingInterrupted ? 'stopped' : 'failed', (err as Error).message);
+    throw err;
   } finally {
     await engine.close?.();
   }
 }
 
-async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOptions, callbacks: TrainCallbacks, log: Logger): Promise<GradientEngine> {
+/** The kernel choice resolved (auto: wasm where this Node has WebAssembly SIMD); a forced one that cannot run is a usage error. */
+async function resolveKernelOption(choice: KernelChoice | undefined): Promise<KernelName> {
+  try {
+    return await resolveKernel(choice);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOptions, callbacks: TrainCallbacks, log: Logger, dashboard?: DashboardState): Promise<GradientEngine> {
   const local = options.expect === undefined;
   const workers = local ? (options.workers ?? defaultWorkers()) : options.expect!;
   if (local && workers === 0) return inProcessEngine(plan);
@@ -66,12 +97,19 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
   }
   // local workers get a fresh secret through their environment, so no other local process can join in their place
   const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
+  // the dashboard needs the user's token (--token-file), never the local workers' secret
+  const site = dashboard ? new DashboardHttp(dashboard, { token: options.token }) : undefined;
   const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm, token, tls: options.tls,
+    onHttpRequest: site?.handle,
     stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
     waitWorkersMs: options.waitWorkers === undefined ? undefined : options.waitWorkers * 1000,
   });
   log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
   callbacks.onListening?.(server.url);
+  if (dashboard) {
+    dashboard.watchWorkers(() => server.workerRows());
+    callbacks.onDashboard?.(dashboardUrl(server.url));
+  }
   const children = new LocalWorkers(log);
   try {
     const joined = server.waitForWorkers();
@@ -79,6 +117,7 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
     await joined;
   } catch (err) {
     children.kill();
+    site?.close();
     await server.close('the coordinator gave up');
     throw err;
   }
@@ -90,6 +129,7 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
     timing: () => server.timing(),
     contributions: () => server.contributions(),
     async close() {
+      site?.close();
       await server.close();
       await children.stop();
     },

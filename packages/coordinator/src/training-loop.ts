@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { Backprop, Optimizer, Sampler, allocFloats, saveCheckpoint, saveModel, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { Backprop, Optimizer, Sampler, saveCheckpoint, saveModel, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import type { TrainingPlan } from './plan.js';
 
 /**
@@ -48,9 +48,13 @@ export interface TrainSummary {
   seconds: number;
   model: string;
   workers: number;
+  /** The matrix kernels (js or wasm) of the coordinator and every worker. */
+  kernel: string;
   layers: number[];
   dtype: string;
   seed: number;
+  /** The run record written next to the model (train(); see run-record.ts). */
+  runRecord?: string;
 }
 
 export interface StepProgress {
@@ -95,7 +99,7 @@ export class TrainingInterrupted extends Error {
 
 /** Gradients computed in this process: the reference every distributed run must match. */
 export function inProcessEngine(plan: TrainingPlan): GradientEngine {
-  const bp = new Backprop(plan.spec, Math.min(plan.batchSize, 256));
+  const bp = new Backprop(plan.spec, Math.min(plan.batchSize, 256), plan.kernels);
   let computeSeconds = 0;
   return {
     workers: 0,
@@ -118,13 +122,14 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   const { model, train, test } = plan;
   const sampler = new Sampler(train.count, plan.batchSize, plan.samplerSeed);
   const optimizer = new Optimizer(plan.optimizer, model.params.length, plan.spec.dtype);
-  const grad = allocFloats(plan.spec.dtype, model.params.length);
-  const evaluator = new Backprop(plan.spec, 256);
+  const grad = plan.kernels.alloc(plan.spec.dtype, model.params.length);
+  const evaluator = new Backprop(plan.spec, 256, plan.kernels);
   const started = performance.now();
   let samples = 0;
   let epochLoss = 0;
   let epochCount = 0;
   let lastProgress = 0;
+  let lastYield = performance.now();
 
   const elapsed = (): number => (performance.now() - started) / 1000;
   const { checkpointDir, checkpointEvery } = plan.options;
@@ -201,6 +206,11 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     }
     if (epochDone) endEpoch(step, epoch + 1);
     if (checkpointEvery !== undefined && step % checkpointEvery === 0) checkpoint(step);
+    // a run in this process never waits on a socket: let signal handlers and timers run now and then
+    if (performance.now() - lastYield > 50) {
+      await new Promise((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
     if (hooks.shouldStop?.()) throw new TrainingInterrupted(step, checkpoint(step));
   }
   const seconds = elapsed();
@@ -216,6 +226,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     seconds,
     model: plan.outPath,
     workers: engine.workers,
+    kernel: plan.kernels.name,
     layers: [...plan.spec.layers],
     dtype: plan.spec.dtype,
     seed: plan.seed,

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import type { ActivationName, Dtype, Floats, LossName, ModelSpec } from '@shardprop/core';
+import { allFinite, type ActivationName, type Dtype, type Floats, type KernelName, type LossName, type ModelSpec } from '@shardprop/core';
 import { decodeWithTail, encodeWithTail } from './tail-array.js';
 
 export { sendFragments } from './tail-array.js';
@@ -13,7 +13,7 @@ export { sendFragments } from './tail-array.js';
  *   worker → coordinator   hello, gradient
  *   coordinator → worker   welcome, refused, reshard, step, done
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /** The HTTP header of the WebSocket upgrade that carries the coordinator's token: it is checked there, once, before any message. */
 export const TOKEN_HEADER = 'x-shardprop-token';
@@ -58,6 +58,8 @@ export interface Welcome {
   chunk: number;
   fingerprint: string;
   gradientForm: GradientForm;
+  /** The coordinator's kernels: every worker computes with the same ones, so results do not depend on the number of workers. */
+  kernel: KernelName;
   shard: ShardData;
 }
 
@@ -159,24 +161,6 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
 }
 
-/**
- * True when every element is finite: a NaN or ±Inf anywhere makes the sum of
- * x·0 NaN. Allocation-free; four sums, so the additions do not wait on each other.
- */
-export function allFinite(a: Floats): boolean {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  const n = a.length;
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * 0;
-    s1 += a[i + 1] * 0;
-    s2 += a[i + 2] * 0;
-    s3 += a[i + 3] * 0;
-  }
-  for (; i < n; i++) s0 += a[i] * 0;
-  return s0 + s1 + s2 + s3 === 0;
-}
-
 function isFloats(v: unknown, dtype: Dtype): v is Floats {
   return dtype === 'float64' ? v instanceof Float64Array : v instanceof Float32Array;
 }
@@ -276,6 +260,7 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
   const shard = validateShard(m.shard, spec);
   if (typeof m.fingerprint !== 'string') throw new ProtocolError('welcome: fingerprint must be a string');
   if (!GRADIENT_FORMS.includes(m.gradientForm as GradientForm)) throw new ProtocolError(`welcome: gradientForm must be one of ${GRADIENT_FORMS.join(', ')}`);
+  if (m.kernel !== 'js' && m.kernel !== 'wasm') throw new ProtocolError('welcome: kernel must be js or wasm');
   return {
     type: 'welcome',
     version: m.version,
@@ -284,6 +269,7 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
     chunk: m.chunk,
     fingerprint: m.fingerprint,
     gradientForm: m.gradientForm as GradientForm,
+    kernel: m.kernel,
     spec: { layers: spec.layers, activation: spec.activation as ActivationName, loss: spec.loss as LossName, dtype: spec.dtype },
     shard,
   };

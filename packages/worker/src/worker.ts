@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
-import { Backprop, Model, allocFloats, datasetAs, factorWidth, makeDataset, subset, type Dataset, type Floats } from '@shardprop/core';
+import { Backprop, Model, allocFloats, createKernels, datasetAs, factorWidth, layoutOf, makeDataset, prepareWasmKernels, subset, validateSpec, type Dataset, type Floats, type Kernels } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type ShardData, type Step, type Welcome } from './protocol.js';
 
 export interface WorkerOptions {
@@ -42,18 +42,22 @@ export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'invalid' | 
 class ShardWorker {
   readonly model: Model;
   private readonly bp: Backprop;
+  /** The coordinator's choice: parameters, gradient and scratch live where they work in place. */
+  private readonly kernels: Kernels;
   private readonly factorWidth: number;
   // the shard, replaced when the coordinator reshards
   private data!: Dataset;
-  /** The dense gradient sum, or room for the factors of up to a whole shard. */
-  private grad!: Floats;
+  /** The dense gradient sum, or room for the factors of up to a whole shard (kept when a new shard fits). */
+  private grad: Floats | null = null;
   /** Global sample id → row of the shard, or -1. */
   private localRow!: Int32Array;
   private local!: Uint32Array;
 
   constructor(readonly welcome: Welcome, private readonly ownData?: Dataset) {
-    this.model = new Model(welcome.spec);
-    this.bp = new Backprop(welcome.spec, welcome.chunk);
+    this.kernels = createKernels(welcome.kernel);
+    const spec = validateSpec(welcome.spec);
+    this.model = new Model(spec, this.kernels.alloc(spec.dtype, layoutOf(spec.layers).size));
+    this.bp = new Backprop(spec, welcome.chunk, this.kernels);
     this.factorWidth = factorWidth(welcome.spec.layers);
     this.setShard(welcome.shard);
   }
@@ -74,7 +78,7 @@ class ShardWorker {
       this.data = datasetAs(subset(local, shard.indices, `shard ${workerId}`), spec.dtype);
     }
     const room = this.welcome.gradientForm === 'dense' ? this.model.params.length : shard.indices.length * this.factorWidth;
-    this.grad = allocFloats(spec.dtype, room);
+    if (this.grad === null || this.grad.length < room) this.grad = this.kernels.alloc(spec.dtype, room);
     this.localRow = new Int32Array(total).fill(-1);
     shard.indices.forEach((g, row) => {
       this.localRow[g] = row;
@@ -96,7 +100,7 @@ class ShardWorker {
         this.local[count++] = row;
       }
     }
-    let grad = this.grad;
+    let grad = this.grad!;
     let r;
     if (this.welcome.gradientForm === 'dense') {
       r = this.bp.gradient(this.model, this.data, this.local, 0, count, grad);
@@ -118,6 +122,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   const windowMs = options.reconnectForMs ?? 30_000;
   let delay = 100;
   let lostSince: number | null = null;
+  // compiled once, before any welcome: the coordinator may ask for the wasm kernels
+  await prepareWasmKernels();
   for (;;) {
     const exit = await runSession(options, log, name, () => {
       lostSince = null;
@@ -188,6 +194,7 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
               samples: m.shard.indices.length,
               shard: idRanges(m.shard.indices),
               fingerprint: m.fingerprint,
+              kernel: m.kernel,
             });
             break;
           case 'reshard':
