@@ -1,20 +1,23 @@
 // A coordinator in this process (the built CoordinatorServer) and N local worker processes
 // (`shardprop worker`) on 127.0.0.1, training a float32 sigmoid network with plain SGD on the
 // peers' synthetic data: what the distributed probes measure.
-import { Model, Optimizer, Sampler } from '../packages/core/dist/index.js';
+import { Model, Optimizer, Sampler, createKernels, resolveKernel } from '../packages/core/dist/index.js';
 import { CoordinatorServer } from '../packages/coordinator/dist/coordinator-server.js';
 import { LocalWorkers } from '../packages/coordinator/dist/local-workers.js';
 import { createLogger } from '../packages/coordinator/dist/log.js';
 import { SAMPLES, syntheticData } from './workloads.mjs';
 
 /** Starts the coordinator and its workers; `step()` takes one SGD step and resolves to its sample count. */
-export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto' }) {
+export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto', kernel = 'auto' }) {
   if (!(Number.isInteger(workers) && workers >= 1 && Number.isInteger(batch) && batch >= 1)) throw new RangeError('expected WORKERS >= 1 and BATCH >= 1');
   const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
-  const model = Model.init(spec, 1);
+  // as `shardprop train` does: the kernels resolved once, the parameters and the gradient where they work
+  const kernels = createKernels(await resolveKernel(kernel));
+  const model = new Model(spec, kernels.alloc('float32', Model.init(spec, 1).params.length));
+  model.params.set(Model.init(spec, 1).params);
   const optimizer = { kind: 'sgd', lr };
   const plan = {
-    options: {}, spec, model, train: syntheticData(layers), batchSize: batch, totalSteps: Infinity,
+    options: {}, spec, model, kernels, train: syntheticData(layers), batchSize: batch, totalSteps: Infinity,
     batchesPerEpoch: Math.ceil(SAMPLES / batch), optimizer, seed: 0, samplerSeed: 3, outPath: '',
   };
   const log = createLogger('warn');
@@ -24,9 +27,9 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
   children.start(workers, server.url, undefined, (message) => server.abortWait(new Error(message)));
   await joined;
 
-  const opt = new Optimizer(optimizer, model.params.length, 'float32');
+  const opt = new Optimizer(optimizer, model.params.length, 'float32', kernels);
   const sampler = new Sampler(SAMPLES, batch, 3);
-  const grad = new Float32Array(model.params.length);
+  const grad = kernels.alloc('float32', model.params.length);
   let stepNumber = 0;
   return {
     model,

@@ -17,7 +17,7 @@ const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32
 const model = new Model(spec, kernels.alloc('float32', Model.init(spec, 1).params.length));
 model.params.set(Model.init(spec, 1).params);
 const bp = new Backprop(spec, batch, kernels);
-const opt = new Optimizer({ kind: 'sgd', lr }, model.params.length, 'float32');
+const opt = new Optimizer({ kind: 'sgd', lr }, model.params.length, 'float32', kernels);
 const sampler = new Sampler(SAMPLES, batch, 3);
 const grad = kernels.alloc('float32', model.params.length);
 

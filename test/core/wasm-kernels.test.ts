@@ -140,6 +140,32 @@ describe('WasmKernels', () => {
     }
   });
 
+  it('the SGD update gives the same bits as the portable loop (float32 and float64, with and without decay)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const length of [1, 3, 4, 5, 8, 13, 1000]) {
+        for (const wd of [0, 0.0125]) {
+          for (const where of ['wasm', 'js'] as const) {
+            const rand = seeded(length * 7 + (wd > 0 ? 1 : 0));
+            const params = filled(dtype, length, () => rand() * 3, where);
+            const grad = filled(dtype, length, () => rand() * 50, where);
+            if (length > 4) {
+              grad[1] = Infinity;
+              params[2] = NaN;
+              params[3] = 1e-40; // subnormal in float32
+            }
+            const want = params.slice();
+            K.sgdStep(params, grad, length, 0.37, 1 / 7, wd);
+            jsKernels.sgdStep(want, grad, length, 0.37, 1 / 7, wd);
+            for (let i = 0; i < length; i++) {
+              if (Number.isNaN(want[i])) expect(params[i]).toBeNaN();
+              else expect(Object.is(params[i], want[i]), `${dtype} n=${length} wd=${wd} ${where} [${i}]: ${params[i]} vs ${want[i]}`).toBe(true);
+            }
+          }
+        }
+      }
+    }
+  });
+
   it('trains the same model through Backprop as the portable kernels, to float32 precision', () => {
     const spec = { layers: [13, 9, 5], activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' } as const;
     const model = Model.init({ ...spec, layers: [...spec.layers] }, 3);

@@ -1,4 +1,4 @@
-import type { BatchResult, Floats } from '@shardprop/core';
+import { jsKernels, type BatchResult, type Floats, type Kernels } from '@shardprop/core';
 
 /**
  * Combines the shards' contributions to one step, always in shard order (or,
@@ -11,7 +11,7 @@ export class Reducer {
   private missing: number;
   private readonly cursor: Int32Array;
 
-  constructor(readonly slots: number) {
+  constructor(readonly slots: number, private readonly kernels: Kernels = jsKernels) {
     this.cursor = new Int32Array(slots);
     this.parts = new Array(slots).fill(null);
     this.results = new Array(slots).fill(null);
@@ -61,7 +61,7 @@ export class Reducer {
       const g = this.parts[s]!;
       if (this.results[s]!.count === 0) continue;
       if (first) out.set(g);
-      else for (let i = 0; i < out.length; i++) out[i] += g[i];
+      else this.kernels.addRowVector(1, out.length, g, out); // out += g: one row of one vector
       first = false;
     }
     if (first) out.fill(0);

@@ -121,7 +121,7 @@ export function inProcessEngine(plan: TrainingPlan): GradientEngine {
 export async function runTraining(plan: TrainingPlan, engine: GradientEngine, hooks: TrainingHooks = {}): Promise<TrainSummary> {
   const { model, train, test } = plan;
   const sampler = new Sampler(train.count, plan.batchSize, plan.samplerSeed);
-  const optimizer = new Optimizer(plan.optimizer, model.params.length, plan.spec.dtype);
+  const optimizer = new Optimizer(plan.optimizer, model.params.length, plan.spec.dtype, plan.kernels);
   const grad = plan.kernels.alloc(plan.spec.dtype, model.params.length);
   const evaluator = new Backprop(plan.spec, 256, plan.kernels);
   const started = performance.now();

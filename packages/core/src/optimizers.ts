@@ -1,4 +1,6 @@
 import { allocFloats, type Dtype, type Floats } from './model.js';
+import { jsKernels } from './kernels/js.js';
+import type { Kernels } from './kernels/kernel.js';
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'adam';
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'momentum', 'adam'];
@@ -32,7 +34,8 @@ export class Optimizer {
   private t = 0;
   private readonly buffers: Floats[];
 
-  constructor(readonly config: OptimizerConfig, readonly size: number, readonly dtype: Dtype) {
+  /** `kernels` runs the SGD update (the same bits whichever they are; momentum and adam stay here). */
+  constructor(readonly config: OptimizerConfig, readonly size: number, readonly dtype: Dtype, private readonly kernels: Kernels = jsKernels) {
     validateOptimizer(config);
     const n = config.kind === 'sgd' ? 0 : config.kind === 'momentum' ? 1 : 2;
     this.buffers = Array.from({ length: n }, () => allocFloats(dtype, size));
@@ -47,9 +50,8 @@ export class Optimizer {
     this.t++;
     switch (this.config.kind) {
       case 'sgd':
-        // θ ← θ − η ∂R/∂θ (the same values without decay: x + 0·θ = x)
-        if (wd === 0) for (let i = 0; i < n; i++) params[i] -= lr * (gradSum[i] * inv);
-        else for (let i = 0; i < n; i++) params[i] -= lr * (gradSum[i] * inv + wd * params[i]);
+        // θ ← θ − η ∂R/∂θ
+        this.kernels.sgdStep(params, gradSum, n, lr, inv, wd);
         break;
       case 'momentum': {
         // v ← μ v + g;  θ ← θ − η v

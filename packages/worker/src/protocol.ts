@@ -179,6 +179,8 @@ export interface Expectation {
   round: number;
   /** Samples of the current step that lie in this worker's shard. */
   count: number;
+  /** The check that every value is finite (the coordinator's kernels'); the portable one when not given. */
+  allFinite?: (x: Floats) => boolean;
 }
 
 /** Decodes and validates a worker's first message. */
@@ -216,7 +218,7 @@ export function decodeGradient(data: Uint8Array | readonly Uint8Array[], expect:
   if (m.grad.length !== length) {
     throw new ProtocolError(`gradient: grad has ${m.grad.length} values, expected ${length} (${expect.form === 'dense' ? 'the model\'s parameters' : `factors of ${expect.count} samples`})`);
   }
-  if (!allFinite(m.grad)) throw new ProtocolError('gradient: grad holds NaN or infinite values');
+  if (!(expect.allFinite ?? allFinite)(m.grad)) throw new ProtocolError('gradient: grad holds NaN or infinite values');
   return m as unknown as Gradient;
 }
 

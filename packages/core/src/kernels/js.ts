@@ -209,6 +209,11 @@ export const jsKernels: Kernels = {
   name: 'js',
   alloc: allocFloats,
   allFinite,
+  sgdStep(params, grad, n, lr, scale, wd) {
+    // the same values without decay: x + 0·θ = x, but 0·θ costs a multiply per value
+    if (wd === 0) for (let i = 0; i < n; i++) params[i] -= lr * (grad[i] * scale);
+    else for (let i = 0; i < n; i++) params[i] -= lr * (grad[i] * scale + wd * params[i]);
+  },
   gemmNT,
   gemmNN(m, n, k, A, B, C, accumulate) {
     rowUpdate(m, n, k, A, k, 1, B, C, accumulate);

@@ -32,4 +32,10 @@ export interface Kernels {
   activation?(name: ActivationName): Activation | undefined;
   /** True when none of the first n values of x is NaN or ±Infinity. */
   allFinite(x: Floats, n?: number): boolean;
+  /**
+   * The SGD update over the first n values: θ ← θ − lr (g·scale + wd θ), or
+   * θ − lr (g·scale) when wd is 0; computed in float64 and rounded once, so every
+   * implementation gives the same bits.
+   */
+  sgdStep(params: Floats, grad: Floats, n: number, lr: number, scale: number, weightDecay: number): void;
 }

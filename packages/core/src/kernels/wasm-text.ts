@@ -25,7 +25,8 @@
  * - sigmoid, sigmoid_grad, relu, relu_grad: σ and δ ⊙= σ'; exp is computed in
  *   registers (range reduction by ln 2, a Taylor polynomial, the power of two
  *   built in the exponent bits), within a few units in the last place.
- * - all_finite: the coordinator's check of every gradient that arrives.
+ * - all_finite, sgd: the coordinator's check of every gradient that arrives, and
+ *   the SGD update (in float64, as the portable loop does it: the same bits).
  */
 
 interface Lane {
@@ -64,6 +65,67 @@ function taylorExp(degree: number): number[] {
   const c = [1];
   for (let i = 1; i <= degree; i++) c.push(c[i - 1] / i);
   return c;
+}
+
+/**
+ * The SGD update θ ← θ − η (g·s + λθ) (λ = 0: θ − η (g·s)), computed in float64 in the
+ * order the portable loop computes it and rounded once to the parameters' type, so it
+ * gives the same bits as the TypeScript optimizer.
+ */
+function sgdFunction(t: Lane): string {
+  const { T } = t;
+  const f32 = T === 'f32';
+  // two lanes in float64: the update of p from g
+  const update = (g: string, p: string, decay: boolean) =>
+    decay
+      ? `(f64x2.sub ${p} (f64x2.mul (local.get $vlr) (f64x2.add (f64x2.mul ${g} (local.get $vs)) (f64x2.mul (local.get $vwd) ${p}))))`
+      : `(f64x2.sub ${p} (f64x2.mul (local.get $vlr) (f64x2.mul ${g} (local.get $vs))))`;
+  const one = (g: string, p: string, decay: boolean) =>
+    decay
+      ? `(f64.sub ${p} (f64.mul (local.get $lr) (f64.add (f64.mul ${g} (local.get $s)) (f64.mul (local.get $wd) ${p}))))`
+      : `(f64.sub ${p} (f64.mul (local.get $lr) (f64.mul ${g} (local.get $s))))`;
+  const high = (v: string) => `(i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v})`;
+  const loops = (decay: boolean) => {
+    const vector = f32
+      ? `(v128.store (i32.add (local.get $p) (local.get $off))
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (f32x4.demote_f64x2_zero ${update('(f64x2.promote_low_f32x4 (local.get $gv))', '(f64x2.promote_low_f32x4 (local.get $pv))', decay)})
+            (f32x4.demote_f64x2_zero ${update(`(f64x2.promote_low_f32x4 ${high('(local.get $gv)')})`, `(f64x2.promote_low_f32x4 ${high('(local.get $pv)')})`, decay)})))`
+      : `(v128.store (i32.add (local.get $p) (local.get $off)) ${update('(local.get $gv)', '(local.get $pv)', decay)})`;
+    const scalar = f32
+      ? `(f32.store (i32.add (local.get $p) (local.get $off)) (f32.demote_f64 ${one('(f64.promote_f32 (f32.load (i32.add (local.get $g) (local.get $off))))', '(f64.promote_f32 (f32.load (i32.add (local.get $p) (local.get $off))))', decay)}))`
+      : `(f64.store (i32.add (local.get $p) (local.get $off)) ${one('(f64.load (i32.add (local.get $g) (local.get $off)))', '(f64.load (i32.add (local.get $p) (local.get $off)))', decay)})`;
+    return `(block $done
+        (loop $next
+          (br_if $done (i32.ge_u (local.get $i) (local.get $whole)))
+          (local.set $off (i32.shl (local.get $i) (i32.const ${t.SH})))
+          (local.set $gv (v128.load (i32.add (local.get $g) (local.get $off))))
+          (local.set $pv (v128.load (i32.add (local.get $p) (local.get $off))))
+          ${vector}
+          (local.set $i (i32.add (local.get $i) (i32.const ${t.N})))
+          (br $next)))
+      (block $done1
+        (loop $next1
+          (br_if $done1 (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $off (i32.shl (local.get $i) (i32.const ${t.SH})))
+          ${scalar}
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $next1)))`;
+  };
+  return `
+  ;; θ[i] ← θ[i] − lr (g[i] s + wd θ[i]) over n values, in float64 (wd = 0: without the decay term)
+  (func (export "sgd_${T}") (param $p i32) (param $g i32) (param $n i32) (param $lr f64) (param $s f64) (param $wd f64)
+    (local $i i32) (local $off i32) (local $whole i32) (local $gv v128) (local $pv v128)
+    (local $vlr v128) (local $vs v128) (local $vwd v128)
+    (local.set $vlr (f64x2.splat (local.get $lr)))
+    (local.set $vs (f64x2.splat (local.get $s)))
+    (local.set $vwd (f64x2.splat (local.get $wd)))
+    (local.set $whole (i32.and (local.get $n) (i32.const ${-t.N})))
+    (if (f64.eq (local.get $wd) (f64.const 0))
+      (then
+      ${loops(false)})
+      (else
+      ${loops(true)})))`;
 }
 
 /**
@@ -443,6 +505,7 @@ function kernels(t: Lane): string {
         (br $next1)))
     ;; 0 · x is 0 for finite x and NaN for NaN and ±Infinity; a NaN in the sum stays NaN
     (i32.eqz (v128.any_true (${V}.ne (local.get $s) (local.get $s)))))
+${sgdFunction(t)}
 ${expFunction(t)}
 ${elementwise(t, 'add', `(${V}.add $X $Y)`, true).replace(`(func (export "add_${T}")`, `(func $add_${T}`)}
 ${elementwise(t, 'sigmoid', `(call $sigmoid_${T} $X)`, false)}

@@ -24,6 +24,7 @@ interface TypedExports {
   add_row_vector(m: number, n: number, v: number, C: number): void;
   sum_rows(m: number, n: number, A: number, out: number, accumulate: number): void;
   all_finite(x: number, n: number): number;
+  sgd(params: number, grad: number, n: number, lr: number, scale: number, weightDecay: number): void;
   sigmoid(z: number, a: number, n: number): void;
   sigmoid_grad(a: number, delta: number, out: number, n: number): void;
   relu(z: number, a: number, n: number): void;
@@ -179,6 +180,13 @@ export class WasmKernels implements Kernels {
     let result = false;
     this.staged([x], [n], true, (p) => (result = t.all_finite(p[0], n) === 1), true);
     return result;
+  }
+
+  /** θ ← θ − lr (g·scale + wd θ) over the first n values: the same bits as the portable loop. */
+  sgdStep(params: Floats, grad: Floats, n: number, lr: number, scale: number, weightDecay: number): void {
+    const x = this.typed(params);
+    if (this.resident(params) && this.resident(grad)) x.sgd(params.byteOffset, grad.byteOffset, n, lr, scale, weightDecay);
+    else this.staged([grad, params], [n, n], true, (p) => x.sgd(p[1], p[0], n, lr, scale, weightDecay));
   }
 
   private typed(v: Floats): TypedExports {
