@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { Feed, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS } from '../../packages/coordinator/src/dashboard/feed.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Feed, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS, PUBLISH_MS, STALLED_MS } from '../../packages/coordinator/src/dashboard/feed.js';
 import { DashboardState, MAX_POINTS, Series, type Frame, type WorkerRow } from '../../packages/coordinator/src/dashboard/state.js';
+import type { Logger } from '../../packages/coordinator/src/log.js';
 import type { TrainingPlan } from '../../packages/coordinator/src/plan.js';
 
 const plan = {
@@ -48,6 +49,18 @@ describe('dashboard series', () => {
     s.add(1, NaN, Infinity);
     expect(s.columns).toEqual([[1], [null], [null]]);
   });
+
+  it('thinning keeps the last point, and flush() adds the last point add() skipped', () => {
+    const s = new Series(2, 8);
+    for (let x = 1; x <= 8; x++) s.add(x, -x);
+    expect(s.columns).toEqual([[1, 3, 5, 7, 8], [-1, -3, -5, -7, -8]]);
+    s.add(9, -9); // closer than the gap of the kept points: skipped for now
+    expect(s.lastX).toBe(8);
+    s.flush();
+    expect(s.columns).toEqual([[1, 3, 5, 7, 8, 9], [-1, -3, -5, -7, -8, -9]]);
+    s.flush(); // nothing more
+    expect(s.length).toBe(6);
+  });
 });
 
 describe('dashboard state', () => {
@@ -87,6 +100,38 @@ describe('dashboard state', () => {
     state.finish('failed', 'every worker was lost');
     expect(state.frame(null).frame).toMatchObject({ status: 'failed', reason: 'every worker was lost' });
   });
+
+  it('a long run: the figures are the latest step\'s and epoch\'s, and finish() ends the curves at the last point', () => {
+    const state = new DashboardState(plan);
+    expect(state.frame(null).frame).toMatchObject({ risk: null, testAccuracy: null });
+    const last = 99_999;
+    let cursor: ReturnType<DashboardState['frame']>['cursor'] | null = null;
+    let followed: number[] = [];
+    for (let step = 1; step <= last; step++) {
+      state.onStep(progress(step));
+      if (step % 100 === 0) state.onEpoch({ step, epoch: step / 100, risk: 1 / step, testRisk: 1, testAccuracy: step / 1e6, samplesPerSecond: 1, seconds: 1 });
+      if (step % 997 === 0) {
+        const next = state.frame(cursor);
+        followed.push(...(next.frame.steps[0] as number[]));
+        cursor = next.cursor;
+      }
+    }
+    state.onEpoch({ step: last, epoch: 1000, risk: 1, samplesPerSecond: 1, seconds: 1 }); // no test pass: the figure stays
+    // before the end the thinned curve may stop short; the figures never do
+    const running = state.frame(null).frame;
+    expect(running).toMatchObject({ step: last, risk: 1 / last, testAccuracy: 99_900 / 1e6 });
+    state.finish('finished');
+    const whole = state.frame(null).frame;
+    expect(whole.steps[0].at(-1)).toBe(last);
+    expect(whole.steps[1].at(-1)).toBe(1 / last);
+    expect(whole.epochs[0].at(-1)).toBe(1000);
+    expect(whole.steps[0].length).toBeLessThanOrEqual(MAX_POINTS + 1);
+    // a page that followed the run gets the last point too
+    followed.push(...(state.frame(cursor).frame.steps[0] as number[]));
+    expect(followed.at(-1)).toBe(last);
+    followed = [...new Set(followed)];
+    expect([...followed].sort((a, b) => a - b)).toEqual(followed);
+  });
 });
 
 /** A stand-in for an event-stream response: records frames; `buffered` plays the bytes a slow browser has not taken. */
@@ -94,6 +139,7 @@ class FakeResponse extends EventEmitter {
   frames: Frame[] = [];
   buffered = 0;
   ended = false;
+  destroyed = false;
   writeHead(status: number) {
     expect(status).toBe(200);
     return this;
@@ -104,6 +150,9 @@ class FakeResponse extends EventEmitter {
   }
   end() {
     this.ended = true;
+  }
+  destroy() {
+    this.destroyed = true;
   }
   get writableLength() {
     return this.buffered;
@@ -151,5 +200,64 @@ describe('dashboard feed', () => {
     clients[0].emit('close');
     expect(feed.full).toBe(false);
     feed.close();
+  });
+
+  describe('on its timer', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it(`cuts off a client that stays over MAX_BUFFERED_BYTES for ${STALLED_MS} ms, freeing its slot; one that catches up in time stays; close() ends every client, stalled or not`, () => {
+      vi.useFakeTimers();
+      const feed = new Feed(new DashboardState(plan));
+      const clients = Array.from({ length: MAX_FEED_CLIENTS }, () => new FakeResponse());
+      for (const c of clients) feed.add(c as unknown as ServerResponse);
+      const [stalled, slow, stuckAtEnd] = clients;
+      stalled.buffered = MAX_BUFFERED_BYTES + 1;
+      slow.buffered = MAX_BUFFERED_BYTES + 1;
+      vi.advanceTimersByTime(STALLED_MS / 2);
+      slow.buffered = 0; // caught up: its clock starts again
+      vi.advanceTimersByTime(PUBLISH_MS);
+      slow.buffered = MAX_BUFFERED_BYTES + 1;
+      vi.advanceTimersByTime(STALLED_MS / 2);
+      expect(stalled.destroyed || slow.destroyed).toBe(false);
+      expect(feed.full).toBe(true);
+      vi.advanceTimersByTime(STALLED_MS / 2 + PUBLISH_MS);
+      expect(stalled.destroyed).toBe(true);
+      expect(slow.destroyed).toBe(false);
+      expect(feed.full).toBe(false);
+
+      // at the end: a client that takes nothing would keep end() waiting forever: it is destroyed
+      stuckAtEnd.buffered = MAX_BUFFERED_BYTES + 1;
+      feed.close();
+      expect(stuckAtEnd.destroyed && slow.destroyed).toBe(true);
+      expect(clients.filter((c) => c !== stalled).every((c) => c.ended || c.destroyed)).toBe(true);
+      expect(feed.full).toBe(false);
+    });
+
+    it('a frame that cannot be made is logged and ends the feed; nothing is thrown from the timer', () => {
+      vi.useFakeTimers();
+      const state = new DashboardState(plan);
+      let broken = false;
+      state.watchWorkers(() => {
+        if (broken) throw new Error('the member list is gone');
+        return [worker(1)];
+      });
+      const errors: unknown[][] = [];
+      const log = { error: (...args: unknown[]) => errors.push(args) } as unknown as Logger;
+      const feed = new Feed(state, log);
+      const c = new FakeResponse();
+      feed.add(c as unknown as ServerResponse);
+      vi.advanceTimersByTime(PUBLISH_MS);
+      expect(c.ended).toBe(false);
+      broken = true;
+      expect(() => vi.advanceTimersByTime(PUBLISH_MS * 4)).not.toThrow();
+      expect(c.ended).toBe(true);
+      expect(feed.failed).toBe(true);
+      expect(errors).toHaveLength(1);
+      expect((errors[0][0] as { err: Error }).err.message).toBe('the member list is gone');
+      expect(vi.getTimerCount()).toBe(0);
+      expect(() => feed.close()).not.toThrow();
+    });
   });
 });

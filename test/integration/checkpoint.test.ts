@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, loadModel } from '@shardprop/core';
-import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { BIN, collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
  * Checkpoints and --resume with real processes: a run killed with SIGKILL and
@@ -121,6 +122,30 @@ describe('checkpoints and --resume', () => {
     const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--resume', '--out', out]);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+  });
+
+  it('Ctrl-C (SIGINT to the whole process group) with local workers: the step finishes with them, checkpoint, exit 130 at once', async () => {
+    const dir = tmp.path('ctrlc-ckpt');
+    // its own process group, as a shell gives a foreground job
+    const child = spawn(process.execPath, [BIN, 'train', ...RUN, '--steps', '200000', '--workers', '2', '--checkpoint-dir', dir, '--out', tmp.path('ctrlc.json'), '--no-dashboard'],
+      { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDPROP_LOG_LEVEL: 'info' } });
+    const run = collect(child);
+    try {
+      await run.stderrLines((l) => l.includes('epoch 1 done'));
+      const sent = performance.now();
+      process.kill(-child.pid!, 'SIGINT');
+      const stopped = await run.exited;
+      expect(stopped.code, stopped.stderr).toBe(130);
+      // not the 60 s a coordinator waits for workers that died with it
+      expect(performance.now() - sent).toBeLessThan(10_000);
+      expect(loadCheckpoint(dir).step).toBeGreaterThan(0);
+    } finally {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
   });
 
   it('every worker killed: the coordinator waits --wait-workers, then fails with a checkpoint of the last whole step; --resume finishes the same model', async () => {

@@ -70,6 +70,24 @@ describe('train --config', () => {
     expect(existsSync(join(cwd, 'mine.json'))).toBe(true);
   });
 
+  it('a built-in data set name is the built-in even beside a file or folder of that name, as on the command line', async () => {
+    const dir = tmp.path('builtin');
+    mkdirSync(join(dir, 'xor'), { recursive: true }); // a folder named like the built-in
+    writeFileSync(join(dir, 'spirals'), 'not a data file\n'); // and a file
+    const config = writeConfig('builtin/exp.json', { data: 'xor', 'test-data': 'spirals', layers: '2,3,1', steps: 5, workers: 0, json: true, out: 'model.json' });
+    const r = await runCli(['train', '--config', config, '--data', 'spirals', '--layers', '2,3,2']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(summaryOf(r)).toMatchObject({ steps: 5, layers: [2, 3, 2], testAccuracy: expect.any(Number) });
+    const xor = await runCli(['train', '--config', config, '--test-data', 'xor']);
+    expect(xor.code, xor.stderr).toBe(0);
+    expect(summaryOf(xor)).toMatchObject({ steps: 5, layers: [2, 3, 1], testAccuracy: expect.any(Number) });
+    // "./xor" still names the folder
+    const path = writeConfig('builtin/path.json', { data: './xor', steps: 5, workers: 0 });
+    const p = await runCli(['train', '--config', path]);
+    expect(p.code).toBe(2);
+    expect(p.stderr).toContain(join(dir, 'xor'));
+  });
+
   const refused: [string, unknown, RegExp][] = [
     ['an unknown key, by name', { ...SMALL, 'learning-rate': 3 }, /unknown key "learning-rate"/],
     ['a string where a number goes', { ...SMALL, lr: 'fast' }, /"lr" must be a number, got "fast"/],

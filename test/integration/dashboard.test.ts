@@ -3,7 +3,9 @@ import { get, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { train } from '@shardprop/coordinator';
 import type { Frame } from '../../packages/coordinator/src/dashboard/state.js';
+import { createLogger } from '../../packages/coordinator/src/log.js';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
 
 /**
@@ -171,6 +173,59 @@ describe('dashboard over HTTP', () => {
     expect(feed.ended).toBe(true);
     expect(done.stderr).toContain('live dashboard at http://127.0.0.1:');
     expect(done.stderr).not.toContain(TOKEN);
+  });
+
+  it('without a token: only a loopback Host is answered (DNS rebinding), with or without the port; with a token any Host is', async () => {
+    const c = await withDashboard(['coordinator', '--port', '0', '--expect', '1', ...XOR, '--steps', '10', '--out', tmp.path('host.json')]);
+    const port = new URL(c.url).port;
+    try {
+      for (const host of [`127.0.0.1:${port}`, '127.0.0.1', `127.1.2.3:${port}`, `localhost:${port}`, 'localhost', `[::1]:${port}`, '[::1]']) {
+        expect((await fetchText(c.url, { headers: { host } })).status, host).toBe(200);
+      }
+      for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1.evil.example:${port}`, `localhost.evil.example`, `128.0.0.1:${port}`, '[::2]']) {
+        for (const path of ['', 'events', 'dashboard.js']) {
+          const res = await fetchText(`${c.url}${path}`, { headers: { host } });
+          expect(res.status, `${host} /${path}`).toBe(403);
+          expect(res.body.trim().split('\n'), host).toHaveLength(1);
+        }
+      }
+      // no Host header at all (HTTP/1.0)
+      expect(await raw(Number(port), 'GET / HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 403/);
+    } finally {
+      c.child.kill('SIGKILL');
+    }
+
+    writeFileSync(tmp.path('token-host'), `${TOKEN}\n`);
+    const guarded = await withDashboard(['coordinator', '--port', '0', '--expect', '1', '--token-file', tmp.path('token-host'), ...XOR, '--steps', '10', '--out', tmp.path('host2.json')]);
+    try {
+      expect((await fetchText(guarded.url, { headers: { host: 'dashboard.example.org', 'x-shardprop-token': TOKEN } })).status).toBe(200);
+    } finally {
+      guarded.child.kill('SIGKILL');
+    }
+  });
+
+  it('a run that fails before training (its local worker dies before joining) ends the feed with a failed frame saying why', async () => {
+    // the local worker waits 1.5 s and exits 3: time enough for the feed to open first
+    const die = tmp.path('die.cjs');
+    writeFileSync(die, 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);\nprocess.exit(3);\n');
+    const saved = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `${saved ?? ''} --require ${die}`.trim();
+    let feed: ReturnType<typeof openFeed> | undefined;
+    try {
+      const run = train(
+        { data: 'xor', layers: [2, 3, 1], steps: 5, workers: 1, out: tmp.path('never.json'), dashboard: true },
+        { log: createLogger('silent'), onDashboard: (url) => (feed = openFeed(`${url}events`)) },
+      );
+      await expect(run).rejects.toThrow(/local worker 1 \(pid \d+\) exited with code 3/);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = saved;
+    }
+    expect(await feed!.opened).toBe(200);
+    const last = await feed!.next((f) => f.status !== 'waiting for workers');
+    expect(last).toMatchObject({ status: 'failed', reason: expect.stringMatching(/local worker 1 \(pid \d+\) exited with code 3/) });
+    await expect.poll(() => feed!.ended).toBe(true);
+    expect(existsSync(tmp.path('never.json'))).toBe(false);
   });
 
   it('--no-dashboard: the port only speaks WebSocket (426 to plain requests)', async () => {

@@ -111,6 +111,32 @@ describe('shardprop sweep', () => {
     expect(r.stderr).toContain('1 of 2 runs failed');
   });
 
+  it('a built-in data set name in the grid is the built-in, even beside a folder of that name', async () => {
+    mkdirSync(tmp.path('builtin/xor'), { recursive: true });
+    const config = writeSweep('builtin/sweep.json', { base: { steps: 3, workers: 0 }, grid: { data: ['xor'] }, out: 'out' });
+    const r = await runCli(['sweep', '--config', config]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readCsv(tmp.path('builtin/out/results.csv')).map((row) => [row.run, row.status])).toEqual([['01_data=xor', 'done']]);
+  });
+
+  it('refuses a grid of more than 10,000 runs at once, naming the count, before building it (exit 2)', async () => {
+    const values = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    const config = writeSweep('huge/sweep.json', { base: { data: 'xor' }, grid: { lr: values(100), epochs: values(100), seed: values(1000) }, out: 'never' });
+    const started = Date.now();
+    const r = await runCli(['sweep', '--config', config]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toContain(`sweep file ${config}: the grid makes 10000000 runs (lr 100 x epochs 100 x seed 1000); at most 10000 are allowed`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(existsSync(tmp.path('huge/never'))).toBe(false);
+
+    // 10,000 exactly is allowed: refused only for a bad value later, not for its size
+    const edge = writeSweep('huge/edge.json', { base: { data: 'xor' }, grid: { lr: values(100), epochs: [...values(99), -1] }, out: 'never' });
+    const e = await runCli(['sweep', '--config', edge]);
+    expect(e.code, e.stderr).toBe(2);
+    expect(e.stderr).toContain('--epochs must be a positive integer, got -1');
+  });
+
   it('runSweep (the programmatic API): two lanes for two runs, each run once', async () => {
     const out = tmp.path('api');
     const options = { data: 'xor', layers: [2, 3, 1], steps: 5, workers: 0 };

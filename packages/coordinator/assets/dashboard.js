@@ -51,7 +51,7 @@
     epochChart.setSize({ width: chartWidth(epochEl), height: 260 });
   });
 
-  /** Appends (or, on reset, replaces with) the given columns; thins to MAX_POINTS. */
+  /** Appends (or, on reset, replaces with) the given columns; thins to MAX_POINTS, keeping the first and the last point. */
   function extend(target, columns, reset) {
     target.forEach((column, i) => {
       if (reset) column.length = 0;
@@ -59,17 +59,18 @@
     });
     if (target[0].length <= MAX_POINTS) return;
     for (const column of target) {
+      const last = column.length - 1;
       let kept = 0;
       for (let i = 0; i < column.length; i += 2) column[kept++] = column[i];
+      if (last % 2 === 1) column[kept++] = column[last];
       column.length = kept;
     }
   }
 
+  // a log axis has no place for 0, a negative or NaN: uPlot's ticks never end and the page freezes; such a point is a gap
+  const onLogScale = (v) => (typeof v === 'number' && v > 0 ? v : null);
+
   const fixed = (v, digits) => (typeof v === 'number' ? v.toFixed(digits) : '–');
-  const lastOf = (column) => {
-    for (let i = column.length - 1; i >= 0; i--) if (column[i] !== null) return column[i];
-    return null;
-  };
 
   function setStatus(text, kind) {
     const el = $('status');
@@ -102,7 +103,7 @@
   function apply(frame) {
     const { run } = frame;
     $('run').textContent = `${run.data} (${run.samples} samples) · layers ${run.layers.join(',')} · batch ${run.batch} · ${run.optimizer} η=${run.lr} · ${run.dtype}`;
-    extend(steps, frame.steps, frame.reset);
+    extend(steps, [frame.steps[0], frame.steps[1].map(onLogScale)], frame.reset);
     // the feed's epoch columns are [epoch, step, train risk, test risk, test accuracy]: the chart skips the step
     const [epoch, , trainRisk, testRisk, testAccuracy] = frame.epochs;
     extend(epochs, [epoch, trainRisk, testRisk, testAccuracy], frame.reset);
@@ -114,8 +115,9 @@
     $('step').textContent = `${frame.step} / ${run.totalSteps}`;
     $('epoch').textContent = String(frame.epoch || '–');
     $('rate').textContent = frame.samplesPerSecond ? Math.round(frame.samplesPerSecond).toLocaleString('en-US') : '–';
-    $('risk').textContent = fixed(lastOf(steps[1]), 5);
-    $('accuracy').textContent = fixed(lastOf(epochs[3]), 4);
+    // the frame's own figures: the curves' last kept points may be older than the last step
+    $('risk').textContent = fixed(frame.risk, 5);
+    $('accuracy').textContent = fixed(frame.testAccuracy, 4);
     showWorkers(frame.workers);
 
     over = frame.status === 'finished' || frame.status === 'stopped' || frame.status === 'failed';

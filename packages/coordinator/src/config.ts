@@ -27,6 +27,8 @@ export type FlagValues = Record<string, string | number | boolean>;
 const PATH_FLAGS = new Set(['init', 'out', 'metrics', 'trace', 'checkpoint-dir', 'token-file', 'tls-cert', 'tls-key', 'ca']);
 /** Flags naming a data source: a built-in name (mnist, xor, ...), a path, or IMAGES,LABELS. */
 const SOURCE_FLAGS = new Set(['data', 'test-data']);
+/** The built-in data sets (core's loadSource): these names mean the built-in in a file as on the command line. */
+const BUILT_IN_SOURCES = new Set(['mnist', 'xor', 'spirals', 'circles']);
 /** yargs' own flags, and --config itself: not settable from a file. */
 const NOT_IN_FILES = new Set(['help', 'version', 'config']);
 
@@ -128,10 +130,13 @@ export function normalizeFlags(object: Record<string, unknown>, flags: FlagTypes
  * A path flag's value resolved against the config file's directory. Data sources
  * are resolved part by part (IMAGES,LABELS) when they look like a path (a slash or
  * a dot in them) or name a file there; a bare word is a built-in source (mnist).
+ * A built-in name is never a path, even when a file of that name sits next to the
+ * config file: the same value means the same data set here as on the command line
+ * (write "./mnist" for the file).
  */
 export function resolvePath(flag: string, value: string, dir: string): string {
   if (PATH_FLAGS.has(flag)) return isAbsolute(value) ? value : resolve(dir, value);
-  if (!SOURCE_FLAGS.has(flag)) return value;
+  if (!SOURCE_FLAGS.has(flag) || BUILT_IN_SOURCES.has(value)) return value;
   return value
     .split(',')
     .map((part) => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
-import { Backprop, allocFloats, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { Backprop, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import { PROTOCOL_VERSION, ProtocolError, StaleGradient, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm, type ShardData } from '@shardprop/worker/protocol';
 import { MAX_PENDING_CONNECTIONS, admissionRefusal } from './admission.js';
 import { resolveGradientForm } from './gradient-form.js';
@@ -83,6 +83,8 @@ export class CoordinatorServer implements GradientEngine {
   private lastLoss = '';
   private closing = false;
   private pendingConnections = 0;
+  /** Gradient buffers of workers that left, for the next ones (see bufferOf). */
+  private readonly spareBuffers: Floats[] = [];
   private readonly heartbeat: NodeJS.Timeout;
   private stepTimer: NodeJS.Timeout | null = null;
   private waitTimer: NodeJS.Timeout | null = null;
@@ -127,12 +129,13 @@ export class CoordinatorServer implements GradientEngine {
     this.fingerprint = options.plan.fingerprint ?? fingerprint(options.plan.train);
     this.counts = new Int32Array(options.expect);
     this.lossSums = new Float64Array(options.expect);
-    this.reducer = new Reducer(options.expect);
+    this.reducer = new Reducer(options.expect, options.plan.kernels);
     const { plan } = options;
     const { layers, dtype } = plan.spec;
     const size = plan.model.params.length;
     this.gradientForm = gradientForm;
-    this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0 };
+    const { kernels } = plan;
+    this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0, allFinite: (x) => kernels.allFinite(x) };
     this.owner = new Int32Array(plan.batchSize);
     this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
     const factored = this.gradientForm === 'factors';
@@ -289,12 +292,16 @@ export class CoordinatorServer implements GradientEngine {
     this.shards = splitShards(plan.train.count, n);
     this.counts = new Int32Array(n);
     this.lossSums = new Float64Array(n);
-    this.reducer = new Reducer(n);
+    this.reducer = new Reducer(n, plan.kernels);
     const { size, factorWidth: width } = this.expectation;
     this.members.forEach((m, slot) => {
       m.slot = slot;
       const range = this.shards[slot];
-      m.incoming = allocFloats(plan.spec.dtype, this.gradientForm === 'dense' ? size : Math.min(plan.batchSize, range.end - range.start) * width);
+      const need = this.gradientForm === 'dense' ? size : Math.min(plan.batchSize, range.end - range.start) * width;
+      if (!m.incoming || m.incoming.length < need) {
+        if (m.incoming) this.spareBuffers.push(m.incoming);
+        m.incoming = this.bufferOf(need);
+      }
       const ids = shardIndices(range);
       const shard: ShardData = { indices: ids, inputs: plan.train.inputs, outputs: plan.train.outputs };
       if (!m.ownData) {
@@ -406,12 +413,14 @@ export class CoordinatorServer implements GradientEngine {
   workerRows(): WorkerRow[] {
     const state = (m: Member): WorkerRow['state'] => {
       if (this.joining.includes(m)) return 'joining';
+      if (this.reshardNeeded) return 'resharding';
       if (!this.training) return 'ready';
       if (!this.pending) return 'idle';
       return this.reducer.has(m.slot) ? 'waiting' : 'computing';
     };
     return [...this.members, ...this.joining].map((m) => {
-      const range = this.joining.includes(m) ? undefined : this.shards[m.slot];
+      // a worker left: slots and shards are stale until the next step cuts them again
+      const range = this.joining.includes(m) || this.reshardNeeded ? undefined : this.shards[m.slot];
       const { last, computeSeconds, waitSeconds } = m.times;
       return { id: m.workerId, name: m.name, address: m.address, shard: range ? range.end - range.start : 0, state: state(m), ...last, computeSeconds, waitSeconds };
     });
@@ -474,6 +483,20 @@ export class CoordinatorServer implements GradientEngine {
     return total;
   }
 
+  /**
+   * Room for a worker's gradients where the kernels check and add them in place: a spare
+   * one (of a worker that left) when one is large enough, so workers that come and go
+   * never grow the kernels' memory past what the largest membership needed.
+   */
+  private bufferOf(length: number): Floats {
+    let best = -1;
+    this.spareBuffers.forEach((b, i) => {
+      if (b.length >= length && (best < 0 || b.length < this.spareBuffers[best].length)) best = i;
+    });
+    if (best >= 0) return this.spareBuffers.splice(best, 1)[0];
+    return this.options.plan.kernels.alloc(this.options.plan.spec.dtype, length);
+  }
+
   private drop(member: Member, reason: string): void {
     this.options.log.warn({ workerId: member.workerId, name: member.name, reason }, 'dropped a worker');
     member.ws.terminate();
@@ -489,6 +512,8 @@ export class CoordinatorServer implements GradientEngine {
     }
     const i = this.members.indexOf(member);
     if (i < 0) return;
+    if (member.incoming) this.spareBuffers.push(member.incoming);
+    member.incoming = null;
     if (!this.training) {
       // before training, a leaving worker just frees its place
       this.members.splice(i, 1);

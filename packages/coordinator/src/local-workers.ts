@@ -19,6 +19,9 @@ export class LocalWorkers {
       // a local worker lives and dies with this coordinator: no reconnecting to a successor
       const child = spawn(process.execPath, [BIN, 'worker', '--connect', url, '--name', `local-${i + 1}`, '--reconnect-for', '0'], {
         stdio: ['ignore', 'ignore', 'inherit'],
+        // a process group of its own: Ctrl-C in the terminal reaches the coordinator only, which
+        // finishes the step with its workers, writes the checkpoint and then lets them go
+        detached: true,
         env: { ...process.env, SHARDPROP_LOG_LEVEL: process.env.SHARDPROP_WORKER_LOG_LEVEL ?? 'warn', ...(token ? { SHARDPROP_TOKEN: token } : {}) },
       });
       this.children.push(child);

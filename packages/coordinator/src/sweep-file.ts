@@ -16,6 +16,9 @@ import * as v from 'valibot';
 import { flagNameOf, flagSchema, normalizeFlags, readJsonObject, resolvePath, shown, type FlagTypes, type FlagValues } from './config.js';
 import { UsageError } from './options.js';
 
+/** Runs in a sweep at most: the grid's combinations are all built (and each run is a directory) before the first runs. */
+export const MAX_SWEEP_RUNS = 10_000;
+
 /** Flags the sweep sets for each run (its own directory), or that a sweep's runs do not take. */
 export const SWEEP_OWNED_FLAGS = ['out', 'metrics', 'trace', 'checkpoint-dir', 'checkpoint-every', 'resume', 'json', 'dashboard'];
 
@@ -101,6 +104,12 @@ export function readSweepFile(path: string, trainFlags: FlagTypes): SweepFile {
     });
   }
 
+  // counted before any combination is built: a grid of a few long lists is already millions of runs
+  const count = grid.reduce((n, g) => n * g.values.length, 1);
+  if (count > MAX_SWEEP_RUNS) {
+    const sizes = grid.map((g) => `${g.flag} ${g.values.length}`).join(' x ');
+    throw new UsageError(`sweep file ${path}: the grid makes ${count} runs (${sizes}); at most ${MAX_SWEEP_RUNS} are allowed: split it into several sweeps`);
+  }
   type Point = { values: FlagValues; flags: FlagValues };
   const points = grid.reduce<Point[]>(
     (acc, { flag, values }) => acc.flatMap((p) => values.map(({ written, used }) => ({ values: { ...p.values, [flag]: written }, flags: { ...p.flags, [flag]: used } }))),

@@ -98,7 +98,7 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
   // local workers get a fresh secret through their environment, so no other local process can join in their place
   const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
   // the dashboard needs the user's token (--token-file), never the local workers' secret
-  const site = dashboard ? new DashboardHttp(dashboard, { token: options.token }) : undefined;
+  const site = dashboard ? new DashboardHttp(dashboard, { token: options.token, log }) : undefined;
   const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm, token, tls: options.tls,
     onHttpRequest: site?.handle,
     stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
@@ -117,6 +117,8 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
     await joined;
   } catch (err) {
     children.kill();
+    // before the site's last frame, so the page says why; train()'s own finish() does not cover a run that never started
+    dashboard?.finish(err instanceof TrainingInterrupted ? 'stopped' : 'failed', (err as Error).message);
     site?.close();
     await server.close('the coordinator gave up');
     throw err;

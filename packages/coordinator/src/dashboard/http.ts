@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { TOKEN_HEADER } from '@shardprop/worker/protocol';
+import type { Logger } from '../log.js';
 import { sameSecret } from '../transport.js';
 import { Feed } from './feed.js';
 import type { DashboardState } from './state.js';
@@ -47,6 +48,8 @@ const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; im
 export interface DashboardHttpOptions {
   /** When set (the user's --token-file), the page and the feed need it: `?token=` or the x-shardprop-token header. */
   token?: string;
+  /** Where a failure of the live feed is logged. */
+  log?: Logger;
 }
 
 /**
@@ -59,7 +62,7 @@ export class DashboardHttp {
   private readonly feed: Feed;
 
   constructor(state: DashboardState, private readonly options: DashboardHttpOptions = {}) {
-    this.feed = new Feed(state);
+    this.feed = new Feed(state, options.log);
   }
 
   /** The request handler (for TransportOptions.onRequest). Never throws. */
@@ -78,6 +81,11 @@ export class DashboardHttp {
   }
 
   private route(req: IncomingMessage, res: ServerResponse): void {
+    // DNS rebinding: a page from any site whose name was pointed at 127.0.0.1 would
+    // read the dashboard as same-origin; its requests still carry that name as Host
+    if (this.options.token === undefined && !isLoopbackHost(req.headers.host)) {
+      return reply(res, 403, 'without a token this dashboard answers only to a loopback Host (127.0.0.1, localhost, [::1])');
+    }
     const url = req.url ?? '';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
@@ -94,6 +102,7 @@ export class DashboardHttp {
       return reply(res, 401, 'this dashboard needs the coordinator\'s token: add ?token=... (the content of --token-file) to its address');
     }
     if (isFeed) {
+      if (this.feed.failed) return reply(res, 503, 'the live feed has stopped after an error (see the coordinator\'s log)');
       if (this.feed.full) return reply(res, 503, 'too many live dashboards; close one and reload');
       for (const [name, value] of Object.entries(COMMON_HEADERS)) res.setHeader(name, value);
       this.feed.add(res);
@@ -115,6 +124,13 @@ export class DashboardHttp {
     const given = typeof header === 'string' ? header : query.get('token');
     return given !== null && sameSecret(given, expected);
   }
+}
+
+/** A Host header naming this machine's loopback (127.x.x.x, localhost, [::1]), with or without a port. */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return false;
+  const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())?.[1];
+  return name === 'localhost' || name === '[::1]' || (name !== undefined && /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name));
 }
 
 /** A short plain answer; refusals close the connection, so a body nobody reads is not kept coming. */

@@ -9,8 +9,8 @@ export interface WorkerRow {
   address: string;
   /** Samples in its shard (0 until it has one). */
   shard: number;
-  /** ready: joined, training not started; joining: joined during training, no shard yet; left: gone. */
-  state: 'ready' | 'joining' | 'computing' | 'waiting' | 'idle' | 'left';
+  /** ready: joined, training not started; joining: joined during training, no shard yet; resharding: a worker left, shards not yet cut again; left: gone. */
+  state: 'ready' | 'joining' | 'resharding' | 'computing' | 'waiting' | 'idle' | 'left';
   /** Its last step (ms): from the parameters sent to its gradient received; its backprop; then its wait for the slowest worker. */
   stepMs?: number;
   computeMs?: number;
@@ -38,6 +38,9 @@ export interface Frame {
   step: number;
   epoch: number;
   samplesPerSecond: number;
+  /** The figures shown: the latest step's train risk and the latest epoch's test accuracy (null: none yet), whatever points the series kept. */
+  risk: number | null;
+  testAccuracy: number | null;
   /** Columns [step, train risk]: the risk is the mean over the epoch so far. */
   steps: (number | null)[][];
   /** Columns [epoch, step, train risk, test risk, test accuracy]. */
@@ -64,12 +67,16 @@ const MAX_LEFT = 64;
 
 /**
  * Points (x, y1, y2, ...) with x increasing, at most `max`: when full, every
- * other point goes and later points must be as far apart in x as those kept, so
- * adding costs O(1) amortised whatever the length of the run.
+ * other point goes (the first and the last stay) and later points must be as far
+ * apart in x as those kept, so adding costs O(1) amortised whatever the length
+ * of the run. A point skipped for being too close is held until the next one:
+ * flush() adds it, so a finished run's curve ends at its last point.
  */
 export class Series {
   readonly columns: (number | null)[][];
   private gap = 0;
+  /** The newest point offered and not kept (x, y1, ...), for flush(). */
+  private skipped: number[] | null = null;
 
   constructor(width: number, private readonly max = MAX_POINTS) {
     this.columns = Array.from({ length: width }, () => []);
@@ -86,13 +93,30 @@ export class Series {
 
   /** Adds a point; NaN and ±Infinity become null (a gap in the curve, and valid JSON). */
   add(x: number, ...ys: number[]): void {
-    if (x - this.lastX < this.gap) return;
+    if (x - this.lastX < this.gap) {
+      this.skipped = [x, ...ys];
+      return;
+    }
+    this.push(x, ys);
+  }
+
+  /** Adds the last point add() skipped, if any: the series then ends at the newest x it was given. */
+  flush(): void {
+    const point = this.skipped;
+    if (point !== null && point[0] > this.lastX) this.push(point[0], point.slice(1));
+    this.skipped = null;
+  }
+
+  private push(x: number, ys: number[]): void {
+    this.skipped = null;
     this.columns[0].push(x);
     ys.forEach((y, i) => this.columns[i + 1].push(Number.isFinite(y) ? y : null));
     if (this.length < this.max) return;
     for (const column of this.columns) {
+      const last = column.length - 1;
       let kept = 0;
       for (let i = 0; i < column.length; i += 2) column[kept++] = column[i];
+      if (last % 2 === 1) column[kept++] = column[last];
       column.length = kept;
     }
     // later points about as far apart as the ones kept
@@ -121,6 +145,8 @@ export class DashboardState {
   private step = 0;
   private epoch = 0;
   private samplesPerSecond = 0;
+  private risk: number | null = null;
+  private testAccuracy: number | null = null;
   private readonly steps = new Series(2);
   private readonly epochs = new Series(5);
   private workerSource: () => WorkerRow[] = () => [];
@@ -166,16 +192,22 @@ export class DashboardState {
     this.step = p.step;
     this.epoch = p.epoch;
     this.samplesPerSecond = p.samplesPerSecond;
+    this.risk = finiteOrNull(p.risk);
     this.steps.add(p.step, p.risk);
   }
 
   onEpoch(m: EpochMetrics): void {
+    // an epoch without a test pass keeps the last figure
+    this.testAccuracy = finiteOrNull(m.testAccuracy) ?? this.testAccuracy;
     this.epochs.add(m.epoch, m.step, m.risk, m.testRisk ?? NaN, m.testAccuracy ?? NaN);
   }
 
+  /** The run is over: its status, and the last points the series skipped (the curves end where the run did). */
   finish(status: 'finished' | 'stopped' | 'failed', reason?: string): void {
     this.status = status;
     this.reason = reason;
+    this.steps.flush();
+    this.epochs.flush();
   }
 
   /** Reads the workers again; those no longer there stay in the table as left. */
@@ -201,10 +233,17 @@ export class DashboardState {
       step: this.step,
       epoch: this.epoch,
       samplesPerSecond: this.samplesPerSecond,
+      risk: this.risk,
+      testAccuracy: this.testAccuracy,
       steps: this.steps.since(from.step),
       epochs: this.epochs.since(from.epoch),
       workers: [...this.rows, ...this.left],
     };
     return { frame, cursor: { step: Math.max(from.step, this.steps.lastX), epoch: Math.max(from.epoch, this.epochs.lastX) } };
   }
+}
+
+/** NaN, ±Infinity and undefined are null in a frame (valid JSON, shown as "–"). */
+function finiteOrNull(value: number | undefined): number | null {
+  return value !== undefined && Number.isFinite(value) ? value : null;
 }
