@@ -1,9 +1,10 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Backprop, Model, Optimizer, Rng, WasmKernels, datasetAs, factorWidth, jsKernels, makeDataset, prepareWasmKernels,
+  Backprop, Model, Optimizer, Rng, datasetAs, factorWidth, jsKernels, makeDataset,
   type ActivationName, type Dataset, type Floats, type Kernels, type LossName, type ModelSpec,
 } from '@shardprop/core';
+import { KERNEL_NAMES, kernelsNamed } from '../helpers/kernels.js';
 
 /**
  * The math of backprop.ts against three independent truths: central finite
@@ -195,13 +196,9 @@ function fivePoint(f: (step: number) => number, h: number): number {
 }
 const FD_STEP = 1e-3;
 
-for (const name of ['js', 'wasm'] as const) describe(`${name} kernels`, () => {
+for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
   beforeAll(async () => {
-    if (name === 'js') K = jsKernels;
-    else {
-      expect(await prepareWasmKernels()).toBe(true);
-      K = WasmKernels.create();
-    }
+    K = await kernelsNamed(name);
   });
 
   describe('gradient against finite differences of evaluate().lossSum (float64)', () => {

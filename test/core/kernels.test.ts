@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Rng, WasmKernels, jsKernels, prepareWasmKernels, type Floats, type Kernels } from '@shardprop/core';
+import { Rng, jsKernels, type Floats, type Kernels } from '@shardprop/core';
+import { KERNEL_NAMES, kernelsNamed } from '../helpers/kernels.js';
 
 /**
  * Each kernel against a naive triple loop, on awkward shapes: 1, 2,
@@ -85,13 +86,9 @@ const LARGE: [number, number, number][] = [
   [257, 3, 5], [2, 300, 7], [300, 5, 3], [255, 2, 257], [5, 257, 300], [257, 255, 2], [33, 31, 300],
 ];
 
-for (const name of ['js', 'wasm'] as const) describe(`${name} kernels`, () => {
+for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
   beforeAll(async () => {
-    if (name === 'js') K = jsKernels;
-    else {
-      expect(await prepareWasmKernels()).toBe(true);
-      K = WasmKernels.create();
-    }
+    K = await kernelsNamed(name);
   });
 
   describe.each(['NT', 'NN', 'TN'] as Product[])('gemm%s', (product) => {

@@ -49,6 +49,19 @@ describe('shardprop train, as a user runs it', () => {
   });
 });
 
+describe('logs', () => {
+  it('are JSON lines on a pipe, and readable lines (pino-pretty) when asked for or on a terminal', async () => {
+    const args = ['train', '--data', 'xor', '--workers', '0', '--steps', '3', '--out', tmp.path('log.json')];
+    const json = await runCli(args, { env: { SHARDPROP_LOG_LEVEL: 'info' } });
+    expect(json.code, json.stderr).toBe(0);
+    const line = json.stderr.split('\n').find((l) => l.includes('"msg":"training"'))!;
+    expect(JSON.parse(line)).toMatchObject({ level: 30, msg: 'training', data: 'xor' });
+    const pretty = await runCli(args, { env: { SHARDPROP_LOG_LEVEL: 'info', SHARDPROP_LOG_FORMAT: 'pretty' } });
+    expect(pretty.code, pretty.stderr).toBe(0);
+    expect(pretty.stderr).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: training \{"data":"xor"/m);
+  });
+});
+
 describe('bad input: one line, exit code 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['an unknown flag', ['train', '--data', 'xor', '--bogus', '1'], /bogus/i],

@@ -1,8 +1,15 @@
 import { destination, pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
 
 export type { Logger };
 
-/** Logs go to stderr (stdout is kept for --json), synchronously so nothing is lost at exit. */
+/**
+ * Logs go to stderr (stdout is kept for --json), synchronously so nothing is lost at exit:
+ * one JSON object a line (pino's), or, when stderr is a terminal, the same lines made
+ * readable by pino-pretty. SHARDPROP_LOG_FORMAT=json or =pretty forces one.
+ */
 export function createLogger(level = process.env.SHARDPROP_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { pid: process.pid } }, destination({ fd: 2, sync: true }));
+  const format = process.env.SHARDPROP_LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  const stream = format === 'pretty' ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true }) : destination({ fd: 2, sync: true });
+  return pino({ level, base: { pid: process.pid } }, stream);
 }

@@ -487,7 +487,7 @@ function kernels(t: Lane): string {
         (local.set $r (i32.add (local.get $r) (i32.const 1)))
         (br $next))))
 
-  ;; 1 if none of the n values is NaN or ±Infinity (x − x is 0 exactly for finite x)
+  ;; 1 if none of the n values is NaN or ±Infinity
   (func (export "all_finite_${T}") (param $x i32) (param $n i32) (result i32)
     (local $i i32) (local $whole i32) (local $s v128)
     (local.set $whole (i32.and (local.get $n) (i32.const ${-N})))
