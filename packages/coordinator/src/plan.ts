@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, validateOptimizer,
@@ -123,6 +124,11 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
     if (norm(resumeFrom.optimizer.config) !== norm(optimizer)) differs('optimizer', resumeFrom.optimizer.config, optimizer);
     if (resumeFrom.sampler.order.length !== train.count) differs('sample count', resumeFrom.sampler.order.length, train.count);
   }
+  if (kernel === 'wasm' && !fitsWasmMemory(model.params.length, model.spec.dtype, options.workers ?? availableParallelism())) {
+    const size = `${model.params.length} ${model.spec.dtype} parameters`;
+    if (options.kernel === 'wasm') throw new UsageError(`--kernel wasm: a model of ${size} does not fit the wasm kernels' memory (4 GiB with its gradients); use --kernel js`);
+    kernel = 'js'; // auto: the portable kernels have no such limit
+  }
   const kernels = createKernels(kernel);
   const params = kernels.alloc(model.spec.dtype, model.params.length);
   params.set(model.params);
@@ -143,6 +149,15 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
     samplerSeed: deriveSeed(seed, 'sampler'),
     outPath: options.out ?? defaultOutPath(),
   };
+}
+
+/**
+ * Whether a model's arrays fit the wasm kernels' 32-bit memory: the parameters, the
+ * gradient sum, and on a coordinator one incoming gradient per worker, with room to spare.
+ */
+export function fitsWasmMemory(size: number, dtype: 'float32' | 'float64', workers: number): boolean {
+  const arrays = 2 + Math.max(workers, 0);
+  return arrays * size * (dtype === 'float64' ? 8 : 4) <= 3.5 * 2 ** 30;
 }
 
 /** A log file the run appends to: its folder is made, and it must be writable now, not after the first epoch. */
