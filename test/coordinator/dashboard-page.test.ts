@@ -8,18 +8,11 @@ import { readFileSync } from 'node:fs';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { DashboardState, type Frame } from '../../packages/coordinator/src/dashboard/state.js';
-import type { TrainingPlan } from '../../packages/coordinator/src/plan.js';
+import { dashboardPlan } from '../helpers/dashboard.js';
 
 const PAGE = readFileSync(new URL('../../packages/coordinator/assets/dashboard.js', import.meta.url), 'utf8');
 
-const plan = {
-  train: { source: 'xor', count: 4 },
-  test: undefined,
-  spec: { layers: [2, 4, 1], dtype: 'float64' },
-  batchSize: 4,
-  totalSteps: 100_000,
-  optimizer: { kind: 'sgd', lr: 1 },
-} as unknown as TrainingPlan;
+const plan = dashboardPlan(100_000);
 
 interface FakeElement {
   textContent: string;

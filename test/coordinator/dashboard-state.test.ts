@@ -5,16 +5,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Feed, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS, PUBLISH_MS, STALLED_MS } from '../../packages/coordinator/src/dashboard/feed.js';
 import { DashboardState, MAX_POINTS, Series, type Frame, type WorkerRow } from '../../packages/coordinator/src/dashboard/state.js';
 import type { Logger } from '../../packages/coordinator/src/log.js';
-import type { TrainingPlan } from '../../packages/coordinator/src/plan.js';
+import { dashboardPlan } from '../helpers/dashboard.js';
 
-const plan = {
-  train: { source: 'xor', count: 4 },
-  test: undefined,
-  spec: { layers: [2, 4, 1], dtype: 'float64' },
-  batchSize: 4,
-  totalSteps: 100,
-  optimizer: { kind: 'sgd', lr: 1 },
-} as unknown as TrainingPlan;
+const plan = dashboardPlan(100);
 
 const progress = (step: number, risk = 1 / step) => ({ step, totalSteps: 100, epoch: step, risk, samplesPerSecond: 1000 });
 
