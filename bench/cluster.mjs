@@ -1,7 +1,7 @@
 // A coordinator in this process (the built CoordinatorServer) and N local worker processes
 // (`shardprop worker`) on 127.0.0.1, training a float32 sigmoid network with plain SGD on the
 // peers' synthetic data: what the distributed probes measure.
-import { Model, Optimizer, Sampler, createKernels, resolveKernel } from '../packages/core/dist/index.js';
+import { Model, Optimizer, Sampler, createKernels, fingerprint, resolveKernel } from '../packages/core/dist/index.js';
 import { CoordinatorServer } from '../packages/coordinator/dist/coordinator-server.js';
 import { LocalWorkers } from '../packages/coordinator/dist/local-workers.js';
 import { createLogger } from '../packages/coordinator/dist/log.js';
@@ -16,8 +16,10 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
   const model = new Model(spec, kernels.alloc('float32', Model.init(spec, 1).params.length));
   model.params.set(Model.init(spec, 1).params);
   const optimizer = { kind: 'sgd', lr };
+  const train = syntheticData(layers);
+  // as planTraining makes it
   const plan = {
-    options: {}, spec, model, kernels, train: syntheticData(layers), batchSize: batch, totalSteps: Infinity,
+    options: {}, spec, model, kernels, train, fingerprint: fingerprint(train), batchSize: batch, chunk: Math.min(batch, 256), totalSteps: Infinity,
     batchesPerEpoch: Math.ceil(SAMPLES / batch), optimizer, seed: 0, samplerSeed: 3, outPath: '',
   };
   const log = createLogger('warn');

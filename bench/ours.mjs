@@ -14,8 +14,9 @@ const data = syntheticData(layers);
 
 const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
 // parameters, gradient and scratch where the kernels work on them, as `shardprop train` keeps them
-const model = new Model(spec, kernels.alloc('float32', Model.init(spec, 1).params.length));
-model.params.set(Model.init(spec, 1).params);
+const initial = Model.init(spec, 1);
+const model = new Model(spec, kernels.alloc('float32', initial.params.length));
+model.params.set(initial.params);
 const bp = new Backprop(spec, batch, kernels);
 const opt = new Optimizer({ kind: 'sgd', lr }, model.params.length, 'float32', kernels);
 const sampler = new Sampler(SAMPLES, batch, 3);

@@ -2,20 +2,35 @@
 # Debian packages the tests use, installed where missing:
 # - chromium: the dashboard's browser test (driven by playwright-core; never a browser download);
 # - dataset-fashion-mnist: the Fashion-MNIST example (IDX files under /usr/share/datasets/fashion-mnist).
-# Without apt-get or root the tests that need them skip, saying why.
+# Without apt-get, or without the right to use it (not root, no password-less sudo), the
+# tests that need them skip, saying why (exit 0). An install that could run and failed
+# exits 1: in CI those tests would otherwise skip with the build green.
 set -uo pipefail
-missing=()
-[ -x /usr/bin/chromium ] || missing+=(chromium)
-[ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+missing_packages() {
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+}
+missing_packages
 [ ${#missing[@]} -eq 0 ] && exit 0
-sudo=""
-[ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo -n"
 if ! command -v apt-get >/dev/null; then
   echo "system-deps: no apt-get here; tests needing ${missing[*]} will skip" >&2
   exit 0
 fi
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null || ! sudo -n true 2>/dev/null; then
+    echo "system-deps: installing ${missing[*]} needs root (or sudo without a password); tests needing them will skip" >&2
+    exit 0
+  fi
+  sudo="sudo -n"
+fi
 echo "system-deps: installing ${missing[*]} (Debian packages)" >&2
 if ! { $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || { $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }; }; then
-  echo "system-deps: could not install ${missing[*]}; tests needing them will skip" >&2
+  missing_packages
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "system-deps: apt-get could not install ${missing[*]}" >&2
+    exit 1
+  fi
 fi
 exit 0

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Backprop, Model, Optimizer, Rng, datasetAs, factorWidth, jsKernels, makeDataset,
+  Backprop, Model, Optimizer, Rng, datasetAs, factorBlocks, factorWidth, jsKernels, makeDataset,
   type ActivationName, type Dataset, type Floats, type Kernels, type LossName, type ModelSpec,
 } from '@shardprop/core';
 import { KERNEL_NAMES, kernelsNamed } from '../helpers/kernels.js';
@@ -419,7 +419,7 @@ for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
   describe('the factored gradient (δ^l and hidden a^l per sample)', () => {
     /** Moves rows [from, from + rows) of every factor block of a `count`-sample buffer into another buffer at row `at`. */
     function copyRows(layers: number[], src: Floats, srcCount: number, from: number, dst: Floats, dstCount: number, at: number, rows: number): void {
-      const widths = [...layers.slice(1), ...layers.slice(1, -1)];
+      const widths = factorBlocks(layers);
       let prefix = 0;
       for (const w of widths) {
         for (let i = 0; i < rows * w; i++) dst[dstCount * prefix + at * w + i] = src[srcCount * prefix + from * w + i];

@@ -1,18 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DatasetError, loadIdx, loadSource, readIdx } from '@shardprop/core';
+import { tempDir } from '../helpers/cli.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'shardprop-idx-gz-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-function file(name: string, content: Uint8Array): string {
-  const path = join(dir, name);
-  writeFileSync(path, content);
-  return path;
-}
+const tmp = tempDir('shardprop-idx-gz-');
+afterAll(() => tmp.remove());
+const file = tmp.write;
 
 /** An IDX file of unsigned bytes: magic 00 00 08 rank, big-endian dims, then the bytes. */
 function idxBytes(dims: number[], values: number[]): Buffer {
@@ -49,7 +42,7 @@ describe('gzipped IDX files', () => {
     expect(Array.from(train.x)).toEqual(Array.from(plain.x));
     expect(Array.from(train.y)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1]);
     // IMAGES,LABELS with one gzipped and one not
-    const mixed = loadSource(`${gzImages},${join(dir, 'plain-labels.idx')}`).train;
+    const mixed = loadSource(`${gzImages},${tmp.path('plain-labels.idx')}`).train;
     expect(Array.from(mixed.y)).toEqual(Array.from(train.y));
   });
 

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../packages/coordinator/bin/shardprop.js', import.meta.url));
@@ -57,9 +57,24 @@ export function killAll(): void {
   live.clear();
 }
 
-export function tempDir(prefix = 'shardprop-test-'): { dir: string; path: (name: string) => string; remove: () => void } {
+export interface TempDir {
+  dir: string;
+  path: (name: string) => string;
+  /** Writes `content` to `name` under the folder (making the folders on the way) and returns its path. */
+  write: (name: string, content: string | Uint8Array) => string;
+  remove: () => void;
+}
+
+export function tempDir(prefix = 'shardprop-test-'): TempDir {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, path: (name) => join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const path = (name: string): string => join(dir, name);
+  const write = (name: string, content: string | Uint8Array): string => {
+    const file = path(name);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, content);
+    return file;
+  };
+  return { dir, path, write, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** The JSON summary a `--json` run printed (its last stdout line). */
@@ -83,16 +98,29 @@ export interface Exited {
 export function collect(child: ChildProcess, timeoutMs = 60_000): { child: ChildProcess; exited: Promise<Exited>; stderrLines: (predicate: (line: string) => boolean) => Promise<string> } {
   let stdout = '';
   let stderr = '';
-  const waiters: { predicate: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  // stderr's complete lines so far, and the unfinished last one: a waiter sees only whole lines, each once
+  const lines: string[] = [];
+  let tail = '';
+  let waiters: { predicate: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  const take = (line: string): void => {
+    lines.push(line);
+    waiters = waiters.filter((w) => {
+      if (!w.predicate(line)) return true;
+      w.resolve(line);
+      return false;
+    });
+  };
   child.stdout!.on('data', (d) => (stdout += d));
-  child.stderr!.on('data', (d) => {
+  child.stderr!.setEncoding('utf8'); // a character split between chunks stays whole
+  child.stderr!.on('data', (d: string) => {
     stderr += d;
-    for (const line of stderr.split('\n')) {
-      for (const w of waiters.splice(0)) {
-        if (w.predicate(line)) w.resolve(line);
-        else waiters.push(w);
-      }
-    }
+    const parts = (tail + d).split('\n');
+    tail = parts.pop()!;
+    for (const line of parts) take(line);
+  });
+  child.stderr!.on('end', () => {
+    if (tail) take(tail);
+    tail = '';
   });
   const exited = new Promise<Exited>((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -109,8 +137,8 @@ export function collect(child: ChildProcess, timeoutMs = 60_000): { child: Child
     exited,
     stderrLines: (predicate) =>
       new Promise((resolve) => {
-        const found = stderr.split('\n').find(predicate);
-        if (found) resolve(found);
+        const found = lines.find(predicate);
+        if (found !== undefined) resolve(found);
         else waiters.push({ predicate, resolve });
       }),
   };

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { train } from '@shardprop/coordinator';
 import { loadModel } from '@shardprop/core';
+import { maxAbsDiff } from '../helpers/arrays.js';
 import { tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
@@ -39,8 +40,6 @@ describe('train(options), the programmatic API', () => {
       }
       runs.push(loadModel(out, 'float64').params);
     }
-    let diff = 0;
-    for (let i = 0; i < runs[0].length; i++) diff = Math.max(diff, Math.abs(runs[0][i] - runs[1][i]));
-    expect(diff).toBeLessThan(1e-9);
+    expect(maxAbsDiff(runs[0], runs[1])).toBeLessThan(1e-9);
   });
 });

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { basename } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, loadModel } from '@shardprop/core';
+import { maxAbsDiff } from '../helpers/arrays.js';
 import { BIN, collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
  * Checkpoints and --resume with real processes: a run killed with SIGKILL and
- * resumed from its last checkpoint ends with the model of a run never stopped
- * (float64), in process and with a coordinator whose workers reconnect by
+ * resumed from its last checkpoint goes on from the step after it (its trace
+ * starts there) and ends with the model of a run never stopped (float64), in process and with a coordinator whose workers reconnect by
  * themselves; SIGTERM stops with a checkpoint; a kill during a checkpoint write
  * never leaves the directory without a usable checkpoint.
  */
@@ -19,13 +21,6 @@ afterAll(() => {
 
 const RUN = ['--data', 'spirals', '--seed', '6', '--layers', '2,16,2', '--batch', '9', '--lr', '0.3', '--optimizer', 'momentum', '--dtype', 'float64'];
 
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
-
 async function straight(steps: number, tag: string): Promise<Float64Array> {
   const out = tmp.path(`${tag}-straight.json`);
   const r = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--out', out]);
@@ -34,6 +29,46 @@ async function straight(steps: number, tag: string): Promise<Float64Array> {
 }
 
 const stepOf = (line: string): number => JSON.parse(line).step as number;
+
+/**
+ * That a resumed run went on from checkpoint step `at` rather than from the start
+ * (which would end with the same model): it says so, and its trace runs from step
+ * at + 1 to the last.
+ */
+function expectResumedAfter(at: number, stderr: string, trace: string, steps: number): void {
+  expect(stderr).toContain(`resuming after step ${at}`);
+  const traced = readFileSync(trace, 'utf8').trim().split('\n').map(stepOf);
+  expect(traced[0]).toBe(at + 1);
+  expect(traced).toHaveLength(steps - at);
+}
+
+/** Resumes the run checkpointed in `dir` (with `workers` local workers, 0: in process): it goes on from its checkpoint and ends with `want`. */
+async function resumeMatches(dir: string, steps: number, workers: number, want: Float64Array): Promise<void> {
+  const at = loadCheckpoint(dir).step;
+  const out = tmp.path(`${basename(dir)}-resumed.json`);
+  const trace = tmp.path(`${basename(dir)}-resumed.trace.jsonl`);
+  const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', String(workers), '--checkpoint-dir', dir, '--resume', '--out', out, '--trace', trace]);
+  expect(resumed.code, resumed.stderr).toBe(0);
+  expectResumedAfter(at, resumed.stderr, trace, steps);
+  expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+}
+
+/** Stops a run with `signal` once its first epoch is done: it finishes the step, writes a checkpoint and exits with `exitCode`; then resumes it. */
+async function stopThenResume({ signal, workers, steps, exitCode }: { signal: NodeJS.Signals; workers: number; steps: number; exitCode: number }): Promise<void> {
+  const tag = signal.toLowerCase();
+  const want = await straight(steps, tag);
+  const dir = tmp.path(`${tag}-ckpt`);
+  const first = collect(startCli(['train', ...RUN, '--steps', String(steps), '--workers', String(workers), '--checkpoint-dir', dir, '--out', tmp.path(`${tag}-a.json`)], { SHARDPROP_LOG_LEVEL: 'info' }));
+  await first.stderrLines((l) => l.includes('epoch 1 done'));
+  first.child.kill(signal);
+  const stopped = await first.exited;
+  expect(stopped.code, stopped.stderr).toBe(exitCode);
+  const at = loadCheckpoint(dir).step;
+  expect(stopped.stderr).toMatch(new RegExp(`training stopped after step ${at}; checkpoint written to .*; continue with --resume`));
+  expect(at).toBeGreaterThan(0);
+  expect(at).toBeLessThan(steps); // it really stopped part way
+  await resumeMatches(dir, steps, workers, want);
+}
 
 describe('checkpoints and --resume', () => {
   it('in process: SIGKILL after a checkpoint, --resume, the same model as a run never stopped', async () => {
@@ -48,12 +83,7 @@ describe('checkpoints and --resume', () => {
     const at = loadCheckpoint(dir).step;
     expect(at).toBeGreaterThanOrEqual(stepOf(line));
     expect(at).toBeLessThan(steps); // it really stopped part way
-
-    const out = tmp.path('solo-b.json');
-    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--resume', '--out', out, '--json']);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toContain(`resuming after step ${at}`);
-    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+    await resumeMatches(dir, steps, 0, want);
   });
 
   it('distributed: SIGKILL the coordinator, restart it with --resume on the same port, the workers come back by themselves', async () => {
@@ -72,10 +102,11 @@ describe('checkpoints and --resume', () => {
 
     const port = new URL(url).port;
     const out = tmp.path('dist-b.json');
-    const second = collect(startCli(['coordinator', '--port', port, ...args, '--resume', '--out', out, '--json']));
+    const trace = tmp.path('dist-b.trace.jsonl');
+    const second = collect(startCli(['coordinator', '--port', port, ...args, '--resume', '--out', out, '--trace', trace, '--json']));
     const [done, w1, w2] = await Promise.all([second.exited, workers[0].exited, workers[1].exited]);
     expect(done.code, done.stderr.slice(-2000)).toBe(0);
-    expect(done.stderr).toContain(`resuming after step ${at}`);
+    expectResumedAfter(at, done.stderr, trace, steps);
     for (const w of [w1, w2]) {
       expect(w.code, w.stderr.slice(-2000)).toBe(0);
       expect(w.stderr).toMatch(/the coordinator closed the connection.*trying again in \d+ ms/);
@@ -86,42 +117,12 @@ describe('checkpoints and --resume', () => {
   });
 
   it('SIGTERM stops after the current step with a checkpoint (exit 143); --resume finishes the same model', async () => {
-    const steps = 3000;
-    const want = await straight(steps, 'term');
-    const dir = tmp.path('term-ckpt');
-    const first = collect(startCli(['train', ...RUN, '--steps', String(steps), '--workers', '2', '--checkpoint-dir', dir, '--out', tmp.path('term-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
-    await first.stderrLines((l) => l.includes('epoch 1 done'));
-    first.child.kill('SIGTERM');
-    const stopped = await first.exited;
-    expect(stopped.code).toBe(143);
-    expect(stopped.stderr).toMatch(/training stopped after step \d+; checkpoint written to .*; continue with --resume/);
-    const at = loadCheckpoint(dir).step;
-    expect(at).toBeGreaterThan(0);
-    expect(at).toBeLessThan(steps);
-
-    const out = tmp.path('term-b.json');
-    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '2', '--checkpoint-dir', dir, '--resume', '--out', out]);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+    await stopThenResume({ signal: 'SIGTERM', workers: 2, steps: 3000, exitCode: 143 });
   });
 
   it('in process too: SIGINT stops after the current step with a checkpoint (exit 130); --resume finishes the same model', async () => {
     // an in-process run never waits on a socket; the loop must still let the signal in
-    const steps = 200_000;
-    const want = await straight(steps, 'int');
-    const dir = tmp.path('int-ckpt');
-    const first = collect(startCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--out', tmp.path('int-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
-    await first.stderrLines((l) => l.includes('epoch 1 done'));
-    first.child.kill('SIGINT');
-    const stopped = await first.exited;
-    expect(stopped.code, stopped.stderr).toBe(130);
-    const at = loadCheckpoint(dir).step;
-    expect(at).toBeGreaterThan(0);
-    expect(at).toBeLessThan(steps);
-    const out = tmp.path('int-b.json');
-    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '0', '--checkpoint-dir', dir, '--resume', '--out', out]);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+    await stopThenResume({ signal: 'SIGINT', workers: 0, steps: 200_000, exitCode: 130 });
   });
 
   it('Ctrl-C (SIGINT to the whole process group) with local workers: the step finishes with them, checkpoint, exit 130 at once', async () => {
@@ -163,11 +164,7 @@ describe('checkpoints and --resume', () => {
     expect(failed.stderr).toMatch(/every worker was lost by step \d+ and none joined within 1 s \(--wait-workers\); checkpoint of step \d+ written to .*checkpoint\.bin \(continue with --resume\)/);
     const at = loadCheckpoint(dir).step;
     expect(at).toBeGreaterThan(0);
-
-    const out = tmp.path('lost-b.json');
-    const resumed = await runCli(['train', ...RUN, '--steps', String(steps), '--workers', '2', '--checkpoint-dir', dir, '--resume', '--out', out]);
-    expect(resumed.code, resumed.stderr).toBe(0);
-    expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBeLessThan(1e-9);
+    await resumeMatches(dir, steps, 2, want);
   });
 
   it('a SIGKILL in the middle of checkpoint writes never leaves the directory without a usable checkpoint', async () => {

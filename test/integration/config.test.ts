@@ -4,7 +4,7 @@
  * keys and wrong types are refused by name, and relative paths are relative to the
  * file's directory.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@shardprop/core';
@@ -16,13 +16,8 @@ afterAll(() => {
   tmp.remove();
 });
 
-/** Writes `object` as JSON to `name` under the temporary directory (creating folders) and returns its path. */
-function writeConfig(name: string, object: unknown): string {
-  const path = tmp.path(name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, typeof object === 'string' ? object : JSON.stringify(object));
-  return path;
-}
+/** Writes `object` as JSON (a string as it is) to `name` under the temporary directory and returns its path. */
+const writeConfig = (name: string, object: unknown): string => tmp.write(name, typeof object === 'string' ? object : JSON.stringify(object));
 
 const SMALL = { data: 'spirals', steps: 20, batch: 'full', workers: 0 };
 
@@ -53,9 +48,8 @@ describe('train --config', () => {
 
   it('relative paths are relative to the config file\'s directory; on the command line to the current one', async () => {
     const dir = tmp.path('paths/conf');
-    mkdirSync(dir, { recursive: true });
     const rows = Array.from({ length: 12 }, (_, i) => `${i % 2},${(i >> 1) % 2},${(i % 2) ^ ((i >> 1) % 2)}`);
-    writeFileSync(join(dir, 'xor.csv'), rows.join('\n') + '\n');
+    tmp.write('paths/conf/xor.csv', rows.join('\n') + '\n');
     const config = writeConfig('paths/conf/exp.json', { data: 'xor.csv', 'test-data': './xor.csv', layers: '2,3,1', steps: 5, workers: 0, out: 'out/model.json', metrics: 'metrics.jsonl', json: true });
     const cwd = tmp.path('paths/elsewhere');
     mkdirSync(cwd, { recursive: true });
@@ -73,7 +67,7 @@ describe('train --config', () => {
   it('a built-in data set name is the built-in even beside a file or folder of that name, as on the command line', async () => {
     const dir = tmp.path('builtin');
     mkdirSync(join(dir, 'xor'), { recursive: true }); // a folder named like the built-in
-    writeFileSync(join(dir, 'spirals'), 'not a data file\n'); // and a file
+    tmp.write('builtin/spirals', 'not a data file\n'); // and a file
     const config = writeConfig('builtin/exp.json', { data: 'xor', 'test-data': 'spirals', layers: '2,3,1', steps: 5, workers: 0, json: true, out: 'model.json' });
     const r = await runCli(['train', '--config', config, '--data', 'spirals', '--layers', '2,3,2']);
     expect(r.code, r.stderr).toBe(0);
@@ -119,7 +113,7 @@ describe('train --config', () => {
   it('refuses a missing file, naming it', async () => {
     const r = await runCli(['train', '--config', tmp.path('nope.json')]);
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe(`shardprop: --config ${tmp.path('nope.json')}: no such file`);
+    expect(r.stderr.trim()).toBe(`shardprop: --config ${tmp.path('nope.json')}: file not found`);
   });
 });
 
@@ -140,7 +134,7 @@ describe('coordinator --config', () => {
     const config = writeConfig('coord/token.json', { data: 'xor', port: 0, expect: 1, host: '0.0.0.0', 'token-file': 'secret.txt' });
     const r = await runCli(['coordinator', '--config', config]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`--token-file ${tmp.path('coord/secret.txt')}: cannot read it`);
+    expect(r.stderr).toContain(`--token-file ${tmp.path('coord/secret.txt')}: file not found`);
 
     const bad = writeConfig('coord/bad.json', { data: 'xor', port: '7070', expect: 1 });
     const b = await runCli(['coordinator', '--config', bad]);

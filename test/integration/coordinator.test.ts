@@ -2,6 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { PROTOCOL_VERSION, decodeToWorker, encode } from '@shardprop/worker/protocol';
 import { loadModel } from '@shardprop/core';
+import { maxAbsDiff } from '../helpers/arrays.js';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir();
@@ -67,9 +68,7 @@ describe('shardprop coordinator + shardprop worker', () => {
     expect(w2.stderr).not.toMatch(/of its own data/);
     const a = loadModel(out, 'float64').params;
     const b = loadModel(tmp.path('own-ref.json'), 'float64').params;
-    let diff = 0;
-    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    expect(diff).toBeLessThan(1e-9);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-9);
   });
 
   it('takes factor messages larger than the model itself (a wide layer, a big batch, factors forced)', async () => {

@@ -132,9 +132,10 @@ describe('dashboard over HTTP', () => {
     expect(post.status).toBe(405);
     expect(post.headers.allow).toBe('GET, HEAD');
     expect((await fetchText(`${url}events?token=${TOKEN}`, { method: 'DELETE' })).status).toBe(405);
-    // hostile bytes are answered 400 (or cut off), and the server goes on
-    expect(await raw(port, 'GARBAGE \x00\x01\x02\r\n\r\n')).toMatch(/^(HTTP\/1\.1 400|)/);
-    expect(await raw(port, `GET /?${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)).toMatch(/^(HTTP\/1\.1 431|HTTP\/1\.1 400|)/);
+    // hostile bytes are answered 400 (or 431 for a huge head), or cut off with no answer at all; and the server goes on
+    expect(await raw(port, 'GARBAGE \x00\x01\x02\r\n\r\n')).toMatch(/^(HTTP\/1\.1 400 [\s\S]*)?$/);
+    expect(await raw(port, `GET /?${'a'.repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`)).toMatch(/^(HTTP\/1\.1 (431|400) [\s\S]*)?$/);
+    expect((await fetchText(`${url}?token=${TOKEN}`)).status).toBe(200);
     expect((await fetchText(`${url}?token=%zz`)).status).toBe(401);
 
     // at most 32 live feeds

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Model, Rng, loadModel, saveModel } from '@shardprop/core';
+import { maxAbsDiff } from '../helpers/arrays.js';
 import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
 
 /**
@@ -52,13 +53,6 @@ async function trainWith(workers: number, batch: string, tag: string, kernel: st
     trace: readFileSync(trace, 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
     stderr: result.stderr,
   };
-}
-
-function maxAbsDiff(a: Float64Array, b: Float64Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
 }
 
 // auto picks dense sums for this tiny model; factors are forced, and rebuild the very sums in-process backprop adds.

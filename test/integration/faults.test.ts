@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@shardprop/core';
+import { maxAbsDiff } from '../helpers/arrays.js';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
@@ -17,13 +18,6 @@ afterAll(() => {
 
 const STEPS = 3000;
 const RUN = ['--data', 'spirals', '--seed', '8', '--layers', '2,16,2', '--batch', '9', '--lr', '0.3', '--optimizer', 'momentum', '--dtype', 'float64', '--steps', String(STEPS)];
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 let reference: Float64Array | null = null;
 async function referenceParams(): Promise<Float64Array> {

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Backprop, Model, Rng, loadModel, makeDataset, type Dataset } from '@shardprop/core';
-import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient } from '@shardprop/worker/protocol';
+import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient, type Receiving } from '@shardprop/worker/protocol';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
@@ -13,8 +13,8 @@ import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
  * join with the token and then answer steps with wrong steps and rounds, wrong
  * counts and lengths, NaN and infinite values, the wrong array type, repeated
  * gradients (its true gradient sent twice: the first copy counts, the second
- * gets it dropped) and truncated frames. The coordinator must drop every one of them,
- * keep its memory bounded, and train the model of a clean run: exactly, since
+ * gets it dropped) and truncated frames. The coordinator must drop every one of them
+ * (each rogue worker for its invalid message, not for the silence after it), keep its memory bounded, and train the model of a clean run: exactly, since
  * with --gradient-form factors the sum does not depend on who computed what.
  */
 const tmp = tempDir();
@@ -68,25 +68,37 @@ function preHelloAttack(url: string, rng: Rng): Promise<boolean> {
   });
 }
 
+interface Rogue {
+  /** The kind of wrong answer it sent ('not dropped: ...' when the coordinator kept it). */
+  what: string;
+  workerId?: number;
+  /** The reason the coordinator must give for dropping it. */
+  reason?: RegExp;
+}
+
 /** A rogue worker: joins with the token, then answers a step wrongly; resolves once it has been dropped. */
-function rogueWorker(url: string, rng: Rng, which: number): Promise<string> {
+function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { headers: { [TOKEN_HEADER]: TOKEN } });
     ws.binaryType = 'fragments';
     let held: Uint32Array = new Uint32Array(0);
     let rows: Dataset | null = null;
-    let size = 0;
+    let receiving: Receiving | undefined;
     let factorWidth = 0;
     let what = 'never got a step';
+    let workerId: number | undefined;
+    let reason: RegExp | undefined;
     const timer = setTimeout(() => {
       ws.terminate();
-      resolve(`not dropped: ${what}`);
+      resolve({ what: `not dropped: ${what}` });
     }, 30_000);
+    // a message as an honest worker sends it: its fragments as the frames of one message
+    const send = (fragments: Buffer[]): void => fragments.forEach((f, i) => ws.send(f, { binary: true, fin: i === fragments.length - 1 }));
     ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name: 'rogue-worker', token: TOKEN })));
     ws.on('message', (data: Buffer[]) => {
       let m;
       try {
-        m = decodeToWorker(Buffer.concat(data), size ? { size, dtype: 'float64', spec: SPEC } : undefined);
+        m = decodeToWorker(Buffer.concat(data), receiving);
       } catch {
         return;
       }
@@ -94,7 +106,8 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<string> {
         held = m.shard.indices;
         rows = m.shard.x && m.shard.y ? makeDataset('rogue', m.shard.x, m.shard.y, 2, 2) : null;
         if (m.type === 'welcome') {
-          size = 2 * 12 + 12 + 12 * 2 + 2;
+          workerId = m.workerId;
+          receiving = { params: new Float64Array(2 * 12 + 12 + 12 * 2 + 2), spec: SPEC, total: m.total };
           factorWidth = 12 + 2 + 12;
         }
         return;
@@ -104,16 +117,22 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<string> {
       const count = Array.from(m.batch).filter((g) => mine.has(g)).length;
       const head = { type: 'gradient' as const, step: m.step, round: m.round, count, lossSum: 0.5, correct: 0, computeMs: 1, receivedAt: 0, previousSentAt: 0 };
       const grad = new Float64Array(count * factorWidth);
-      const attacks: [string, () => Buffer[]][] = [
-        ['a future step', () => encodeGradient({ ...head, step: m.step + 1 }, grad)],
-        ['a past step', () => encodeGradient({ ...head, step: m.step - 1 }, grad)],
-        ['a future round', () => encodeGradient({ ...head, round: m.round + 1 }, grad)],
-        ['another count', () => encodeGradient({ ...head, count: count + 1 }, grad)],
-        ['a short array', () => encodeGradient(head, new Float64Array(Math.max(0, grad.length - 1)))],
-        ['a long array', () => encodeGradient(head, new Float64Array(grad.length + 5))],
-        ['NaN', () => encodeGradient(head, grad.length ? grad.map((_, i) => (i === 0 ? NaN : 0)) : Float64Array.of(NaN))],
-        ['Infinity', () => encodeGradient(head, grad.length ? grad.map((_, i) => (i === grad.length - 1 ? -Infinity : 0)) : Float64Array.of(Infinity))],
-        ['float32 values', () => [encode({ ...head, grad: new Float32Array(grad.length) })]],
+      // a zero-length gradient (none of the batch in its shard) cannot be shorter, nor hold a NaN
+      const wrongLength = /^invalid message: gradient: grad has \d+ values, expected \d+ \(factors of \d+ samples\)$/;
+      const wrongStep = /^invalid message: gradient for step \d+, expected step \d+$/;
+      const wrongRound = /^invalid message: gradient for round \d+ of step \d+, expected round \d+$/;
+      const nonFinite = grad.length ? /^invalid message: gradient: grad holds NaN or infinite values$/ : wrongLength;
+      // each answer: its messages (each as fragments), and the reason it must be dropped for
+      const attacks: [string, () => Buffer[][], RegExp][] = [
+        ['a future step', () => [encodeGradient({ ...head, step: m.step + 1 }, grad)], wrongStep],
+        ['a past step', () => [encodeGradient({ ...head, step: m.step - 1 }, grad)], wrongStep],
+        ['a future round', () => [encodeGradient({ ...head, round: m.round + 1 }, grad)], wrongRound],
+        ['another count', () => [encodeGradient({ ...head, count: count + 1 }, grad)], /^invalid message: gradient over \d+ samples, expected \d+$/],
+        ['a short array', () => [encodeGradient(head, new Float64Array(grad.length ? grad.length - 1 : 1))], wrongLength],
+        ['a long array', () => [encodeGradient(head, new Float64Array(grad.length + 5))], wrongLength],
+        ['NaN', () => [encodeGradient(head, grad.length ? grad.map((_, i) => (i === 0 ? NaN : 0)) : Float64Array.of(NaN))], nonFinite],
+        ['Infinity', () => [encodeGradient(head, grad.length ? grad.map((_, i) => (i === grad.length - 1 ? -Infinity : 0)) : Float64Array.of(Infinity))], nonFinite],
+        ['float32 values', () => [[encode({ ...head, grad: new Float32Array(grad.length) })]], /^invalid message: gradient: grad must be a float64 array$/],
         [
           'its true gradient, twice',
           () => {
@@ -124,22 +143,25 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<string> {
             const factors = new Float64Array(count * factorWidth);
             const r = rows ? new Backprop(SPEC, 9).factors(model, rows, local, 0, local.length, factors) : { lossSum: 0, correct: 0 };
             const honest = encodeGradient({ ...head, lossSum: r.lossSum, correct: r.correct }, factors);
-            return [...honest, ...honest];
+            return [honest, honest];
           },
+          // the second copy comes while the step waits for others, or once the next one began
+          /^invalid message: (a gradient nobody asked for|gradient for step \d+, expected step \d+)$/,
         ],
-        ['a negative loss', () => encodeGradient({ ...head, lossSum: -1 }, grad)],
-        ['truncated bytes', () => [Buffer.concat(encodeGradient(head, grad)).subarray(0, 10)]],
-        ['random bytes', () => [Buffer.from(Array.from({ length: 50 }, () => rng.int(256)))]],
-        ['twice a future round', () => [...encodeGradient({ ...head, round: m.round + 1 }, grad), ...encodeGradient({ ...head, round: m.round + 1 }, grad)]],
+        ['a negative loss', () => [encodeGradient({ ...head, lossSum: -1 }, grad)], /^invalid message: gradient: lossSum must be a finite non-negative number$/],
+        ['truncated bytes', () => [[Buffer.concat(encodeGradient(head, grad)).subarray(0, 10)]], /^invalid message: undecodable message: /],
+        ['random bytes', () => [[Buffer.from(Array.from({ length: 50 }, () => rng.int(256)))]], /^invalid message: /],
+        ['twice a future round', () => [encodeGradient({ ...head, round: m.round + 1 }, grad), encodeGradient({ ...head, round: m.round + 1 }, grad)], wrongRound],
       ];
-      const [name, make] = attacks[which % attacks.length]; // each kind in turn
+      const [name, make, why] = attacks[which % attacks.length]; // each kind in turn
       what = name;
-      for (const f of make()) ws.send(f);
+      reason = why;
+      for (const message of make()) send(message);
     });
     ws.on('error', () => {});
     ws.on('close', () => {
       clearTimeout(timer);
-      resolve(what);
+      resolve({ what, workerId, reason });
     });
   });
 }
@@ -161,7 +183,7 @@ describe('fuzz: hostile clients during training', () => {
     const rng = new Rng(2026);
     let closed = 0;
     let sent = 0;
-    const rogues: string[] = [];
+    const rogues: Rogue[] = [];
     let training = true;
     c.exited.then(() => (training = false));
     // pre-hello garbage, 32 connections open at a time, and a rogue worker joining every 100 of them
@@ -185,8 +207,16 @@ describe('fuzz: hostile clients during training', () => {
     expect(sent).toBeGreaterThanOrEqual(1000);
     expect(closed).toBe(sent); // every garbage connection was closed by the coordinator
     expect(rogues.length).toBeGreaterThan(5);
-    for (const r of rogues) expect(r).not.toMatch(/^not dropped/);
-    expect(new Set(rogues).size).toBe(14); // every kind of rogue answer was tried
+    for (const r of rogues) expect(r.what).not.toMatch(/^not dropped/);
+    expect(new Set(rogues.map((r) => r.what)).size).toBe(14); // every kind of rogue answer was tried
+    // each rogue was dropped for what it sent: a wrong answer ignored would get it dropped too, later, by the step timeout
+    const dropped = new Map<number, string>();
+    for (const line of done.stderr.split('\n')) {
+      if (!line.includes('"dropped a worker"')) continue;
+      const { workerId, reason } = JSON.parse(line) as { workerId: number; reason: string };
+      if (!dropped.has(workerId)) dropped.set(workerId, reason);
+    }
+    for (const r of rogues) expect(dropped.get(r.workerId!), `worker ${r.workerId}: ${r.what}`).toMatch(r.reason!);
     expect(peakRss - startRss).toBeLessThan(150 * 1024); // KiB
     expect(JSON.parse(done.stdout.trim()).steps).toBe(12000);
     const a = loadModel(out, 'float64').params;

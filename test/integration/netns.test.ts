@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@shardprop/core';
+import { maxAbsDiff } from '../helpers/arrays.js';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
@@ -101,8 +102,6 @@ describe('coordinator and workers in separate network namespaces', () => {
     expect(done.stderr).toContain(`"address":"${WORK_IP}:`);
     const a = loadModel(out, 'float64').params;
     const b = loadModel(reference, 'float64').params;
-    let diff = 0;
-    for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    expect(diff).toBeLessThan(1e-9);
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-9);
   });
 });

@@ -3,7 +3,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { train } from '@shardprop/coordinator';
 import { fingerprint, loadSource } from '@shardprop/core';
 import { PROTOCOL_VERSION } from '@shardprop/worker';
-import { runRecordPath } from '../../packages/coordinator/src/run-record.js';
+import { planTraining } from '../../packages/coordinator/src/plan.js';
+import { makeRunRecord, runRecordPath } from '../../packages/coordinator/src/run-record.js';
+import type { TrainSummary } from '../../packages/coordinator/src/training-loop.js';
 import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
 
 const tmp = tempDir('shardprop-run-record-');
@@ -50,7 +52,7 @@ describe('the run record next to the model', () => {
       epochs: 3, steps: 300, batch: 10, optimizer: 'sgd', lr: 3, weightDecay: 0, seed: 0, workers: 2, gradientForm: 'auto',
       stepTimeout: 300, waitWorkers: 60, checkpointEvery: 100, resume: false, out,
     });
-    // local workers share a fresh secret; it never reaches the record
+    // local workers share a fresh secret, which never reaches the options (see the next test for one that does)
     expect(JSON.stringify(record)).not.toMatch(/token|tls/i);
 
     const { train: trainSet, test } = loadSource('spirals', { seed: 0 });
@@ -64,6 +66,22 @@ describe('the run record next to the model', () => {
 
     expect(record.files).toEqual({ model: out, metrics, trace, checkpointDir: ckpt, checkpoint: `${ckpt}/checkpoint.bin` });
     for (const path of Object.values(record.files) as string[]) expect(existsSync(path), path).toBe(true);
+  });
+
+  it('never holds the token or the TLS certificate and key it was given', () => {
+    const token = 'x'.repeat(16);
+    const [cert, key] = ['-----BEGIN CERTIFICATE----- recognisable-cert', '-----BEGIN PRIVATE KEY----- recognisable-key'];
+    const options = { data: 'xor', layers: [2, 3, 1], steps: 5, batch: 'full' as const, workers: 2, out: tmp.path('secret/model.json'), token, tls: { cert: Buffer.from(cert), key: Buffer.from(key) } };
+    const plan = planTraining(options, 'js', 2);
+    const summary = { steps: 5, workers: 2 } as TrainSummary;
+    const record = makeRunRecord({ options, plan, summary, startedAt: new Date(), endedAt: new Date() });
+    // a Buffer would be written as {"type":"Buffer","data":[...]}: read it back as text, so a leaked key shows
+    const json = JSON.stringify(record, (_, v) => (v?.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString() : v));
+    expect(record.config).toMatchObject({ data: 'xor', workers: 2, out: options.out }); // the options did reach it
+    expect(json).not.toContain(token);
+    expect(json).not.toContain('recognisable-cert');
+    expect(json).not.toContain('recognisable-key');
+    expect(json).not.toMatch(/token|tls/i);
   });
 
   it('is written by the programmatic train(), with what was left out filled in and no files it did not write', async () => {

@@ -4,7 +4,7 @@
  * K at once with --parallel; a failing run is recorded and the sweep goes on; a
  * sweep stopped by SIGINT keeps what finished and --resume runs only the rest.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@shardprop/core';
@@ -17,12 +17,8 @@ afterAll(() => {
   tmp.remove();
 });
 
-function writeSweep(name: string, sweep: unknown): string {
-  const path = tmp.path(name);
-  mkdirSync(join(path, '..'), { recursive: true });
-  writeFileSync(path, JSON.stringify(sweep));
-  return path;
-}
+/** Writes `sweep` as JSON to `name` under the temporary directory and returns its path. */
+const writeSweep = (name: string, sweep: unknown): string => tmp.write(name, JSON.stringify(sweep));
 
 /** results.csv as objects, one per row, keyed by the header. */
 function readCsv(path: string): Record<string, string>[] {
@@ -32,16 +28,21 @@ function readCsv(path: string): Record<string, string>[] {
   return rows.map((row) => Object.fromEntries(row.split(',').map((v, i) => [keys[i], v])));
 }
 
+/** run.json: what only the sweep knows; the rest is in the run record beside the model. */
 interface RunJson {
   name: string;
   status: string;
   values: Record<string, unknown>;
-  summary?: { workers: number; layers: number[]; steps: number; testAccuracy?: number };
   error?: string;
+  runRecord?: string;
+}
+interface RunRecord {
+  result: { workers: number; layers: number[]; steps: number; testAccuracy?: number };
   startedAt: string;
-  finishedAt: string;
+  endedAt: string;
 }
 const runJson = (dir: string): RunJson => JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8'));
+const runRecord = (dir: string): RunRecord => JSON.parse(readFileSync(runJson(dir).runRecord!, 'utf8'));
 const runDirs = (out: string): string[] => readdirSync(out, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
 
 describe('shardprop sweep', () => {
@@ -90,10 +91,10 @@ describe('shardprop sweep', () => {
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result).toMatchObject({ total: 4, skipped: 0, stopped: false, out });
-    const runs = runDirs(out).map((name) => runJson(join(out, name)));
-    expect(runs.map((run) => [run.status, run.summary?.workers, run.summary?.steps])).toEqual(Array(4).fill(['done', 1, 30]));
+    const dirs = runDirs(out).map((name) => join(out, name));
+    expect(dirs.map((dir) => [runJson(dir).status, runRecord(dir).result.workers, runRecord(dir).result.steps])).toEqual(Array(4).fill(['done', 1, 30]));
     // at most two at a time, and two at some time
-    const spans = runs.map((run) => [Date.parse(run.startedAt), Date.parse(run.finishedAt)]);
+    const spans = dirs.map((dir) => [Date.parse(runRecord(dir).startedAt), Date.parse(runRecord(dir).endedAt)]);
     const overlapping = (t: number): number => spans.filter(([a, b]) => a <= t && t < b).length;
     const most = Math.max(...spans.map(([a]) => overlapping(a)));
     expect(most).toBe(2);
@@ -190,7 +191,7 @@ describe('shardprop sweep', () => {
     const kept = readCsv(csv);
     expect(kept.length).toBeGreaterThanOrEqual(1);
     expect(kept.length).toBeLessThan(4);
-    const before = new Map(kept.map((row) => [row.run, runJson(join(out, row.run)).finishedAt]));
+    const before = new Map(kept.map((row) => [row.run, runRecord(join(out, row.run)).endedAt]));
 
     const resumed = await runCli(['sweep', '--config', config, '--resume', '--json'], { timeoutMs: 40_000 });
     expect(resumed.code, resumed.stderr).toBe(0);
@@ -201,7 +202,7 @@ describe('shardprop sweep', () => {
     expect(rows.map((row) => row.status)).toEqual(['done', 'done', 'done', 'done']);
     // the runs that had finished were not run again; the others ran after the interruption
     for (const row of rows) {
-      const finishedAt = runJson(join(out, row.run)).finishedAt;
+      const finishedAt = runRecord(join(out, row.run)).endedAt;
       if (before.has(row.run)) expect(finishedAt).toBe(before.get(row.run));
       else expect(Date.parse(finishedAt)).toBeGreaterThan(Math.max(...[...before.values()].map(Date.parse)));
     }

@@ -17,7 +17,7 @@ describe('protocol', () => {
   it('encodes a typed-array view as its own bytes', () => {
     const whole = Uint32Array.from([9, 8, 7, 6, 5]);
     const spec64 = { layers: [2, 1], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float64' as const };
-    const m = decodeToWorker(encode({ type: 'step', step: 2, round: 1, params: new Float64Array(3), batch: whole.subarray(1, 3) }), { size: 3, dtype: 'float64', spec: spec64 });
+    const m = decodeToWorker(encode({ type: 'step', step: 2, round: 1, params: new Float64Array(3), batch: whole.subarray(1, 3) }), { params: new Float64Array(3), spec: spec64, total: 10 });
     expect(m.type === 'step' && Array.from(m.batch)).toEqual([8, 7]);
   });
 
@@ -58,6 +58,9 @@ describe('protocol', () => {
     expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3) }))).toThrow(/bad shard rows/);
     expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3), y: new Float32Array(1) }))).toThrow(/do not match/);
     expect(() => decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'sparse', kernel: 'js', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).toThrow(/gradientForm/);
+    // the spec is checked as the core checks it (here: an unknown activation), and ids against the total
+    expect(() => decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec: { ...spec, activation: 'swish' }, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).toThrow(/welcome: bad model spec: unknown activation/);
+    expect(() => decodeToWorker(welcome({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2 }))).toThrow(/sample id 4 beyond/);
   });
 
   it('tells an earlier round of the current step (overtaken by a resend) from an offence', () => {
@@ -68,9 +71,12 @@ describe('protocol', () => {
   it('a reshard carries a shard checked like the welcome\'s, and only after the welcome', () => {
     const spec = { layers: [3, 2], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float32' as const };
     const reshard = (shard: Record<string, unknown>) => encode({ type: 'reshard', shard } as never);
-    const m = decodeToWorker(reshard({ indices: Uint32Array.from([4, 5]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(4) }), { size: 8, dtype: 'float32', spec });
+    const receiving = { params: new Float32Array(8), spec, total: 6 };
+    const m = decodeToWorker(reshard({ indices: Uint32Array.from([4, 5]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(4) }), receiving);
     expect(m.type === 'reshard' && Array.from(m.shard.indices)).toEqual([4, 5]);
-    expect(() => decodeToWorker(reshard({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(2) }), { size: 8, dtype: 'float32', spec })).toThrow(/do not match/);
+    expect(() => decodeToWorker(reshard({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(2) }), receiving)).toThrow(/do not match/);
+    // sample ids beyond the data set are refused in the protocol, before the worker sees them
+    expect(() => decodeToWorker(reshard({ indices: Uint32Array.from([6]), inputs: 3, outputs: 2 }), receiving)).toThrow(/sample id 6 beyond the data set's 6/);
     expect(() => decodeToWorker(reshard({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2 }))).toThrow(/reshard before welcome/);
   });
 

@@ -1,12 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { Backprop, CheckpointError, createKernels, resolveKernel, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
+import { Backprop, CheckpointError, KERNEL_CHOICES, createKernels, resolveKernel, DatasetError, ModelFileError, fingerprint, loadModel, loadSource, type Dataset } from '@shardprop/core';
 import { flagTypesOf, withConfigFile } from './config.js';
+import { readInputFile } from './input-file.js';
 import { createLogger } from './log.js';
-import { UsageError, validateSeed, type TrainOptions } from './options.js';
+import { GRADIENT_FORM_CHOICES, UsageError, validateSeed, validateTrainOptions, validateWorkerCount, type TrainOptions } from './options.js';
+import { timestamp } from './plan.js';
 import { createProgress } from './progress.js';
 import { runWorker } from '@shardprop/worker';
-import { sweepCommand } from './sweep.js';
+import { formatResults, runSweep, type SweepRun } from './sweep.js';
+import { MAX_PARALLEL, readSweepFile, type SweepFile } from './sweep-file.js';
 import { train, type ServeOptions } from './train.js';
 import { TrainingInterrupted } from './training-loop.js';
 
@@ -41,8 +44,8 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('weight-decay', { type: 'number', describe: 'L2 weight decay λ (default 0)' })
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
     .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
-    .option('gradient-form', { type: 'string', choices: ['auto', 'dense', 'factors'], describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
-    .option('kernel', { type: 'string', choices: ['auto', 'js', 'wasm'], describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default auto: wasm where available)' })
+    .option('gradient-form', { type: 'string', choices: GRADIENT_FORM_CHOICES, describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
+    .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default auto: wasm where available)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
@@ -60,6 +63,7 @@ type Args = Record<string, unknown>;
 function num(args: Args, key: string): number | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new UsageError(`--${key} was given more than once`);
   if (typeof v !== 'number' || Number.isNaN(v)) throw new UsageError(`--${key} must be a number, got ${JSON.stringify(String(v))}`);
   return v;
 }
@@ -95,7 +99,7 @@ function sourceFlags(args: Args): Pick<TrainOptions, 'targets' | 'labelColumn' |
   };
 }
 
-export function trainOptionsFromArgs(args: Args): TrainOptions {
+function trainOptionsFromArgs(args: Args): TrainOptions {
   for (const key of Object.keys(args)) {
     if (Array.isArray(args[key]) && key !== '_') throw new UsageError(`--${key} was given more than once`);
   }
@@ -131,6 +135,26 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
   };
 }
 
+/** The exit code of a run stopped by a signal: the shell's 128 + the signal's number. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/**
+ * On SIGINT or SIGTERM the first signal asks to stop (`onFirst` says so in the log)
+ * and a second exits at once. Returns the exit code for a stop: the first signal's,
+ * undefined before any.
+ */
+function stopOnSignal(onFirst: (signal: NodeJS.Signals) => void): () => number | undefined {
+  let code: number | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => {
+      if (code !== undefined) process.exit(SIGNAL_EXIT[signal]);
+      code = SIGNAL_EXIT[signal];
+      onFirst(signal);
+    });
+  }
+  return () => code;
+}
+
 async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void> {
   const options = trainOptionsFromArgs(args);
   const json = args.json === true;
@@ -138,21 +162,12 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
   const progress = createProgress(!json && process.stdout.isTTY === true && process.stderr.isTTY === true);
   let lastEpochLog = -Infinity;
   // With a checkpoint directory, SIGINT and SIGTERM end the run after the current step, with a checkpoint.
-  let stopSignal: NodeJS.Signals | null = null;
-  if (options.checkpointDir !== undefined) {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-      process.on(signal, () => {
-        if (stopSignal) process.exit(signal === 'SIGINT' ? 130 : 143); // a second signal: stop now
-        stopSignal = signal;
-        log.warn(`${signal}: stopping after this step and writing a checkpoint`);
-      });
-    }
-  }
+  const stopCode = options.checkpointDir === undefined ? () => undefined : stopOnSignal((signal) => log.warn(`${signal}: stopping after this step and writing a checkpoint`));
   let summary;
   try {
     summary = await train({ ...options, ...serve, dashboard: args.dashboard !== false }, {
       log,
-      shouldStop: () => stopSignal !== null,
+      shouldStop: () => stopCode() !== undefined,
       onCheckpoint(step, path) {
         progress.clear();
         log.info({ step, path }, 'checkpoint written');
@@ -164,7 +179,6 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
         // the token itself is never printed
         const how = serve.token === undefined ? '' : ' (add ?token= and the token of --token-file)';
         log.info({ dashboard: url }, `live dashboard at ${url}${how}`);
-        if (!json) process.stderr.write(`shardprop: live dashboard at ${url}${how}\n`);
       },
       onPlan(plan) {
         log.info(
@@ -187,7 +201,7 @@ async function trainCommand(args: Args, serve: ServeOptions = {}): Promise<void>
     if (!(err instanceof TrainingInterrupted)) throw err;
     progress.clear();
     log.warn({ step: err.step, checkpoint: err.checkpoint }, `${err.message}; continue with --resume`);
-    process.exit(stopSignal === 'SIGTERM' ? 143 : 130);
+    process.exit(stopCode() ?? SIGNAL_EXIT.SIGINT);
   }
   progress.clear();
   log.info({ model: summary.model, runRecord: summary.runRecord }, 'model saved');
@@ -230,11 +244,53 @@ async function plotCommand(args: Args): Promise<void> {
   process.stdout.write(`${files.length === 1 ? 'curves' : `${files.length} runs' curves`} drawn to ${out}\n`);
 }
 
+/** `shardprop sweep`: the sweep file's runs, as `shardprop train` would read their flags. */
+async function sweepCommand(args: Args): Promise<void> {
+  const file = readSweepFile(str(args, 'config') as string, flagTypesOf(trainingFlags(yargs([]))));
+  const given = num(args, 'parallel');
+  if (given !== undefined && !(Number.isInteger(given) && given >= 1 && given <= MAX_PARALLEL)) throw new UsageError(`--parallel must be an integer from 1 to ${MAX_PARALLEL}, got ${given}`);
+  const parallel = given ?? file.parallel ?? 1;
+  const outFlag = str(args, 'out');
+  const out = outFlag !== undefined ? resolve(outFlag) : (file.out ?? resolve('sweeps', timestamp(new Date())));
+  const runs = planRuns(file);
+
+  const log = createLogger();
+  const stopCode = stopOnSignal((signal) => log.warn(`${signal}: stopping the sweep; finished runs are kept (a second ${signal} stops at once)`));
+  log.info({ runs: runs.length, parallel, out }, `sweep of ${runs.length} runs`);
+  const result = await runSweep(runs, { out, parallel, resume: args.resume === true, log, shouldStop: () => stopCode() !== undefined });
+  if (args.json === true) {
+    process.stdout.write(JSON.stringify({ out: result.out, csv: result.csv, plot: result.plot, best: result.best?.name, total: result.total, skipped: result.skipped, stopped: result.stopped, runs: result.records }) + '\n');
+  } else {
+    process.stdout.write(formatResults(result));
+  }
+  if (result.stopped) {
+    const resume = `shardprop sweep --config ${file.path} --out ${result.out} --resume`;
+    log.warn(`sweep stopped: ${result.records.length} of ${result.total} runs finished, kept in ${result.csv}; continue with: ${resume}`);
+    process.exit(stopCode() ?? SIGNAL_EXIT.SIGINT);
+  }
+  const failed = result.records.filter((r) => r.status === 'failed').length;
+  if (failed > 0) fail(`${failed} of ${result.total} runs failed (see ${result.csv})`, 1);
+}
+
+/** Every run's flags as TrainOptions, checked before the first run starts: a mistake in run 7 should not wait for runs 1 to 6. */
+function planRuns(file: SweepFile): SweepRun[] {
+  return file.runs.map((run) => {
+    try {
+      const options = trainOptionsFromArgs(run.flags);
+      validateTrainOptions(options);
+      return { name: run.name, values: run.values, options };
+    } catch (err) {
+      if (err instanceof UsageError) throw new UsageError(`sweep file ${file.path}: run ${run.name}: ${err.message}`);
+      throw err;
+    }
+  });
+}
+
 function serveOptionsFromArgs(args: Args): ServeOptions {
   const port = num(args, 'port');
   const expect = num(args, 'expect');
   if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer from 0 to 65535, got ${port}`);
-  if (expect === undefined || !Number.isInteger(expect) || expect < 1 || expect > 256) throw new UsageError(`--expect must be an integer from 1 to 256, got ${expect}`);
+  validateWorkerCount('--expect', expect, 1);
   if (args.workers !== undefined) throw new UsageError('the coordinator command waits for --expect workers; --workers is for train');
   const tlsCert = str(args, 'tls-cert');
   const tlsKey = str(args, 'tls-key');
@@ -249,17 +305,8 @@ function serveOptionsFromArgs(args: Args): ServeOptions {
   };
 }
 
-/** A file named by a flag, or a UsageError naming both. */
-function readInputFile(path: string, flag: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`${flag} ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
 /** The secret in a token file: its first line, trimmed; at least 16 characters. */
-export function readToken(path: string): string {
+function readToken(path: string): string {
   const token = readInputFile(path, '--token-file').toString('utf8').split(/\r?\n/)[0].trim();
   if (token.length < 16) throw new UsageError(`--token-file ${path}: the token is ${token.length} characters; use at least 16 (for instance: openssl rand -hex 32 > ${path})`);
   return token;
@@ -373,7 +420,7 @@ export function buildCli(argv: string[]) {
           .option('parallel', { type: 'number', describe: 'runs at once (default 1)' })
           .option('resume', { type: 'boolean', describe: 'skip the runs that already finished in --out' })
           .option('json', { type: 'boolean', default: false, describe: 'print the results as one JSON object' }),
-      (args) => sweepCommand(args, flagTypesOf(trainingFlags(yargs([]))), trainOptionsFromArgs),
+      (args) => sweepCommand(args),
     )
     .demandCommand(1, 'name a command: train, coordinator, worker, eval, plot or sweep (see --help)')
     .strict()

@@ -5,10 +5,12 @@
  * on the command line win over the file (also flags with a default, such as
  * --json); relative paths in the file are relative to the file's directory.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import * as v from 'valibot';
 import type { Argv } from 'yargs';
+import { BUILT_IN_SOURCES } from '@shardprop/core';
+import { readInputFile } from './input-file.js';
 import { UsageError } from './options.js';
 
 /** What a flag accepts, as its yargs definition says. */
@@ -27,8 +29,6 @@ export type FlagValues = Record<string, string | number | boolean>;
 const PATH_FLAGS = new Set(['init', 'out', 'metrics', 'trace', 'checkpoint-dir', 'token-file', 'tls-cert', 'tls-key', 'ca']);
 /** Flags naming a data source: a built-in name (mnist, xor, ...), a path, or IMAGES,LABELS. */
 const SOURCE_FLAGS = new Set(['data', 'test-data']);
-/** The built-in data sets (core's loadSource): these names mean the built-in in a file as on the command line. */
-const BUILT_IN_SOURCES = new Set(['mnist', 'xor', 'spirals', 'circles']);
 /** yargs' own flags, and --config itself: not settable from a file. */
 const NOT_IN_FILES = new Set(['help', 'version', 'config']);
 
@@ -56,7 +56,7 @@ export function flagTypesOf(y: Argv<unknown>): FlagTypes {
  * The valibot schema of one flag's value in a file. String flags also take a number
  * (`"batch": 10`) and a list, joined with commas (`"layers": [784, 30, 10]`).
  */
-export function flagSchema(flag: FlagType) {
+function flagSchema(flag: FlagType) {
   if (flag.choices !== undefined) {
     return v.picklist(flag.choices as (string | number)[], `one of ${flag.choices.join(', ')}`);
   }
@@ -100,8 +100,8 @@ export function flagNameOf(key: string, flags: FlagTypes): string | undefined {
 }
 
 /**
- * Checks an object of flag values against the flags (valibot) and returns it keyed
- * by flag name, lists joined and relative paths resolved against `dir`. `where`
+ * Checks an object of flag values against the flags and returns it keyed by flag
+ * name, lists joined and relative paths resolved against `dir` (flagValue). `where`
  * starts every error message, e.g. "--config run.json".
  */
 export function normalizeFlags(object: Record<string, unknown>, flags: FlagTypes, where: string, dir: string, command: string): FlagValues {
@@ -112,18 +112,21 @@ export function normalizeFlags(object: Record<string, unknown>, flags: FlagTypes
     if (Object.hasOwn(byName, name)) throw new UsageError(`${where}: "${name}" is given twice (as ${name} and ${camel(name)})`);
     byName[name] = value;
   }
-  const entries = Object.fromEntries([...flags].map(([name, flag]) => [name, v.optional(flagSchema(flag))]));
-  const result = v.safeParse(v.strictObject(entries), byName, { abortEarly: true });
-  if (!result.success) {
-    const issue = result.issues[0];
-    const key = String(issue.path?.[0]?.key);
-    throw new UsageError(`${where}: "${key}" must be ${issue.message}, got ${shown(byName[key])}`);
-  }
   const values: FlagValues = {};
-  for (const [name, value] of Object.entries(result.output as Record<string, string | number | boolean | undefined>)) {
-    if (value !== undefined) values[name] = typeof value === 'string' ? resolvePath(name, value, dir) : value;
-  }
+  for (const [name, value] of Object.entries(byName)) values[name] = flagValue(name, flags.get(name)!, value, dir, `${where}: "${name}"`).used;
   return values;
+}
+
+/**
+ * One flag's value as a file gives it, checked by flagSchema: as `written` (lists
+ * joined) and as `used` (a relative path resolved against `dir`). A value that does
+ * not fit is a UsageError: "`where` must be ..., got ...".
+ */
+export function flagValue(flag: string, type: FlagType, value: unknown, dir: string, where: string): { written: string | number | boolean; used: string | number | boolean } {
+  const parsed = v.safeParse(flagSchema(type), value);
+  if (!parsed.success) throw new UsageError(`${where} must be ${parsed.issues[0].message}, got ${shown(value)}`);
+  const written = parsed.output as string | number | boolean;
+  return { written, used: typeof written === 'string' ? resolvePath(flag, written, dir) : written };
 }
 
 /**
@@ -134,9 +137,9 @@ export function normalizeFlags(object: Record<string, unknown>, flags: FlagTypes
  * config file: the same value means the same data set here as on the command line
  * (write "./mnist" for the file).
  */
-export function resolvePath(flag: string, value: string, dir: string): string {
+function resolvePath(flag: string, value: string, dir: string): string {
   if (PATH_FLAGS.has(flag)) return isAbsolute(value) ? value : resolve(dir, value);
-  if (!SOURCE_FLAGS.has(flag) || BUILT_IN_SOURCES.has(value)) return value;
+  if (!SOURCE_FLAGS.has(flag) || BUILT_IN_SOURCES.includes(value)) return value;
   return value
     .split(',')
     .map((part) => {
@@ -152,13 +155,7 @@ function existsIn(dir: string, name: string): boolean {
 
 /** A JSON file holding an object, or a one-line UsageError naming the file. */
 export function readJsonObject(path: string, what: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(`${what} ${path}: ${code === 'ENOENT' ? 'no such file' : `cannot read it (${code ?? (err as Error).message})`}`);
-  }
+  const text = readInputFile(path, what).toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -172,7 +169,7 @@ export function readJsonObject(path: string, what: string): Record<string, unkno
 }
 
 /** The flags in a config file, checked against the command's flags, paths resolved against the file's directory. */
-export function readConfigFile(path: string, flags: FlagTypes, command: string): FlagValues {
+function readConfigFile(path: string, flags: FlagTypes, command: string): FlagValues {
   const where = `--config ${path}`;
   return normalizeFlags(readJsonObject(path, '--config'), flags, where, dirname(resolve(path)), command);
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
-import { Backprop, datasetAs, factorWidth, fingerprint, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { Backprop, datasetAs, factorBlocks, factorWidth, subset, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import { PROTOCOL_VERSION, ProtocolError, StaleGradient, decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Expectation, type GradientForm, type ShardData } from '@shardprop/worker/protocol';
 import { MAX_PENDING_CONNECTIONS, admissionRefusal } from './admission.js';
 import { resolveGradientForm } from './gradient-form.js';
@@ -12,6 +12,10 @@ import { Reducer } from './reducer.js';
 import { countPerShard, shardIndices, splitShards, type Shard } from './sharding.js';
 import type { EngineTiming, GradientEngine, WorkerContribution } from './training-loop.js';
 
+/** Defaults of --step-timeout and --wait-workers (seconds). */
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 300;
+export const DEFAULT_WAIT_WORKERS_SECONDS = 60;
+
 export interface CoordinatorServerOptions {
   host: string;
   port: number;
@@ -22,13 +26,13 @@ export interface CoordinatorServerOptions {
   handshakeTimeoutMs?: number;
   /** How workers send gradients; 'auto' picks by chooseGradientForm. */
   gradientForm?: GradientForm | 'auto';
-  /** The shared secret workers must present in their hello (compared in constant time). */
+  /** The shared secret workers must present at the WebSocket upgrade (checked in transport.ts, in constant time). */
   token?: string;
   /** PEM certificate and key: serve wss:// (TLS) instead of ws://. */
   tls?: { cert: Buffer; key: Buffer };
-  /** A worker that has not answered a step within this long is dropped (default 300 s). */
+  /** A worker that has not answered a step within this long is dropped (default DEFAULT_STEP_TIMEOUT_SECONDS). */
   stepTimeoutMs?: number;
-  /** With every worker gone, how long to wait for one to join before giving up (default 60 s). */
+  /** With every worker gone, how long to wait for one to join before giving up (default DEFAULT_WAIT_WORKERS_SECONDS). */
   waitWorkersMs?: number;
   /** Ping period; a worker not computing that misses a ping's answer by the next one is dropped (default 5 s). */
   heartbeatMs?: number;
@@ -91,7 +95,6 @@ export class CoordinatorServer implements GradientEngine {
   private nextWorkerId = 1;
   private training = false;
   private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
-  private readonly fingerprint: string;
   readonly gradientForm: GradientForm;
   /** What the next gradient must look like (step and count change per step and worker). */
   private readonly expectation: Expectation;
@@ -101,7 +104,10 @@ export class CoordinatorServer implements GradientEngine {
   /** Sendings of steps so far: a step sent again after workers came or went gets a new round. */
   private round = 0;
   private model: Model | null = null;
-  private counts: Int32Array;
+  /** The step's samples and loss sum per slot, and its gradients: one slot per member, made by cutShards. */
+  private counts = new Int32Array(0);
+  private lossSums = new Float64Array(0);
+  private reducer = new Reducer(0);
   /** owner[p]: the slot holding position p of the step's batch. */
   private readonly owner: Int32Array;
   private batch: Uint32Array = new Uint32Array(0);
@@ -111,25 +117,15 @@ export class CoordinatorServer implements GradientEngine {
   private readonly factorWidths: number[];
   /** The shards in slot order, cut once when training starts. */
   private shards: Shard[] = [];
-  private lossSums: Float64Array;
-  private reducer: Reducer;
   private pending: { resolve: (r: BatchResult) => void; reject: (err: Error) => void; grad: Floats } | null = null;
   private sentAt = 0;
-  private firstArrival = 0;
-  private maxComputeMs = 0;
   /** This step's latest parameter arrival and latest previous gradient send among the workers (their wall clocks). */
   private lastReceivedAt = 0;
   private lastPreviousSentAt = 0;
   private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0, syncSeconds: 0 };
-  /** Set when a worker was lost during training: every later step fails with it. */
-  private failure: Error | null = null;
 
   private constructor(private readonly options: CoordinatorServerOptions, transport: Transport, gradientForm: GradientForm) {
     this.transport = transport;
-    this.fingerprint = options.plan.fingerprint ?? fingerprint(options.plan.train);
-    this.counts = new Int32Array(options.expect);
-    this.lossSums = new Float64Array(options.expect);
-    this.reducer = new Reducer(options.expect, options.plan.kernels);
     const { plan } = options;
     const { layers, dtype } = plan.spec;
     const size = plan.model.params.length;
@@ -137,11 +133,11 @@ export class CoordinatorServer implements GradientEngine {
     const { kernels } = plan;
     this.expectation = { size, dtype, form: this.gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0, allFinite: (x) => kernels.allFinite(x) };
     this.owner = new Int32Array(plan.batchSize);
-    this.factorWidths = [...layers.slice(1), ...layers.slice(1, -1)];
+    this.factorWidths = factorBlocks(layers);
     const factored = this.gradientForm === 'factors';
     this.factors = factored ? plan.kernels.alloc(dtype, plan.batchSize * this.expectation.factorWidth) : null;
     // the chunk of the in-process engine: the same products over the same rows give the same sums
-    this.rebuild = factored ? new Backprop(plan.spec, Math.min(plan.batchSize, 256), plan.kernels) : null;
+    this.rebuild = factored ? new Backprop(plan.spec, plan.chunk, plan.kernels) : null;
     transport.wss.on('connection', (ws, req) => this.admit(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     this.heartbeat = setInterval(() => this.checkHeartbeats(), options.heartbeatMs ?? 5000);
     this.heartbeat.unref();
@@ -228,7 +224,7 @@ export class CoordinatorServer implements GradientEngine {
         if (!isBinary) throw new ProtocolError('text frame');
         const hello = decodeHello(data);
         const refusal = admissionRefusal(hello, {
-          fingerprint: this.fingerprint,
+          fingerprint: this.options.plan.fingerprint,
           training: this.training,
           workers: this.members.length + this.joining.length,
           expect: this.options.expect,
@@ -276,8 +272,8 @@ export class CoordinatorServer implements GradientEngine {
         workerId: m.workerId,
         spec: plan.spec,
         total: plan.train.count,
-        chunk: Math.min(plan.batchSize, 256),
-        fingerprint: this.fingerprint,
+        chunk: plan.chunk,
+        fingerprint: plan.fingerprint,
         gradientForm: this.gradientForm,
         kernel: plan.kernels.name,
         shard,
@@ -326,7 +322,6 @@ export class CoordinatorServer implements GradientEngine {
   }
 
   gradient(step: number, indices: Uint32Array, model: Model, grad: Floats): Promise<BatchResult> {
-    if (this.failure) return Promise.reject(this.failure);
     this.step = step;
     this.batch = indices;
     this.model = model;
@@ -350,17 +345,15 @@ export class CoordinatorServer implements GradientEngine {
     if (this.reshardNeeded) this.cutShards(false);
     countPerShard(this.batch, this.shards, this.counts, this.owner);
     this.reducer.reset();
-    this.maxComputeMs = 0;
     this.lastReceivedAt = 0;
     this.lastPreviousSentAt = 0;
-    this.firstArrival = 0;
     this.round++;
     // the parameters go out straight from model.params: they do not change before every worker has answered
     const message = encodeStep(this.step, this.round, this.batch, this.model!.params);
     this.sentAt = performance.now();
     for (const m of this.members) sendFragments(m.ws, message);
     if (this.stepTimer) clearTimeout(this.stepTimer);
-    const timeoutMs = this.options.stepTimeoutMs ?? 300_000;
+    const timeoutMs = this.options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_SECONDS * 1000;
     this.stepTimer = setTimeout(() => {
       // all the late ones first: dropping one sends the step again, after which nobody has answered
       const late = this.members.filter((m) => !this.reducer.has(m.slot));
@@ -370,12 +363,12 @@ export class CoordinatorServer implements GradientEngine {
 
   /** Every worker is gone: wait for one to join, up to waitWorkersMs, then fail the step. */
   private waitForJoiners(why: string): void {
-    const waitMs = this.options.waitWorkersMs ?? 60_000;
+    const waitMs = this.options.waitWorkersMs ?? DEFAULT_WAIT_WORKERS_SECONDS * 1000;
     this.options.log.warn({ step: this.step, waitSeconds: waitMs / 1000 }, `${why}: waiting up to ${waitMs / 1000} s for a worker to join (shardprop worker --connect ${this.url})`);
     this.waitTimer = setTimeout(() => {
       this.waitTimer = null;
-      this.failure ??= new WorkerLostError(`every worker was lost by step ${this.step} and none joined within ${waitMs / 1000} s (--wait-workers)`);
-      this.pending?.reject(this.failure);
+      // the training loop stops at this rejection: no later step is asked for
+      this.pending?.reject(new WorkerLostError(`every worker was lost by step ${this.step} and none joined within ${waitMs / 1000} s (--wait-workers)`));
       this.pending = null;
     }, waitMs);
   }
@@ -442,8 +435,6 @@ export class CoordinatorServer implements GradientEngine {
         throw err;
       }
       const now = performance.now();
-      if (this.firstArrival === 0) this.firstArrival = now;
-      this.maxComputeMs = Math.max(this.maxComputeMs, g.computeMs);
       this.lastReceivedAt = Math.max(this.lastReceivedAt, g.receivedAt);
       this.lastPreviousSentAt = Math.max(this.lastPreviousSentAt, g.previousSentAt);
       member.times.arrivedAt = now;
@@ -454,9 +445,16 @@ export class CoordinatorServer implements GradientEngine {
         const result = this.combine(pending.grad);
         const end = performance.now();
         const wall = (end - this.sentAt) / 1000;
+        // every member answered this sending of the step (a resend makes them all answer again)
+        let firstArrival = now;
+        let maxComputeMs = 0;
+        for (const m of this.members) {
+          firstArrival = Math.min(firstArrival, m.times.arrivedAt);
+          maxComputeMs = Math.max(maxComputeMs, m.times.computeMs);
+        }
         // rebuilding the sum from factors is backprop's BP4 done here; adding dense sums is part of the exchange
-        const compute = (this.maxComputeMs + (this.factors ? end - now : 0)) / 1000;
-        const wait = (now - this.firstArrival) / 1000;
+        const compute = (maxComputeMs + (this.factors ? end - now : 0)) / 1000;
+        const wait = (now - firstArrival) / 1000;
         this.time.computeSeconds += compute;
         // the previous step's synchronization: from its last gradient sent to these parameters received at every worker
         if (this.lastPreviousSentAt > 0) this.time.syncSeconds += Math.max(0, this.lastReceivedAt - this.lastPreviousSentAt) / 1000;

@@ -2,6 +2,8 @@ import {
   ACTIVATIONS, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS,
   type ActivationName, type Dtype, type InitScheme, type KernelChoice, type LossName, type OptimizerKind,
 } from '@shardprop/core';
+import { GRADIENT_FORMS, type GradientForm } from '@shardprop/worker/protocol';
+import { MAX_WORKERS } from './admission.js';
 
 /** A mistake in what the user asked for (flags, option values, their combinations): exit code 2. */
 export class UsageError extends Error {
@@ -36,7 +38,7 @@ export interface TrainOptions {
   /** 0: train in this process, no networking. */
   workers?: number;
   /** How workers send gradients: dense sums, or per-sample factors (small batches); auto picks. Same result either way. */
-  gradientForm?: 'auto' | 'dense' | 'factors';
+  gradientForm?: GradientFormChoice;
   /** The matrix kernels: WebAssembly SIMD where available (auto), or forced; every worker uses the coordinator's. */
   kernel?: KernelChoice;
   /** CSV: the last `targets` columns are targets. */
@@ -65,6 +67,12 @@ export const DEFAULT_LR: Record<OptimizerKind, number> = { sgd: 3, momentum: 0.5
 export const DEFAULT_HIDDEN = 30;
 export const DEFAULT_EPOCHS = 10;
 export const DEFAULT_BATCH = 10;
+export const DEFAULT_INIT_SCHEME: InitScheme = 'scaled';
+
+/** --gradient-form: a form, or auto (chooseGradientForm picks; the default). */
+export type GradientFormChoice = 'auto' | GradientForm;
+export const GRADIENT_FORM_CHOICES: readonly GradientFormChoice[] = ['auto', ...GRADIENT_FORMS];
+export const DEFAULT_GRADIENT_FORM: GradientFormChoice = 'auto';
 
 /** Checks the option values that make sense without the data; throws UsageError naming the option. */
 export function validateTrainOptions(o: TrainOptions): void {
@@ -88,8 +96,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.weightDecay !== undefined && !(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new UsageError(`--weight-decay must be a non-negative number, got ${o.weightDecay}`);
   if (o.momentum !== undefined && !(Number.isFinite(o.momentum) && o.momentum >= 0 && o.momentum < 1)) throw new UsageError(`--momentum must be in [0, 1), got ${o.momentum}`);
   validateSeed(o.seed);
-  if (o.workers !== undefined && !(Number.isInteger(o.workers) && o.workers >= 0 && o.workers <= 256)) throw new UsageError(`--workers must be an integer from 0 to 256, got ${o.workers}`);
-  if (o.gradientForm !== undefined && !['auto', 'dense', 'factors'].includes(o.gradientForm)) throw new UsageError('--gradient-form must be auto, dense or factors');
+  if (o.workers !== undefined) validateWorkerCount('--workers', o.workers, 0);
+  if (o.gradientForm !== undefined && !GRADIENT_FORM_CHOICES.includes(o.gradientForm)) throw new UsageError(`--gradient-form must be one of ${GRADIENT_FORM_CHOICES.join(', ')}`);
   if (o.kernel !== undefined && !KERNEL_CHOICES.includes(o.kernel)) throw new UsageError(`--kernel must be ${KERNEL_CHOICES.join(', ')}; got ${JSON.stringify(o.kernel)}`);
   positiveInt('checkpoint-every', o.checkpointEvery);
   for (const [flag, v] of [['step-timeout', o.stepTimeout], ['wait-workers', o.waitWorkers]] as const) {
@@ -101,6 +109,11 @@ export function validateTrainOptions(o: TrainOptions): void {
   positiveInt('targets', o.targets);
   positiveInt('classes', o.classes);
   if (o.classes !== undefined && o.classes < 2) throw new UsageError('--classes must be at least 2');
+}
+
+/** --workers (from 0: in process) or --expect (from 1): an integer up to the coordinator's MAX_WORKERS. */
+export function validateWorkerCount(flag: string, n: number | undefined, min: number): void {
+  if (n === undefined || !Number.isInteger(n) || n < min || n > MAX_WORKERS) throw new UsageError(`${flag} must be an integer from ${min} to ${MAX_WORKERS}, got ${n}`);
 }
 
 /** --seed: a non-negative safe integer, or absent. */

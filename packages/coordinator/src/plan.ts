@@ -5,7 +5,7 @@ import {
   CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, validateOptimizer,
   type Checkpoint, type Dataset, type KernelName, type Kernels, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
-import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_LR, UsageError, validateTrainOptions, type TrainOptions } from './options.js';
+import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_INIT_SCHEME, DEFAULT_LR, UsageError, validateTrainOptions, type TrainOptions } from './options.js';
 
 /** Everything a run needs, resolved from the options and the data: the same for every number of workers. */
 export interface TrainingPlan {
@@ -18,6 +18,11 @@ export interface TrainingPlan {
   train: Dataset;
   test?: Dataset;
   batchSize: number;
+  /**
+   * Samples per backprop pass of the in-process engine, the workers and the coordinator's
+   * rebuild from factors: bit-exact results need the same products over the same rows.
+   */
+  chunk: number;
   totalSteps: number;
   batchesPerEpoch: number;
   optimizer: OptimizerConfig;
@@ -25,8 +30,8 @@ export interface TrainingPlan {
   /** Seed of the sampler's RNG (the global mini-batch sequence). */
   samplerSeed: number;
   outPath: string;
-  /** Of the training data; computed when checkpoints are written or read. */
-  fingerprint?: string;
+  /** Of the training data (core's `fingerprint`): checked by workers with their own data, checkpoints and the run record. */
+  fingerprint: string;
   /** With --resume: the checkpoint the run continues from (already checked against this plan). */
   resumeFrom?: Checkpoint;
 }
@@ -38,9 +43,10 @@ export function deriveSeed(seed: number, purpose: 'init' | 'sampler'): number {
 
 /**
  * `kernel` is resolved by the caller (resolveKernel is asynchronous: it compiles
- * the wasm module); the portable kernels when not given.
+ * the wasm module); the portable kernels when not given. `workers` is how many the
+ * engine will use (0 in process), for the wasm kernels' memory.
  */
-export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): TrainingPlan {
+export function planTraining(options: TrainOptions, kernel: KernelName = 'js', workers = options.workers ?? availableParallelism()): TrainingPlan {
   validateTrainOptions(options);
   for (const [flag, path] of [['--metrics', options.metrics], ['--trace', options.trace]] as const) if (path !== undefined) checkAppendable(flag, path);
   const sourceOptions = { targets: options.targets, labelColumn: options.labelColumn, classes: options.classes, seed: options.seed };
@@ -58,26 +64,13 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
   if (resumeFrom) {
     if (options.init !== undefined) throw new UsageError('give either --init or --resume, not both');
     const { spec } = resumeFrom;
-    for (const [flag, mine, theirs] of [
-      ['--layers', options.layers?.join(','), spec.layers.join(',')],
-      ['--activation', options.activation, spec.activation],
-      ['--loss', options.loss, spec.loss],
-      ['--dtype', options.dtype, spec.dtype],
-    ] as const) {
-      if (mine !== undefined && mine !== theirs) throw new UsageError(`${flag} ${mine} disagrees with the checkpoint in ${options.checkpointDir} (${theirs})`);
-    }
+    checkSpecAgrees(options, spec, `the checkpoint in ${options.checkpointDir}`);
     model = new Model(spec);
     model.params.set(resumeFrom.params);
   } else if (options.init !== undefined) {
-    const start = loadModel(options.init, options.dtype);
-    for (const [flag, mine, theirs] of [
-      ['--layers', options.layers?.join(','), start.spec.layers.join(',')],
-      ['--activation', options.activation, start.spec.activation],
-      ['--loss', options.loss, start.spec.loss],
-    ] as const) {
-      if (mine !== undefined && mine !== theirs) throw new UsageError(`${flag} ${mine} disagrees with the model in --init ${options.init} (${theirs})`);
-    }
-    model = start;
+    // loaded in --dtype when given, so only the other three can disagree
+    model = loadModel(options.init, options.dtype);
+    checkSpecAgrees(options, model.spec, `the model in --init ${options.init}`);
   } else {
     const spec: ModelSpec = {
       layers: options.layers ?? [train.inputs, DEFAULT_HIDDEN, train.outputs],
@@ -85,7 +78,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
       loss: options.loss ?? DEFAULT_SPEC.loss,
       dtype: options.dtype ?? DEFAULT_SPEC.dtype,
     };
-    model = Model.init(spec, deriveSeed(seed, 'init'), options.initScheme);
+    model = Model.init(spec, deriveSeed(seed, 'init'), options.initScheme ?? DEFAULT_INIT_SCHEME);
   }
   const { layers } = model.spec;
   if (layers[0] !== train.inputs || layers[layers.length - 1] !== train.outputs) {
@@ -112,7 +105,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const dataFingerprint = options.checkpointDir !== undefined ? fingerprint(train) : undefined;
+  const dataFingerprint = fingerprint(train);
   if (resumeFrom) {
     const file = checkpointPath(options.checkpointDir!);
     const differs = (what: string, then: unknown, now: unknown): never => {
@@ -124,7 +117,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
     if (norm(resumeFrom.optimizer.config) !== norm(optimizer)) differs('optimizer', resumeFrom.optimizer.config, optimizer);
     if (resumeFrom.sampler.order.length !== train.count) differs('sample count', resumeFrom.sampler.order.length, train.count);
   }
-  if (kernel === 'wasm' && !fitsWasmMemory(model.params.length, model.spec.dtype, options.workers ?? availableParallelism())) {
+  if (kernel === 'wasm' && !fitsWasmMemory(model.params.length, model.spec.dtype, workers)) {
     const size = `${model.params.length} ${model.spec.dtype} parameters`;
     if (options.kernel === 'wasm') throw new UsageError(`--kernel wasm: a model of ${size} does not fit the wasm kernels' memory (4 GiB with its gradients); use --kernel js`);
     kernel = 'js'; // auto: the portable kernels have no such limit
@@ -142,6 +135,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
     train,
     test,
     batchSize,
+    chunk: Math.min(batchSize, 256),
     totalSteps,
     batchesPerEpoch,
     optimizer,
@@ -149,6 +143,18 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js'): 
     samplerSeed: deriveSeed(seed, 'sampler'),
     outPath: options.out ?? defaultOutPath(),
   };
+}
+
+/** The flags the user gave for the model's shape must match the model the run starts from (`source` names it). */
+function checkSpecAgrees(options: TrainOptions, spec: ModelSpec, source: string): void {
+  for (const [flag, mine, theirs] of [
+    ['--layers', options.layers?.join(','), spec.layers.join(',')],
+    ['--activation', options.activation, spec.activation],
+    ['--loss', options.loss, spec.loss],
+    ['--dtype', options.dtype, spec.dtype],
+  ] as const) {
+    if (mine !== undefined && mine !== theirs) throw new UsageError(`${flag} ${mine} disagrees with ${source} (${theirs})`);
+  }
 }
 
 /**
@@ -179,6 +185,10 @@ function makeFolders(dir: string): void {
 
 /** runs/<UTC time>/model.json under the current directory: a new folder per run, so nothing is overwritten. */
 export function defaultOutPath(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[:.]/g, '-').replace('Z', '');
-  return join('runs', stamp, 'model.json');
+  return join('runs', timestamp(now), 'model.json');
+}
+
+/** The UTC time as a folder name: 2026-01-02T03-04-05-678 (runs/<time>, sweeps/<time>). */
+export function timestamp(now: Date): string {
+  return now.toISOString().replace(/[:.]/g, '-').replace('Z', '');
 }

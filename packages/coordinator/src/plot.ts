@@ -4,21 +4,16 @@
  * training risk and test accuracy against the step. Drawn by vega-lite (compiled to
  * a vega view rendered server-side to SVG); resvg turns the SVG into a PNG.
  */
-import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import { writeFileAtomically } from '@shardprop/core';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
+import { readInputFile } from './input-file.js';
 import { UsageError } from './options.js';
 
-/** A metrics file, a label or an output path that cannot be plotted; the message names it (a UsageError: exit code 2). */
-export class PlotError extends UsageError {
-  override name = 'PlotError';
-}
-
 /** One `--metrics` line, reduced to what the plot shows. */
-export interface MetricsPoint {
+interface MetricsPoint {
   run: string;
   step: number;
   /** Mean loss over the epoch's batches; null when the epoch had none (JSON has no NaN). */
@@ -32,12 +27,12 @@ type Format = (typeof FORMATS)[number];
 /**
  * Draws the curves of the metrics `files` into `out` (.svg or .png), one line per
  * file, labelled `labels[i]` (default: the file's name without its extension).
- * Throws PlotError for a missing, empty or malformed file (naming it and the line),
+ * Throws a UsageError (exit code 2) for a missing, empty or malformed file (naming it and the line),
  * an unknown extension or an output that cannot be written.
  */
 export async function plotMetrics(files: string[], out: string, labels?: string[]): Promise<void> {
   const format = formatOf(out);
-  if (files.length === 0) throw new PlotError('plot: name at least one metrics file (written by shardprop train --metrics FILE)');
+  if (files.length === 0) throw new UsageError('plot: name at least one metrics file (written by shardprop train --metrics FILE)');
   const runs = runLabels(files, labels);
   const points = files.flatMap((file, i) => readMetrics(file, runs[i]));
   const svg = await renderSvg(chartSpec(points, runs));
@@ -45,23 +40,23 @@ export async function plotMetrics(files: string[], out: string, labels?: string[
   try {
     writeFileAtomically(out, (put) => put(bytes));
   } catch (err) {
-    throw new PlotError(`${out}: cannot write the plot (${(err as Error).message})`);
+    throw new UsageError(`${out}: cannot write the plot (${(err as Error).message})`);
   }
 }
 
 function formatOf(out: string): Format {
   const ext = extname(out).toLowerCase();
   const format = FORMATS.find((f) => f === ext);
-  if (!format) throw new PlotError(`${out}: unknown plot format "${ext || '(no extension)'}": expected a .svg or .png file`);
+  if (!format) throw new UsageError(`${out}: unknown plot format "${ext || '(no extension)'}": expected a .svg or .png file`);
   return format;
 }
 
 /** The given labels (one per file, distinct), or the files' names without extension. */
 function runLabels(files: string[], labels: string[] | undefined): string[] {
   if (labels === undefined || labels.length === 0) return defaultLabels(files);
-  if (labels.length !== files.length) throw new PlotError(`plot: ${labels.length} labels for ${files.length} metrics files; give one --label per file, in order`);
+  if (labels.length !== files.length) throw new UsageError(`plot: ${labels.length} labels for ${files.length} metrics files; give one --label per file, in order`);
   const twice = labels.find((l, i) => labels.indexOf(l) !== i);
-  if (twice !== undefined) throw new PlotError(`plot: the label "${twice}" is given twice; each run needs its own`);
+  if (twice !== undefined) throw new UsageError(`plot: the label "${twice}" is given twice; each run needs its own`);
   return labels;
 }
 
@@ -79,14 +74,8 @@ function defaultLabels(files: string[]): string[] {
 }
 
 /** The lines of a `--metrics` file; each must be JSON with a numeric `step` and a `risk` (a number, or null for NaN). */
-export function readMetrics(file: string, run: string): MetricsPoint[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new PlotError(`${file}: ${code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? (err as Error).message})`}`);
-  }
+function readMetrics(file: string, run: string): MetricsPoint[] {
+  const text = readInputFile(file).toString('utf8');
   const points: MetricsPoint[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -97,16 +86,16 @@ export function readMetrics(file: string, run: string): MetricsPoint[] {
     try {
       record = JSON.parse(line);
     } catch {
-      throw new PlotError(`${where}: not JSON: ${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}...` : line)}`);
+      throw new UsageError(`${where}: not JSON: ${JSON.stringify(line.length > 60 ? `${line.slice(0, 60)}...` : line)}`);
     }
     const r = record as Record<string, unknown>;
     if (typeof r !== 'object' || r === null || !Number.isFinite(r.step) || !(r.risk === null || Number.isFinite(r.risk))) {
-      throw new PlotError(`${where}: not a metrics line: expected an object with a numeric "step" and "risk" (as shardprop train --metrics writes)`);
+      throw new UsageError(`${where}: not a metrics line: expected an object with a numeric "step" and "risk" (as shardprop train --metrics writes)`);
     }
-    if (r.testAccuracy !== undefined && !Number.isFinite(r.testAccuracy)) throw new PlotError(`${where}: "testAccuracy" is ${JSON.stringify(r.testAccuracy)}, expected a number`);
+    if (r.testAccuracy !== undefined && !Number.isFinite(r.testAccuracy)) throw new UsageError(`${where}: "testAccuracy" is ${JSON.stringify(r.testAccuracy)}, expected a number`);
     points.push({ run, step: r.step as number, risk: r.risk as number | null, testAccuracy: r.testAccuracy as number | undefined });
   }
-  if (points.length === 0) throw new PlotError(`${file}: empty file, expected one JSON line per epoch (from shardprop train --metrics)`);
+  if (points.length === 0) throw new UsageError(`${file}: empty file, expected one JSON line per epoch (from shardprop train --metrics)`);
   return points;
 }
 

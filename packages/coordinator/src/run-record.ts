@@ -5,9 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { checkpointPath, fingerprint, writeFileAtomically, type Dataset } from '@shardprop/core';
+import { DEFAULT_MOMENTUM, checkpointPath, fingerprint, writeFileAtomically, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION } from '@shardprop/worker';
-import type { TrainOptions } from './options.js';
+import { DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS } from './coordinator-server.js';
+import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, type TrainOptions } from './options.js';
 import type { TrainingPlan } from './plan.js';
 import type { ServeOptions } from './train.js';
 import type { TrainSummary } from './training-loop.js';
@@ -66,22 +67,20 @@ export function makeRunRecord({ options, plan, summary, startedAt, endedAt }: Ru
     activation: spec.activation,
     loss: spec.loss,
     dtype: spec.dtype,
-    initScheme: options.init === undefined && !options.resume ? (options.initScheme ?? 'scaled') : undefined,
+    initScheme: options.init === undefined && !options.resume ? (options.initScheme ?? DEFAULT_INIT_SCHEME) : undefined,
     out: plan.outPath,
     steps: plan.totalSteps,
     epochs: plan.totalSteps / plan.batchesPerEpoch,
     batch: plan.batchSize,
     optimizer: optimizer.kind,
     lr: optimizer.lr,
-    // 0.9: the optimizer's default μ
-    momentum: optimizer.kind === 'momentum' ? (optimizer.momentum ?? 0.9) : undefined,
+    momentum: optimizer.kind === 'momentum' ? (optimizer.momentum ?? DEFAULT_MOMENTUM) : undefined,
     weightDecay: optimizer.weightDecay ?? 0,
     seed: plan.seed,
     workers: summary.workers,
-    gradientForm: summary.workers > 0 ? (options.gradientForm ?? 'auto') : undefined,
-    // the coordinator's defaults (coordinator-server.ts)
-    stepTimeout: summary.workers > 0 ? (options.stepTimeout ?? 300) : undefined,
-    waitWorkers: summary.workers > 0 ? (options.waitWorkers ?? 60) : undefined,
+    gradientForm: summary.workers > 0 ? (options.gradientForm ?? DEFAULT_GRADIENT_FORM) : undefined,
+    stepTimeout: summary.workers > 0 ? (options.stepTimeout ?? DEFAULT_STEP_TIMEOUT_SECONDS) : undefined,
+    waitWorkers: summary.workers > 0 ? (options.waitWorkers ?? DEFAULT_WAIT_WORKERS_SECONDS) : undefined,
     resume: options.resume === true,
   };
   const dir = options.checkpointDir;
@@ -93,7 +92,7 @@ export function makeRunRecord({ options, plan, summary, startedAt, endedAt }: Ru
     config: { ...given, ...resolved },
     data: {
       train: dataRecord(plan.train, plan.fingerprint),
-      test: plan.test ? dataRecord(plan.test) : undefined,
+      test: plan.test ? dataRecord(plan.test, fingerprint(plan.test)) : undefined,
     },
     result: summary,
     files: {
@@ -106,8 +105,8 @@ export function makeRunRecord({ options, plan, summary, startedAt, endedAt }: Ru
   };
 }
 
-function dataRecord(set: Dataset, known?: string): DataRecord {
-  return { source: set.source, samples: set.count, inputs: set.inputs, outputs: set.outputs, fingerprint: known ?? fingerprint(set) };
+function dataRecord(set: Dataset, dataFingerprint: string): DataRecord {
+  return { source: set.source, samples: set.count, inputs: set.inputs, outputs: set.outputs, fingerprint: dataFingerprint };
 }
 
 let version: string | undefined;

@@ -13,18 +13,19 @@
  */
 import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
-import { flagNameOf, flagSchema, normalizeFlags, readJsonObject, resolvePath, shown, type FlagTypes, type FlagValues } from './config.js';
+import { flagNameOf, flagValue, normalizeFlags, readJsonObject, shown, type FlagTypes, type FlagValues } from './config.js';
 import { UsageError } from './options.js';
 
 /** Runs in a sweep at most: the grid's combinations are all built (and each run is a directory) before the first runs. */
-export const MAX_SWEEP_RUNS = 10_000;
+const MAX_SWEEP_RUNS = 10_000;
+
+/** Runs at once at most (--parallel, "parallel"): each run may start its own local workers. */
+export const MAX_PARALLEL = 64;
 
 /** Flags the sweep sets for each run (its own directory), or that a sweep's runs do not take. */
-export const SWEEP_OWNED_FLAGS = ['out', 'metrics', 'trace', 'checkpoint-dir', 'checkpoint-every', 'resume', 'json', 'dashboard'];
+const SWEEP_OWNED_FLAGS = ['out', 'metrics', 'trace', 'checkpoint-dir', 'checkpoint-every', 'resume', 'json', 'dashboard'];
 
 export interface SweepRunFlags {
-  /** 1, 2, ... in grid order. */
-  index: number;
   /** The run's directory name, e.g. "02_lr=0.5_batch=50". */
   name: string;
   /** The grid point: the swept flags' values. */
@@ -35,8 +36,6 @@ export interface SweepRunFlags {
 
 export interface SweepFile {
   path: string;
-  /** The swept flags, in the file's order. */
-  swept: string[];
   runs: SweepRunFlags[];
   /** Resolved against the file's directory. */
   out?: string;
@@ -48,6 +47,8 @@ function objectOf<T extends v.GenericSchema>(value: T, message: string) {
   return v.pipe(v.custom<object>((o) => typeof o === 'object' && o !== null && !Array.isArray(o), message), v.record(v.string(), value, message));
 }
 
+const PARALLEL = `an integer from 1 to ${MAX_PARALLEL}`;
+
 const FileSchema = v.strictObject(
   {
     base: v.optional(objectOf(v.unknown(), 'an object of flags')),
@@ -56,7 +57,7 @@ const FileSchema = v.strictObject(
       v.check((grid) => Object.keys(grid).length > 0, 'an object naming at least one flag'),
     ),
     out: v.optional(v.pipe(v.string('a directory path'), v.minLength(1, 'a directory path'))),
-    parallel: v.optional(v.pipe(v.number('a positive integer'), v.integer('a positive integer'), v.minValue(1, 'a positive integer'))),
+    parallel: v.optional(v.pipe(v.number(PARALLEL), v.integer(PARALLEL), v.minValue(1, PARALLEL), v.maxValue(MAX_PARALLEL, PARALLEL))),
   },
   'one of the sweep file\'s keys: base, grid, out, parallel',
 );
@@ -95,12 +96,7 @@ export function readSweepFile(path: string, trainFlags: FlagTypes): SweepFile {
     if (grid.some((g) => g.flag === flag)) throw new UsageError(`sweep file ${path}: grid: "${flag}" is given twice`);
     grid.push({
       flag,
-      values: values.map((value, i) => {
-        const one = v.safeParse(flagSchema(flags.get(flag)!), value);
-        if (!one.success) throw new UsageError(`sweep file ${path}: grid "${flag}" value ${i + 1} must be ${one.issues[0].message}, got ${shown(value)}`);
-        const written = one.output as string | number | boolean;
-        return { written, used: typeof written === 'string' ? resolvePath(flag, written, dir) : written };
-      }),
+      values: values.map((value, i) => flagValue(flag, flags.get(flag)!, value, dir, `sweep file ${path}: grid "${flag}" value ${i + 1}`)),
     });
   }
 
@@ -116,8 +112,8 @@ export function readSweepFile(path: string, trainFlags: FlagTypes): SweepFile {
     [{ values: {}, flags: { ...base } }],
   );
   const width = String(points.length).length;
-  const runs = points.map((p, i) => ({ index: i + 1, name: runName(i + 1, width, p.values), values: p.values, flags: p.flags }));
-  return { path, swept: grid.map((g) => g.flag), runs, out: file.out === undefined ? undefined : resolve(dir, file.out), parallel: file.parallel };
+  const runs = points.map((p, i) => ({ name: runName(i + 1, width, p.values), values: p.values, flags: p.flags }));
+  return { path, runs, out: file.out === undefined ? undefined : resolve(dir, file.out), parallel: file.parallel };
 }
 
 /** "02_lr=0.5_batch=50": the index keeps names apart, the values make them readable (only [A-Za-z0-9._=+-]). */

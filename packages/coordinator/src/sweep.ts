@@ -1,24 +1,24 @@
 /**
  * `shardprop sweep`: many training runs, one after another or K at once, each in
- * its own directory (model.json, metrics.jsonl, run.json), on the programmatic
- * `train()`. After every run the results table (results.csv) is rewritten
- * atomically, so an interrupted sweep keeps what finished and `--resume` runs only
- * the rest; at the end an overlay plot of every run's metrics (metrics.svg) and
- * the best run (by test accuracy, else by lowest training risk).
+ * its own directory (model.json, its run record model.run.json, metrics.jsonl and
+ * run.json), on the programmatic `train()`. After every run the results table
+ * (results.csv) is rewritten atomically, so an interrupted sweep keeps what finished
+ * and `--resume` runs only the rest; at the end an overlay plot of every run's
+ * metrics (metrics.svg) and the best run (by test accuracy, else by lowest training risk).
  */
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomically } from '@shardprop/core';
-import { readSweepFile, type SweepFile } from './sweep-file.js';
-import type { FlagTypes, FlagValues } from './config.js';
 import { createLogger, type Logger } from './log.js';
-import { UsageError, validateTrainOptions, type TrainOptions } from './options.js';
+import { UsageError, type TrainOptions } from './options.js';
+import type { RunRecord } from './run-record.js';
 import { train } from './train.js';
 import { TrainingInterrupted, type TrainSummary } from './training-loop.js';
 
-export const RUN_RECORD_FILE = 'run.json';
-export const RESULTS_FILE = 'results.csv';
-export const PLOT_FILE = 'metrics.svg';
+const RUN_FILE = 'run.json';
+const RESULTS_FILE = 'results.csv';
+const PLOT_FILE = 'metrics.svg';
 
 /** One run of a sweep: its name (its directory under `out`), the swept values, and what to train. */
 export interface SweepRun {
@@ -29,18 +29,31 @@ export interface SweepRun {
   options: TrainOptions;
 }
 
-/** run.json: how a run ended. A run whose run.json says "done" is skipped by --resume. */
+/** How a run of the sweep ended. */
 export interface SweepRunRecord {
   name: string;
   values: Record<string, string | number | boolean>;
-  options: TrainOptions;
   status: 'done' | 'failed';
+  /** A done run's train() summary (for a run --resume skipped: its run record's result). */
   summary?: TrainSummary;
   error?: string;
   /** From the start of train() to its end: loading the data, training, evaluating, saving. */
   wallSeconds: number;
-  startedAt: string;
-  finishedAt: string;
+}
+
+/**
+ * run.json: what only the sweep knows of a run. The options, summary and times are
+ * in the run record train() writes next to the model (run-record.ts), named here.
+ */
+interface RunFile {
+  name: string;
+  values: Record<string, string | number | boolean>;
+  status: 'done' | 'failed';
+  error?: string;
+  /** The run record of a done run (absent when it could not be written: --resume runs it again). */
+  runRecord?: string;
+  /** SHA-256 of the options the sweep gave the run: --resume skips a done run only for the same options. */
+  options: string;
 }
 
 export interface SweepOptions {
@@ -62,6 +75,8 @@ export interface SweepResult {
   /** The overlay plot, when the sweep ran to its end and drew it. */
   plot?: string;
   plotError?: string;
+  /** The swept flags (every key of the runs' values): the results table's columns. */
+  swept: string[];
   /** The runs that finished (done or failed), in the sweep's order. */
   records: SweepRunRecord[];
   total: number;
@@ -87,12 +102,8 @@ export async function runSweep(runs: SweepRun[], options: SweepOptions): Promise
   const records = new Map<string, SweepRunRecord>();
   if (options.resume) {
     for (const run of planned) {
-      const record = readRunRecord(run.dir);
-      if (record?.status !== 'done') continue;
-      if (JSON.stringify(record.options) !== JSON.stringify(run.options)) {
-        throw new UsageError(`--resume: ${join(run.dir, RUN_RECORD_FILE)} was made with other options than this sweep gives that run; sweep into another directory`);
-      }
-      records.set(run.name, record);
+      const record = readDoneRun(run);
+      if (record !== undefined) records.set(run.name, record);
     }
   } else if (existsSync(csv) || planned.some((run) => existsSync(run.dir))) {
     throw new UsageError(`${out} already holds a sweep; continue it with --resume, or choose another directory`);
@@ -130,14 +141,14 @@ export async function runSweep(runs: SweepRun[], options: SweepOptions): Promise
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options.parallel ?? 1, todo.length)) }, lane));
 
   const finished = planned.map((run) => records.get(run.name)).filter((r) => r !== undefined);
-  const result: SweepResult = { out, csv, records: finished, total: planned.length, skipped, best: bestRun(finished), stopped: finished.length < planned.length };
+  const result: SweepResult = { out, csv, swept, records: finished, total: planned.length, skipped, best: bestRun(finished), stopped: finished.length < planned.length };
   if (result.stopped) return result;
-  const drawn = finished.filter((r) => r.status === 'done' && nonEmpty(r.options.metrics!));
+  const drawn = planned.filter((run) => records.get(run.name)?.status === 'done' && nonEmpty(run.options.metrics!));
   if (drawn.length > 0) {
     try {
       // vega takes a fifth of a second to load: only a sweep that draws pays for it
       const { plotMetrics } = await import('./plot.js');
-      await plotMetrics(drawn.map((r) => r.options.metrics!), join(out, PLOT_FILE), drawn.map((r) => r.name));
+      await plotMetrics(drawn.map((run) => run.options.metrics!), join(out, PLOT_FILE), drawn.map((run) => run.name));
       result.plot = join(out, PLOT_FILE);
     } catch (err) {
       result.plotError = (err as Error).message;
@@ -151,29 +162,50 @@ export async function runSweep(runs: SweepRun[], options: SweepOptions): Promise
 async function trainOne(run: SweepRun, dir: string, log: Logger, stop: () => boolean): Promise<SweepRunRecord | undefined> {
   // a run tried before (failed, or stopped) starts over: metrics are appended to, and an old run.json must not outlive it
   mkdirSync(dir, { recursive: true });
-  for (const file of [run.options.metrics!, join(dir, RUN_RECORD_FILE)]) rmSync(file, { force: true });
+  for (const file of [run.options.metrics!, join(dir, RUN_FILE)]) rmSync(file, { force: true });
   const started = performance.now();
-  const base = { name: run.name, values: run.values, options: run.options, startedAt: new Date().toISOString() };
   let record: SweepRunRecord;
+  let runRecord: string | undefined;
   try {
     const summary = await train(run.options, { log, shouldStop: stop });
-    record = { ...base, status: 'done', summary, wallSeconds: (performance.now() - started) / 1000, finishedAt: new Date().toISOString() };
+    runRecord = summary.runRecord;
+    record = { name: run.name, values: run.values, status: 'done', summary, wallSeconds: (performance.now() - started) / 1000 };
   } catch (err) {
     // a run cut short by the stop (or by its local workers dying of the same Ctrl-C) did not fail
     if (err instanceof TrainingInterrupted || stop()) return undefined;
     const error = err instanceof Error ? err.message : String(err);
-    record = { ...base, status: 'failed', error, wallSeconds: (performance.now() - started) / 1000, finishedAt: new Date().toISOString() };
+    record = { name: run.name, values: run.values, status: 'failed', error, wallSeconds: (performance.now() - started) / 1000 };
   }
-  writeFileAtomically(join(dir, RUN_RECORD_FILE), (put) => put(Buffer.from(JSON.stringify(record, null, 2) + '\n')));
+  const file: RunFile = { name: run.name, values: run.values, status: record.status, error: record.error, runRecord, options: optionsDigest(run.options) };
+  writeFileAtomically(join(dir, RUN_FILE), (put) => put(Buffer.from(JSON.stringify(file, null, 2) + '\n')));
   return record;
 }
 
-function readRunRecord(dir: string): SweepRunRecord | undefined {
-  try {
-    return JSON.parse(readFileSync(join(dir, RUN_RECORD_FILE), 'utf8')) as SweepRunRecord;
-  } catch {
-    return undefined; // not run yet, or cut short: run it again
+/**
+ * A run an earlier sweep finished, read back for --resume from its run.json and its
+ * run record; undefined for a run to train (again): not run, cut short, failed.
+ */
+function readDoneRun(run: SweepRun & { dir: string }): SweepRunRecord | undefined {
+  const file = readJson<RunFile>(join(run.dir, RUN_FILE));
+  if (file?.status !== 'done') return undefined;
+  if (file.options !== optionsDigest(run.options)) {
+    throw new UsageError(`--resume: ${join(run.dir, RUN_FILE)} was made with other options than this sweep gives that run; sweep into another directory`);
   }
+  const record = file.runRecord === undefined ? undefined : readJson<RunRecord>(file.runRecord);
+  if (record === undefined) return undefined;
+  return { name: run.name, values: run.values, status: 'done', summary: record.result, wallSeconds: (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000 };
+}
+
+function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined; // not written yet, or cut short
+  }
+}
+
+function optionsDigest(options: TrainOptions): string {
+  return createHash('sha256').update(JSON.stringify(options)).digest('hex');
 }
 
 function nonEmpty(path: string): boolean {
@@ -208,7 +240,7 @@ function csvField(value: unknown): string {
 
 /** The results as an aligned text table, with the best run named below it. */
 export function formatResults(result: SweepResult): string {
-  const swept = [...new Set(result.records.flatMap((r) => Object.keys(r.values)))];
+  const { swept } = result;
   const fixed = (x: number | undefined, digits: number): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(digits));
   const header = ['run', ...swept, 'status', 'risk', 'test acc', 'samples/s', 'wall s'];
   const rows = result.records.map((r) => [
@@ -226,57 +258,4 @@ export function formatResults(result: SweepResult): string {
   }
   lines.push(`results: ${result.csv}${result.plot ? `; plot: ${result.plot}` : ''}`);
   return lines.join('\n') + '\n';
-}
-
-/** `shardprop sweep`: the sweep file's runs, as `shardprop train` would read their flags. */
-export async function sweepCommand(args: Record<string, unknown>, trainFlags: FlagTypes, toTrainOptions: (flags: FlagValues) => TrainOptions): Promise<void> {
-  for (const key of ['config', 'out', 'parallel']) {
-    if (Array.isArray(args[key])) throw new UsageError(`--${key} was given more than once`);
-  }
-  const file = readSweepFile(String(args.config), trainFlags);
-  const parallel = (args.parallel as number | undefined) ?? file.parallel ?? 1;
-  if (!(Number.isInteger(parallel) && parallel >= 1 && parallel <= 64)) throw new UsageError(`--parallel must be an integer from 1 to 64, got ${parallel}`);
-  const out = args.out !== undefined ? resolve(String(args.out)) : (file.out ?? resolve('sweeps', new Date().toISOString().replace(/[:.]/g, '-').replace('Z', '')));
-  const runs = planRuns(file, toTrainOptions);
-
-  const log = createLogger();
-  let stopSignal: NodeJS.Signals | null = null;
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.on(signal, () => {
-      if (stopSignal) process.exit(signal === 'SIGINT' ? 130 : 143); // a second signal: stop now
-      stopSignal = signal;
-      log.warn(`${signal}: stopping the sweep; finished runs are kept (a second ${signal} stops at once)`);
-    });
-  }
-  log.info({ runs: runs.length, parallel, out }, `sweep of ${runs.length} runs`);
-  const result = await runSweep(runs, { out, parallel, resume: args.resume === true, log, shouldStop: () => stopSignal !== null });
-  if (args.json === true) {
-    process.stdout.write(JSON.stringify({ out: result.out, csv: result.csv, plot: result.plot, best: result.best?.name, total: result.total, skipped: result.skipped, stopped: result.stopped, runs: result.records }) + '\n');
-  } else {
-    process.stdout.write(formatResults(result));
-  }
-  if (result.stopped) {
-    const resume = `shardprop sweep --config ${file.path} --out ${result.out} --resume`;
-    log.warn(`sweep stopped: ${result.records.length} of ${result.total} runs finished, kept in ${result.csv}; continue with: ${resume}`);
-    process.exit(stopSignal === 'SIGTERM' ? 143 : 130);
-  }
-  const failed = result.records.filter((r) => r.status === 'failed').length;
-  if (failed > 0) {
-    process.stderr.write(`shardprop: ${failed} of ${result.total} runs failed (see ${result.csv})\n`);
-    process.exit(1);
-  }
-}
-
-/** Every run's flags as TrainOptions, checked before the first run starts: a mistake in run 7 should not wait for runs 1 to 6. */
-function planRuns(file: SweepFile, toTrainOptions: (flags: FlagValues) => TrainOptions): SweepRun[] {
-  return file.runs.map((run) => {
-    try {
-      const options = toTrainOptions(run.flags);
-      validateTrainOptions(options);
-      return { name: run.name, values: run.values, options };
-    } catch (err) {
-      if (err instanceof UsageError) throw new UsageError(`sweep file ${file.path}: run ${run.name}: ${err.message}`);
-      throw err;
-    }
-  });
 }

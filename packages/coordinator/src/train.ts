@@ -6,10 +6,11 @@ import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
 import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
 import { createLogger, type Logger } from './log.js';
-import { UsageError, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, UsageError, validateWorkerCount, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { writeRunRecord } from './run-record.js';
 import { TrainingInterrupted, inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
+import { isLoopback } from './transport.js';
 
 /** Where the coordinator listens and whom it waits for (`shardprop coordinator`). */
 export interface ServeOptions {
@@ -35,11 +36,6 @@ export interface TrainCallbacks extends TrainingHooks {
   onDashboard?(url: string): void;
 }
 
-/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 export function defaultWorkers(): number {
   return availableParallelism();
 }
@@ -53,12 +49,17 @@ export function defaultWorkers(): number {
 export async function train(options: TrainOptions & ServeOptions, callbacks: TrainCallbacks = {}): Promise<TrainSummary> {
   const log = callbacks.log ?? createLogger('warn');
   const startedAt = new Date();
-  const plan = planTraining(options, await resolveKernelOption(options.kernel));
+  if (options.expect !== undefined) validateWorkerCount('--expect', options.expect, 1);
+  // 0: in this process
+  const workers = options.expect ?? options.workers ?? defaultWorkers();
+  const plan = planTraining(options, await resolveKernelOption(options.kernel), workers);
   callbacks.onPlan?.(plan);
   // what the dashboard shows; served only where there is a coordinator (createEngine)
-  const dashboard = options.dashboard ? new DashboardState(plan) : undefined;
-  const engine = await createEngine(plan, options, callbacks, log, dashboard);
+  const dashboard = options.dashboard && workers > 0 ? new DashboardState(plan) : undefined;
+  let engine: DistributableEngine | undefined;
   try {
+    engine = await createEngine(plan, options, workers, callbacks, log, dashboard);
+    await engine.waitForWorkers?.();
     const summary = await runTraining(plan, engine, dashboard?.observe(callbacks) ?? callbacks);
     dashboard?.finish('finished');
     try {
@@ -72,7 +73,8 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
     dashboard?.finish(err instanceof TrainingInterrupted ? 'stopped' : 'failed', (err as Error).message);
     throw err;
   } finally {
-    await engine.close?.();
+    // after finish(): the dashboard's last frame carries the run's end
+    await engine?.close?.();
   }
 }
 
@@ -85,11 +87,17 @@ async function resolveKernelOption(choice: KernelChoice | undefined): Promise<Ke
   }
 }
 
-async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOptions, callbacks: TrainCallbacks, log: Logger, dashboard?: DashboardState): Promise<GradientEngine> {
+/** A distributed engine is usable once its workers have joined. */
+interface DistributableEngine extends GradientEngine {
+  waitForWorkers?(): Promise<void>;
+}
+
+/** The in-process engine for 0 workers; else a coordinator listening, with `workers` local ones to start or (--expect) to wait for. */
+async function createEngine(
+  plan: TrainingPlan, options: TrainOptions & ServeOptions, workers: number, callbacks: TrainCallbacks, log: Logger, dashboard?: DashboardState,
+): Promise<DistributableEngine> {
+  if (workers === 0) return inProcessEngine(plan);
   const local = options.expect === undefined;
-  const workers = local ? (options.workers ?? defaultWorkers()) : options.expect!;
-  if (local && workers === 0) return inProcessEngine(plan);
-  if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--expect must be a positive integer, got ${workers}`);
 
   const host = options.host ?? '127.0.0.1';
   if (!isLoopback(host) && options.token === undefined) {
@@ -99,7 +107,7 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
   const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
   // the dashboard needs the user's token (--token-file), never the local workers' secret
   const site = dashboard ? new DashboardHttp(dashboard, { token: options.token, log }) : undefined;
-  const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm, token, tls: options.tls,
+  const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm ?? DEFAULT_GRADIENT_FORM, token, tls: options.tls,
     onHttpRequest: site?.handle,
     stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
     waitWorkersMs: options.waitWorkers === undefined ? undefined : options.waitWorkers * 1000,
@@ -111,27 +119,32 @@ async function createEngine(plan: TrainingPlan, options: TrainOptions & ServeOpt
     callbacks.onDashboard?.(dashboardUrl(server.url));
   }
   const children = new LocalWorkers(log);
-  try {
-    const joined = server.waitForWorkers();
-    if (local) children.start(workers, server.url, token, (message) => server.abortWait(new Error(message)));
-    await joined;
-  } catch (err) {
-    children.kill();
-    // before the site's last frame, so the page says why; train()'s own finish() does not cover a run that never started
-    dashboard?.finish(err instanceof TrainingInterrupted ? 'stopped' : 'failed', (err as Error).message);
-    site?.close();
-    await server.close('the coordinator gave up');
-    throw err;
-  }
+  let gaveUp = false;
   return {
     get workers() {
       return server.workers;
+    },
+    async waitForWorkers() {
+      const joined = server.waitForWorkers();
+      if (local) children.start(workers, server.url, token, (message) => server.abortWait(new Error(message)));
+      try {
+        await joined;
+      } catch (err) {
+        gaveUp = true;
+        throw err;
+      }
     },
     gradient: (step, indices, model, grad) => server.gradient(step, indices, model, grad),
     timing: () => server.timing(),
     contributions: () => server.contributions(),
     async close() {
+      // the site first: its last frame goes out before the server cuts every connection
       site?.close();
+      if (gaveUp) {
+        children.kill();
+        await server.close('the coordinator gave up');
+        return;
+      }
       await server.close();
       await children.stop();
     },

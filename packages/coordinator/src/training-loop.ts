@@ -99,14 +99,20 @@ export class TrainingInterrupted extends Error {
 
 /** Gradients computed in this process: the reference every distributed run must match. */
 export function inProcessEngine(plan: TrainingPlan): GradientEngine {
-  const bp = new Backprop(plan.spec, Math.min(plan.batchSize, 256), plan.kernels);
+  const bp = new Backprop(plan.spec, plan.chunk, plan.kernels);
   let computeSeconds = 0;
+  let lastYield = performance.now();
   return {
     workers: 0,
-    gradient(_step, indices, model, grad) {
+    async gradient(_step, indices, model, grad) {
       const t0 = performance.now();
       const result = bp.gradient(model, plan.train, indices, 0, indices.length, grad);
       computeSeconds += (performance.now() - t0) / 1000;
+      // this engine never waits on a socket: let signal handlers and timers run now and then (before the loop asks shouldStop)
+      if (performance.now() - lastYield > 50) {
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
       return result;
     },
     timing: () => ({ computeSeconds, waitSeconds: 0, commSeconds: 0 }),
@@ -129,7 +135,6 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   let epochLoss = 0;
   let epochCount = 0;
   let lastProgress = 0;
-  let lastYield = performance.now();
 
   const elapsed = (): number => (performance.now() - started) / 1000;
   const { checkpointDir, checkpointEvery } = plan.options;
@@ -141,7 +146,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     samplerState.cursor -= undrawn;
     const path = saveCheckpoint(checkpointDir, {
       step,
-      fingerprint: plan.fingerprint!,
+      fingerprint: plan.fingerprint,
       spec: plan.spec,
       batchSize: plan.batchSize,
       params: model.params,
@@ -206,11 +211,6 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     }
     if (epochDone) endEpoch(step, epoch + 1);
     if (checkpointEvery !== undefined && step % checkpointEvery === 0) checkpoint(step);
-    // a run in this process never waits on a socket: let signal handlers and timers run now and then
-    if (performance.now() - lastYield > 50) {
-      await new Promise((resolve) => setImmediate(resolve));
-      lastYield = performance.now();
-    }
     if (hooks.shouldStop?.()) throw new TrainingInterrupted(step, checkpoint(step));
   }
   const seconds = elapsed();

@@ -1,4 +1,4 @@
-import { ACTIVATIONS, type Activation } from './activations.js';
+import type { Activation } from './activations.js';
 import type { Dataset } from './dataset.js';
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/kernel.js';
@@ -15,13 +15,16 @@ export interface BatchResult {
 }
 
 /**
- * Numbers per sample in the factored form of a gradient (Backprop.factors):
- * δ^l for l = 1..L and a^l for l = 1..L-1.
+ * The blocks of the factored form of a gradient (Backprop.factors), per sample:
+ * the widths of δ^l for l = 1..L, then of a^l for l = 1..L-1.
  */
+export function factorBlocks(layers: readonly number[]): number[] {
+  return [...layers.slice(1), ...layers.slice(1, -1)];
+}
+
+/** Numbers per sample in the factored form: the sum of factorBlocks. */
 export function factorWidth(layers: readonly number[]): number {
-  let width = 0;
-  for (let l = 1; l < layers.length; l++) width += l < layers.length - 1 ? 2 * layers[l] : layers[l];
-  return width;
+  return factorBlocks(layers).reduce((sum, n) => sum + n, 0);
 }
 
 /**
@@ -56,7 +59,7 @@ export class Backprop {
     if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`chunk must be a positive integer, got ${chunk}`);
     this.layers = spec.layers;
     this.layout = layoutOf(spec.layers);
-    this.sigma = kernels.activation?.(spec.activation) ?? ACTIVATIONS[spec.activation];
+    this.sigma = kernels.activation(spec.activation);
     this.loss = LOSSES[spec.loss];
     // scratch where the kernels work in place (for wasm: in its memory)
     for (const n of spec.layers) {
@@ -65,9 +68,8 @@ export class Backprop {
       this.D.push(kernels.alloc(spec.dtype, chunk * n));
     }
     this.Y = kernels.alloc(spec.dtype, chunk * spec.layers[spec.layers.length - 1]);
-    const widths = [...spec.layers.slice(1), ...spec.layers.slice(1, -1)];
     this.factorPrefix = [0];
-    for (const n of widths) this.factorPrefix.push(this.factorPrefix[this.factorPrefix.length - 1] + n);
+    for (const n of factorBlocks(spec.layers)) this.factorPrefix.push(this.factorPrefix[this.factorPrefix.length - 1] + n);
   }
 
   /**

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically } from './atomic-file.js';
+import { allFinite } from './kernels/js.js';
 import { validateSpec, type Dtype, type Floats, type ModelSpec } from './model.js';
 import { validateOptimizer, type OptimizerConfig, type OptimizerState } from './optimizers.js';
 import type { RngState } from './rng.js';
@@ -139,7 +140,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
     if (!Array.isArray(rng) || !Number.isInteger(cursor) || !Number.isInteger(epochsStarted) || cursor > order.length) throw new RangeError('bad sampler state');
     if (!Number.isInteger(h.step) || h.step < 0 || !Number.isInteger(h.batchSize) || h.batchSize < 1 || typeof h.fingerprint !== 'string') throw new RangeError('bad step, batch size or fingerprint');
     if (!Number.isInteger(h.optimizer.t) || h.optimizer.t < 0) throw new RangeError('bad optimizer step count');
-    for (const a of [params, ...rest]) for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) throw new RangeError('non-finite parameters or optimizer state');
+    if (![params, ...rest].every((a) => allFinite(a as Floats))) throw new RangeError('non-finite parameters or optimizer state');
     return {
       step: h.step,
       fingerprint: h.fingerprint,

@@ -4,6 +4,8 @@ import type { Kernels } from './kernels/kernel.js';
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'adam';
 export const OPTIMIZER_KINDS: readonly OptimizerKind[] = ['sgd', 'momentum', 'adam'];
+/** μ of momentum when the config gives none. */
+export const DEFAULT_MOMENTUM = 0.9;
 
 export interface OptimizerConfig {
   kind: OptimizerKind;
@@ -11,7 +13,7 @@ export interface OptimizerConfig {
   lr: number;
   /** L2 weight decay λ, added to the gradient as λθ for every parameter (as PyTorch's weight_decay). */
   weightDecay?: number;
-  /** μ of momentum (default 0.9). */
+  /** μ of momentum (default DEFAULT_MOMENTUM). */
   momentum?: number;
   /** Adam's β1, β2, ε (defaults 0.9, 0.999, 1e-8). */
   beta1?: number;
@@ -55,7 +57,7 @@ export class Optimizer {
         break;
       case 'momentum': {
         // v ← μ v + g;  θ ← θ − η v
-        const mu = this.config.momentum ?? 0.9;
+        const mu = this.config.momentum ?? DEFAULT_MOMENTUM;
         const v = this.buffers[0];
         for (let i = 0; i < n; i++) {
           v[i] = mu * v[i] + (gradSum[i] * inv + wd * params[i]);

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import { allFinite, type ActivationName, type Dtype, type Floats, type KernelName, type LossName, type ModelSpec } from '@shardprop/core';
+import { allFinite, validateSpec, type ActivationName, type Dtype, type Floats, type KernelName, type LossName, type ModelSpec } from '@shardprop/core';
 import { decodeWithTail, encodeWithTail } from './tail-array.js';
 
 export { sendFragments } from './tail-array.js';
@@ -222,14 +222,22 @@ export function decodeGradient(data: Uint8Array | readonly Uint8Array[], expect:
   return m as unknown as Gradient;
 }
 
+/** What a welcomed worker checks coordinator messages against; a step's parameters are decoded into `params`. */
+export interface Receiving {
+  params: Floats;
+  spec: ModelSpec;
+  /** Samples in the data set. */
+  total: number;
+}
+
 /**
  * Decodes and validates a coordinator message on the worker (whose own model
  * gives the sizes once welcomed). Given the model's `params`, a step laid out by
  * encodeStep has its parameters copied straight into them (step.params is then
  * `params` itself); other messages are decoded the ordinary way.
  */
-export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?: { size: number; dtype: Dtype; params?: Floats; spec: ModelSpec }): ToWorker {
-  const fast = model?.params && Array.isArray(data) ? decodeWithTail(packr, data, 'params', model.params) : null;
+export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?: Receiving): ToWorker {
+  const fast = model && Array.isArray(data) ? decodeWithTail(packr, data, 'params', model.params) : null;
   const m = fast ?? decodeObject(data);
   switch (m.type) {
     case 'welcome':
@@ -241,12 +249,14 @@ export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?:
       return { type: 'done', reason: typeof m.reason === 'string' ? m.reason : undefined };
     case 'reshard':
       if (!model) throw new ProtocolError('reshard before welcome');
-      return { type: 'reshard', shard: validateShard(m.shard, model.spec) };
+      return { type: 'reshard', shard: validateShard(m.shard, model.spec, model.total) };
     case 'step': {
       if (!model) throw new ProtocolError('step before welcome');
       if (!isCount(m.step) || m.step < 1) throw new ProtocolError('step: step must be a positive integer');
       if (!isCount(m.round)) throw new ProtocolError('step: round must be a non-negative integer');
-      if (!isFloats(m.params, model.dtype) || m.params.length !== model.size) throw new ProtocolError(`step: params must be ${model.size} ${model.dtype} values`);
+      const { dtype } = model.spec;
+      const size = model.params.length;
+      if (!isFloats(m.params, dtype) || m.params.length !== size) throw new ProtocolError(`step: params must be ${size} ${dtype} values`);
       if (!(m.batch instanceof Uint32Array)) throw new ProtocolError('step: batch must be a Uint32Array');
       return m as unknown as Step;
     }
@@ -257,9 +267,15 @@ export function decodeToWorker(data: Uint8Array | readonly Uint8Array[], model?:
 
 function validateWelcome(m: Record<string, unknown>): Welcome {
   if (!isCount(m.version) || !isCount(m.workerId) || !isCount(m.total) || !isCount(m.chunk) || m.chunk < 1) throw new ProtocolError('welcome: bad header');
-  const spec = m.spec as ModelSpec | undefined;
-  if (!spec || !Array.isArray(spec.layers) || !spec.layers.every((n) => Number.isInteger(n) && n > 0)) throw new ProtocolError('welcome: bad model spec');
-  const shard = validateShard(m.shard, spec);
+  const given = m.spec as ModelSpec | undefined;
+  if (!given || typeof given !== 'object') throw new ProtocolError('welcome: no model spec');
+  let spec: ModelSpec;
+  try {
+    spec = validateSpec({ layers: given.layers, activation: given.activation as ActivationName, loss: given.loss as LossName, dtype: given.dtype });
+  } catch (err) {
+    throw new ProtocolError(`welcome: bad model spec: ${(err as Error).message}`);
+  }
+  const shard = validateShard(m.shard, spec, m.total);
   if (typeof m.fingerprint !== 'string') throw new ProtocolError('welcome: fingerprint must be a string');
   if (!GRADIENT_FORMS.includes(m.gradientForm as GradientForm)) throw new ProtocolError(`welcome: gradientForm must be one of ${GRADIENT_FORMS.join(', ')}`);
   if (m.kernel !== 'js' && m.kernel !== 'wasm') throw new ProtocolError('welcome: kernel must be js or wasm');
@@ -272,15 +288,16 @@ function validateWelcome(m: Record<string, unknown>): Welcome {
     fingerprint: m.fingerprint,
     gradientForm: m.gradientForm as GradientForm,
     kernel: m.kernel,
-    spec: { layers: spec.layers, activation: spec.activation as ActivationName, loss: spec.loss as LossName, dtype: spec.dtype },
+    spec,
     shard,
   };
 }
 
-/** A shard as the welcome or a reshard carries it, checked against the model. */
-function validateShard(value: unknown, spec: ModelSpec): ShardData {
+/** A shard as the welcome or a reshard carries it, checked against the model and the data set's size. */
+function validateShard(value: unknown, spec: ModelSpec, total: number): ShardData {
   const shard = value as ShardData | undefined;
   if (!shard || typeof shard !== 'object' || !(shard.indices instanceof Uint32Array)) throw new ProtocolError('bad shard');
+  for (const g of shard.indices) if (g >= total) throw new ProtocolError(`shard: sample id ${g} beyond the data set's ${total}`);
   if (shard.inputs !== spec.layers[0] || shard.outputs !== spec.layers[spec.layers.length - 1]) throw new ProtocolError('the shard\'s width does not match the model');
   const n = shard.indices.length;
   if (shard.x !== undefined || shard.y !== undefined) {

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
-import { Backprop, Model, allocFloats, createKernels, datasetAs, factorWidth, layoutOf, makeDataset, prepareWasmKernels, subset, validateSpec, type Dataset, type Floats, type Kernels } from '@shardprop/core';
-import { PROTOCOL_VERSION, TOKEN_HEADER, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type ShardData, type Step, type Welcome } from './protocol.js';
+import { Backprop, Model, allocFloats, createKernels, datasetAs, factorWidth, layoutOf, makeDataset, prepareWasmKernels, subset, type Dataset, type Floats, type Kernels } from '@shardprop/core';
+import { PROTOCOL_VERSION, TOKEN_HEADER, ProtocolError, decodeToWorker, encode, encodeGradient, sendFragments, type Receiving, type ShardData, type Step, type Welcome } from './protocol.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT of the coordinator. */
@@ -41,6 +41,8 @@ export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'invalid' | 
  */
 class ShardWorker {
   readonly model: Model;
+  /** What coordinator messages are checked against (made once: decoding a step allocates nothing for it). */
+  readonly receiving: Receiving;
   private readonly bp: Backprop;
   /** The coordinator's choice: parameters, gradient and scratch live where they work in place. */
   private readonly kernels: Kernels;
@@ -55,17 +57,17 @@ class ShardWorker {
 
   constructor(readonly welcome: Welcome, private readonly ownData?: Dataset) {
     this.kernels = createKernels(welcome.kernel);
-    const spec = validateSpec(welcome.spec);
+    const { spec } = welcome;
     this.model = new Model(spec, this.kernels.alloc(spec.dtype, layoutOf(spec.layers).size));
     this.bp = new Backprop(spec, welcome.chunk, this.kernels);
     this.factorWidth = factorWidth(welcome.spec.layers);
+    this.receiving = { params: this.model.params, spec, total: welcome.total };
     this.setShard(welcome.shard);
   }
 
   /** Takes `shard` as this worker's samples, in place of any it held. */
   setShard(shard: ShardData): void {
     const { spec, total, workerId } = this.welcome;
-    for (const g of shard.indices) if (g >= total) throw new ProtocolError(`shard: sample id ${g} beyond the data set's ${total}`);
     if (shard.x && shard.y) {
       this.data = makeDataset(`shard ${workerId}`, shard.x, shard.y, shard.inputs, shard.outputs);
     } else if (shard.indices.length === 0) {
@@ -184,7 +186,7 @@ function runSession(options: WorkerOptions, log: NonNullable<WorkerOptions['log'
       const arrived = wallClock();
       try {
         if (!isBinary) throw new ProtocolError('text frame');
-        const m = decodeToWorker(data, state ? { size: state.model.params.length, dtype: state.model.spec.dtype, params: state.model.params, spec: state.model.spec } : undefined);
+        const m = decodeToWorker(data, state?.receiving);
         switch (m.type) {
           case 'welcome':
             state = new ShardWorker(m, options.data?.train);

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { TOKEN_HEADER } from '@shardprop/worker/protocol';
 import type { Logger } from '../log.js';
-import { sameSecret } from '../transport.js';
+import { isLoopback, sameSecret } from '../transport.js';
 import { Feed } from './feed.js';
 import type { DashboardState } from './state.js';
 
@@ -130,7 +130,8 @@ export class DashboardHttp {
 export function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return false;
   const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())?.[1];
-  return name === 'localhost' || name === '[::1]' || (name !== undefined && /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name));
+  if (name === undefined) return false;
+  return isLoopback(name.startsWith('[') ? name.slice(1, -1) : name);
 }
 
 /** A short plain answer; refusals close the connection, so a body nobody reads is not kept coming. */

@@ -1,3 +1,4 @@
+import { ACTIVATIONS } from '../activations.js';
 import { allocFloats, type Floats } from '../model.js';
 import type { Kernels } from './kernel.js';
 
@@ -188,11 +189,11 @@ function rowUpdate(
 }
 
 /**
- * True when none of the first n values is NaN or ±Infinity: any of them makes
- * the sum of x·0 NaN. Allocation-free; four sums, so the additions do not wait
- * on each other.
+ * True when no value is NaN or ±Infinity: any of them makes the sum of x·0 NaN.
+ * Allocation-free; four sums, so the additions do not wait on each other.
  */
-export function allFinite(a: Floats, n = a.length): boolean {
+export function allFinite(a: Floats): boolean {
+  const n = a.length;
   let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   let i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -208,6 +209,7 @@ export function allFinite(a: Floats, n = a.length): boolean {
 export const jsKernels: Kernels = {
   name: 'js',
   alloc: allocFloats,
+  activation: (name) => ACTIVATIONS[name],
   allFinite,
   sgdStep(params, grad, n, lr, scale, wd) {
     // the same values without decay: x + 0·θ = x, but 0·θ costs a multiply per value

@@ -28,10 +28,10 @@ export interface Kernels {
   addRowVector(m: number, n: number, v: Floats, C: Floats): void;
   /** out[j] (+)= Σ_r A[r,j] over A[m,n]       ∂b^l = Σ_samples δ^l */
   sumRows(m: number, n: number, A: Floats, out: Floats, accumulate: boolean): void;
-  /** σ and σ' of these kernels, where they have their own; undefined means the portable one (ACTIVATIONS). */
-  activation?(name: ActivationName): Activation | undefined;
-  /** True when none of the first n values of x is NaN or ±Infinity. */
-  allFinite(x: Floats, n?: number): boolean;
+  /** σ and σ' of these kernels (the portable ones, ACTIVATIONS, where they have none of their own). */
+  activation(name: ActivationName): Activation;
+  /** True when no value of x is NaN or ±Infinity. */
+  allFinite(x: Floats): boolean;
   /**
    * The SGD update over the first n values: θ ← θ − lr (g·scale + wd θ), or
    * θ − lr (g·scale) when wd is 0; computed in float64 and rounded once, so every

@@ -171,14 +171,14 @@ function expFunction(t: Lane): string {
  * the vector stored at $out, for whole vectors, then for the last n % lanes
  * values one at a time (each in lane 0 of a vector, so both use one body).
  */
-function elementwise(t: Lane, name: string, body: string, twoInputs: boolean): string {
+function elementwise(t: Lane, name: string, body: string, twoInputs: boolean, exported = true): string {
   const { T, V, SH, N } = t;
   const load = (p: string) => `(v128.load (i32.add (local.get ${p}) (local.get $off)))`;
   const loadOne = (p: string) => `(${V}.splat (${T}.load (i32.add (local.get ${p}) (local.get $off))))`;
   const vectors = body.replaceAll('$X', load('$x')).replaceAll('$Y', load('$y'));
   const singles = body.replaceAll('$X', loadOne('$x')).replaceAll('$Y', loadOne('$y'));
   return `
-  (func (export "${name}_${T}") (param $x i32) ${twoInputs ? '(param $y i32) ' : ''}(param $out i32) (param $n i32)
+  (func ${exported ? `(export "${name}_${T}")` : `$${name}_${T}`} (param $x i32) ${twoInputs ? '(param $y i32) ' : ''}(param $out i32) (param $n i32)
     (local $i i32) (local $off i32) (local $whole i32)
     (local.set $whole (i32.and (local.get $n) (i32.const ${-N})))
     (block $done
@@ -206,6 +206,40 @@ function kernels(t: Lane): string {
   const zero = '(v128.const i64x2 0 0)';
   // one value loaded into every lane
   const splatLoad = N === 4 ? 'v128.load32_splat' : 'v128.load64_splat';
+  /**
+   * The columns of row $c from $j on, `vectors` vectors of C at a time (0: one value at a
+   * time, in $f), each a sum over all p of the coefficient at $pa times B's row at $pb.
+   */
+  const columnLoop = (label: string, vectors: number): string => {
+    const one = vectors === 0;
+    const sums = one ? ['$f'] : Array.from({ length: vectors }, (_, q) => `$s${q}`);
+    const width = one ? 1 : vectors * N;
+    const cell = (q: number) => (one ? `(i32.add (local.get $c) (local.get $at))` : `offset=${16 * q} (i32.add (local.get $c) (local.get $at))`);
+    const load = (q: number) => (one ? `(${T}.load ${cell(q)})` : `(v128.load ${cell(q)})`);
+    const coefficient = one ? `(${T}.load (local.get $pa))` : `(${splatLoad} (local.get $pa))`;
+    const row = (q: number) => (one ? `(${T}.load (local.get $pb))` : `(v128.load offset=${16 * q} (local.get $pb))`);
+    const add = one ? `${T}.add` : `${V}.add`;
+    const mul = one ? `${T}.mul` : `${V}.mul`;
+    return `(block $${label}Done
+      (loop $${label}
+        (br_if $${label}Done (i32.gt_u (i32.add (local.get $j) (i32.const ${width})) (local.get $n)))
+        (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
+        ${sums.map((s, q) => `(local.set ${s} (select ${load(q)} ${one ? `(${T}.const 0)` : zero} (local.get $acc)))`).join('\n        ')}
+        (local.set $pa (local.get $aRow))
+        (local.set $pb (i32.add (local.get $B) (local.get $at)))
+        (local.set $p (i32.const 0))
+        (block $${label}KDone
+          (loop $${label}K
+            (br_if $${label}KDone (i32.ge_u (local.get $p) (local.get $k)))
+            ${sums.map((s, q) => `(local.set ${s} (${add} (local.get ${s}) (${mul} ${coefficient} ${row(q)})))`).join('\n            ')}
+            (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
+            (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $${label}K)))
+        ${sums.map((s, q) => `(${one ? `${T}.store` : 'v128.store'} ${cell(q)} (local.get ${s}))`).join('\n        ')}
+        (local.set $j (i32.add (local.get $j) (i32.const ${width})))
+        (br $${label})))`;
+  };
   const at = (base: string, index: string) => `(i32.add (local.get ${base}) (i32.shl ${index} (i32.const ${SH})))`;
   return `
   ;; ---------------------------------------------------------------- ${T}
@@ -363,70 +397,11 @@ function kernels(t: Lane): string {
   ;; vector sums over all p (the coefficient splat across the lanes), then ${N} at a time, then one at a time
   (func $row_${T} (param $c i32) (param $aRow i32) (param $cs i32) (param $B i32) (param $n i32) (param $k i32) (param $j i32) (param $acc i32)
     (local $p i32) (local $pa i32) (local $pb i32) (local $nBytes i32) (local $at i32)
-    (local $x v128) (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $f ${T})
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $f ${T})
     (local.set $nBytes (i32.shl (local.get $n) (i32.const ${SH})))
-    (block $wideDone
-      (loop $wide
-        (br_if $wideDone (i32.gt_u (i32.add (local.get $j) (i32.const ${4 * N})) (local.get $n)))
-        (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
-        (if (local.get $acc)
-          (then
-            ${[0, 1, 2, 3].map((q) => `(local.set $s${q} (v128.load offset=${16 * q} (i32.add (local.get $c) (local.get $at))))`).join('\n            ')})
-          (else
-            ${[0, 1, 2, 3].map((q) => `(local.set $s${q} ${zero})`).join('\n            ')}))
-        (local.set $pa (local.get $aRow))
-        (local.set $pb (i32.add (local.get $B) (local.get $at)))
-        (local.set $p (i32.const 0))
-        (block $kDone
-          (loop $kLoop
-            (br_if $kDone (i32.ge_u (local.get $p) (local.get $k)))
-            (local.set $x (${V}.splat (${T}.load (local.get $pa))))
-            ${[0, 1, 2, 3].map((q) => `(local.set $s${q} (${V}.add (local.get $s${q}) (${V}.mul (local.get $x) (v128.load offset=${16 * q} (local.get $pb)))))`).join('\n            ')}
-            (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
-            (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
-            (local.set $p (i32.add (local.get $p) (i32.const 1)))
-            (br $kLoop)))
-        ${[0, 1, 2, 3].map((q) => `(v128.store offset=${16 * q} (i32.add (local.get $c) (local.get $at)) (local.get $s${q}))`).join('\n        ')}
-        (local.set $j (i32.add (local.get $j) (i32.const ${4 * N})))
-        (br $wide)))
-    (block $oneVectorDone
-      (loop $oneVector
-        (br_if $oneVectorDone (i32.gt_u (i32.add (local.get $j) (i32.const ${N})) (local.get $n)))
-        (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
-        (local.set $s0 (select (v128.load (i32.add (local.get $c) (local.get $at))) ${zero} (local.get $acc)))
-        (local.set $pa (local.get $aRow))
-        (local.set $pb (i32.add (local.get $B) (local.get $at)))
-        (local.set $p (i32.const 0))
-        (block $kDone4
-          (loop $kLoop4
-            (br_if $kDone4 (i32.ge_u (local.get $p) (local.get $k)))
-            (local.set $s0 (${V}.add (local.get $s0) (${V}.mul (${V}.splat (${T}.load (local.get $pa))) (v128.load (local.get $pb)))))
-            (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
-            (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
-            (local.set $p (i32.add (local.get $p) (i32.const 1)))
-            (br $kLoop4)))
-        (v128.store (i32.add (local.get $c) (local.get $at)) (local.get $s0))
-        (local.set $j (i32.add (local.get $j) (i32.const ${N})))
-        (br $oneVector)))
-    (block $oneDone
-      (loop $one
-        (br_if $oneDone (i32.ge_u (local.get $j) (local.get $n)))
-        (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
-        (local.set $f (select (${T}.load (i32.add (local.get $c) (local.get $at))) (${T}.const 0) (local.get $acc)))
-        (local.set $pa (local.get $aRow))
-        (local.set $pb (i32.add (local.get $B) (local.get $at)))
-        (local.set $p (i32.const 0))
-        (block $kDone1
-          (loop $kLoop1
-            (br_if $kDone1 (i32.ge_u (local.get $p) (local.get $k)))
-            (local.set $f (${T}.add (local.get $f) (${T}.mul (${T}.load (local.get $pa)) (${T}.load (local.get $pb)))))
-            (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
-            (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))
-            (local.set $p (i32.add (local.get $p) (i32.const 1)))
-            (br $kLoop1)))
-        (${T}.store (i32.add (local.get $c) (local.get $at)) (local.get $f))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
-        (br $one))))
+    ${columnLoop('wide', 4)}
+    ${columnLoop('vector', 1)}
+    ${columnLoop('one', 0)})
 
   ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]. A strip of ${4 * N} columns of B at a time
   ;; (k × ${16 * 4} bytes, kept in cache) against every pair of rows of A; an odd last row and the last
@@ -469,29 +444,26 @@ function kernels(t: Lane): string {
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rows))))
 
-  ;; C[r,:] += v for every row r of C[m,n]
-  (func (export "add_row_vector_${T}") (param $m i32) (param $n i32) (param $v i32) (param $C i32)
-    (local $r i32)
+  ;; m times: dst[0..n) += src[0..n), then dst and src move on by their steps (bytes; 0 stays put)
+  (func $add_rows_${T} (param $m i32) (param $n i32) (param $dst i32) (param $dstStep i32) (param $src i32) (param $srcStep i32)
     (block $done
       (loop $next
-        (br_if $done (i32.ge_u (local.get $r) (local.get $m)))
-        (call $add_${T} (local.get $C) (local.get $v) (local.get $C) (local.get $n))
-        (local.set $C ${at('$C', '(local.get $n)')})
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br_if $done (i32.eqz (local.get $m)))
+        (call $add_${T} (local.get $dst) (local.get $src) (local.get $dst) (local.get $n))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstStep)))
+        (local.set $src (i32.add (local.get $src) (local.get $srcStep)))
+        (local.set $m (i32.sub (local.get $m) (i32.const 1)))
         (br $next))))
+
+  ;; C[r,:] += v for every row r of C[m,n]
+  (func (export "add_row_vector_${T}") (param $m i32) (param $n i32) (param $v i32) (param $C i32)
+    (call $add_rows_${T} (local.get $m) (local.get $n) (local.get $C) (i32.shl (local.get $n) (i32.const ${SH})) (local.get $v) (i32.const 0)))
 
   ;; out[j] (+)= Σ_r A[r,j] over A[m,n], row by row
   (func (export "sum_rows_${T}") (param $m i32) (param $n i32) (param $A i32) (param $out i32) (param $acc i32)
-    (local $r i32)
     (if (i32.eqz (local.get $acc))
       (then (memory.fill (local.get $out) (i32.const 0) (i32.shl (local.get $n) (i32.const ${SH})))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $r) (local.get $m)))
-        (call $add_${T} (local.get $out) (local.get $A) (local.get $out) (local.get $n))
-        (local.set $A ${at('$A', '(local.get $n)')})
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $next))))
+    (call $add_rows_${T} (local.get $m) (local.get $n) (local.get $out) (i32.const 0) (local.get $A) (i32.shl (local.get $n) (i32.const ${SH}))))
 
   ;; 1 if none of the n values is NaN or ±Infinity
   (func (export "all_finite_${T}") (param $x i32) (param $n i32) (result i32)
@@ -513,7 +485,7 @@ function kernels(t: Lane): string {
     (i32.eqz (v128.any_true (${V}.ne (local.get $s) (local.get $s)))))
 ${sgdFunction(t)}
 ${expFunction(t)}
-${elementwise(t, 'add', `(${V}.add $X $Y)`, true).replace(`(func (export "add_${T}")`, `(func $add_${T}`)}
+${elementwise(t, 'add', `(${V}.add $X $Y)`, true, false)}
 ${elementwise(t, 'sigmoid', `(call $sigmoid_${T} $X)`, false)}
 ${elementwise(t, 'sigmoid_grad', `(${V}.mul $Y (${V}.mul $X (${V}.sub ${splat(t, 1)} $X)))`, true)}
 ${elementwise(t, 'relu', `(${V}.pmax ${splat(t, 0)} $X)`, false)}

@@ -1,4 +1,5 @@
-import type { Activation, ActivationName } from '../activations.js';
+import { ACTIVATIONS, type Activation, type ActivationName } from '../activations.js';
+import { allFinite } from './js.js';
 import type { Dtype, Floats } from '../model.js';
 import type { Kernels } from './kernel.js';
 import { kernelsWat } from './wasm-text.js';
@@ -167,19 +168,15 @@ export class WasmKernels implements Kernels {
     else this.staged([A, out], [m * n, n], accumulate, (p) => x.sum_rows(m, n, p[0], p[1], accumulate ? 1 : 0));
   }
 
-  activation(name: ActivationName): Activation | undefined {
+  activation(name: ActivationName): Activation {
     if (name === 'sigmoid') return this.sigmoid;
     if (name === 'relu') return this.relu;
-    return undefined; // tanh: the portable loop, on these same arrays
+    return ACTIVATIONS[name]; // tanh: the portable loop, on these same arrays
   }
 
-  /** True when none of the first n values of x is NaN or ±Infinity. */
-  allFinite(x: Floats, n = x.length): boolean {
-    const t = this.typed(x);
-    if (this.resident(x)) return t.all_finite(x.byteOffset, n) === 1;
-    let result = false;
-    this.staged([x], [n], true, (p) => (result = t.all_finite(p[0], n) === 1), true);
-    return result;
+  /** True when no value of x is NaN or ±Infinity (an array from elsewhere: the portable check, one pass all the same). */
+  allFinite(x: Floats): boolean {
+    return this.resident(x) ? this.typed(x).all_finite(x.byteOffset, x.length) === 1 : allFinite(x);
   }
 
   /** θ ← θ − lr (g·scale + wd θ) over the first n values: the same bits as the portable loop. */
@@ -217,9 +214,9 @@ export class WasmKernels implements Kernels {
   /**
    * Runs `call` with pointers to copies of the non-resident operands in the
    * staging area. The last operand is the output: copied in too when it is
-   * read (`outputRead`), and copied back afterwards unless `readOnly`.
+   * read (`outputRead`), and copied back afterwards.
    */
-  private staged(operands: Floats[], lengths: number[], outputRead: boolean, call: (pointers: number[]) => void, readOnly = false): void {
+  private staged(operands: Floats[], lengths: number[], outputRead: boolean, call: (pointers: number[]) => void): void {
     const out = operands[operands.length - 1];
     const size = out instanceof Float64Array ? 8 : 4;
     let need = 0;
@@ -243,7 +240,7 @@ export class WasmKernels implements Kernels {
     }
     call(pointers);
     const last = operands.length - 1;
-    if (!readOnly && copies[last]) out.set(copies[last]);
+    if (copies[last]) out.set(copies[last]);
   }
 
   /** a = σ(z) over n values. */

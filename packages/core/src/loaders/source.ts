@@ -31,21 +31,29 @@ export interface SourceOptions {
 const SYNTHETIC_TEST_COUNT = 500;
 const IDX_NAME = /\.idx(\.gz)?$|idx\d-ubyte/i;
 
-export function loadSource(source: string, options: SourceOptions = {}): { train: Dataset; test?: Dataset } {
-  const seed = options.seed ?? 0;
-  // The test set's seed is seed + 2^32: a stream no small user seed reaches, so no run's
-  // test set is another run's training set.
-  const testSeed = seed + 0x100000000;
-  switch (source) {
-    case 'mnist':
-      return loadMnist({ seed: options.splitSeed ?? 0 });
-    case 'xor':
-      return { train: xor() };
-    case 'spirals':
-      return { train: spirals({ seed }), test: spirals({ seed: testSeed, count: SYNTHETIC_TEST_COUNT }) };
-    case 'circles':
-      return { train: circles({ seed }), test: circles({ seed: testSeed, count: SYNTHETIC_TEST_COUNT }) };
-  }
+type Loaded = { train: Dataset; test?: Dataset };
+
+/** The built-in data sets by name: a name here is the built-in, never a path (config.ts keeps it so in config files too). */
+const BUILT_IN: Record<string, (options: SourceOptions) => Loaded> = {
+  mnist: (o) => loadMnist({ seed: o.splitSeed ?? 0 }),
+  xor: () => ({ train: xor() }),
+  spirals: (o) => synthetic(spirals, o.seed ?? 0),
+  circles: (o) => synthetic(circles, o.seed ?? 0),
+};
+
+/**
+ * A synthetic set with its test set. The test set's seed is seed + 2^32: a stream no
+ * small user seed reaches, so no run's test set is another run's training set.
+ */
+function synthetic(make: (o: { seed: number; count?: number }) => Dataset, seed: number): Loaded {
+  return { train: make({ seed }), test: make({ seed: seed + 0x100000000, count: SYNTHETIC_TEST_COUNT }) };
+}
+
+/** mnist, xor, spirals, circles. */
+export const BUILT_IN_SOURCES: readonly string[] = Object.keys(BUILT_IN);
+
+export function loadSource(source: string, options: SourceOptions = {}): Loaded {
+  if (Object.hasOwn(BUILT_IN, source)) return BUILT_IN[source](options);
   const name = basename(source).toLowerCase();
   if (name.endsWith('.json')) return { train: loadJson(source) };
   if (name.endsWith('.csv')) return { train: loadCsv(source, options) };
@@ -58,7 +66,7 @@ export function loadSource(source: string, options: SourceOptions = {}): { train
   if (existsSync(source)) {
     throw new DatasetError(`${source}: unknown file type: expected a .json, .csv or IDX file (.idx, .idx.gz, *-idx3-ubyte[.gz])`);
   }
-  throw new DatasetError(`unknown data source "${source}": expected mnist, xor, spirals, circles, or a path to a .json, .csv or IDX file`);
+  throw new DatasetError(`unknown data source "${source}": expected ${BUILT_IN_SOURCES.join(', ')}, or a path to a .json, .csv or IDX file`);
 }
 
 /** The labels file next to an IDX images file: "images" -> "labels", "idx3" -> "idx1", gzipped or not. */
