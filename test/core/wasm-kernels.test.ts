@@ -58,6 +58,37 @@ describe('WasmKernels', () => {
     );
   });
 
+  it("gives each row of a product the same bits whatever rows and columns share the call", () => {
+    // the paths of a product (2x4 blocks, their packed operands and their vector epilogue, the
+    // leftover rows and columns) must sum in one order, or factors would not rebuild the gradient bitwise
+    const ops = ['gemmNT', 'gemmNN', 'gemmTN'] as const;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...ops), fc.constantFrom<Dtype>('float32', 'float64'),
+        fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 21 }), fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 20 }).map((v) => 4 * v)),
+        fc.boolean(), fc.integer({ min: 0, max: 1e6 }),
+        (op, dtype, m, n, k, accumulate, seed) => {
+          const rand = seeded(seed);
+          const A = filled(dtype, m * k, rand, 'wasm');
+          const B = filled(dtype, n * k, rand, 'wasm');
+          const C = filled(dtype, m * n, rand, 'wasm');
+          const start = C.slice();
+          K[op](m, n, k, A, B, C, accumulate);
+          for (let i = 0; i < m; i++) {
+            // row i of A alone: a 1 x k matrix (gemmTN's A is k x m: its column i)
+            const row = filled(dtype, k, () => 0, 'wasm');
+            for (let p = 0; p < k; p++) row[p] = op === 'gemmTN' ? A[p * m + i] : A[i * k + p];
+            const alone = filled(dtype, n, () => 0, 'wasm');
+            alone.set(start.subarray(i * n, (i + 1) * n));
+            K[op](1, n, k, row, B, alone, accumulate);
+            expect(Array.from(alone)).toEqual(Array.from(C.subarray(i * n, (i + 1) * n)));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('grows its memory without losing the arrays it handed out', () => {
     const kernels = WasmKernels.create();
     const small = kernels.alloc('float32', 6);
@@ -68,6 +99,7 @@ describe('WasmKernels', () => {
     expect(Array.from(small)).toEqual([1, 2, 3, 4, 5, 6]);
     // both still count as its own: the product runs in place, where a staged one would reserve a staging area first
     const C = kernels.alloc('float32', 4);
+    kernels.gemmNT(2, 2, 3, small, small, C, false); // the first reserves gemmNT's packing area
     const before = kernels.bytesAllocated;
     kernels.gemmNT(2, 2, 3, small, small, C, false); // A = B = [[1,2,3],[4,5,6]]: A·Aᵀ
     expect(Array.from(C)).toEqual([14, 32, 32, 77]);

@@ -12,10 +12,14 @@
  * - gemm_nt: C[m,n] (+)= A[m,k] · B[n,k]ᵀ, the forward product Z = A · Wᵀ. Both
  *   operands are read along contiguous rows, so it is a dot product over k:
  *   two rows of A against four rows of B, eight vector sums (each load of B
- *   serves both rows of A), added across lanes at the end. The last k % lanes
- *   products go through a scalar loop, the last n % 4 rows of B and an odd last
- *   row of A through a one-row loop. Four rows of B stay in cache across all
- *   rows of A.
+ *   serves both rows of A), added across lanes at the end. The pairs of rows of
+ *   A, and four rows of B at a time, are first copied into a scratch area
+ *   interleaved a vector at a time, so the loop reads each with one pointer and
+ *   immediate offsets (V8 then spends one instruction per load, not two). The
+ *   last k % lanes products go through a scalar loop, the last n % 4 rows of B
+ *   and an odd last row of A through a one-row loop; every path sums in the
+ *   same order, so a row's result never depends on its neighbours. The panel of
+ *   four rows of B stays in cache across all rows of A.
  * - row_update: C[m,n] (+)= Σ_p a(i,p) B[p,:] with a(i,p) = A[i*rs + p*cs], the
  *   two backward products A · B (rs = k, cs = 1) and Aᵀ · B (rs = 1, cs = m).
  *   Four vectors of each of two rows of C are held in registers over all of k,
@@ -42,6 +46,9 @@ interface Lane {
 
 const F32: Lane = { T: 'f32', V: 'f32x4', E: 4, SH: 2, N: 4 };
 const F64: Lane = { T: 'f64', V: 'f64x2', E: 8, SH: 3, N: 2 };
+
+/** Vectors of k per turn of gemm_nt's micro-kernel. */
+const UNROLL = 4;
 
 /** A vector of `x` in every lane. */
 function splat(t: Lane, x: number): string {
@@ -197,6 +204,35 @@ function elementwise(t: Lane, name: string, body: string, twoInputs: boolean, ex
         (br $next1))))`;
 }
 
+/**
+ * Row r of gemm_nt's 2x4 block when k has no tail: C[r, j..j+3] (+)= the lane sums of $s{r}0..$s{r}3,
+ * each (l0 + l1) + (l2 + l3) as hsum adds them (f64: l0 + l1), then + 0 as the tail's empty sum
+ * is added, found for four columns at once by transposing the sums, and stored as whole vectors.
+ */
+function rowOfSums(t: Lane, r: number): string {
+  const { V, SH, N } = t;
+  const sum = (q: number) => `(local.get $s${r}${q})`;
+  const shuffle = (lanes: number[], a: string, b: string) =>
+    `(i8x16.shuffle ${lanes.flatMap((l) => Array.from({ length: 16 / N }, (_, i) => l * (16 / N) + i)).join(' ')} ${a} ${b})`;
+  const zero = '(v128.const i64x2 0 0)';
+  const cell = (q: number) => `(i32.add (local.get $c${r}) (i32.add (i32.shl (local.get $j) (i32.const ${SH})) (i32.const ${q * 16})))`;
+  const store = (q: number, value: string) =>
+    `(v128.store ${cell(q)} (select (${V}.add (v128.load ${cell(q)}) ${value}) ${value} (local.get $acc)))`;
+  if (N === 2) {
+    // [s0.0 + s0.1, s1.0 + s1.1] and the same for s2, s3
+    const pair = (a: number, b: number) => `(${V}.add (${V}.add ${shuffle([0, 2], sum(a), sum(b))} ${shuffle([1, 3], sum(a), sum(b))}) ${zero})`;
+    return `${store(0, pair(0, 1))}
+        ${store(1, pair(2, 3))}`;
+  }
+  // lane l of every sum: low = [s0.l, s1.l, ...] interleaved pairs, then their halves joined
+  const lo01 = shuffle([0, 4, 1, 5], sum(0), sum(1));
+  const hi01 = shuffle([2, 6, 3, 7], sum(0), sum(1));
+  const lo23 = shuffle([0, 4, 1, 5], sum(2), sum(3));
+  const hi23 = shuffle([2, 6, 3, 7], sum(2), sum(3));
+  const lane = (l: number) => shuffle(l % 2 === 0 ? [0, 1, 4, 5] : [2, 3, 6, 7], l < 2 ? lo01 : hi01, l < 2 ? lo23 : hi23);
+  return store(0, `(${V}.add (${V}.add (${V}.add ${lane(0)} ${lane(1)}) (${V}.add ${lane(2)} ${lane(3)})) ${zero})`);
+}
+
 function kernels(t: Lane): string {
   const { T, V, E, SH, N } = t;
   const hsum =
@@ -287,32 +323,40 @@ function kernels(t: Lane): string {
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $next))))
 
-  ;; rows $a0, $a1 of A against rows $j..$j+3 of B: eight vector sums, each load of B used twice
-  (func $block2x4_${T} (param $a0 i32) (param $a1 i32) (param $c0 i32) (param $c1 i32) (param $B i32) (param $j i32) (param $k i32) (param $acc i32)
-    (local $kv i32) (local $rowBytes i32) (local $off i32) (local $end i32)
+  ;; rows $a0, $a1 of A against rows $j..$j+3 of B: eight vector sums over the whole vectors of k,
+  ;; read from the packed pair at $pa and the packed panel at $pb (one pointer each, the offsets
+  ;; immediate), so each load costs one instruction and each load of B serves both rows
+  (func $block2x4_${T} (param $pa i32) (param $pb i32) (param $kvBytes i32) (param $a0 i32) (param $a1 i32) (param $c0 i32) (param $c1 i32)
+    (param $B i32) (param $j i32) (param $k i32) (param $acc i32)
+    (local $kv i32) (local $rowBytes i32) (local $end i32)
     (local $b0 i32) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local $x0 v128) (local $x1 v128) (local $y v128)
     (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
     (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local.set $end (i32.add (local.get $pb) (i32.shl (local.get $kvBytes) (i32.const 2))))
+    (block $kDone
+      (loop $kLoop
+        ${Array.from({ length: UNROLL }, (_, u) => `;; vector ${u} of the turn; each test also keeps V8 from hoisting the loads of all ${UNROLL} (which spills)
+        (br_if $kDone (i32.le_u (i32.sub (local.get $end) (local.get $pb)) (i32.const ${u * 64})))
+        (local.set $x0 (v128.load offset=${u * 32} (local.get $pa)))
+        (local.set $x1 (v128.load offset=${u * 32 + 16} (local.get $pa)))
+        ${[0, 1, 2, 3].map((q) => `(local.set $y (v128.load offset=${u * 64 + q * 16} (local.get $pb)))
+        (local.set $s0${q} (${V}.add (local.get $s0${q}) (${V}.mul (local.get $x0) (local.get $y))))
+        (local.set $s1${q} (${V}.add (local.get $s1${q}) (${V}.mul (local.get $x1) (local.get $y))))`).join('\n        ')}`).join('\n        ')}
+        (local.set $pa (i32.add (local.get $pa) (i32.const ${UNROLL * 32})))
+        (local.set $pb (i32.add (local.get $pb) (i32.const ${UNROLL * 64})))
+        (br $kLoop)))
     (local.set $kv (i32.and (local.get $k) (i32.const ${-N})))
+    (if (i32.eq (local.get $kv) (local.get $k))
+      (then
+        ;; no tail: each row's four sums added across lanes at once, in hsum's order, and stored as a vector
+        ${[0, 1].map((r) => rowOfSums(t, r)).join('\n        ')}
+        (return)))
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const ${SH})))
     (local.set $b0 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))))
     (local.set $b1 (i32.add (local.get $b0) (local.get $rowBytes)))
     (local.set $b2 (i32.add (local.get $b1) (local.get $rowBytes)))
     (local.set $b3 (i32.add (local.get $b2) (local.get $rowBytes)))
-    (local.set $end (i32.shl (local.get $kv) (i32.const ${SH})))
-    (block $kDone
-      (loop $kLoop
-        (br_if $kDone (i32.ge_u (local.get $off) (local.get $end)))
-        ${[0, 1].map((u) => `(local.set $x0 (v128.load (i32.add (local.get $a0) (local.get $off))))
-        (local.set $x1 (v128.load (i32.add (local.get $a1) (local.get $off))))
-        ${[0, 1, 2, 3].map((q) => `(local.set $y (v128.load (i32.add (local.get $b${q}) (local.get $off))))
-        (local.set $s0${q} (${V}.add (local.get $s0${q}) (${V}.mul (local.get $x0) (local.get $y))))
-        (local.set $s1${q} (${V}.add (local.get $s1${q}) (${V}.mul (local.get $x1) (local.get $y))))`).join('\n        ')}
-        (local.set $off (i32.add (local.get $off) (i32.const 16)))${u === 0 ? `
-        ;; two vectors of k a turn: the loop's own costs paid half as often
-        (br_if $kDone (i32.ge_u (local.get $off) (local.get $end)))` : ''}`).join('\n        ')}
-        (br $kLoop)))
     ${[0, 1]
       .flatMap((r) =>
         [0, 1, 2, 3].map(
@@ -322,23 +366,41 @@ function kernels(t: Lane): string {
       )
       .join('\n    ')})
 
+  ;; $pack: scratch of (m − m % 2 + 4) · (k − k % ${N}) values
   (func (export "gemm_nt_${T}")
-    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32)
-    (local $i i32) (local $j i32) (local $rowBytes i32) (local $a0 i32) (local $c0 i32)
+    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32) (param $pack i32)
+    (local $i i32) (local $j i32) (local $rowBytes i32) (local $kvBytes i32) (local $a0 i32) (local $c0 i32) (local $pa i32) (local $panel i32)
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const ${SH})))
+    (local.set $kvBytes (i32.shl (i32.and (local.get $k) (i32.const ${-N})) (i32.const ${SH})))
+    ;; every pair of rows of A, interleaved a vector at a time; then the panel for four rows of B
+    (local.set $a0 (local.get $A))
+    (local.set $pa (local.get $pack))
+    (block $packed
+      (loop $pairs
+        (br_if $packed (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
+        (call $pack2 (local.get $a0) (local.get $rowBytes) (local.get $pa) (local.get $kvBytes))
+        (local.set $a0 (i32.add (local.get $a0) (i32.shl (local.get $rowBytes) (i32.const 1))))
+        (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $kvBytes) (i32.const 1))))
+        (local.set $i (i32.add (local.get $i) (i32.const 2)))
+        (br $pairs)))
+    (local.set $panel (local.get $pa))
     ;; four rows of B (a panel that stays in cache) against every pair of rows of A
     (block $quadsDone
       (loop $quads
         (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $n)))
+        (call $pack4 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))) (local.get $rowBytes) (local.get $panel) (local.get $kvBytes))
         (local.set $i (i32.const 0))
+        (local.set $pa (local.get $pack))
         (block $pairsDone
           (loop $pairs
             (br_if $pairsDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
             (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
             (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $n))')})
-            (call $block2x4_${T} (local.get $a0) (i32.add (local.get $a0) (local.get $rowBytes))
+            (call $block2x4_${T} (local.get $pa) (local.get $panel) (local.get $kvBytes)
+              (local.get $a0) (i32.add (local.get $a0) (local.get $rowBytes))
               (local.get $c0) ${at('$c0', '(local.get $n)')}
               (local.get $B) (local.get $j) (local.get $k) (local.get $acc))
+            (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $kvBytes) (i32.const 1))))
             (local.set $i (i32.add (local.get $i) (i32.const 2)))
             (br $pairs)))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
@@ -363,35 +425,35 @@ function kernels(t: Lane): string {
           ${at('$C', '(i32.mul (local.get $i) (local.get $n))')}
           (local.get $B) (i32.const 0) (local.get $n) (local.get $k) (local.get $acc)))))
 
-  ;; rows $c0, $c1 of C (coefficients from $a0, $a1, $cs bytes apart), columns $j..$j+${4 * N}:
-  ;; eight vector sums over all p, each load of B used for both rows
-  (func $strip2_${T} (param $c0 i32) (param $c1 i32) (param $a0 i32) (param $a1 i32) (param $cs i32)
-    (param $B i32) (param $n i32) (param $k i32) (param $j i32) (param $acc i32)
-    (local $p i32) (local $pa i32) (local $pb i32) (local $nBytes i32) (local $at i32)
-    (local $x0 v128) (local $x1 v128) (local $y v128)
-    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128)
-    (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
-    (local.set $nBytes (i32.shl (local.get $n) (i32.const ${SH})))
-    (local.set $at (i32.shl (local.get $j) (i32.const ${SH})))
+  ;; rows r = 0..3 of C from $c0 ($rowBytes apart), columns from byte $at on, two vectors: eight
+  ;; sums over all p of the packed coefficients at $pa (four per p) times the packed strip of B at
+  ;; $pb (two vectors per p), one pointer each, the offsets immediate
+  (func $block4x2_${T} (param $pa i32) (param $pb i32) (param $k i32) (param $c0 i32) (param $rowBytes i32) (param $at i32) (param $acc i32)
+    (local $end i32) (local $c1 i32) (local $c2 i32) (local $c3 i32)
+    (local $x v128) (local $y0 v128) (local $y1 v128)
+    (local $s00 v128) (local $s01 v128) (local $s10 v128) (local $s11 v128)
+    (local $s20 v128) (local $s21 v128) (local $s30 v128) (local $s31 v128)
+    (local.set $c0 (i32.add (local.get $c0) (local.get $at)))
+    (local.set $c1 (i32.add (local.get $c0) (local.get $rowBytes)))
+    (local.set $c2 (i32.add (local.get $c1) (local.get $rowBytes)))
+    (local.set $c3 (i32.add (local.get $c2) (local.get $rowBytes)))
     (if (local.get $acc)
       (then
-        ${[0, 1].flatMap((r) => [0, 1, 2, 3].map((q) => `(local.set $s${r}${q} (v128.load offset=${16 * q} (i32.add (local.get $c${r}) (local.get $at))))`)).join('\n        ')}))
-    (local.set $pb (i32.add (local.get $B) (local.get $at)))
+        ${[0, 1, 2, 3].flatMap((r) => [0, 1].map((q) => `(local.set $s${r}${q} (v128.load offset=${16 * q} (local.get $c${r})))`)).join('\n        ')}))
+    (local.set $end (i32.add (local.get $pb) (i32.shl (local.get $k) (i32.const 5))))
     (block $kDone
       (loop $kLoop
-        (br_if $kDone (i32.ge_u (local.get $p) (local.get $k)))
-        ${[0, 1].map((u) => `(local.set $x0 (${splatLoad} (i32.add (local.get $a0) (local.get $pa))))
-        (local.set $x1 (${splatLoad} (i32.add (local.get $a1) (local.get $pa))))
-        ${[0, 1, 2, 3].map((q) => `(local.set $y (v128.load offset=${16 * q} (local.get $pb)))
-        (local.set $s0${q} (${V}.add (local.get $s0${q}) (${V}.mul (local.get $x0) (local.get $y))))
-        (local.set $s1${q} (${V}.add (local.get $s1${q}) (${V}.mul (local.get $x1) (local.get $y))))`).join('\n        ')}
-        (local.set $pa (i32.add (local.get $pa) (local.get $cs)))
-        (local.set $pb (i32.add (local.get $pb) (local.get $nBytes)))${u === 0 ? `
-        ;; two values of p a turn: the loop's own costs (the counter, its test, V8's check) paid half as often
-        (br_if $kDone (i32.ge_u (i32.add (local.get $p) (i32.const 1)) (local.get $k)))` : ''}`).join('\n        ')}
-        (local.set $p (i32.add (local.get $p) (i32.const 2)))
+        ${Array.from({ length: UNROLL }, (_, u) => `;; p + ${u}; each test also keeps V8 from hoisting the loads of the whole turn (which spills)
+        (br_if $kDone (i32.le_u (i32.sub (local.get $end) (local.get $pb)) (i32.const ${u * 32})))
+        (local.set $y0 (v128.load offset=${u * 32} (local.get $pb)))
+        (local.set $y1 (v128.load offset=${u * 32 + 16} (local.get $pb)))
+        ${[0, 1, 2, 3].map((r) => `(local.set $x (${splatLoad} offset=${(u * 4 + r) * E} (local.get $pa)))
+        (local.set $s${r}0 (${V}.add (local.get $s${r}0) (${V}.mul (local.get $x) (local.get $y0))))
+        (local.set $s${r}1 (${V}.add (local.get $s${r}1) (${V}.mul (local.get $x) (local.get $y1))))`).join('\n        ')}`).join('\n        ')}
+        (local.set $pa (i32.add (local.get $pa) (i32.const ${UNROLL * 4 * E})))
+        (local.set $pb (i32.add (local.get $pb) (i32.const ${UNROLL * 32})))
         (br $kLoop)))
-    ${[0, 1].flatMap((r) => [0, 1, 2, 3].map((q) => `(v128.store offset=${16 * q} (i32.add (local.get $c${r}) (local.get $at)) (local.get $s${r}${q}))`)).join('\n    ')})
+    ${[0, 1, 2, 3].flatMap((r) => [0, 1].map((q) => `(v128.store offset=${16 * q} (local.get $c${r}) (local.get $s${r}${q}))`)).join('\n    ')})
 
   ;; row $c of C (coefficients from $aRow, $cs bytes apart), columns $j..n: ${4 * N} at a time in four
   ;; vector sums over all p (the coefficient splat across the lanes), then ${N} at a time, then one at a time
@@ -403,46 +465,81 @@ function kernels(t: Lane): string {
     ${columnLoop('vector', 1)}
     ${columnLoop('one', 0)})
 
-  ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]. A strip of ${4 * N} columns of B at a time
-  ;; (k × ${16 * 4} bytes, kept in cache) against every pair of rows of A; an odd last row and the last
-  ;; n % ${4 * N} columns one row at a time.
+  ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]. The coefficients of every four rows are
+  ;; packed (four per p), then a strip of ${2 * N} columns of B at a time (k × 32 bytes, kept in cache) is
+  ;; packed and met by every four rows. The last m % 4 rows, and the last n % ${2 * N} columns of the
+  ;; others, one row at a time. $pack: scratch of (m − m % 4 + ${32 / E}) · k values.
   (func (export "row_update_${T}")
     (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $rs i32) (param $cs i32)
-    (param $B i32) (param $C i32) (param $acc i32)
-    (local $i i32) (local $j i32) (local $wide i32) (local $c0 i32) (local $a0 i32) (local $rowBytes i32) (local $aStep i32) (local $csBytes i32)
+    (param $B i32) (param $C i32) (param $acc i32) (param $pack i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $m4 i32) (local $n2 i32) (local $rowBytes i32) (local $csBytes i32)
+    (local $pa i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $strip i32) (local $c0 i32) (local $pb i32)
     (local.set $rowBytes (i32.shl (local.get $n) (i32.const ${SH})))
-    (local.set $aStep (i32.shl (local.get $rs) (i32.const ${SH})))
     (local.set $csBytes (i32.shl (local.get $cs) (i32.const ${SH})))
-    (local.set $wide (i32.and (local.get $n) (i32.const ${-4 * N})))
+    (local.set $m4 (i32.and (local.get $m) (i32.const -4)))
+    (local.set $n2 (i32.and (local.get $n) (i32.const ${-2 * N})))
+    ;; the coefficients of rows i..i+3, four per p
+    (local.set $pa (local.get $pack))
+    (block $quadsPacked
+      (loop $quads
+        (br_if $quadsPacked (i32.ge_u (local.get $i) (local.get $m4)))
+        (local.set $a0 ${at('$A', '(i32.mul (local.get $i) (local.get $rs))')})
+        (local.set $a1 (i32.add (local.get $a0) (i32.shl (local.get $rs) (i32.const ${SH}))))
+        (local.set $a2 (i32.add (local.get $a1) (i32.shl (local.get $rs) (i32.const ${SH}))))
+        (local.set $a3 (i32.add (local.get $a2) (i32.shl (local.get $rs) (i32.const ${SH}))))
+        (local.set $p (i32.const 0))
+        (block $pDone
+          (loop $ps
+            (br_if $pDone (i32.ge_u (local.get $p) (local.get $k)))
+            ${[0, 1, 2, 3].map((r) => `(${T}.store offset=${r * E} (local.get $pa) (${T}.load (local.get $a${r})))
+            (local.set $a${r} (i32.add (local.get $a${r}) (local.get $csBytes)))`).join('\n            ')}
+            (local.set $pa (i32.add (local.get $pa) (i32.const ${4 * E})))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $ps)))
+        (local.set $i (i32.add (local.get $i) (i32.const 4)))
+        (br $quads)))
+    (local.set $strip (local.get $pa))
     (block $stripsDone
       (loop $strips
-        (br_if $stripsDone (i32.ge_u (local.get $j) (local.get $wide)))
+        (br_if $stripsDone (i32.ge_u (local.get $j) (local.get $n2)))
+        ;; columns j..j+${2 * N} of B: two vectors per p
+        (local.set $pb ${at('$B', '(local.get $j)')})
+        (local.set $pa (local.get $strip))
+        (local.set $p (i32.const 0))
+        (block $pDone
+          (loop $ps
+            (br_if $pDone (i32.ge_u (local.get $p) (local.get $k)))
+            (v128.store (local.get $pa) (v128.load (local.get $pb)))
+            (v128.store offset=16 (local.get $pa) (v128.load offset=16 (local.get $pb)))
+            (local.set $pa (i32.add (local.get $pa) (i32.const 32)))
+            (local.set $pb (i32.add (local.get $pb) (local.get $rowBytes)))
+            (local.set $p (i32.add (local.get $p) (i32.const 1)))
+            (br $ps)))
         (local.set $i (i32.const 0))
+        (local.set $pa (local.get $pack))
         (local.set $c0 (local.get $C))
-        (local.set $a0 (local.get $A))
-        (block $pairsDone
-          (loop $pairs
-            (br_if $pairsDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
-            (call $strip2_${T} (local.get $c0) (i32.add (local.get $c0) (local.get $rowBytes))
-              (local.get $a0) (i32.add (local.get $a0) (local.get $aStep)) (local.get $csBytes)
-              (local.get $B) (local.get $n) (local.get $k) (local.get $j) (local.get $acc))
-            (local.set $c0 (i32.add (local.get $c0) (i32.shl (local.get $rowBytes) (i32.const 1))))
-            (local.set $a0 (i32.add (local.get $a0) (i32.shl (local.get $aStep) (i32.const 1))))
-            (local.set $i (i32.add (local.get $i) (i32.const 2)))
-            (br $pairs)))
-        (local.set $j (i32.add (local.get $j) (i32.const ${4 * N})))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m4)))
+            (call $block4x2_${T} (local.get $pa) (local.get $strip) (local.get $k) (local.get $c0) (local.get $rowBytes)
+              (i32.shl (local.get $j) (i32.const ${SH})) (local.get $acc))
+            (local.set $pa (i32.add (local.get $pa) (i32.mul (local.get $k) (i32.const ${4 * E}))))
+            (local.set $c0 (i32.add (local.get $c0) (i32.shl (local.get $rowBytes) (i32.const 2))))
+            (local.set $i (i32.add (local.get $i) (i32.const 4)))
+            (br $rows)))
+        (local.set $j (i32.add (local.get $j) (i32.const ${2 * N})))
         (br $strips)))
-    ;; every row from the last wide strip on (an odd last row: from the first column)
+    ;; the last n % ${2 * N} columns of the rows so far, and every column of the last m % 4 rows
     (local.set $i (i32.const 0))
-    (block $rowsDone
-      (loop $rows
-        (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m)))
+    (block $restDone
+      (loop $rest
+        (br_if $restDone (i32.ge_u (local.get $i) (local.get $m)))
         (call $row_${T} ${at('$C', '(i32.mul (local.get $i) (local.get $n))')} ${at('$A', '(i32.mul (local.get $i) (local.get $rs))')}
           (local.get $csBytes) (local.get $B) (local.get $n) (local.get $k)
-          (select (i32.const 0) (local.get $wide) (i32.and (i32.eq (i32.add (local.get $i) (i32.const 1)) (local.get $m)) (i32.and (local.get $m) (i32.const 1))))
+          (select (local.get $n2) (i32.const 0) (i32.lt_u (local.get $i) (local.get $m4)))
           (local.get $acc))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
-        (br $rows))))
+        (br $rest))))
 
   ;; m times: dst[0..n) += src[0..n), then dst and src move on by their steps (bytes; 0 stays put)
   (func $add_rows_${T} (param $m i32) (param $n i32) (param $dst i32) (param $dstStep i32) (param $src i32) (param $srcStep i32)
@@ -493,10 +590,32 @@ ${elementwise(t, 'relu_grad', `(v128.and $Y (${V}.gt $X ${splat(t, 0)}))`, true)
 `;
 }
 
+/**
+ * $pack{rows}: rows rows of `bytes` bytes each, `stride` bytes apart from $src, interleaved a
+ * vector (16 bytes) at a time into $dst: row 0's first vector, row 1's, ..., then every row's
+ * second. The layout gemm_nt's micro-kernel reads with one pointer; any lane type.
+ */
+function packFunction(rows: number): string {
+  return `
+  (func $pack${rows} (param $src i32) (param $stride i32) (param $dst i32) (param $bytes i32)
+    (local $off i32)
+    ${Array.from({ length: rows - 1 }, (_, r) => `(local $r${r + 1} i32)`).join(' ')}
+    ${Array.from({ length: rows - 1 }, (_, r) => `(local.set $r${r + 1} (i32.add (local.get $src) (i32.mul (local.get $stride) (i32.const ${r + 1}))))`).join('\n    ')}
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $off) (local.get $bytes)))
+        ${Array.from({ length: rows }, (_, r) => `(v128.store offset=${16 * r} (local.get $dst) (v128.load (i32.add (local.get ${r === 0 ? '$src' : `$r${r}`}) (local.get $off))))`).join('\n        ')}
+        (local.set $dst (i32.add (local.get $dst) (i32.const ${16 * rows})))
+        (local.set $off (i32.add (local.get $off) (i32.const 16)))
+        (br $next))))`;
+}
+
 /** The whole module: both types over one memory, imported so it can be shared (and so grow without moving views). */
 export function kernelsWat(): string {
   return `(module
   (import "env" "memory" (memory 1 65536 shared))
+${packFunction(2)}
+${packFunction(4)}
 ${kernels(F32)}
 ${kernels(F64)}
 )`;

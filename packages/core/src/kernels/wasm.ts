@@ -20,8 +20,8 @@ declare const WebAssembly: {
 
 /** What the module exports for one number type (the names without their _f32 / _f64 suffix). */
 interface TypedExports {
-  gemm_nt(m: number, n: number, k: number, A: number, B: number, C: number, accumulate: number): void;
-  row_update(m: number, n: number, k: number, A: number, rowStride: number, colStride: number, B: number, C: number, accumulate: number): void;
+  gemm_nt(m: number, n: number, k: number, A: number, B: number, C: number, accumulate: number, pack: number): void;
+  row_update(m: number, n: number, k: number, A: number, rowStride: number, colStride: number, B: number, C: number, accumulate: number, pack: number): void;
   add_row_vector(m: number, n: number, v: number, C: number): void;
   sum_rows(m: number, n: number, A: number, out: number, accumulate: number): void;
   all_finite(x: number, n: number): number;
@@ -93,7 +93,9 @@ export class WasmKernels implements Kernels {
   /** Every ArrayBuffer object this memory has had (one per size): an array is resident when its buffer is one of them. */
   private readonly buffers = new Set<ArrayBufferLike>();
   private top = ALIGN;
+  /** Scratch: copies of operands from elsewhere, and gemm_nt's packed rows. */
   private staging = { at: 0, bytes: 0 };
+  private packing = { at: 0, bytes: 0 };
   private readonly sigmoid: Activation;
   private readonly relu: Activation;
 
@@ -140,20 +142,29 @@ export class WasmKernels implements Kernels {
 
   gemmNT(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void {
     const x = this.typed(C);
-    if (this.resident(A) && this.resident(B) && this.resident(C)) x.gemm_nt(m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, accumulate ? 1 : 0);
-    else this.staged([A, B, C], [m * k, n * k, m * n], accumulate, (p) => x.gemm_nt(m, n, k, p[0], p[1], p[2], accumulate ? 1 : 0));
+    // the pairs of rows of A and one panel of four rows of B, interleaved
+    const pack = this.scratch('packing', (m - (m % 2) + 4) * k * (C instanceof Float64Array ? 8 : 4));
+    if (this.resident(A) && this.resident(B) && this.resident(C)) x.gemm_nt(m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, accumulate ? 1 : 0, pack);
+    else this.staged([A, B, C], [m * k, n * k, m * n], accumulate, (p) => x.gemm_nt(m, n, k, p[0], p[1], p[2], accumulate ? 1 : 0, pack));
   }
 
   gemmNN(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void {
-    const x = this.typed(C);
-    if (this.resident(A) && this.resident(B) && this.resident(C)) x.row_update(m, n, k, A.byteOffset, k, 1, B.byteOffset, C.byteOffset, accumulate ? 1 : 0);
-    else this.staged([A, B, C], [m * k, k * n, m * n], accumulate, (p) => x.row_update(m, n, k, p[0], k, 1, p[1], p[2], accumulate ? 1 : 0));
+    this.rowUpdate(m, n, k, A, k, 1, B, C, accumulate);
   }
 
   gemmTN(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void {
+    this.rowUpdate(m, n, k, A, 1, m, B, C, accumulate);
+  }
+
+  /** C[m,n] (+)= Σ_p a(i,p) B[p,:] with a(i,p) = A[i*rowStride + p*colStride]: gemmNN and gemmTN. */
+  private rowUpdate(m: number, n: number, k: number, A: Floats, rowStride: number, colStride: number, B: Floats, C: Floats, accumulate: boolean): void {
     const x = this.typed(C);
-    if (this.resident(A) && this.resident(B) && this.resident(C)) x.row_update(m, n, k, A.byteOffset, 1, m, B.byteOffset, C.byteOffset, accumulate ? 1 : 0);
-    else this.staged([A, B, C], [k * m, k * n, m * n], accumulate, (p) => x.row_update(m, n, k, p[0], 1, m, p[1], p[2], accumulate ? 1 : 0));
+    const size = C instanceof Float64Array ? 8 : 4;
+    // the coefficients of every four rows, and one strip of B
+    const pack = this.scratch('packing', ((m - (m % 4)) * size + 32) * k);
+    const acc = accumulate ? 1 : 0;
+    if (this.resident(A) && this.resident(B) && this.resident(C)) x.row_update(m, n, k, A.byteOffset, rowStride, colStride, B.byteOffset, C.byteOffset, acc, pack);
+    else this.staged([A, B, C], [m * k, k * n, m * n], accumulate, (p) => x.row_update(m, n, k, p[0], rowStride, colStride, p[1], p[2], acc, pack));
   }
 
   addRowVector(m: number, n: number, v: Floats, C: Floats): void {
@@ -211,6 +222,12 @@ export class WasmKernels implements Kernels {
     return at;
   }
 
+  /** The start of a scratch area of at least `bytes` bytes; grown to twice the need when short (the old one is abandoned). */
+  private scratch(area: 'staging' | 'packing', bytes: number): number {
+    if (bytes > this[area].bytes) this[area] = { at: this.reserve(2 * bytes), bytes: 2 * bytes };
+    return this[area].at;
+  }
+
   /**
    * Runs `call` with pointers to copies of the non-resident operands in the
    * staging area. The last operand is the output: copied in too when it is
@@ -221,11 +238,10 @@ export class WasmKernels implements Kernels {
     const size = out instanceof Float64Array ? 8 : 4;
     let need = 0;
     for (let i = 0; i < operands.length; i++) if (!this.resident(operands[i])) need += Math.ceil((lengths[i] * size) / ALIGN) * ALIGN;
-    if (need > this.staging.bytes) this.staging = { at: this.reserve(2 * need), bytes: 2 * need };
+    let at = this.scratch('staging', need);
     const buffer = this.memory.buffer;
     const pointers: number[] = [];
     const copies: Floats[] = [];
-    let at = this.staging.at;
     for (let i = 0; i < operands.length; i++) {
       const v = operands[i];
       if (this.resident(v)) {
