@@ -87,22 +87,45 @@ async function ddp(key, timing) {
   return r;
 }
 
-/** 2 workers at the peers' global batch against PyTorch DDP with 2 processes, and our in-process trainer. */
+/** Rounds of (ours, DDP), alternated: a machine whose speed drifts during the run weighs on both sides alike. */
+const DDP_ROUNDS = 2;
+
+/** The median of every window of every round (each probe reports its 3 windows). */
+function pooledMedian(runs) {
+  const all = runs.flatMap((r) => r.windows ?? []).sort((a, b) => a - b);
+  if (all.length === 0) return undefined;
+  const mid = all.length / 2;
+  return Math.round(all.length % 2 ? all[Math.floor(mid)] : (all[mid - 1] + all[mid]) / 2);
+}
+
+/**
+ * 2 workers at the peers' global batch against PyTorch DDP with 2 processes, measured in
+ * alternating rounds, and our in-process trainer.
+ */
 async function versusDdp(row, key, batch, timing) {
-  const two = distributed(key, 2, batch, 'auto', timing);
-  const one = runProbe(process.execPath, [file('ours.mjs'), key, ...timingArgs(timing)]);
   const skipped = torchUnavailable();
-  const peerRun = skipped ? { skipped } : await ddp(key, timing);
+  const ours = [];
+  const peers = [];
+  for (let round = 0; round < DDP_ROUNDS; round++) {
+    ours.push(distributed(key, 2, batch, 'auto', timing));
+    if (!skipped) peers.push(await ddp(key, timing));
+  }
+  const two = { ...ours[0], samplesPerSec: pooledMedian(ours), rounds: ours.map((r) => r.samplesPerSec) };
+  const one = runProbe(process.execPath, [file('ours.mjs'), key, ...timingArgs(timing)]);
+  const measured = peers.filter((r) => r.samplesPerSec);
+  const peerRun = skipped ? { skipped } : measured.length ? { ...measured[0], samplesPerSec: pooledMedian(measured), rounds: peers.map((r) => r.samplesPerSec ?? null) } : peers[peers.length - 1];
   const peer = peerRun.samplesPerSec ?? DDP_REFERENCE[key];
+  const rounds = (r) => (r.rounds && r.rounds.length > 1 ? ` (rounds: ${r.rounds.map((x) => num(x ?? undefined)).join(', ')})` : '');
   console.log(`\n${row} (global batch ${batch}), 2 processes\n`);
   console.log(table(
     ['run', 'samples/s', 'step ms', 'ours/DDP'],
     [
-      [`shardprop, 2 workers (${two.gradientForm ?? '?'})`, num(two.samplesPerSec), num(two.stepMs), ratio(two.samplesPerSec, peer)],
-      ['PyTorch DDP gloo, 2 processes' + (peerRun.samplesPerSec ? '' : ' (RESULTS.md)'), num(peer), num(peer && (batch * 1000) / peer), '1.00x'],
+      [`shardprop, 2 workers (${two.gradientForm ?? '?'})${rounds(two)}`, num(two.samplesPerSec), num(two.samplesPerSec && (batch * 1000) / two.samplesPerSec), ratio(two.samplesPerSec, peer)],
+      ['PyTorch DDP gloo, 2 processes' + (peerRun.samplesPerSec ? rounds(peerRun) : ' (RESULTS.md)'), num(peer), num(peer && (batch * 1000) / peer), '1.00x'],
       ['shardprop, in-process (--workers 0)', num(one.samplesPerSec), num(one.samplesPerSec && (batch * 1000) / one.samplesPerSec), ratio(one.samplesPerSec, peer)],
     ],
   ));
+  if (!skipped) console.log(`  ${DDP_ROUNDS} rounds of (shardprop, DDP), alternated; samples/s is the median of all the rounds' windows.`);
   if (skipped) console.log(`  PyTorch DDP not measured in this run: ${skipped}; quoted from ../shared/peers/RESULTS.md.`);
   if (peerRun.error) console.log(`  PyTorch DDP failed: ${peerRun.error}`);
   console.log(`  Target: shardprop with 2 workers >= ${DDP_TARGET[key]}x PyTorch DDP.`);
