@@ -1,27 +1,48 @@
 // Runs the vitest suite and ends with the plain line "N passed, N failed" taken
 // from vitest's own JSON results, so every run shows that tests executed.
+//
+// Two passes: the whole suite with the default kernels (WebAssembly SIMD), then the
+// tests that train through the CLI, the coordinator and the programmatic API again
+// with the portable kernels (SHARDPROP_KERNEL=js). The math and the distributed
+// exactness suites run both kernels within the first pass already. The line counts
+// both passes. Arguments (vitest filters, flags) go to the first pass only; with
+// arguments there is no second pass.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const dir = mkdtempSync(join(tmpdir(), 'shardprop-vitest-'));
-const results = join(dir, 'results.json');
-const vitest = spawnSync(
-  process.execPath,
-  ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...process.argv.slice(2)],
-  { stdio: 'inherit' },
+/** The training tests whose runs compute with the default kernels, run again with the portable ones. */
+const PORTABLE_PASS = ['cli', 'checkpoint', 'faults', 'coordinator', 'api', 'run-record', 'config', 'fashion-mnist'].map(
+  (name) => `test/integration/${name}.test.ts`,
 );
-let summary;
-try {
-  summary = JSON.parse(readFileSync(results, 'utf8'));
-} catch {
-  console.log('vitest wrote no results');
-  console.log('0 passed, 1 failed');
-  process.exit(vitest.status || 1);
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+
+/** One vitest run; its counts from the JSON results, or null when it wrote none. */
+function vitest(args, env) {
+  const dir = mkdtempSync(join(tmpdir(), 'shardprop-vitest-'));
+  const results = join(dir, 'results.json');
+  const run = spawnSync(
+    process.execPath,
+    ['node_modules/vitest/vitest.mjs', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...args],
+    { stdio: 'inherit', env: { ...process.env, ...env } },
+  );
+  try {
+    const summary = JSON.parse(readFileSync(results, 'utf8'));
+    return { status: run.status ?? 1, passed: summary.numPassedTests, failed: summary.numFailedTests, skipped: summary.numPendingTests + summary.numTodoTests };
+  } catch {
+    return { status: run.status || 1, passed: 0, failed: 1, skipped: 0 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
-const skipped = summary.numPendingTests + summary.numTodoTests;
-console.log(`${summary.numPassedTests} passed, ${summary.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
-process.exit(vitest.status ?? 1);
+
+const args = process.argv.slice(2);
+const passes = [vitest(args, {})];
+if (args.length === 0) {
+  console.log('\nThe training tests again, with the portable kernels (SHARDPROP_KERNEL=js)\n');
+  passes.push(vitest(PORTABLE_PASS, { SHARDPROP_KERNEL: 'js' }));
+}
+const total = (key) => passes.reduce((sum, p) => sum + p[key], 0);
+const skipped = total('skipped');
+console.log(`${total('passed')} passed, ${total('failed')} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(passes.find((p) => p.status !== 0)?.status ?? 0);

@@ -10,3 +10,10 @@ export async function kernelsNamed(name: KernelName): Promise<Kernels> {
   expect(await prepareWasmKernels()).toBe(true);
   return WasmKernels.create();
 }
+
+/**
+ * The kernels a test's runs compute with when it does not name them: the CLI reads
+ * SHARDPROP_KERNEL itself, and scripts/run-tests.mjs runs the training tests a second
+ * time with SHARDPROP_KERNEL=js; the programmatic API is given it explicitly.
+ */
+export const DEFAULT_KERNEL: KernelName = process.env.SHARDPROP_KERNEL === 'js' ? 'js' : 'wasm';

@@ -4,6 +4,7 @@ import { train } from '@shardprop/coordinator';
 import { loadModel } from '@shardprop/core';
 import { maxAbsDiff } from '../helpers/arrays.js';
 import { tempDir } from '../helpers/cli.js';
+import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.remove());
@@ -14,8 +15,9 @@ describe('train(options), the programmatic API', () => {
     for (const workers of [0, 2]) {
       const metrics = tmp.path(`metrics-${workers}.jsonl`);
       const out = tmp.path(`model-${workers}.json`);
-      const s = await train({ data: 'circles', layers: [2, 8, 2], epochs: 4, batch: 25, lr: 1, dtype: 'float64', workers, metrics, out });
+      const s = await train({ data: 'circles', layers: [2, 8, 2], epochs: 4, batch: 25, lr: 1, dtype: 'float64', workers, metrics, out, kernel: DEFAULT_KERNEL });
       expect(s.workers).toBe(workers);
+      expect(s.kernel).toBe(DEFAULT_KERNEL);
       expect(s.steps).toBe(4 * 40);
       expect(s.epochs).toBe(4);
       expect(s.model).toBe(out);

@@ -62,6 +62,29 @@ describe('logs', () => {
   });
 });
 
+describe('SHARDPROP_KERNEL, the default of --kernel', () => {
+  const run = (env: Record<string, string>, extra: string[] = []) =>
+    runCli(['train', '--data', 'xor', '--layers', '2,3,1', '--steps', '3', '--workers', '1', '--out', tmp.path(`k-${env.SHARDPROP_KERNEL}-${extra.join('')}.json`), '--json', '--no-dashboard', ...extra], { env });
+
+  it('chooses the kernels of the coordinator and its workers; --kernel wins over it', async () => {
+    const js = await run({ SHARDPROP_KERNEL: 'js' });
+    expect(js.code, js.stderr).toBe(0);
+    expect(summaryOf(js).kernel).toBe('js');
+    const wasm = await run({ SHARDPROP_KERNEL: 'wasm' });
+    expect(wasm.code, wasm.stderr).toBe(0);
+    expect(summaryOf(wasm).kernel).toBe('wasm');
+    const flag = await run({ SHARDPROP_KERNEL: 'js' }, ['--kernel', 'wasm']);
+    expect(flag.code, flag.stderr).toBe(0);
+    expect(summaryOf(flag).kernel).toBe('wasm');
+  });
+
+  it('an unknown value is refused in one line, exit code 2', async () => {
+    const r = await run({ SHARDPROP_KERNEL: 'gpu' });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/SHARDPROP_KERNEL must be auto, js, wasm; got "gpu"/)]);
+  });
+});
+
 describe('bad input: one line, exit code 2', () => {
   const cases: [string, string[], RegExp][] = [
     ['an unknown flag', ['train', '--data', 'xor', '--bogus', '1'], /bogus/i],

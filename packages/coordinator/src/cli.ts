@@ -45,7 +45,7 @@ function trainingFlags<T>(y: Argv<T>) {
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
     .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
     .option('gradient-form', { type: 'string', choices: GRADIENT_FORM_CHOICES, describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
-    .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default auto: wasm where available)' })
+    .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default $SHARDPROP_KERNEL, else auto: wasm where available)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
@@ -99,6 +99,15 @@ function sourceFlags(args: Args): Pick<TrainOptions, 'targets' | 'labelColumn' |
   };
 }
 
+/** SHARDPROP_KERNEL: the kernels of every command that computes, where --kernel (or a config file) does not say. */
+function kernelFromEnv(): (typeof KERNEL_CHOICES)[number] | undefined {
+  const value = process.env.SHARDPROP_KERNEL;
+  if (value === undefined || value === '') return undefined;
+  const choice = KERNEL_CHOICES.find((c) => c === value);
+  if (!choice) throw new UsageError(`SHARDPROP_KERNEL must be ${KERNEL_CHOICES.join(', ')}; got ${JSON.stringify(value)}`);
+  return choice;
+}
+
 function trainOptionsFromArgs(args: Args): TrainOptions {
   for (const key of Object.keys(args)) {
     if (Array.isArray(args[key]) && key !== '_') throw new UsageError(`--${key} was given more than once`);
@@ -124,7 +133,7 @@ function trainOptionsFromArgs(args: Args): TrainOptions {
     seed: num(args, 'seed'),
     workers: num(args, 'workers'),
     gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
-    kernel: str(args, 'kernel') as TrainOptions['kernel'],
+    kernel: (str(args, 'kernel') ?? kernelFromEnv()) as TrainOptions['kernel'],
     metrics: str(args, 'metrics'),
     trace: str(args, 'trace'),
     checkpointDir: str(args, 'checkpoint-dir'),
@@ -227,7 +236,7 @@ async function evalCommand(args: Args): Promise<void> {
     throw new UsageError(`the model's layers ${layers.join(',')} do not fit ${set.source}: it has ${set.inputs} inputs and ${set.outputs} outputs`);
   }
   // the kernels training uses by default, so the figures match the training summary's
-  const kernels = createKernels(await resolveKernel('auto'));
+  const kernels = createKernels(await resolveKernel(kernelFromEnv() ?? 'auto'));
   const r = new Backprop(model.spec, 256, kernels).evaluate(model, set);
   const result = { model: modelPath, data: set.source, samples: r.count, risk: r.lossSum / r.count, accuracy: r.correct / r.count };
   if (args.json === true) process.stdout.write(JSON.stringify(result) + '\n');

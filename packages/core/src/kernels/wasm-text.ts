@@ -22,9 +22,16 @@
  *   four rows of B stays in cache across all rows of A.
  * - row_update: C[m,n] (+)= Σ_p a(i,p) B[p,:] with a(i,p) = A[i*rs + p*cs], the
  *   two backward products A · B (rs = k, cs = 1) and Aᵀ · B (rs = 1, cs = m).
- *   Four vectors of each of two rows of C are held in registers over all of k,
- *   each load of B serving both rows; a strip of B stays in cache across all
- *   rows of A.
+ *   Two vectors of each of four rows of C are held in registers over all of k,
+ *   each load of B serving all four rows. The coefficients of every four rows
+ *   (four per p) and a strip of two vectors' columns of B are packed first, so
+ *   the loop reads each with one pointer and immediate offsets; the strip stays
+ *   in cache across all rows of A. Each element is summed over p in order on
+ *   every path (the leftover rows and columns go one row at a time).
+ *
+ * The micro-kernels' loops take four steps a turn, with the exit test before
+ * each step: without a branch between them, V8's scheduler would hoist all the
+ * turn's loads to its start and run out of the 16 vector registers of x64.
  * - add_row_vector, sum_rows: the bias, Z += b, and its gradient, Σ_rows Δ.
  * - sigmoid, sigmoid_grad, relu, relu_grad: σ and δ ⊙= σ'; exp is computed in
  *   registers (range reduction by ln 2, a Taylor polynomial, the power of two
