@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../packages/coordinator/dist/local-workers.js';
 import { runProbe, timingArgs } from '../measure.mjs';
 import { PYTHON, ddpEnv, torchUnavailable } from '../peers.mjs';
 import { num, ratio, table } from '../report.mjs';
@@ -28,8 +29,9 @@ const DDP_TARGET = { seed: 2, large: 0.4 };
 /** RESULTS.md: PyTorch, the seed's MNIST setup for 30 epochs, one process. */
 const TORCH_MNIST_SECONDS = 3.4;
 
+// the probe's process is the coordinator: it runs with the flags the shardprop command gives node
 const distributed = (key, workers, batch, form, timing) =>
-  runProbe(process.execPath, [file('distributed.mjs'), key, String(workers), String(batch), form, ...timingArgs(timing)]);
+  runProbe(process.execPath, [...NODE_FLAGS, file('distributed.mjs'), key, String(workers), String(batch), form, ...timingArgs(timing)]);
 
 /** A free TCP port on 127.0.0.1 for DDP's rendezvous. */
 function freePort() {
@@ -137,7 +139,7 @@ function mnistRun(workers, dir, epochs = 1, times = 3) {
   const runs = [];
   for (let i = 0; i < times; i++) {
     const metrics = join(dir, `m${workers}-${epochs}-${i}.jsonl`);
-    const r = runProbe(process.execPath, [BIN, 'train', '--data', 'mnist', '--layers', '784,30,10', '--epochs', String(epochs), '--batch', '10', '--lr', '3',
+    const r = runProbe(process.execPath, [...NODE_FLAGS, BIN, 'train', '--data', 'mnist', '--layers', '784,30,10', '--epochs', String(epochs), '--batch', '10', '--lr', '3',
       '--workers', String(workers), '--json', '--no-dashboard', '--out', join(dir, `model-${workers}-${epochs}-${i}.json`), '--metrics', metrics], 300_000, { ...process.env, SHARDPROP_LOG_LEVEL: 'warn' });
     if (r.error) return r;
     runs.push({ ...r, epoch: JSON.parse(readFileSync(metrics, 'utf8').trim().split('\n').pop()) });

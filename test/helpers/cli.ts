@@ -3,6 +3,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../packages/coordinator/src/local-workers.js';
+
+export { NODE_FLAGS };
 
 export const BIN = fileURLToPath(new URL('../../packages/coordinator/bin/shardprop.js', import.meta.url));
 
@@ -18,7 +21,8 @@ const live = new Set<ChildProcess>();
 /** Runs `shardprop ARGS` as a real process, bounded in time; kills it (and fails) past the limit. */
 export function runCli(args: string[], options: { timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    // with the V8 flags the shardprop command's shebang gives node
+    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -44,7 +48,7 @@ export function runCli(args: string[], options: { timeoutMs?: number; env?: Reco
 /** Starts `shardprop ARGS` and returns the process, for tests that talk to it while it runs. */
 export function startCli(args: string[], env: Record<string, string> = {}, prefix: string[] = []): ChildProcess {
   // a prefix runs it through another command, e.g. ['ip', 'netns', 'exec', NAME] (which execs it: same pid)
-  const [command, ...rest] = [...prefix, process.execPath, BIN, ...args];
+  const [command, ...rest] = [...prefix, process.execPath, ...NODE_FLAGS, BIN, ...args];
   const child = spawn(command, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   child.on('exit', () => live.delete(child));

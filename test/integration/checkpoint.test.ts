@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, loadModel } from '@shardprop/core';
 import { maxAbsDiff } from '../helpers/arrays.js';
-import { BIN, collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { BIN, NODE_FLAGS, collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
  * Checkpoints and --resume with real processes: a run killed with SIGKILL and
@@ -128,7 +128,7 @@ describe('checkpoints and --resume', () => {
   it('Ctrl-C (SIGINT to the whole process group) with local workers: the step finishes with them, checkpoint, exit 130 at once', async () => {
     const dir = tmp.path('ctrlc-ckpt');
     // its own process group, as a shell gives a foreground job
-    const child = spawn(process.execPath, [BIN, 'train', ...RUN, '--steps', '200000', '--workers', '2', '--checkpoint-dir', dir, '--out', tmp.path('ctrlc.json'), '--no-dashboard'],
+    const child = spawn(process.execPath, [...NODE_FLAGS, BIN, 'train', ...RUN, '--steps', '200000', '--workers', '2', '--checkpoint-dir', dir, '--out', tmp.path('ctrlc.json'), '--no-dashboard'],
       { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDPROP_LOG_LEVEL: 'info' } });
     const run = collect(child);
     try {
