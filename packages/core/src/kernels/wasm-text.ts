@@ -28,16 +28,16 @@
  *   the loop reads each with one pointer and immediate offsets; the strip stays
  *   in cache across all rows of A. Each element is summed over p in order on
  *   every path (the leftover rows and columns go one row at a time).
- *
- * The micro-kernels' loops take four steps a turn, with the exit test before
- * each step: without a branch between them, V8's scheduler would hoist all the
- * turn's loads to its start and run out of the 16 vector registers of x64.
  * - add_row_vector, sum_rows: the bias, Z += b, and its gradient, Σ_rows Δ.
  * - sigmoid, sigmoid_grad, relu, relu_grad: σ and δ ⊙= σ'; exp is computed in
  *   registers (range reduction by ln 2, a Taylor polynomial, the power of two
  *   built in the exponent bits), within a few units in the last place.
  * - all_finite, sgd: the coordinator's check of every gradient that arrives, and
  *   the SGD update (in float64, as the portable loop does it: the same bits).
+ *
+ * The micro-kernels' loops take UNROLL (8) steps a turn, with the exit test before
+ * each step: without a branch between them, V8's scheduler would hoist all the
+ * turn's loads to its start and run out of the 16 vector registers of x64.
  */
 
 interface Lane {
@@ -55,7 +55,7 @@ const F32: Lane = { T: 'f32', V: 'f32x4', E: 4, SH: 2, N: 4 };
 const F64: Lane = { T: 'f64', V: 'f64x2', E: 8, SH: 3, N: 2 };
 
 /** Vectors of k per turn of gemm_nt's micro-kernel. */
-const UNROLL = 4;
+const UNROLL = 8;
 
 /** A vector of `x` in every lane. */
 function splat(t: Lane, x: number): string {
