@@ -26,19 +26,30 @@ function filled(dtype: Dtype, length: number, rand: () => number, where: 'wasm' 
   return a;
 }
 
+const OPS = ['gemmNT', 'gemmNN', 'gemmTN'] as const;
+
+/** Arbitrary products: the kernel, the type, m (1..maxM), n (1..maxN), k, accumulate, a seed. */
+function products(maxM: number, maxN: number, k: fc.Arbitrary<number>) {
+  return [
+    fc.constantFrom(...OPS), fc.constantFrom<Dtype>('float32', 'float64'),
+    fc.integer({ min: 1, max: maxM }), fc.integer({ min: 1, max: maxN }), k,
+    fc.boolean(), fc.integer({ min: 0, max: 1e6 }),
+  ] as const;
+}
+
+/** A, B and C of a product, in the module's memory, filled from the seed. */
+function operands(dtype: Dtype, m: number, n: number, k: number, seed: number): { A: Floats; B: Floats; C: Floats } {
+  const rand = seeded(seed);
+  return { A: filled(dtype, m * k, rand, 'wasm'), B: filled(dtype, n * k, rand, 'wasm'), C: filled(dtype, m * n, rand, 'wasm') };
+}
+
 describe('WasmKernels', () => {
   it('gives the same bits for operands in its memory and elsewhere (staged), on random shapes', () => {
-    const ops = ['gemmNT', 'gemmNN', 'gemmTN'] as const;
     fc.assert(
       fc.property(
-        fc.constantFrom(...ops), fc.constantFrom<Dtype>('float32', 'float64'),
-        fc.integer({ min: 1, max: 19 }), fc.integer({ min: 1, max: 37 }), fc.integer({ min: 0, max: 41 }),
-        fc.boolean(), fc.integer({ min: 0, max: 1e6 }),
+        ...products(19, 37, fc.integer({ min: 0, max: 41 })),
         (op, dtype, m, n, k, accumulate, seed) => {
-          const rand = seeded(seed);
-          const A = filled(dtype, m * k, rand, 'wasm');
-          const B = filled(dtype, n * k, rand, 'wasm');
-          const C = filled(dtype, m * n, rand, 'wasm');
+          const { A, B, C } = operands(dtype, m, n, k, seed);
           const [a, b, c] = [A, B, C].map((v) => v.slice()); // plain arrays
           const inputs = [a.slice(), b.slice()];
           K[op](m, n, k, A, B, C, accumulate);
@@ -61,17 +72,11 @@ describe('WasmKernels', () => {
   it("gives each row of a product the same bits whatever rows and columns share the call", () => {
     // the paths of a product (2x4 blocks, their packed operands and their vector epilogue, the
     // leftover rows and columns) must sum in one order, or factors would not rebuild the gradient bitwise
-    const ops = ['gemmNT', 'gemmNN', 'gemmTN'] as const;
     fc.assert(
       fc.property(
-        fc.constantFrom(...ops), fc.constantFrom<Dtype>('float32', 'float64'),
-        fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 21 }), fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 20 }).map((v) => 4 * v)),
-        fc.boolean(), fc.integer({ min: 0, max: 1e6 }),
+        ...products(9, 21, fc.oneof(fc.integer({ min: 0, max: 80 }), fc.integer({ min: 1, max: 20 }).map((v) => 4 * v))),
         (op, dtype, m, n, k, accumulate, seed) => {
-          const rand = seeded(seed);
-          const A = filled(dtype, m * k, rand, 'wasm');
-          const B = filled(dtype, n * k, rand, 'wasm');
-          const C = filled(dtype, m * n, rand, 'wasm');
+          const { A, B, C } = operands(dtype, m, n, k, seed);
           const start = C.slice();
           K[op](m, n, k, A, B, C, accumulate);
           for (let i = 0; i < m; i++) {
