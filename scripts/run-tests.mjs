@@ -2,20 +2,23 @@
 // from vitest's own JSON results, so every run shows that tests executed.
 //
 // Two passes: the whole suite with the default kernels (WebAssembly SIMD), then the
-// tests that train through the CLI, the coordinator and the programmatic API again
-// with the portable kernels (SHARDPROP_KERNEL=js). The math and the distributed
-// exactness suites run both kernels within the first pass already. The line counts
-// both passes. Arguments (vitest filters, flags) go to the first pass only; with
-// arguments there is no second pass.
+// integration tests again with the portable kernels (SHARDPROP_KERNEL=js: every run
+// they start through the CLI computes with them, and train() is given them). Not
+// twice: the math and the distributed exactness suites, which run both kernels
+// within the first pass already, and the fuzz test of hostile messages, where the
+// kernels only check that gradients are finite (test/core compares both checks).
+// The line counts both passes. Arguments (vitest filters, flags) go to the first
+// pass only; with arguments there is no second pass.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The training tests whose runs compute with the default kernels, run again with the portable ones. */
-const PORTABLE_PASS = ['cli', 'checkpoint', 'faults', 'coordinator', 'api', 'run-record', 'config', 'fashion-mnist'].map(
-  (name) => `test/integration/${name}.test.ts`,
-);
+/** The integration tests run again with the portable kernels. */
+const ONCE = new Set(['exactness.test.ts', 'fuzz.test.ts']);
+const PORTABLE_PASS = readdirSync('test/integration')
+  .filter((f) => f.endsWith('.test.ts') && !ONCE.has(f))
+  .map((f) => `test/integration/${f}`);
 
 /** One vitest run; its counts from the JSON results, or null when it wrote none. */
 function vitest(args, env) {
@@ -39,7 +42,7 @@ function vitest(args, env) {
 const args = process.argv.slice(2);
 const passes = [vitest(args, {})];
 if (args.length === 0) {
-  console.log('\nThe training tests again, with the portable kernels (SHARDPROP_KERNEL=js)\n');
+  console.log('\nThe integration tests again, with the portable kernels (SHARDPROP_KERNEL=js)\n');
   passes.push(vitest(PORTABLE_PASS, { SHARDPROP_KERNEL: 'js' }));
 }
 const total = (key) => passes.reduce((sum, p) => sum + p[key], 0);

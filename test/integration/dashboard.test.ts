@@ -7,6 +7,7 @@ import { train } from '@shardprop/coordinator';
 import type { Frame } from '../../packages/coordinator/src/dashboard/state.js';
 import { createLogger } from '../../packages/coordinator/src/log.js';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
+import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 
 /**
  * The live dashboard on the coordinator's port: over plain HTTP (the token,
@@ -214,7 +215,7 @@ describe('dashboard over HTTP', () => {
     let feed: ReturnType<typeof openFeed> | undefined;
     try {
       const run = train(
-        { data: 'xor', layers: [2, 3, 1], steps: 5, workers: 1, out: tmp.path('never.json'), dashboard: true },
+        { data: 'xor', layers: [2, 3, 1], steps: 5, workers: 1, out: tmp.path('never.json'), dashboard: true, kernel: DEFAULT_KERNEL },
         { log: createLogger('silent'), onDashboard: (url) => (feed = openFeed(`${url}events`)) },
       );
       await expect(run).rejects.toThrow(/local worker 1 \(pid \d+\) exited with code 3/);

@@ -7,6 +7,7 @@ import { planTraining } from '../../packages/coordinator/src/plan.js';
 import { makeRunRecord, runRecordPath } from '../../packages/coordinator/src/run-record.js';
 import type { TrainSummary } from '../../packages/coordinator/src/training-loop.js';
 import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
+import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 
 const tmp = tempDir('shardprop-run-record-');
 afterAll(() => {
@@ -86,7 +87,7 @@ describe('the run record next to the model', () => {
 
   it('is written by the programmatic train(), with what was left out filled in and no files it did not write', async () => {
     const out = tmp.path('api/lr-1.json');
-    const summary = await train({ data: 'xor', layers: [2, 3, 1], steps: 50, batch: 'full', lr: 1, optimizer: 'momentum', dtype: 'float64', workers: 0, out, seed: 7 });
+    const summary = await train({ data: 'xor', layers: [2, 3, 1], steps: 50, batch: 'full', lr: 1, optimizer: 'momentum', dtype: 'float64', workers: 0, out, seed: 7, kernel: DEFAULT_KERNEL });
     expect(summary.runRecord).toBe(tmp.path('api/lr-1.run.json'));
     const record = readJson(summary.runRecord!);
     expect(record.config).toMatchObject({ data: 'xor', batch: 4, steps: 50, epochs: 50, optimizer: 'momentum', momentum: 0.9, lr: 1, seed: 7, workers: 0, dtype: 'float64' });

@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@shardprop/core';
 import { runSweep, train } from '@shardprop/coordinator';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 
 const tmp = tempDir('shardprop-sweep-');
 afterAll(() => {
@@ -140,7 +141,7 @@ describe('shardprop sweep', () => {
 
   it('runSweep (the programmatic API): two lanes for two runs, each run once', async () => {
     const out = tmp.path('api');
-    const options = { data: 'xor', layers: [2, 3, 1], steps: 5, workers: 0 };
+    const options = { data: 'xor', layers: [2, 3, 1], steps: 5, workers: 0, kernel: DEFAULT_KERNEL };
     await train({ ...options, out: join(out, 'warm-up.json') }); // what train() loads once is loaded: runs now never yield
     const runs = [1, 2].map((lr) => ({ name: `lr=${lr}`, values: { lr }, options: { ...options, lr } }));
     const result = await runSweep(runs, { out, parallel: 2 });
