@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVATIONS, Backprop, Model, WasmKernels, allFinite, jsKernels, prepareWasmKernels, type Dtype, type Floats } from '@shardprop/core';
+import { PACK_ROWS } from '../../packages/core/src/kernels/wasm-text.js';
 
 /**
  * What is particular to the WebAssembly kernels (test/core/kernels.test.ts and
@@ -92,6 +93,28 @@ describe('WasmKernels', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it(`goes through A in blocks of ${PACK_ROWS} rows: a product of more rows gives each row the bits it gets alone`, () => {
+    const m = 2 * PACK_ROWS + 5; // two whole blocks, a part of one, an odd last row
+    for (const op of OPS) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        for (const k of [37, 40]) {
+          const n = 19;
+          const { A, B, C } = operands(dtype, m, n, k, k + m);
+          const start = C.slice();
+          K[op](m, n, k, A, B, C, true);
+          const row = K.alloc(dtype, k);
+          const alone = K.alloc(dtype, n);
+          for (let i = 0; i < m; i++) {
+            for (let p = 0; p < k; p++) row[p] = op === 'gemmTN' ? A[p * m + i] : A[i * k + p];
+            alone.set(start.subarray(i * n, (i + 1) * n));
+            K[op](1, n, k, row, B, alone, true);
+            expect(Array.from(alone), `${op} ${dtype} k=${k} row ${i}`).toEqual(Array.from(C.subarray(i * n, (i + 1) * n)));
+          }
+        }
+      }
+    }
   });
 
   it('grows its memory without losing the arrays it handed out', () => {

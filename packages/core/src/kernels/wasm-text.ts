@@ -54,8 +54,15 @@ interface Lane {
 const F32: Lane = { T: 'f32', V: 'f32x4', E: 4, SH: 2, N: 4 };
 const F64: Lane = { T: 'f64', V: 'f64x2', E: 8, SH: 3, N: 2 };
 
-/** Vectors of k per turn of gemm_nt's micro-kernel. */
+/** Steps per turn of the micro-kernels' loops (vectors of k in gemm_nt, values of p in row_update). */
 const UNROLL = 8;
+
+/**
+ * Rows of A packed at a time (a multiple of 4): the products go through A in blocks of
+ * this many rows, so the scratch is (PACK_ROWS + a few) · k values whatever m is, and the
+ * packed block stays in the L2 cache while every panel of B meets it.
+ */
+export const PACK_ROWS = 128;
 
 /** A vector of `x` in every lane. */
 function splat(t: Lane, x: number): string {
@@ -373,45 +380,60 @@ function kernels(t: Lane): string {
       )
       .join('\n    ')})
 
-  ;; $pack: scratch of (m − m % 2 + 4) · (k − k % ${N}) values
+  ;; $pack: scratch of (min(m − m % 2, PACK_ROWS) + 4) · (k − k % ${N}) values
   (func (export "gemm_nt_${T}")
     (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32) (param $pack i32)
-    (local $i i32) (local $j i32) (local $rowBytes i32) (local $kvBytes i32) (local $a0 i32) (local $c0 i32) (local $pa i32) (local $panel i32)
+    (local $i i32) (local $j i32) (local $i0 i32) (local $iEnd i32) (local $m2 i32) (local $n4 i32)
+    (local $rowBytes i32) (local $kvBytes i32) (local $a0 i32) (local $c0 i32) (local $pa i32) (local $panel i32)
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const ${SH})))
     (local.set $kvBytes (i32.shl (i32.and (local.get $k) (i32.const ${-N})) (i32.const ${SH})))
-    ;; every pair of rows of A, interleaved a vector at a time; then the panel for four rows of B
-    (local.set $a0 (local.get $A))
-    (local.set $pa (local.get $pack))
-    (block $packed
-      (loop $pairs
-        (br_if $packed (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
-        (call $pack2 (local.get $a0) (local.get $rowBytes) (local.get $pa) (local.get $kvBytes))
-        (local.set $a0 (i32.add (local.get $a0) (i32.shl (local.get $rowBytes) (i32.const 1))))
-        (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $kvBytes) (i32.const 1))))
-        (local.set $i (i32.add (local.get $i) (i32.const 2)))
-        (br $pairs)))
-    (local.set $panel (local.get $pa))
-    ;; four rows of B (a panel that stays in cache) against every pair of rows of A
-    (block $quadsDone
-      (loop $quads
-        (br_if $quadsDone (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $n)))
-        (call $pack4 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))) (local.get $rowBytes) (local.get $panel) (local.get $kvBytes))
-        (local.set $i (i32.const 0))
+    (local.set $m2 (i32.and (local.get $m) (i32.const -2)))
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
+    ;; blocks of up to ${PACK_ROWS} rows of A (so the scratch stays small and in cache), when there is a 2x4 block to compute
+    (if (i32.eqz (local.get $n4)) (then (local.set $m2 (i32.const 0))))
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.ge_u (local.get $i0) (local.get $m2)))
+        (local.set $iEnd (select (local.get $m2) (i32.add (local.get $i0) (i32.const ${PACK_ROWS}))
+          (i32.le_u (i32.sub (local.get $m2) (local.get $i0)) (i32.const ${PACK_ROWS}))))
+        ;; the block's pairs of rows of A, interleaved a vector at a time; then the panel for four rows of B
+        (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i0) (local.get $rowBytes))))
         (local.set $pa (local.get $pack))
-        (block $pairsDone
+        (local.set $i (local.get $i0))
+        (block $packed
           (loop $pairs
-            (br_if $pairsDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
-            (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
-            (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $n))')})
-            (call $block2x4_${T} (local.get $pa) (local.get $panel) (local.get $kvBytes)
-              (local.get $a0) (i32.add (local.get $a0) (local.get $rowBytes))
-              (local.get $c0) ${at('$c0', '(local.get $n)')}
-              (local.get $B) (local.get $j) (local.get $k) (local.get $acc))
+            (br_if $packed (i32.ge_u (local.get $i) (local.get $iEnd)))
+            (call $pack2 (local.get $a0) (local.get $rowBytes) (local.get $pa) (local.get $kvBytes))
+            (local.set $a0 (i32.add (local.get $a0) (i32.shl (local.get $rowBytes) (i32.const 1))))
             (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $kvBytes) (i32.const 1))))
             (local.set $i (i32.add (local.get $i) (i32.const 2)))
             (br $pairs)))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $quads)))
+        (local.set $panel (local.get $pa))
+        ;; four rows of B (a panel that stays in cache) against every pair of rows of the block
+        (local.set $j (i32.const 0))
+        (block $quadsDone
+          (loop $quads
+            (br_if $quadsDone (i32.ge_u (local.get $j) (local.get $n4)))
+            (call $pack4 (i32.add (local.get $B) (i32.mul (local.get $j) (local.get $rowBytes))) (local.get $rowBytes) (local.get $panel) (local.get $kvBytes))
+            (local.set $i (local.get $i0))
+            (local.set $pa (local.get $pack))
+            (block $pairsDone
+              (loop $pairs
+                (br_if $pairsDone (i32.ge_u (local.get $i) (local.get $iEnd)))
+                (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
+                (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $n))')})
+                (call $block2x4_${T} (local.get $pa) (local.get $panel) (local.get $kvBytes)
+                  (local.get $a0) (i32.add (local.get $a0) (local.get $rowBytes))
+                  (local.get $c0) ${at('$c0', '(local.get $n)')}
+                  (local.get $B) (local.get $j) (local.get $k) (local.get $acc))
+                (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $kvBytes) (i32.const 1))))
+                (local.set $i (i32.add (local.get $i) (i32.const 2)))
+                (br $pairs)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $quads)))
+        (local.set $i0 (local.get $iEnd))
+        (br $blocks)))
+    (local.set $j (local.get $n4))
     ;; the last n % 4 rows of B, for every pair of rows of A
     (local.set $i (i32.const 0))
     (block $restDone
@@ -472,70 +494,81 @@ function kernels(t: Lane): string {
     ${columnLoop('vector', 1)}
     ${columnLoop('one', 0)})
 
-  ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]. The coefficients of every four rows are
-  ;; packed (four per p), then a strip of ${2 * N} columns of B at a time (k × 32 bytes, kept in cache) is
-  ;; packed and met by every four rows. The last m % 4 rows, and the last n % ${2 * N} columns of the
-  ;; others, one row at a time. $pack: scratch of (m − m % 4 + ${32 / E}) · k values.
+  ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]. For each block of up to ${PACK_ROWS} rows, the
+  ;; coefficients of every four rows are packed (four per p), then a strip of ${2 * N} columns of B at a time
+  ;; (k × 32 bytes, kept in cache) is packed and met by every four rows. The last m % 4 rows, and the last
+  ;; n % ${2 * N} columns of the others, one row at a time. $pack: scratch of (min(m − m % 4, PACK_ROWS) + ${32 / E}) · k values.
   (func (export "row_update_${T}")
     (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $rs i32) (param $cs i32)
     (param $B i32) (param $C i32) (param $acc i32) (param $pack i32)
-    (local $i i32) (local $j i32) (local $p i32) (local $m4 i32) (local $n2 i32) (local $rowBytes i32) (local $csBytes i32)
+    (local $i i32) (local $j i32) (local $p i32) (local $i0 i32) (local $iEnd i32) (local $m4 i32) (local $n2 i32) (local $rowBytes i32) (local $csBytes i32)
     (local $pa i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $strip i32) (local $c0 i32) (local $pb i32)
     (local.set $rowBytes (i32.shl (local.get $n) (i32.const ${SH})))
     (local.set $csBytes (i32.shl (local.get $cs) (i32.const ${SH})))
     (local.set $m4 (i32.and (local.get $m) (i32.const -4)))
     (local.set $n2 (i32.and (local.get $n) (i32.const ${-2 * N})))
-    ;; the coefficients of rows i..i+3, four per p
-    (local.set $pa (local.get $pack))
-    (block $quadsPacked
-      (loop $quads
-        (br_if $quadsPacked (i32.ge_u (local.get $i) (local.get $m4)))
-        (local.set $a0 ${at('$A', '(i32.mul (local.get $i) (local.get $rs))')})
-        (local.set $a1 (i32.add (local.get $a0) (i32.shl (local.get $rs) (i32.const ${SH}))))
-        (local.set $a2 (i32.add (local.get $a1) (i32.shl (local.get $rs) (i32.const ${SH}))))
-        (local.set $a3 (i32.add (local.get $a2) (i32.shl (local.get $rs) (i32.const ${SH}))))
-        (local.set $p (i32.const 0))
-        (block $pDone
-          (loop $ps
-            (br_if $pDone (i32.ge_u (local.get $p) (local.get $k)))
-            ${[0, 1, 2, 3].map((r) => `(${T}.store offset=${r * E} (local.get $pa) (${T}.load (local.get $a${r})))
-            (local.set $a${r} (i32.add (local.get $a${r}) (local.get $csBytes)))`).join('\n            ')}
-            (local.set $pa (i32.add (local.get $pa) (i32.const ${4 * E})))
-            (local.set $p (i32.add (local.get $p) (i32.const 1)))
-            (br $ps)))
-        (local.set $i (i32.add (local.get $i) (i32.const 4)))
-        (br $quads)))
-    (local.set $strip (local.get $pa))
-    (block $stripsDone
-      (loop $strips
-        (br_if $stripsDone (i32.ge_u (local.get $j) (local.get $n2)))
-        ;; columns j..j+${2 * N} of B: two vectors per p
-        (local.set $pb ${at('$B', '(local.get $j)')})
-        (local.set $pa (local.get $strip))
-        (local.set $p (i32.const 0))
-        (block $pDone
-          (loop $ps
-            (br_if $pDone (i32.ge_u (local.get $p) (local.get $k)))
-            (v128.store (local.get $pa) (v128.load (local.get $pb)))
-            (v128.store offset=16 (local.get $pa) (v128.load offset=16 (local.get $pb)))
-            (local.set $pa (i32.add (local.get $pa) (i32.const 32)))
-            (local.set $pb (i32.add (local.get $pb) (local.get $rowBytes)))
-            (local.set $p (i32.add (local.get $p) (i32.const 1)))
-            (br $ps)))
-        (local.set $i (i32.const 0))
+    ;; blocks of up to ${PACK_ROWS} rows (so the scratch stays small and in cache), when there is a 4x2 block to compute
+    (if (i32.eqz (local.get $n2)) (then (local.set $m4 (i32.const 0))))
+    (block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.ge_u (local.get $i0) (local.get $m4)))
+        (local.set $iEnd (select (local.get $m4) (i32.add (local.get $i0) (i32.const ${PACK_ROWS}))
+          (i32.le_u (i32.sub (local.get $m4) (local.get $i0)) (i32.const ${PACK_ROWS}))))
+        ;; the coefficients of the block's rows i..i+3, four per p
         (local.set $pa (local.get $pack))
-        (local.set $c0 (local.get $C))
-        (block $rowsDone
-          (loop $rows
-            (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $m4)))
-            (call $block4x2_${T} (local.get $pa) (local.get $strip) (local.get $k) (local.get $c0) (local.get $rowBytes)
-              (i32.shl (local.get $j) (i32.const ${SH})) (local.get $acc))
-            (local.set $pa (i32.add (local.get $pa) (i32.mul (local.get $k) (i32.const ${4 * E}))))
-            (local.set $c0 (i32.add (local.get $c0) (i32.shl (local.get $rowBytes) (i32.const 2))))
+        (local.set $i (local.get $i0))
+        (block $quadsPacked
+          (loop $quads
+            (br_if $quadsPacked (i32.ge_u (local.get $i) (local.get $iEnd)))
+            (local.set $a0 ${at('$A', '(i32.mul (local.get $i) (local.get $rs))')})
+            (local.set $a1 (i32.add (local.get $a0) (i32.shl (local.get $rs) (i32.const ${SH}))))
+            (local.set $a2 (i32.add (local.get $a1) (i32.shl (local.get $rs) (i32.const ${SH}))))
+            (local.set $a3 (i32.add (local.get $a2) (i32.shl (local.get $rs) (i32.const ${SH}))))
+            (local.set $p (i32.const 0))
+            (block $pDone
+              (loop $ps
+                (br_if $pDone (i32.ge_u (local.get $p) (local.get $k)))
+                ${[0, 1, 2, 3].map((r) => `(${T}.store offset=${r * E} (local.get $pa) (${T}.load (local.get $a${r})))
+                (local.set $a${r} (i32.add (local.get $a${r}) (local.get $csBytes)))`).join('\n                ')}
+                (local.set $pa (i32.add (local.get $pa) (i32.const ${4 * E})))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $ps)))
             (local.set $i (i32.add (local.get $i) (i32.const 4)))
-            (br $rows)))
-        (local.set $j (i32.add (local.get $j) (i32.const ${2 * N})))
-        (br $strips)))
+            (br $quads)))
+        (local.set $strip (local.get $pa))
+        (local.set $j (i32.const 0))
+        (block $stripsDone
+          (loop $strips
+            (br_if $stripsDone (i32.ge_u (local.get $j) (local.get $n2)))
+            ;; columns j..j+${2 * N} of B: two vectors per p
+            (local.set $pb ${at('$B', '(local.get $j)')})
+            (local.set $pa (local.get $strip))
+            (local.set $p (i32.const 0))
+            (block $pDone
+              (loop $ps
+                (br_if $pDone (i32.ge_u (local.get $p) (local.get $k)))
+                (v128.store (local.get $pa) (v128.load (local.get $pb)))
+                (v128.store offset=16 (local.get $pa) (v128.load offset=16 (local.get $pb)))
+                (local.set $pa (i32.add (local.get $pa) (i32.const 32)))
+                (local.set $pb (i32.add (local.get $pb) (local.get $rowBytes)))
+                (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                (br $ps)))
+            (local.set $i (local.get $i0))
+            (local.set $pa (local.get $pack))
+            (local.set $c0 (i32.add (local.get $C) (i32.mul (local.get $i0) (local.get $rowBytes))))
+            (block $rowsDone
+              (loop $rows
+                (br_if $rowsDone (i32.ge_u (local.get $i) (local.get $iEnd)))
+                (call $block4x2_${T} (local.get $pa) (local.get $strip) (local.get $k) (local.get $c0) (local.get $rowBytes)
+                  (i32.shl (local.get $j) (i32.const ${SH})) (local.get $acc))
+                (local.set $pa (i32.add (local.get $pa) (i32.mul (local.get $k) (i32.const ${4 * E}))))
+                (local.set $c0 (i32.add (local.get $c0) (i32.shl (local.get $rowBytes) (i32.const 2))))
+                (local.set $i (i32.add (local.get $i) (i32.const 4)))
+                (br $rows)))
+            (local.set $j (i32.add (local.get $j) (i32.const ${2 * N})))
+            (br $strips)))
+        (local.set $i0 (local.get $iEnd))
+        (br $blocks)))
     ;; the last n % ${2 * N} columns of the rows so far, and every column of the last m % 4 rows
     (local.set $i (i32.const 0))
     (block $restDone

@@ -2,7 +2,7 @@ import { ACTIVATIONS, type Activation, type ActivationName } from '../activation
 import { allFinite } from './js.js';
 import type { Dtype, Floats } from '../model.js';
 import type { Kernels } from './kernel.js';
-import { kernelsWat } from './wasm-text.js';
+import { PACK_ROWS, kernelsWat } from './wasm-text.js';
 
 // The WebAssembly global of Node, typed as far as this file uses it (the project's lib has no DOM types).
 interface WasmMemory {
@@ -81,8 +81,9 @@ export function wasmUnavailableReason(): string {
  * The kernels in WebAssembly SIMD128, float32 and float64, on a memory of their
  * own. `alloc` places arrays in that memory; the model's parameters, its
  * gradients and backprop's scratch all live there, so a step passes pointers
- * and copies nothing. The memory is shared, so growing it never detaches an
- * array handed out before. Arrays from elsewhere still work: they are copied in
+ * and copies nothing between JavaScript and WebAssembly (inside the module, a
+ * product copies its operands into the packed layout of its micro-kernel). The
+ * memory is shared, so growing it never detaches an array handed out before. Arrays from elsewhere still work: they are copied in
  * and out of a staging area (correct, only slower).
  */
 export class WasmKernels implements Kernels {
@@ -93,7 +94,7 @@ export class WasmKernels implements Kernels {
   /** Every ArrayBuffer object this memory has had (one per size): an array is resident when its buffer is one of them. */
   private readonly buffers = new Set<ArrayBufferLike>();
   private top = ALIGN;
-  /** Scratch: copies of operands from elsewhere, and gemm_nt's packed rows. */
+  /** Scratch: copies of operands from elsewhere, and the products' packed operands. */
   private staging = { at: 0, bytes: 0 };
   private packing = { at: 0, bytes: 0 };
   private readonly sigmoid: Activation;
@@ -142,8 +143,8 @@ export class WasmKernels implements Kernels {
 
   gemmNT(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void {
     const x = this.typed(C);
-    // the pairs of rows of A and one panel of four rows of B, interleaved
-    const pack = this.scratch('packing', (m - (m % 2) + 4) * k * (C instanceof Float64Array ? 8 : 4));
+    // a block of pairs of rows of A and one panel of four rows of B, interleaved
+    const pack = this.scratch('packing', (Math.min(m - (m % 2), PACK_ROWS) + 4) * k * (C instanceof Float64Array ? 8 : 4));
     if (this.resident(A) && this.resident(B) && this.resident(C)) x.gemm_nt(m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, accumulate ? 1 : 0, pack);
     else this.staged([A, B, C], [m * k, n * k, m * n], accumulate, (p) => x.gemm_nt(m, n, k, p[0], p[1], p[2], accumulate ? 1 : 0, pack));
   }
@@ -160,8 +161,8 @@ export class WasmKernels implements Kernels {
   private rowUpdate(m: number, n: number, k: number, A: Floats, rowStride: number, colStride: number, B: Floats, C: Floats, accumulate: boolean): void {
     const x = this.typed(C);
     const size = C instanceof Float64Array ? 8 : 4;
-    // the coefficients of every four rows, and one strip of B
-    const pack = this.scratch('packing', ((m - (m % 4)) * size + 32) * k);
+    // the coefficients of a block of rows, four by four, and one strip of B
+    const pack = this.scratch('packing', (Math.min(m - (m % 4), PACK_ROWS) * size + 32) * k);
     const acc = accumulate ? 1 : 0;
     if (this.resident(A) && this.resident(B) && this.resident(C)) x.row_update(m, n, k, A.byteOffset, rowStride, colStride, B.byteOffset, C.byteOffset, acc, pack);
     else this.staged([A, B, C], [m * k, k * n, m * n], accumulate, (p) => x.row_update(m, n, k, p[0], rowStride, colStride, p[1], p[2], acc, pack));
@@ -222,10 +223,29 @@ export class WasmKernels implements Kernels {
     return at;
   }
 
-  /** The start of a scratch area of at least `bytes` bytes; grown to twice the need when short (the old one is abandoned). */
+  /**
+   * The start of a scratch area of at least `bytes` bytes. When short, it grows in place if
+   * it is the last thing reserved; else a new one is reserved (the old one abandoned), twice
+   * the need where the memory allows it, so that a run's growing shapes move it rarely.
+   */
   private scratch(area: 'staging' | 'packing', bytes: number): number {
-    if (bytes > this[area].bytes) this[area] = { at: this.reserve(2 * bytes), bytes: 2 * bytes };
-    return this[area].at;
+    const current = this[area];
+    if (bytes <= current.bytes) return current.at;
+    const size = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+    if (current.bytes > 0 && current.at + size(current.bytes) === this.top) {
+      this.reserve(size(bytes) - size(current.bytes));
+      this[area] = { at: current.at, bytes: size(bytes) };
+      return current.at;
+    }
+    let at: number;
+    try {
+      at = this.reserve(2 * bytes);
+      bytes *= 2;
+    } catch {
+      at = this.reserve(bytes);
+    }
+    this[area] = { at, bytes };
+    return at;
   }
 
   /**
