@@ -112,6 +112,7 @@ async function versusDdp(row, key, batch, timing) {
     ours.push(distributed(key, 2, batch, 'auto', timing));
     if (!skipped) peers.push(await ddp(key, timing));
   }
+  // samples/s pooled over the rounds; the step's parts (stepMs, syncMs, ...) are the first round's
   const two = { ...ours[0], samplesPerSec: pooledMedian(ours), rounds: ours.map((r) => r.samplesPerSec) };
   const one = runProbe(process.execPath, [file('ours.mjs'), key, ...timingArgs(timing)]);
   const measured = peers.filter((r) => r.samplesPerSec);
@@ -129,7 +130,8 @@ async function versusDdp(row, key, batch, timing) {
   ));
   if (!skipped) console.log(`  ${DDP_ROUNDS} rounds of (shardprop, DDP), alternated; samples/s is the median of all the rounds' windows.`);
   if (skipped) console.log(`  PyTorch DDP not measured in this run: ${skipped}; quoted from ../shared/peers/RESULTS.md.`);
-  if (peerRun.error) console.log(`  PyTorch DDP failed: ${peerRun.error}`);
+  ours.forEach((r, i) => r.error && console.log(`  shardprop failed in round ${i + 1}: ${r.error}`));
+  peers.forEach((r, i) => r.error && console.log(`  PyTorch DDP failed in round ${i + 1}: ${r.error}`));
   console.log(`  Target: shardprop with 2 workers >= ${DDP_TARGET[key]}x PyTorch DDP.`);
   return { ours2: two, ours1: one, ddp: peerRun, ratio: two.samplesPerSec && peer ? +(two.samplesPerSec / peer).toFixed(2) : null };
 }

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { WasmKernels, jsKernels, prepareWasmKernels, type KernelName, type Kernels } from '@shardprop/core';
+import { WasmKernels, jsKernels, prepareWasmKernels, type KernelChoice, type KernelName, type Kernels } from '@shardprop/core';
 
 /** Both kernel implementations, for tests that run everything with each. */
 export const KERNEL_NAMES: readonly KernelName[] = ['js', 'wasm'];
@@ -13,7 +13,7 @@ export async function kernelsNamed(name: KernelName): Promise<Kernels> {
 
 /**
  * The kernels a test's runs compute with when it does not name them: the CLI reads
- * SHARDPROP_KERNEL itself, and scripts/run-tests.mjs runs the training tests a second
+ * SHARDPROP_KERNEL itself, and scripts/run-tests.mjs runs the integration tests a second
  * time with SHARDPROP_KERNEL=js; the programmatic API is given it explicitly.
  */
-export const DEFAULT_KERNEL: KernelName = process.env.SHARDPROP_KERNEL === 'js' ? 'js' : 'wasm';
+export const DEFAULT_KERNEL: KernelChoice = process.env.SHARDPROP_KERNEL === 'js' ? 'js' : 'auto';

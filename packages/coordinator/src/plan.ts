@@ -119,7 +119,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
   }
   if (kernel === 'wasm' && !fitsWasmMemory(model.params.length, model.spec.dtype, workers)) {
     const size = `${model.params.length} ${model.spec.dtype} parameters`;
-    if (options.kernel === 'wasm') throw new UsageError(`--kernel wasm: a model of ${size} does not fit the wasm kernels' memory (4 GiB with its gradients); use --kernel js`);
+    if (options.kernel === 'wasm') throw new UsageError(`--kernel wasm (or SHARDPROP_KERNEL=wasm): a model of ${size} does not fit the wasm kernels' memory (4 GiB with its gradients); use --kernel js`);
     kernel = 'js'; // auto: the portable kernels have no such limit
   }
   const kernels = createKernels(kernel);
