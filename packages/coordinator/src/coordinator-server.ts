@@ -453,13 +453,15 @@ export class CoordinatorServer implements GradientEngine {
           maxComputeMs = Math.max(maxComputeMs, m.times.computeMs);
         }
         // rebuilding the sum from factors is backprop's BP4 done here; adding dense sums is part of the exchange
-        const compute = (maxComputeMs + (this.factors ? end - now : 0)) / 1000;
-        const wait = (now - firstArrival) / 1000;
+        // The step's wall time in three parts that add up to it. When the slowest worker is also the
+        // last to answer, its backprop and the wait for it overlap: the overlap counts as compute.
+        const compute = Math.min(wall, (maxComputeMs + (this.factors ? end - now : 0)) / 1000);
+        const wait = Math.min((now - firstArrival) / 1000, wall - compute);
         this.time.computeSeconds += compute;
         // the previous step's synchronization: from its last gradient sent to these parameters received at every worker
         if (this.lastPreviousSentAt > 0) this.time.syncSeconds += Math.max(0, this.lastReceivedAt - this.lastPreviousSentAt) / 1000;
         this.time.waitSeconds += wait;
-        this.time.commSeconds += Math.max(0, wall - compute - wait);
+        this.time.commSeconds += wall - compute - wait;
         for (const m of this.members) recordStep(m.times, this.sentAt, now);
         this.pending = null;
         if (this.stepTimer) clearTimeout(this.stepTimer);
