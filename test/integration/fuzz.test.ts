@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { Backprop, Model, Rng, loadModel, makeDataset, type Dataset } from '@shardprop/core';
+import { Backprop, Model, Rng, createKernels, loadModel, makeDataset, prepareWasmKernels, type Dataset, type Kernels } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient, type Receiving } from '@shardprop/worker/protocol';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
@@ -85,6 +85,7 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
     let rows: Dataset | null = null;
     let receiving: Receiving | undefined;
     let factorWidth = 0;
+    let kernels: Kernels | undefined;
     let what = 'never got a step';
     let workerId: number | undefined;
     let reason: RegExp | undefined;
@@ -109,6 +110,8 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
           workerId = m.workerId;
           receiving = { params: new Float64Array(2 * 12 + 12 + 12 * 2 + 2), spec: SPEC, total: m.total };
           factorWidth = 12 + 2 + 12;
+          // the coordinator's kernels, as an honest worker computes with: the clean run's bits
+          kernels = createKernels(m.kernel);
         }
         return;
       }
@@ -141,7 +144,7 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
             model.params.set(m.params);
             const local = Uint32Array.from(Array.from(m.batch).map((g) => held.indexOf(g)).filter((r) => r >= 0));
             const factors = new Float64Array(count * factorWidth);
-            const r = rows ? new Backprop(SPEC, 9).factors(model, rows, local, 0, local.length, factors) : { lossSum: 0, correct: 0 };
+            const r = rows ? new Backprop(SPEC, 9, kernels).factors(model, rows, local, 0, local.length, factors) : { lossSum: 0, correct: 0 };
             const honest = encodeGradient({ ...head, lossSum: r.lossSum, correct: r.correct }, factors);
             return [honest, honest];
           },
@@ -167,6 +170,10 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
 }
 
 describe('fuzz: hostile clients during training', () => {
+  beforeAll(async () => {
+    expect(await prepareWasmKernels()).toBe(true); // a rogue computes its true gradient with the coordinator's kernels
+  });
+
   it('drops every rogue connection and worker, keeps its memory bounded, and trains exactly the clean model', async () => {
     const reference = tmp.path('clean.json');
     const clean = await runCli(['train', ...RUN, '--workers', '0', '--out', reference]);
