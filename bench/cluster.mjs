@@ -1,7 +1,8 @@
 // A coordinator in this process (the built CoordinatorServer) and N local worker processes
 // (`shardprop worker`) on 127.0.0.1, training a float32 sigmoid network with plain SGD on the
 // peers' synthetic data: what the distributed probes measure.
-import { Model, Optimizer, Sampler, createKernels, fingerprint, resolveKernel } from '../packages/core/dist/index.js';
+import { Model, Optimizer, Sampler, allFinite, createKernels, fingerprint, resolveKernel } from '../packages/core/dist/index.js';
+import { chunkOf } from '../packages/coordinator/dist/plan.js';
 import { CoordinatorServer } from '../packages/coordinator/dist/coordinator-server.js';
 import { LocalWorkers } from '../packages/coordinator/dist/local-workers.js';
 import { createLogger } from '../packages/coordinator/dist/log.js';
@@ -13,13 +14,14 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
   const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
   // as `shardprop train` does: the kernels resolved once, the parameters and the gradient where they work
   const kernels = createKernels(await resolveKernel(kernel));
-  const model = new Model(spec, kernels.alloc('float32', Model.init(spec, 1).params.length));
-  model.params.set(Model.init(spec, 1).params);
+  const initial = Model.init(spec, 1);
+  const model = new Model(spec, kernels.alloc('float32', initial.params.length));
+  model.params.set(initial.params);
   const optimizer = { kind: 'sgd', lr };
   const train = syntheticData(layers);
   // as planTraining makes it
   const plan = {
-    options: {}, spec, model, kernels, train, fingerprint: fingerprint(train), batchSize: batch, chunk: Math.min(batch, 256), totalSteps: Infinity,
+    options: {}, spec, model, kernels, train, fingerprint: fingerprint(train), batchSize: batch, chunk: chunkOf(batch), totalSteps: Infinity,
     batchesPerEpoch: Math.ceil(SAMPLES / batch), optimizer, seed: 0, samplerSeed: 3, outPath: '',
   };
   const log = createLogger('warn');
@@ -47,7 +49,7 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
     async close() {
       await server.close();
       await children.stop();
-      if (!model.params.every(Number.isFinite)) throw new Error('training diverged: the timing would not be of real arithmetic');
+      if (!allFinite(model.params)) throw new Error('training diverged: the timing would not be of real arithmetic');
     },
   };
 }

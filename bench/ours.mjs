@@ -1,7 +1,7 @@
 // Probe: shardprop's in-process training step, single thread, float32, with the wasm
 // kernels (the default where WebAssembly SIMD is available) or the portable ones.
 // Usage: node bench/ours.mjs seed|large [wasm|js] [warmMs windowMs]    prints one JSON line
-import { Backprop, Model, Optimizer, Sampler, createKernels, resolveKernel } from '../packages/core/dist/index.js';
+import { Backprop, Model, Optimizer, Sampler, allFinite, createKernels, resolveKernel } from '../packages/core/dist/index.js';
 import { measureRate, probeTiming } from './measure.mjs';
 import { SAMPLES, flopsPerSample, syntheticData, workloadByKey } from './workloads.mjs';
 
@@ -31,5 +31,5 @@ function step() {
 }
 
 const { median, windows } = measureRate(step, probeTiming(timing));
-if (!model.params.every(Number.isFinite)) throw new Error('training diverged: the timing would not be of real arithmetic');
+if (!allFinite(model.params)) throw new Error('training diverged: the timing would not be of real arithmetic');
 console.log(JSON.stringify({ framework: 'shardprop', kernel: kernelName, workload: key, samplesPerSec: Math.round(median), gflops: +((median * flopsPerSample(layers)) / 1e9).toFixed(2), windows: windows.map(Math.round) }));

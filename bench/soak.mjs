@@ -5,6 +5,7 @@
 // Usage: node bench/soak.mjs WORKERS STEPS        prints one JSON line
 import { readFileSync } from 'node:fs';
 import { startCluster } from './cluster.mjs';
+import { allFinite } from '../packages/core/dist/index.js';
 
 const [workers, steps] = process.argv.slice(2).map(Number);
 if (!(Number.isInteger(steps) && steps >= 1)) throw new RangeError('usage: soak.mjs WORKERS STEPS');
@@ -40,7 +41,7 @@ const last = memory[memory.length - 1];
 const maxWorker = (m) => Math.max(...m.workers.filter(Number.isFinite));
 console.log(JSON.stringify({
   workers, steps, batch, accounted, short, seconds: +seconds.toFixed(2), stepsPerSec: Math.round(steps / seconds),
-  paramsFinite: model.params.every(Number.isFinite),
+  paramsFinite: allFinite(model.params),
   coordinatorMiB: { atStep100: +after100.coordinator.toFixed(1), atEnd: +last.coordinator.toFixed(1), growth: +(last.coordinator - after100.coordinator).toFixed(1) },
   largestWorkerMiB: { atStep100: +maxWorker(after100).toFixed(1), atEnd: +maxWorker(last).toFixed(1), growth: +(maxWorker(last) - maxWorker(after100)).toFixed(1) },
   memory: memory.map((m) => ({ step: m.step, coordinator: +m.coordinator.toFixed(1), maxWorker: +maxWorker(m).toFixed(1) })),

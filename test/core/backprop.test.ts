@@ -322,7 +322,7 @@ for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
       const model = new Model(spec, Float64Array.from(params));
       const grad = new Float64Array(9);
       const { count } = new Backprop(spec, 256, K).gradient(model, data, [1, 0], 0, 2, grad);
-      new Optimizer({ kind: 'sgd', lr: 0.5 }, 9, 'float64').step(model.params, grad, count);
+      new Optimizer({ kind: 'sgd', lr: 0.5 }, 9, 'float64', K).step(model.params, grad, count);
       expectAll(model.params, expectedAfterSgd);
     });
   });

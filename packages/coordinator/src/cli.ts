@@ -5,7 +5,7 @@ import { flagTypesOf, withConfigFile } from './config.js';
 import { readInputFile } from './input-file.js';
 import { createLogger } from './log.js';
 import { GRADIENT_FORM_CHOICES, UsageError, validateSeed, validateTrainOptions, validateWorkerCount, type TrainOptions } from './options.js';
-import { timestamp } from './plan.js';
+import { EVAL_CHUNK, timestamp } from './plan.js';
 import { createProgress } from './progress.js';
 import { runWorker } from '@shardprop/worker';
 import { formatResults, runSweep, type SweepRun } from './sweep.js';
@@ -237,7 +237,7 @@ async function evalCommand(args: Args): Promise<void> {
   }
   // the kernels training uses by default, so the figures match the training summary's
   const kernels = createKernels(await resolveKernel(kernelFromEnv() ?? 'auto'));
-  const r = new Backprop(model.spec, 256, kernels).evaluate(model, set);
+  const r = new Backprop(model.spec, EVAL_CHUNK, kernels).evaluate(model, set);
   const result = { model: modelPath, data: set.source, samples: r.count, risk: r.lossSum / r.count, accuracy: r.correct / r.count };
   if (args.json === true) process.stdout.write(JSON.stringify(result) + '\n');
   else process.stdout.write(`${set.source}: ${r.count} samples, risk ${result.risk.toFixed(5)}, accuracy ${result.accuracy.toFixed(4)}\n`);

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import {
   ACTIVATIONS, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS,
   type ActivationName, type Dtype, type InitScheme, type KernelChoice, type LossName, type OptimizerKind,
@@ -112,6 +113,11 @@ export function validateTrainOptions(o: TrainOptions): void {
 }
 
 /** --workers (from 0: in process) or --expect (from 1): an integer up to the coordinator's MAX_WORKERS. */
+/** Local workers when neither --workers nor --expect says: one per core. */
+export function defaultWorkers(): number {
+  return availableParallelism();
+}
+
 export function validateWorkerCount(flag: string, n: number | undefined, min: number): void {
   if (n === undefined || !Number.isInteger(n) || n < min || n > MAX_WORKERS) throw new UsageError(`${flag} must be an integer from ${min} to ${MAX_WORKERS}, got ${n}`);
 }

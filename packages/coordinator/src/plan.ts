@@ -1,11 +1,10 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import {
   CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, validateOptimizer,
   type Checkpoint, type Dataset, type KernelName, type Kernels, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
-import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_INIT_SCHEME, DEFAULT_LR, UsageError, validateTrainOptions, type TrainOptions } from './options.js';
+import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_INIT_SCHEME, DEFAULT_LR, UsageError, defaultWorkers, validateTrainOptions, type TrainOptions } from './options.js';
 
 /** Everything a run needs, resolved from the options and the data: the same for every number of workers. */
 export interface TrainingPlan {
@@ -46,7 +45,7 @@ export function deriveSeed(seed: number, purpose: 'init' | 'sampler'): number {
  * the wasm module); the portable kernels when not given. `workers` is how many the
  * engine will use (0 in process), for the wasm kernels' memory.
  */
-export function planTraining(options: TrainOptions, kernel: KernelName = 'js', workers = options.workers ?? availableParallelism()): TrainingPlan {
+export function planTraining(options: TrainOptions, kernel: KernelName = 'js', workers = options.workers ?? defaultWorkers()): TrainingPlan {
   validateTrainOptions(options);
   for (const [flag, path] of [['--metrics', options.metrics], ['--trace', options.trace]] as const) if (path !== undefined) checkAppendable(flag, path);
   const sourceOptions = { targets: options.targets, labelColumn: options.labelColumn, classes: options.classes, seed: options.seed };
@@ -135,7 +134,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
     train,
     test,
     batchSize,
-    chunk: Math.min(batchSize, 256),
+    chunk: chunkOf(batchSize),
     totalSteps,
     batchesPerEpoch,
     optimizer,
@@ -161,6 +160,17 @@ function checkSpecAgrees(options: TrainOptions, spec: ModelSpec, source: string)
  * Whether a model's arrays fit the wasm kernels' 32-bit memory: the parameters, the
  * gradient sum, and on a coordinator one incoming gradient per worker, with room to spare.
  */
+/** The most rows backprop takes at a time. */
+const MAX_CHUNK = 256;
+
+/** Rows backprop takes at a time: the whole batch up to MAX_CHUNK (factors' bitwise guarantee relies on every copy agreeing). */
+export function chunkOf(batchSize: number): number {
+  return Math.min(batchSize, MAX_CHUNK);
+}
+
+/** Rows evaluation takes at a time (train's test figures and `shardprop eval` alike). */
+export const EVAL_CHUNK = MAX_CHUNK;
+
 export function fitsWasmMemory(size: number, dtype: 'float32' | 'float64', workers: number): boolean {
   const arrays = 2 + Math.max(workers, 0);
   return arrays * size * (dtype === 'float64' ? 8 : 4) <= 3.5 * 2 ** 30;

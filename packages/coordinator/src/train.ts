@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { resolveKernel, type KernelChoice, type KernelName } from '@shardprop/core';
-import { availableParallelism } from 'node:os';
 import { CoordinatorServer } from './coordinator-server.js';
 import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
 import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
 import { createLogger, type Logger } from './log.js';
-import { DEFAULT_GRADIENT_FORM, UsageError, validateWorkerCount, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, validateWorkerCount, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { writeRunRecord } from './run-record.js';
 import { TrainingInterrupted, inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
@@ -34,10 +33,6 @@ export interface TrainCallbacks extends TrainingHooks {
   onListening?(url: string): void;
   /** Called when the dashboard is served, with its address (without the token). */
   onDashboard?(url: string): void;
-}
-
-export function defaultWorkers(): number {
-  return availableParallelism();
 }
 
 /**

@@ -1,4 +1,5 @@
 import { appendFileSync } from 'node:fs';
+import { EVAL_CHUNK } from './plan.js';
 import { Backprop, Optimizer, Sampler, saveCheckpoint, saveModel, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import type { TrainingPlan } from './plan.js';
 
@@ -129,7 +130,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   const sampler = new Sampler(train.count, plan.batchSize, plan.samplerSeed);
   const optimizer = new Optimizer(plan.optimizer, model.params.length, plan.spec.dtype, plan.kernels);
   const grad = plan.kernels.alloc(plan.spec.dtype, model.params.length);
-  const evaluator = new Backprop(plan.spec, 256, plan.kernels);
+  const evaluator = new Backprop(plan.spec, EVAL_CHUNK, plan.kernels);
   const started = performance.now();
   let samples = 0;
   let epochLoss = 0;

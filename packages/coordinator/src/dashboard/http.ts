@@ -8,7 +8,7 @@ import { Feed } from './feed.js';
 import type { DashboardState } from './state.js';
 
 /** The path of the live feed (server-sent events). */
-export const FEED_PATH = '/events';
+const FEED_PATH = '/events';
 
 /** The page's address on the coordinator's port: ws://HOST:PORT → http://HOST:PORT/ (wss → https). */
 export function dashboardUrl(coordinatorUrl: string): string {
@@ -127,7 +127,7 @@ export class DashboardHttp {
 }
 
 /** A Host header naming this machine's loopback (127.x.x.x, localhost, [::1]), with or without a port. */
-export function isLoopbackHost(host: string | undefined): boolean {
+function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return false;
   const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())?.[1];
   if (name === undefined) return false;

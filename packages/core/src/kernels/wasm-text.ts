@@ -291,6 +291,15 @@ function kernels(t: Lane): string {
         (br $${label})))`;
   };
   const at = (base: string, index: string) => `(i32.add (local.get ${base}) (i32.shl ${index} (i32.const ${SH})))`;
+  /** `body` once per block of up to PACK_ROWS rows [$i0, $iEnd) of the first `limit` rows (locals $i0, $iEnd). */
+  const rowBlocks = (limit: string, body: string): string => `(block $blocksDone
+      (loop $blocks
+        (br_if $blocksDone (i32.ge_u (local.get $i0) (local.get ${limit})))
+        (local.set $iEnd (select (local.get ${limit}) (i32.add (local.get $i0) (i32.const ${PACK_ROWS}))
+          (i32.le_u (i32.sub (local.get ${limit}) (local.get $i0)) (i32.const ${PACK_ROWS}))))
+        ${body.trim()}
+        (local.set $i0 (local.get $iEnd))
+        (br $blocks)))`;
   return `
   ;; ---------------------------------------------------------------- ${T}
 
@@ -391,11 +400,7 @@ function kernels(t: Lane): string {
     (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
     ;; blocks of up to ${PACK_ROWS} rows of A (so the scratch stays small and in cache), when there is a 2x4 block to compute
     (if (i32.eqz (local.get $n4)) (then (local.set $m2 (i32.const 0))))
-    (block $blocksDone
-      (loop $blocks
-        (br_if $blocksDone (i32.ge_u (local.get $i0) (local.get $m2)))
-        (local.set $iEnd (select (local.get $m2) (i32.add (local.get $i0) (i32.const ${PACK_ROWS}))
-          (i32.le_u (i32.sub (local.get $m2) (local.get $i0)) (i32.const ${PACK_ROWS}))))
+    ${rowBlocks('$m2', `
         ;; the block's pairs of rows of A, interleaved a vector at a time; then the panel for four rows of B
         (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i0) (local.get $rowBytes))))
         (local.set $pa (local.get $pack))
@@ -431,8 +436,7 @@ function kernels(t: Lane): string {
                 (br $pairs)))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $quads)))
-        (local.set $i0 (local.get $iEnd))
-        (br $blocks)))
+`)}
     (local.set $j (local.get $n4))
     ;; the last n % 4 rows of B, for every pair of rows of A
     (local.set $i (i32.const 0))
@@ -509,11 +513,7 @@ function kernels(t: Lane): string {
     (local.set $n2 (i32.and (local.get $n) (i32.const ${-2 * N})))
     ;; blocks of up to ${PACK_ROWS} rows (so the scratch stays small and in cache), when there is a 4x2 block to compute
     (if (i32.eqz (local.get $n2)) (then (local.set $m4 (i32.const 0))))
-    (block $blocksDone
-      (loop $blocks
-        (br_if $blocksDone (i32.ge_u (local.get $i0) (local.get $m4)))
-        (local.set $iEnd (select (local.get $m4) (i32.add (local.get $i0) (i32.const ${PACK_ROWS}))
-          (i32.le_u (i32.sub (local.get $m4) (local.get $i0)) (i32.const ${PACK_ROWS}))))
+    ${rowBlocks('$m4', `
         ;; the coefficients of the block's rows i..i+3, four per p
         (local.set $pa (local.get $pack))
         (local.set $i (local.get $i0))
@@ -567,8 +567,7 @@ function kernels(t: Lane): string {
                 (br $rows)))
             (local.set $j (i32.add (local.get $j) (i32.const ${2 * N})))
             (br $strips)))
-        (local.set $i0 (local.get $iEnd))
-        (br $blocks)))
+`)}
     ;; the last n % ${2 * N} columns of the rows so far, and every column of the last m % 4 rows
     (local.set $i (i32.const 0))
     (block $restDone

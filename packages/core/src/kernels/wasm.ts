@@ -38,6 +38,11 @@ const MAX_PAGES = 65536;
 /** Every allocation starts on a cache line. */
 const ALIGN = 64;
 
+/** `bytes` rounded up to a whole number of cache lines. */
+function aligned(bytes: number): number {
+  return Math.ceil(bytes / ALIGN) * ALIGN;
+}
+
 let compiled: Promise<WasmModule | null> | undefined;
 let ready: WasmModule | null | undefined;
 let unavailable = '';
@@ -208,7 +213,7 @@ export class WasmKernels implements Kernels {
 
   private reserve(bytes: number): number {
     const at = this.top;
-    const end = at + Math.ceil(bytes / ALIGN) * ALIGN;
+    const end = at + aligned(bytes);
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
@@ -231,10 +236,9 @@ export class WasmKernels implements Kernels {
   private scratch(area: 'staging' | 'packing', bytes: number): number {
     const current = this[area];
     if (bytes <= current.bytes) return current.at;
-    const size = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
-    if (current.bytes > 0 && current.at + size(current.bytes) === this.top) {
-      this.reserve(size(bytes) - size(current.bytes));
-      this[area] = { at: current.at, bytes: size(bytes) };
+    if (current.bytes > 0 && current.at + aligned(current.bytes) === this.top) {
+      this.reserve(aligned(bytes) - aligned(current.bytes));
+      this[area] = { at: current.at, bytes: aligned(bytes) };
       return current.at;
     }
     let at: number;
@@ -257,7 +261,7 @@ export class WasmKernels implements Kernels {
     const out = operands[operands.length - 1];
     const size = out instanceof Float64Array ? 8 : 4;
     let need = 0;
-    for (let i = 0; i < operands.length; i++) if (!this.resident(operands[i])) need += Math.ceil((lengths[i] * size) / ALIGN) * ALIGN;
+    for (let i = 0; i < operands.length; i++) if (!this.resident(operands[i])) need += aligned(lengths[i] * size);
     let at = this.scratch('staging', need);
     const buffer = this.memory.buffer;
     const pointers: number[] = [];
@@ -272,7 +276,7 @@ export class WasmKernels implements Kernels {
       if (i < operands.length - 1 || outputRead) copy.set(v.subarray(0, lengths[i]));
       copies[i] = copy;
       pointers.push(at);
-      at += Math.ceil((lengths[i] * size) / ALIGN) * ALIGN;
+      at += aligned(lengths[i] * size);
     }
     call(pointers);
     const last = operands.length - 1;
