@@ -9,9 +9,11 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^@shardprop\/core$/, replacement: src('./packages/core/src/index.ts') },
-      { find: /^@shardprop\/worker\/protocol$/, replacement: src('./packages/worker/src/protocol.ts') },
+      { find: /^@shardprop\/protocol$/, replacement: src('./packages/protocol/src/index.ts') },
       { find: /^@shardprop\/worker$/, replacement: src('./packages/worker/src/index.ts') },
       { find: /^@shardprop\/coordinator$/, replacement: src('./packages/coordinator/src/index.ts') },
+      { find: /^@shardprop\/cli\/plot$/, replacement: src('./packages/cli/src/plot.ts') },
+      { find: /^@shardprop\/cli$/, replacement: src('./packages/cli/src/index.ts') },
     ],
   },
   test: {

@@ -1,11 +1,9 @@
-// A coordinator in this process (the built CoordinatorServer) and N local worker processes
-// (`shardprop worker`) on 127.0.0.1, training a float32 sigmoid network with plain SGD on the
+// A coordinator in this process (the built Coordinator: the step machine over WebSockets) and
+// N local worker processes on 127.0.0.1, training a float32 sigmoid network with plain SGD on the
 // peers' synthetic data: what the distributed probes measure.
 import { Model, Optimizer, Sampler, allFinite, createKernels, fingerprint, resolveKernel } from '../packages/core/dist/index.js';
-import { chunkOf } from '../packages/coordinator/dist/plan.js';
-import { CoordinatorServer } from '../packages/coordinator/dist/coordinator-server.js';
-import { LocalWorkers } from '../packages/coordinator/dist/local-workers.js';
-import { createLogger } from '../packages/coordinator/dist/log.js';
+import { Coordinator, LocalWorkers, chunkOf } from '../packages/coordinator/dist/index.js';
+import { createLogger } from '../packages/worker/dist/index.js';
 import { SAMPLES, syntheticData } from './workloads.mjs';
 
 /** Starts the coordinator and its workers; `step()` takes one SGD step and resolves to its sample count. */
@@ -25,7 +23,7 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
     batchesPerEpoch: Math.ceil(SAMPLES / batch), optimizer, seed: 0, samplerSeed: 3, outPath: '',
   };
   const log = createLogger('warn');
-  const server = await CoordinatorServer.listen({ host: '127.0.0.1', port: 0, expect: workers, plan, log, gradientForm });
+  const server = await Coordinator.listen({ host: '127.0.0.1', port: 0, expect: workers, plan, log, gradientForm });
   const children = new LocalWorkers(log);
   const joined = server.waitForWorkers();
   children.start(workers, server.url, undefined, (message) => server.abortWait(new Error(message)));

@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../packages/coordinator/dist/local-workers.js';
+import { NODE_FLAGS } from '../../packages/coordinator/dist/index.js';
 import { runProbe, timingArgs } from '../measure.mjs';
 import { PYTHON, ddpEnv, torchUnavailable } from '../peers.mjs';
 import { num, ratio, table } from '../report.mjs';
@@ -20,7 +20,7 @@ export const name = 'distributed';
 export const rows = ['sync', 'scaling', 'W-seed', 'W-large', 'mnist'];
 
 const file = (f) => fileURLToPath(new URL(`../${f}`, import.meta.url));
-const BIN = file('../packages/coordinator/bin/shardprop.js');
+const BIN = file('../packages/cli/bin/shardprop.js');
 const SYNC_WORKERS = [1, 2, 4];
 /** RESULTS.md's DDP figures, for when torch is not installed here. */
 const DDP_REFERENCE = { seed: 6243, large: 32455 };

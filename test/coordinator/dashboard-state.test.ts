@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Feed, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS, PUBLISH_MS, STALLED_MS } from '../../packages/coordinator/src/dashboard/feed.js';
 import { DashboardState, MAX_POINTS, Series, type Frame, type WorkerRow } from '../../packages/coordinator/src/dashboard/state.js';
-import type { Logger } from '../../packages/coordinator/src/log.js';
+import type { Logger } from '@shardprop/worker';
 import { dashboardPlan } from '../helpers/dashboard.js';
 
 const plan = dashboardPlan(100);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  Backprop, Model, Optimizer, Rng, datasetAs, factorBlocks, factorWidth, jsKernels, makeDataset,
+  Backprop, FactoredBackprop, Model, Optimizer, Rng, datasetAs, factorBlocks, factorWidth, jsKernels, makeDataset, referenceForward, referenceGradient,
   type ActivationName, type Dataset, type Floats, type Kernels, type LossName, type ModelSpec,
 } from '@shardprop/core';
 import { KERNEL_NAMES, kernelsNamed } from '../helpers/kernels.js';
@@ -78,86 +78,9 @@ function gradientOf(p: Problem, chunk = 256): { grad: Floats; count: number; los
   return { grad, ...bp.gradient(p.model, p.data, p.indices, p.from, p.to, grad) };
 }
 
-// ---------------------------------------------------------------------------------------------
-// A naive reference: one sample at a time, nested loops, straight from the equations.
-
-const sigma: Record<ActivationName, (z: number) => number> = {
-  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
-  tanh: (z) => Math.tanh(z),
-  relu: (z) => (z > 0 ? z : 0),
-};
-const sigmaPrime: Record<ActivationName, (z: number) => number> = {
-  sigmoid: (z) => sigma.sigmoid(z) * (1 - sigma.sigmoid(z)),
-  tanh: (z) => 1 - Math.tanh(z) ** 2,
-  relu: (z) => (z > 0 ? 1 : 0),
-};
-
-/** Forward pass of one sample: z^l and a^l for l = 0..L (z^0 unused). */
-function naiveForward(model: Model, x: ArrayLike<number>): { z: number[][]; a: number[][] } {
-  const { layers, activation, loss } = model.spec;
-  const L = layers.length - 1;
-  const z: number[][] = [[]];
-  const a: number[][] = [Array.from(x)];
-  for (let l = 1; l <= L; l++) {
-    const zl: number[] = [];
-    for (let j = 0; j < layers[l]; j++) {
-      let s = model.b[l - 1][j];
-      for (let k = 0; k < layers[l - 1]; k++) s += model.W[l - 1][j * layers[l - 1] + k] * a[l - 1][k];
-      zl.push(s);
-    }
-    z.push(zl);
-    if (l === L && loss === 'cross-entropy') {
-      const e = zl.map((v) => Math.exp(v));
-      const sum = e.reduce((s, v) => s + v, 0);
-      a.push(e.map((v) => v / sum));
-    } else {
-      a.push(zl.map(sigma[activation]));
-    }
-  }
-  return { z, a };
-}
-
-/** Loss and gradient SUM over the batch, by per-sample backprop (BP1..BP4). */
+/** The plain per-sample reference of core (reference.ts) over the problem's batch. */
 function naiveGradient(p: Problem): { grad: Float64Array; lossSum: number } {
-  const { model, data } = p;
-  const { layers, activation, loss } = model.spec;
-  const L = layers.length - 1;
-  const grad = new Float64Array(model.params.length);
-  let lossSum = 0;
-  for (let r = p.from; r < p.to; r++) {
-    const i = p.indices[r];
-    const x = data.x.subarray(i * layers[0], (i + 1) * layers[0]);
-    const y = Array.from(data.y.subarray(i * layers[L], (i + 1) * layers[L]));
-    const { z, a } = naiveForward(model, x);
-    let delta: number[];
-    if (loss === 'quadratic') {
-      lossSum += 0.5 * a[L].reduce((s, v, j) => s + (v - y[j]) ** 2, 0);
-      delta = a[L].map((v, j) => (v - y[j]) * sigmaPrime[activation](z[L][j])); // BP1
-    } else {
-      lossSum -= y.reduce((s, v, j) => s + v * Math.log(a[L][j]), 0);
-      const sumY = y.reduce((s, v) => s + v, 0);
-      delta = a[L].map((v, j) => v * sumY - y[j]); // ∂/∂z_j of −Σ y log softmax(z)
-    }
-    for (let l = L; l >= 1; l--) {
-      const nPrev = layers[l - 1];
-      const wOff = model.layout.wOffset[l - 1];
-      const bOff = model.layout.bOffset[l - 1];
-      for (let j = 0; j < layers[l]; j++) {
-        grad[bOff + j] += delta[j]; // BP3
-        for (let k = 0; k < nPrev; k++) grad[wOff + j * nPrev + k] += delta[j] * a[l - 1][k]; // BP4
-      }
-      if (l > 1) {
-        const prev: number[] = [];
-        for (let k = 0; k < nPrev; k++) {
-          let s = 0;
-          for (let j = 0; j < layers[l]; j++) s += model.W[l - 1][j * nPrev + k] * delta[j];
-          prev.push(s * sigmaPrime[activation](z[l - 1][k])); // BP2
-        }
-        delta = prev;
-      }
-    }
-  }
-  return { grad, lossSum };
+  return referenceGradient(p.model, p.data, p.indices, p.from, p.to);
 }
 
 /** Which relu units are on, over the batch: the loss is smooth in θ while this pattern holds. */
@@ -166,7 +89,7 @@ function reluPattern(p: Problem): string {
   const L = p.model.depth;
   for (let r = p.from; r < p.to; r++) {
     const i = p.indices[r];
-    const { z } = naiveForward(p.model, p.data.x.subarray(i * p.data.inputs, (i + 1) * p.data.inputs));
+    const { z } = referenceForward(p.model, p.data.x.subarray(i * p.data.inputs, (i + 1) * p.data.inputs));
     // The output layer goes through relu too, unless softmax owns it.
     const last = p.model.spec.loss === 'cross-entropy' ? L - 1 : L;
     for (let l = 1; l <= last; l++) for (const v of z[l]) bits.push(v > 0 ? '1' : '0');
@@ -366,7 +289,7 @@ for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
           const p = randomProblem(seed, layers, activation, loss, batch);
           const whole = gradientOf(p, chunk);
           const points = [p.from, ...cuts.map((c) => p.from + Math.min(c, batch)).sort((a, b) => a - b), p.to];
-          const bp = new Backprop(p.model.spec, chunk, K);
+          const bp = new FactoredBackprop(p.model.spec, chunk, K);
           const part = new Float64Array(p.model.params.length).fill(Number.NaN); // must be overwritten, even by an empty part
           const total = new Float64Array(part.length);
           const magnitude = new Float64Array(part.length);
@@ -438,7 +361,7 @@ for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
         fc.property(netArb, fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 4 }), fc.boolean(), ({ layers, activation, loss, batch, seed, chunk }, cuts, single) => {
           const p = randomProblem(seed, layers, activation, loss, batch, single ? 'float32' : 'float64');
           const whole = gradientOf(p, chunk);
-          const bp = new Backprop(p.model.spec, chunk, K);
+          const bp = new FactoredBackprop(p.model.spec, chunk, K);
           const Ctor = p.model.params.constructor as Float64ArrayConstructor;
           const width = factorWidth(layers);
           const all = new Ctor(batch * width);
@@ -457,7 +380,7 @@ for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
           expect(correct).toBe(whole.correct);
           expect(Math.abs(lossSum - whole.lossSum)).toBeLessThanOrEqual(1e-6 * whole.lossSum);
           const rebuilt = new Ctor(whole.grad.length).fill(Number.NaN);
-          new Backprop(p.model.spec, chunk, K).gradientFromFactors(p.data, p.indices, p.from, p.to, all, rebuilt);
+          new FactoredBackprop(p.model.spec, chunk, K).gradientFromFactors(p.data, p.indices, p.from, p.to, all, rebuilt);
           expect(rebuilt).toEqual(whole.grad);
         }),
         { numRuns: 200 },
@@ -466,7 +389,7 @@ for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
 
     it('refuses a factor buffer of the wrong length, and an empty range gives zeros', () => {
       const p = randomProblem(5, [3, 4, 2], 'sigmoid', 'quadratic', 4);
-      const bp = new Backprop(p.model.spec, 256, K);
+      const bp = new FactoredBackprop(p.model.spec, 256, K);
       expect(() => bp.factors(p.model, p.data, p.indices, 0, 4, new Float64Array(4 * 9))).toThrow(/expected 40 for 4 samples/);
       expect(() => bp.gradientFromFactors(p.data, p.indices, 0, 4, new Float64Array(3), new Float64Array(p.model.params.length))).toThrow(RangeError);
       const grad = new Float64Array(p.model.params.length).fill(7);
@@ -506,7 +429,7 @@ for (const name of KERNEL_NAMES) describe(`${name} kernels`, () => {
       new Backprop(p.model.spec, 4, K).predict(p.model, p.data.x, p.data.count, out);
       let correct = 0;
       for (let r2 = 0; r2 < p.data.count; r2++) {
-        const { a } = naiveForward(p.model, p.data.x.subarray(r2 * 4, r2 * 4 + 4));
+        const { a } = referenceForward(p.model, p.data.x.subarray(r2 * 4, r2 * 4 + 4));
         for (let j = 0; j < 3; j++) expect(Math.abs(out[r2 * 3 + j] - a[2][j])).toBeLessThanOrEqual(1e-14);
         const y = Array.from(p.data.y.subarray(r2 * 3, r2 * 3 + 3));
         if (a[2].indexOf(Math.max(...a[2])) === y.indexOf(Math.max(...y))) correct++;

@@ -105,8 +105,8 @@ describe('model file round trip', () => {
     const text = JSON.stringify(goodDoc());
     const m = parseModel(text, 'nodtype.json');
     expect(m.spec.dtype).toBe('float64');
-    expect(Array.from(m.W[0])).toEqual([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
-    expect(Array.from(m.b[1])).toEqual([4]);
+    expect(Array.from(m.W[1])).toEqual([0.1, 0.2, 0.3, 0.4, 0.5, 0.6]);
+    expect(Array.from(m.b[2])).toEqual([4]);
     expect(parseModel(text, 'nodtype.json', 'float32').params).toBeInstanceOf(Float32Array);
   });
 
@@ -136,7 +136,7 @@ describe('model file round trip', () => {
     saveModel(Model.init(spec64, 3), path);
     const before = readFileSync(path, 'utf8');
     const bad = Model.init(spec64, 4);
-    bad.W[1][3] = Number.NaN; // W^2 is [2][4]: flat index 3 is row 0, column 3
+    bad.W[2][3] = Number.NaN; // W^2 is [2][4]: flat index 3 is row 0, column 3
     expectFileError(() => saveModel(bad, path), path, /W\^2 row 0 column 3 is NaN/);
     expect(readFileSync(path, 'utf8')).toBe(before);
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
@@ -197,7 +197,7 @@ describe('model file validation', () => {
     const inf = JSON.stringify(goodDoc()).replace('0.4', '1e999');
     expectFileError(() => parseModel(inf, 'inf.json'), 'inf.json', /W\^1 \(weights\[0\]\) row 1\[1\] must be a finite number, got Infinity/);
     const big = JSON.stringify(goodDoc()).replace('0.4', '1e300');
-    expect(parseModel(big, 'big.json').W[0][3]).toBe(1e300);
+    expect(parseModel(big, 'big.json').W[1][3]).toBe(1e300);
     expectFileError(() => parseModel(big, 'big.json', 'float32'), 'big.json', /row 1\[1\] = 1e\+300 is out of the float32 range/);
   });
 

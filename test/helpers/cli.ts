@@ -3,11 +3,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NODE_FLAGS } from '../../packages/coordinator/src/local-workers.js';
+import { NODE_FLAGS } from '@shardprop/coordinator';
 
 export { NODE_FLAGS };
 
-export const BIN = fileURLToPath(new URL('../../packages/coordinator/bin/shardprop.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../packages/cli/bin/shardprop.js', import.meta.url));
 
 export interface RunResult {
   code: number | null;

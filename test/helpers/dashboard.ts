@@ -1,4 +1,4 @@
-import type { TrainingPlan } from '../../packages/coordinator/src/plan.js';
+import type { TrainingPlan } from '@shardprop/coordinator';
 
 /** The parts of a plan the dashboard reads: a tiny xor run of `totalSteps` steps. */
 export function dashboardPlan(totalSteps: number): TrainingPlan {

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { PROTOCOL_VERSION, decodeToWorker, encode } from '@shardprop/worker/protocol';
+import { PROTOCOL_VERSION, decodeToWorker, encode, type Refused } from '@shardprop/protocol';
+import { accepted } from '../helpers/checked.js';
 import { loadModel } from '@shardprop/core';
 import { maxAbsDiff } from '../helpers/arrays.js';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
@@ -21,17 +22,19 @@ describe('shardprop coordinator + shardprop worker', () => {
     expect(url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+$/);
 
     // a worker from the future is refused with both versions named
-    const refusal = await new Promise<string>((resolve, reject) => {
+    const refusal = await new Promise<Refused>((resolve, reject) => {
       const ws = new WebSocket(url);
       ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION + 1, name: 'future' })));
       ws.on('message', (data: Buffer) => {
-        const m = decodeToWorker(data);
-        resolve(m.type === 'refused' ? m.reason : `unexpected ${m.type}`);
+        const m = accepted(decodeToWorker(data));
+        if (m.type === 'refused') resolve(m);
+        else reject(new Error(`unexpected ${m.type}`));
       });
       ws.on('error', reject);
     });
-    expect(refusal).toContain(`version ${PROTOCOL_VERSION + 1}`);
-    expect(refusal).toContain(`version ${PROTOCOL_VERSION}`);
+    expect(refusal.code).toBe('SP_ERR_VERSION');
+    expect(refusal.reason).toContain(`version ${PROTOCOL_VERSION + 1}`);
+    expect(refusal.reason).toContain(`version ${PROTOCOL_VERSION}`);
 
     const workers = [1, 2].map(() => collect(startCli(['worker', '--connect', url])));
     const [done, w1, w2] = await Promise.all([c.exited, workers[0].exited, workers[1].exited]);

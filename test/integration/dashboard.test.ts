@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { train } from '@shardprop/coordinator';
 import type { Frame } from '../../packages/coordinator/src/dashboard/state.js';
-import { createLogger } from '../../packages/coordinator/src/log.js';
+import { createLogger } from '@shardprop/worker';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 

@@ -1,8 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { Backprop, Model, Rng, createKernels, loadModel, makeDataset, prepareWasmKernels, type Dataset, type Kernels } from '@shardprop/core';
-import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient, type Receiving } from '@shardprop/worker/protocol';
+import { FactoredBackprop, Model, Rng, createKernels, loadModel, makeDataset, prepareWasmKernels, type Dataset, type Kernels } from '@shardprop/core';
+import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient, type Receiving } from '@shardprop/protocol';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
@@ -97,12 +97,9 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
     const send = (fragments: Buffer[]): void => fragments.forEach((f, i) => ws.send(f, { binary: true, fin: i === fragments.length - 1 }));
     ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name: 'rogue-worker', token: TOKEN })));
     ws.on('message', (data: Buffer[]) => {
-      let m;
-      try {
-        m = decodeToWorker(Buffer.concat(data), receiving);
-      } catch {
-        return;
-      }
+      const checked = decodeToWorker(Buffer.concat(data), receiving);
+      if (!checked.ok) return;
+      const m = checked.message;
       if (m.type === 'welcome' || m.type === 'reshard') {
         held = m.shard.indices;
         rows = m.shard.x && m.shard.y ? makeDataset('rogue', m.shard.x, m.shard.y, 2, 2) : null;
@@ -144,7 +141,7 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
             model.params.set(m.params);
             const local = Uint32Array.from(Array.from(m.batch).map((g) => held.indexOf(g)).filter((r) => r >= 0));
             const factors = new Float64Array(count * factorWidth);
-            const r = rows ? new Backprop(SPEC, 9, kernels).factors(model, rows, local, 0, local.length, factors) : { lossSum: 0, correct: 0 };
+            const r = rows ? new FactoredBackprop(SPEC, 9, kernels).factors(model, rows, local, 0, local.length, factors) : { lossSum: 0, correct: 0 };
             const honest = encodeGradient({ ...head, lossSum: r.lossSum, correct: r.correct }, factors);
             return [honest, honest];
           },

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { createRequire } from 'node:module';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { plotMetrics } from '../../packages/coordinator/src/plot.js';
-import { UsageError } from '../../packages/coordinator/src/options.js';
+import { plotMetrics } from '@shardprop/cli/plot';
+import { UsageError } from '@shardprop/coordinator';
 import { killAll, runCli, tempDir } from '../helpers/cli.js';
 
 // resvg is the coordinator's dependency, not the workspace root's
-const { Resvg } = createRequire(new URL('../../packages/coordinator/package.json', import.meta.url))('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
+const { Resvg } = createRequire(new URL('../../packages/cli/package.json', import.meta.url))('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
 
 const tmp = tempDir('shardprop-plot-');
 afterAll(() => {

@@ -1,11 +1,10 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { train } from '@shardprop/coordinator';
+import { planTraining, train } from '@shardprop/coordinator';
 import { fingerprint, loadSource } from '@shardprop/core';
-import { PROTOCOL_VERSION } from '@shardprop/worker';
-import { planTraining } from '../../packages/coordinator/src/plan.js';
+import { PROTOCOL_VERSION } from '@shardprop/protocol';
 import { makeRunRecord, runRecordPath } from '../../packages/coordinator/src/run-record.js';
-import type { TrainSummary } from '../../packages/coordinator/src/training-loop.js';
+import type { TrainSummary } from '@shardprop/coordinator';
 import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 

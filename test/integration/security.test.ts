@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { MAX_PENDING_CONNECTIONS } from '../../packages/coordinator/src/admission.js';
+import { MAX_PENDING_CONNECTIONS } from '@shardprop/coordinator';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**

@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@shardprop/core';
-import { runSweep, train } from '@shardprop/coordinator';
+import { runSweep } from '@shardprop/cli';
+import { train } from '@shardprop/coordinator';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 

@@ -1,10 +1,10 @@
-import { PROTOCOL_VERSION, type Hello } from '@shardprop/worker/protocol';
-
 /**
  * Who may join: the rules a hello is checked against, in order (protocol
- * version, room, data); the token was checked at the WebSocket upgrade (transport.ts). The server turns a refusal into a 'refused' message with
- * its reason and closes the connection with its code.
+ * version, room, data); the token was checked at the WebSocket upgrade
+ * (transport.ts). The step machine turns a refusal into a 'refused' message with
+ * its reason and code, and the connection is closed with its WebSocket close code.
  */
+import { PROTOCOL_VERSION, type ErrorCode, type Hello } from '@shardprop/protocol';
 
 /** Workers at most (members and those joining). */
 export const MAX_WORKERS = 256;
@@ -24,22 +24,25 @@ export interface AdmissionState {
 
 export interface Refusal {
   reason: string;
+  code: ErrorCode;
   /** WebSocket close code and reason. */
-  code: number;
+  closeCode: number;
   close: string;
 }
 
 /** Why this hello is refused, or null to admit it. */
 export function admissionRefusal(hello: Hello, state: AdmissionState): Refusal | null {
   if (hello.version !== PROTOCOL_VERSION) {
-    return { reason: `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`, code: 1002, close: 'protocol version mismatch' };
+    const reason = `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`;
+    return { reason, code: 'SP_ERR_VERSION', closeCode: 1002, close: 'protocol version mismatch' };
   }
   if (state.training ? state.workers >= MAX_WORKERS : state.workers >= state.expect) {
-    return { reason: state.training ? `training already has ${MAX_WORKERS} workers` : 'the coordinator already has all the workers it waits for', code: 1008, close: 'not expected' };
+    const reason = state.training ? `training already has ${MAX_WORKERS} workers` : 'the coordinator already has all the workers it waits for';
+    return { reason, code: 'SP_ERR_FULL', closeCode: 1008, close: 'not expected' };
   }
   if (hello.fingerprint !== undefined && hello.fingerprint !== state.fingerprint) {
     const reason = `the worker's data set is not the coordinator's (fingerprint ${hello.fingerprint} on the worker, ${state.fingerprint} here): give the worker the same --data and data flags, or none to receive its shard`;
-    return { reason, code: 1008, close: 'different data' };
+    return { reason, code: 'SP_ERR_DATA_MISMATCH', closeCode: 1008, close: 'different data' };
   }
   return null;
 }

@@ -1,5 +1,5 @@
 import { factorWidth } from '@shardprop/core';
-import type { GradientForm } from '@shardprop/worker/protocol';
+import type { GradientForm } from '@shardprop/protocol';
 
 /**
  * Factors (δ^l and hidden a^l per sample) instead of dense sums when they are far

@@ -1,5 +1,16 @@
 export { train, type TrainCallbacks } from './train.js';
-export { UsageError, type TrainOptions } from './options.js';
-export type { TrainSummary, EpochMetrics, StepProgress, GradientEngine } from './training-loop.js';
-export { planTraining, type TrainingPlan } from './plan.js';
-export { runSweep, bestRun, type SweepRun, type SweepOptions, type SweepResult, type SweepRunRecord } from './sweep.js';
+export { evaluate, type EvalOptions, type EvalResult } from './evaluate.js';
+export {
+  UsageError, validateTrainOptions, validateSeed, validateWorkerCount, defaultWorkers, GRADIENT_FORM_CHOICES,
+  type TrainOptions, type ServeOptions, type GradientFormChoice,
+} from './options.js';
+export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution } from './training-loop.js';
+export { planTraining, chunkOf, timestamp, type TrainingPlan } from './plan.js';
+export { type RunRecord } from './run-record.js';
+export { Coordinator, WorkerLostError, type CoordinatorOptions } from './ws-adapter.js';
+export {
+  StepMachine, DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS,
+  type MachineEvent, type MachineState, type Action, type StepTiming, type WorkerSnapshot, type ConnectionId,
+} from './step-machine.js';
+export { LocalWorkers, NODE_FLAGS } from './local-workers.js';
+export { MAX_WORKERS, MAX_PENDING_CONNECTIONS } from './admission.js';

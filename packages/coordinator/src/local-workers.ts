@@ -1,12 +1,14 @@
+/**
+ * The local workers of `train --workers N`: child processes of this coordinator,
+ * started with the V8 flags every shardprop process runs with, stopped with it.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import type { Logger } from './log.js';
-
-const BIN = fileURLToPath(new URL('../bin/shardprop.js', import.meta.url));
+import { LOCAL_WORKER_MAIN, type Logger } from '@shardprop/worker';
 
 /**
- * The V8 flags every shardprop process runs with: bin/shardprop.js's shebang passes them,
- * and local workers are started with them (test/integration/cli.test.ts checks the two agree).
+ * The V8 flags every shardprop process runs with: the shardprop command's shebang
+ * (packages/cli/bin/shardprop.js) passes them, and local workers are started with
+ * them (test/cli/node-flags.test.ts checks the two agree).
  *
  * A coordinator or worker holds about 10 MB of objects but takes in megabytes of socket
  * reads per step (ArrayBuffers that die young). V8 sets the old generation's first limit
@@ -18,7 +20,8 @@ const BIN = fileURLToPath(new URL('../bin/shardprop.js', import.meta.url));
 export const NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
 
 /**
- * N worker processes on this machine, each running `shardprop worker --connect URL`.
+ * N worker processes on this machine, each running the worker package's local
+ * worker script (as `shardprop worker --connect URL --reconnect-for 0` would).
  * Their stderr (pino lines) is passed through at warn level and above.
  */
 export class LocalWorkers {
@@ -30,7 +33,7 @@ export class LocalWorkers {
   start(count: number, url: string, token: string | undefined, onUnexpectedExit: (message: string) => void): void {
     for (let i = 0; i < count; i++) {
       // a local worker lives and dies with this coordinator: no reconnecting to a successor
-      const child = spawn(process.execPath, [...NODE_FLAGS, BIN, 'worker', '--connect', url, '--name', `local-${i + 1}`, '--reconnect-for', '0'], {
+      const child = spawn(process.execPath, [...NODE_FLAGS, LOCAL_WORKER_MAIN, '--connect', url, '--name', `local-${i + 1}`], {
         stdio: ['ignore', 'ignore', 'inherit'],
         // a process group of its own: Ctrl-C in the terminal reaches the coordinator only, which
         // finishes the step with its workers, writes the checkpoint and then lets them go

@@ -1,10 +1,24 @@
 import { availableParallelism } from 'node:os';
 import {
-  ACTIVATIONS, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS,
-  type ActivationName, type Dtype, type InitScheme, type KernelChoice, type LossName, type OptimizerKind,
+  ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, resolveKernel,
+  type ActivationName, type Dtype, type InitScheme, type KernelChoice, type KernelName, type LossName, type OptimizerKind,
 } from '@shardprop/core';
-import { GRADIENT_FORMS, type GradientForm } from '@shardprop/worker/protocol';
+import { GRADIENT_FORMS, type GradientForm } from '@shardprop/protocol';
 import { MAX_WORKERS } from './admission.js';
+
+/** Where the coordinator listens and whom it waits for (`shardprop coordinator`). */
+export interface ServeOptions {
+  host?: string;
+  port?: number;
+  /** The shared secret workers must present; required when host is not a loopback address. */
+  token?: string;
+  /** Serve wss:// with this PEM certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Wait for this many workers to connect by themselves instead of starting local ones. */
+  expect?: number;
+  /** Serve the live dashboard on the coordinator's port (distributed runs; the CLI's --dashboard, on unless --no-dashboard). */
+  dashboard?: boolean;
+}
 
 /** A mistake in what the user asked for (flags, option values, their combinations): exit code 2. */
 export class UsageError extends Error {
@@ -90,8 +104,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   }
   if (o.activation !== undefined && !(Object.hasOwn(ACTIVATIONS, o.activation))) throw new UsageError(`--activation must be one of ${Object.keys(ACTIVATIONS).join(', ')}`);
   if (o.loss !== undefined && !(Object.hasOwn(LOSSES, o.loss))) throw new UsageError(`--loss must be one of ${Object.keys(LOSSES).join(', ')}`);
-  if (o.dtype !== undefined && o.dtype !== 'float32' && o.dtype !== 'float64') throw new UsageError('--dtype must be float32 or float64');
-  if (o.initScheme !== undefined && o.initScheme !== 'scaled' && o.initScheme !== 'normal') throw new UsageError('--init-scheme must be scaled or normal');
+  if (o.dtype !== undefined && !DTYPES.includes(o.dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
+  if (o.initScheme !== undefined && !INIT_SCHEMES.includes(o.initScheme)) throw new UsageError(`--init-scheme must be one of ${INIT_SCHEMES.join(', ')}`);
   if (o.optimizer !== undefined && !OPTIMIZER_KINDS.includes(o.optimizer)) throw new UsageError(`--optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}`);
   if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${o.lr}`);
   if (o.weightDecay !== undefined && !(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new UsageError(`--weight-decay must be a non-negative number, got ${o.weightDecay}`);
@@ -130,4 +144,13 @@ export function validateSeed(seed: number | undefined): void {
 function positiveInt(name: string, v: number | undefined): void {
   if (v === undefined) return;
   if (!Number.isSafeInteger(v) || v < 1) throw new UsageError(`--${name} must be a positive integer, got ${v}`);
+}
+
+/** The kernel choice resolved (auto: wasm where this Node has WebAssembly SIMD); a forced one that cannot run is a usage error. */
+export async function resolveKernelOption(choice: KernelChoice | undefined): Promise<KernelName> {
+  try {
+    return await resolveKernel(choice);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

@@ -6,11 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_MOMENTUM, checkpointPath, fingerprint, writeFileAtomically, type Dataset } from '@shardprop/core';
-import { PROTOCOL_VERSION } from '@shardprop/worker';
-import { DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS } from './coordinator-server.js';
-import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, type TrainOptions } from './options.js';
+import { PROTOCOL_VERSION } from '@shardprop/protocol';
+import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, type ServeOptions, type TrainOptions } from './options.js';
 import type { TrainingPlan } from './plan.js';
-import type { ServeOptions } from './train.js';
+import { DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS } from './step-machine.js';
 import type { TrainSummary } from './training-loop.js';
 
 export const RUN_RECORD_FORMAT = 'shardprop.run/v1';

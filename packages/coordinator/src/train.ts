@@ -1,29 +1,20 @@
+/**
+ * train(): the programmatic API behind `shardprop train` and `shardprop
+ * coordinator`. It plans the run, picks who computes the gradients (this process,
+ * or a coordinator with local or remote workers), runs the training loop and
+ * writes the run record.
+ */
 import { randomBytes } from 'node:crypto';
-import { resolveKernel, type KernelChoice, type KernelName } from '@shardprop/core';
-import { CoordinatorServer } from './coordinator-server.js';
+import { createLogger, type Logger } from '@shardprop/worker';
 import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
 import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
-import { createLogger, type Logger } from './log.js';
-import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, validateWorkerCount, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { writeRunRecord } from './run-record.js';
 import { TrainingInterrupted, inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
 import { isLoopback } from './transport.js';
-
-/** Where the coordinator listens and whom it waits for (`shardprop coordinator`). */
-export interface ServeOptions {
-  host?: string;
-  port?: number;
-  /** The shared secret workers must present; required when host is not a loopback address. */
-  token?: string;
-  /** Serve wss:// with this PEM certificate and key. */
-  tls?: { cert: Buffer; key: Buffer };
-  /** Wait for this many workers to connect by themselves instead of starting local ones. */
-  expect?: number;
-  /** Serve the live dashboard on the coordinator's port (distributed runs; the CLI's --dashboard, on unless --no-dashboard). */
-  dashboard?: boolean;
-}
+import { Coordinator } from './ws-adapter.js';
 
 export interface TrainCallbacks extends TrainingHooks {
   log?: Logger;
@@ -73,15 +64,6 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
   }
 }
 
-/** The kernel choice resolved (auto: wasm where this Node has WebAssembly SIMD); a forced one that cannot run is a usage error. */
-async function resolveKernelOption(choice: KernelChoice | undefined): Promise<KernelName> {
-  try {
-    return await resolveKernel(choice);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-}
-
 /** A distributed engine is usable once its workers have joined. */
 interface DistributableEngine extends GradientEngine {
   waitForWorkers?(): Promise<void>;
@@ -102,7 +84,7 @@ async function createEngine(
   const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
   // the dashboard needs the user's token (--token-file), never the local workers' secret
   const site = dashboard ? new DashboardHttp(dashboard, { token: options.token, log }) : undefined;
-  const server = await CoordinatorServer.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm ?? DEFAULT_GRADIENT_FORM, token, tls: options.tls,
+  const server = await Coordinator.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm ?? DEFAULT_GRADIENT_FORM, token, tls: options.tls,
     onHttpRequest: site?.handle,
     stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
     waitWorkersMs: options.waitWorkers === undefined ? undefined : options.waitWorkers * 1000,
@@ -110,7 +92,7 @@ async function createEngine(
   log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
   callbacks.onListening?.(server.url);
   if (dashboard) {
-    dashboard.watchWorkers(() => server.workerRows());
+    dashboard.watchWorkers(() => server.snapshot());
     callbacks.onDashboard?.(dashboardUrl(server.url));
   }
   const children = new LocalWorkers(log);

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { TOKEN_HEADER } from '@shardprop/worker/protocol';
+import { TOKEN_HEADER, type ErrorCode } from '@shardprop/protocol';
 import { WebSocketServer } from 'ws';
 
 /** A listening WebSocket server, plain (ws://) or over TLS (wss://). */
@@ -29,7 +29,7 @@ export interface TransportOptions {
    */
   verifyToken?: string;
   /** A refused upgrade, for the log (never with the token). */
-  onUnauthorised?(address: string, reason: string): void;
+  onUnauthorised?(address: string, code: ErrorCode, reason: string): void;
   /** Errors of the listening server after it started (e.g. EMFILE on accept): reported, never thrown. */
   onError(err: Error): void;
   /** Plain HTTP requests on the same port (the dashboard); without it they are answered 426 Upgrade Required. */
@@ -51,8 +51,8 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
         : ({ req }: { req: IncomingMessage }) => {
             const given = req.headers[TOKEN_HEADER];
             if (typeof given === 'string' && sameSecret(given, verifyToken)) return true;
-            const reason = given === undefined ? 'this coordinator needs a token (--token-file) and the worker gave none' : 'wrong token';
-            options.onUnauthorised?.(`${req.socket.remoteAddress}:${req.socket.remotePort}`, reason);
+            const [code, reason]: [ErrorCode, string] = given === undefined ? ['SP_ERR_TOKEN_MISSING', 'this coordinator needs a token (--token-file) and the worker gave none'] : ['SP_ERR_TOKEN_WRONG', 'wrong token'];
+            options.onUnauthorised?.(`${req.socket.remoteAddress}:${req.socket.remotePort}`, code, reason);
             return false;
           },
   };

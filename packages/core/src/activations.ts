@@ -1,4 +1,4 @@
-import type { Floats } from './model.js';
+import type { Floats } from './numbers.js';
 
 /**
  * An activation is a (value, derivative) pair applied to whole arrays, so the

@@ -1,9 +1,15 @@
+/**
+ * Batched backpropagation: the four equations as matrix products over a batch
+ * (the fast path, through the kernels). The factored form of the gradient is
+ * factors.ts; the plain per-sample loops the tests check this against are reference.ts.
+ */
 import type { Activation } from './activations.js';
 import type { Dataset } from './dataset.js';
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/kernel.js';
 import { LOSSES, type Loss } from './losses.js';
-import { layoutOf, type Floats, type Layout, type Model, type ModelSpec } from './model.js';
+import { layerViews, layoutOf, type Layout, type Model, type ModelSpec } from './model.js';
+import type { Floats } from './numbers.js';
 
 /** What one batch contributed: sums, never means, so shards add up exactly. */
 export interface BatchResult {
@@ -12,19 +18,6 @@ export interface BatchResult {
   lossSum: number;
   /** Samples whose prediction matches the target (argmax, or a 0.5 threshold for one output). */
   correct: number;
-}
-
-/**
- * The blocks of the factored form of a gradient (Backprop.factors), per sample:
- * the widths of δ^l for l = 1..L, then of a^l for l = 1..L-1.
- */
-export function factorBlocks(layers: readonly number[]): number[] {
-  return [...layers.slice(1), ...layers.slice(1, -1)];
-}
-
-/** Numbers per sample in the factored form: the sum of factorBlocks. */
-export function factorWidth(layers: readonly number[]): number {
-  return factorBlocks(layers).reduce((sum, n) => sum + n, 0);
 }
 
 /**
@@ -41,16 +34,14 @@ export function factorWidth(layers: readonly number[]): number {
  */
 export class Backprop {
   readonly layout: Layout;
-  private readonly layers: number[];
-  private readonly sigma: Activation;
-  private readonly loss: Loss;
+  protected readonly layers: number[];
+  protected readonly sigma: Activation;
+  protected readonly loss: Loss;
   /** Z[l], A[l], D[l] hold chunk × n_l values; A[0] is the gathered input batch, Y the targets. */
-  private readonly Z: Floats[] = [];
-  private readonly A: Floats[] = [];
-  private readonly D: Floats[] = [];
-  private readonly Y: Floats;
-  /** factorPrefix[q] · count is where factor block q starts (blocks δ^1..δ^L, a^1..a^(L-1)); the last entry is factorWidth. */
-  private readonly factorPrefix: number[];
+  protected readonly Z: Floats[] = [];
+  protected readonly A: Floats[] = [];
+  protected readonly D: Floats[] = [];
+  protected readonly Y: Floats;
   private gradArray: Floats | null = null;
   private gradW: Floats[] = [];
   private gradB: Floats[] = [];
@@ -68,8 +59,6 @@ export class Backprop {
       this.D.push(kernels.alloc(spec.dtype, chunk * n));
     }
     this.Y = kernels.alloc(spec.dtype, chunk * spec.layers[spec.layers.length - 1]);
-    this.factorPrefix = [0];
-    for (const n of factorBlocks(spec.layers)) this.factorPrefix.push(this.factorPrefix[this.factorPrefix.length - 1] + n);
   }
 
   /**
@@ -92,49 +81,6 @@ export class Backprop {
       result.count += rows;
     }
     return result;
-  }
-
-  /**
-   * The gradient sum over `indices[from..to)` in factored form: per sample, δ^l for
-   * l = 1..L and the hidden activations a^l for l = 1..L-1, written into `out` as
-   * blocks [δ^1 … δ^L, a^1 … a^(L-1)], each [count, n_l] in sample order (see
-   * factorWidth). With a^0 = the samples' inputs, BP4 and BP3 rebuild the sum
-   * from them (gradientFromFactors). For a few samples of a large model these are
-   * far fewer numbers than the gradient itself.
-   */
-  factors(model: Model, data: Dataset, indices: ArrayLike<number>, from: number, to: number, out: Floats): BatchResult {
-    const count = Math.max(0, to - from);
-    this.checkFactors(count, out.length);
-    const result: BatchResult = { count: 0, lossSum: 0, correct: 0 };
-    for (let start = from; start < to; start += this.chunk) {
-      const rows = Math.min(this.chunk, to - start);
-      this.gather(data, indices, start, rows, true);
-      this.forward(model, rows);
-      this.deltas(model, rows, result);
-      this.copyFactors(out, count, start - from, rows, true);
-      result.count += rows;
-    }
-    return result;
-  }
-
-  /**
-   * The gradient sum (into `grad`, overwritten) from the factors of the samples
-   * `indices[from..to)`, laid out as `factors` writes them. It runs the same
-   * products over the same chunks as `gradient`, so the result is bitwise equal.
-   */
-  gradientFromFactors(data: Dataset, indices: ArrayLike<number>, from: number, to: number, factors: Floats, grad: Floats): void {
-    this.bindGradient(grad);
-    if (to <= from) {
-      grad.fill(0);
-      return;
-    }
-    this.checkFactors(to - from, factors.length);
-    for (let start = from; start < to; start += this.chunk) {
-      const rows = Math.min(this.chunk, to - start);
-      this.gather(data, indices, start, rows, false);
-      this.copyFactors(factors, to - from, start - from, rows, false);
-      this.accumulate(rows, start > from);
-    }
   }
 
   /** Risk sums and correct predictions over samples without computing gradients. */
@@ -171,7 +117,7 @@ export class Backprop {
   }
 
   /** Copies rows (indices[start + r] or start + r) of the data set into A^0 and Y. */
-  private gather(data: Dataset, indices: ArrayLike<number> | undefined, start: number, rows: number, withTargets: boolean): void {
+  protected gather(data: Dataset, indices: ArrayLike<number> | undefined, start: number, rows: number, withTargets: boolean): void {
     const n0 = data.inputs;
     const nL = data.outputs;
     const X = this.A[0];
@@ -191,21 +137,21 @@ export class Backprop {
     }
   }
 
-  private forward(model: Model, rows: number): void {
+  protected forward(model: Model, rows: number): void {
     const K = this.kernels;
     const L = this.layers.length - 1;
     for (let l = 1; l <= L; l++) {
       const n = this.layers[l];
       // z^l = W^l a^(l-1) + b^l, one row per sample
-      K.gemmNT(rows, n, this.layers[l - 1], this.A[l - 1], model.W[l - 1], this.Z[l], false);
-      K.addRowVector(rows, n, model.b[l - 1], this.Z[l]);
+      K.gemmNT(rows, n, this.layers[l - 1], this.A[l - 1], model.W[l], this.Z[l], false);
+      K.addRowVector(rows, n, model.b[l], this.Z[l]);
       if (l < L) this.sigma.apply(this.Z[l], this.A[l], rows * n);
       else this.loss.output(this.sigma, this.Z[l], this.A[l], rows, n);
     }
   }
 
   /** δ^L (BP1), then δ^l for l = L-1..1 (BP2), into D; adds the batch's loss and correct predictions to `result`. */
-  private deltas(model: Model, rows: number, result: BatchResult): void {
+  protected deltas(model: Model, rows: number, result: BatchResult): void {
     const K = this.kernels;
     const L = this.layers.length - 1;
     result.lossSum += this.loss.delta(this.sigma, this.Z[L], this.A[L], this.Y, this.D[L], rows, this.layers[L]);
@@ -213,42 +159,20 @@ export class Backprop {
     for (let l = L; l > 1; l--) {
       const nPrev = this.layers[l - 1];
       // δ^(l-1) = ((W^l)ᵀ δ^l) ⊙ σ'(z^(l-1))  (BP2), as Δ^(l-1) = Δ^l W^l
-      K.gemmNN(rows, nPrev, this.layers[l], this.D[l], model.W[l - 1], this.D[l - 1], false);
+      K.gemmNN(rows, nPrev, this.layers[l], this.D[l], model.W[l], this.D[l - 1], false);
       this.sigma.scaleByDerivative(this.Z[l - 1], this.A[l - 1], this.D[l - 1], rows * nPrev);
     }
   }
 
   /** Adds (or writes, when !accumulate) the chunk's ∂W^l and ∂b^l sums from D and A into the bound gradient. */
-  private accumulate(rows: number, accumulate: boolean): void {
+  protected accumulate(rows: number, accumulate: boolean): void {
     const K = this.kernels;
     for (let l = this.layers.length - 1; l >= 1; l--) {
       const n = this.layers[l];
       // ∂R/∂W^l (BP4, summed over samples) = (Δ^l)ᵀ A^(l-1)
-      K.gemmTN(n, this.layers[l - 1], rows, this.D[l], this.A[l - 1], this.gradW[l - 1], accumulate);
+      K.gemmTN(n, this.layers[l - 1], rows, this.D[l], this.A[l - 1], this.gradW[l], accumulate);
       // ∂R/∂b^l (BP3, summed) = Σ_rows Δ^l
-      K.sumRows(rows, n, this.D[l], this.gradB[l - 1], accumulate);
-    }
-  }
-
-  /** Checks that a factor buffer holds `count` samples. */
-  private checkFactors(count: number, length: number): void {
-    const expected = count * this.factorPrefix[this.factorPrefix.length - 1];
-    if (length !== expected) throw new RangeError(`factor buffer has length ${length}, expected ${expected} for ${count} samples`);
-  }
-
-  /**
-   * Copies rows [row, row + rows) of the factor blocks of `count` samples from the
-   * scratch D[1..L], A[1..L-1] into `factors` (toFactors) or back.
-   */
-  private copyFactors(factors: Floats, count: number, row: number, rows: number, toFactors: boolean): void {
-    const L = this.layers.length - 1;
-    for (let q = 0; q < 2 * L - 1; q++) {
-      const l = q < L ? q + 1 : q - L + 1;
-      const scratch = q < L ? this.D[l] : this.A[l];
-      const n = rows * this.layers[l];
-      const at = count * this.factorPrefix[q] + row * this.layers[l];
-      if (toFactors) for (let i = 0; i < n; i++) factors[at + i] = scratch[i];
-      else for (let i = 0; i < n; i++) scratch[i] = factors[at + i];
+      K.sumRows(rows, n, this.D[l], this.gradB[l], accumulate);
     }
   }
 
@@ -275,18 +199,11 @@ export class Backprop {
     return correct;
   }
 
-  /** Views of W and b gradients into `grad`, rebuilt only when a different array comes in. */
-  private bindGradient(grad: Floats): void {
+  /** Views of ∂W^l and ∂b^l into `grad` (gradW[l], gradB[l], l = 1..L), rebuilt only when a different array comes in. */
+  protected bindGradient(grad: Floats): void {
     if (grad === this.gradArray) return;
     if (grad.length !== this.layout.size) throw new RangeError(`gradient buffer has length ${grad.length}, expected ${this.layout.size}`);
     this.gradArray = grad;
-    this.gradW = [];
-    this.gradB = [];
-    for (let l = 1; l < this.layers.length; l++) {
-      const w = this.layout.wOffset[l - 1];
-      const b = this.layout.bOffset[l - 1];
-      this.gradW.push(grad.subarray(w, w + this.layers[l] * this.layers[l - 1]));
-      this.gradB.push(grad.subarray(b, b + this.layers[l]));
-    }
+    ({ W: this.gradW, b: this.gradB } = layerViews(this.layers, grad));
   }
 }

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically } from './atomic-file.js';
 import { allFinite } from './kernels/js.js';
-import { validateSpec, type Dtype, type Floats, type ModelSpec } from './model.js';
+import { validateSpec, type ModelSpec } from './model.js';
+import type { Dtype, Floats } from './numbers.js';
 import { validateOptimizer, type OptimizerConfig, type OptimizerState } from './optimizers.js';
 import type { RngState } from './rng.js';
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Dtype, Floats } from './model.js';
+import type { Dtype, Floats } from './numbers.js';
 
 /**
  * A data set held as two contiguous row-major matrices: x is [count, inputs],

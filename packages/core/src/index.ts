@@ -1,15 +1,15 @@
 export { Rng, type RngState } from './rng.js';
-export {
-  Model, layoutOf, allocFloats, validateSpec, DEFAULT_SPEC,
-  type ModelSpec, type Layout, type Dtype, type Floats, type InitScheme,
-} from './model.js';
+export { allocFloats, DTYPES, type Dtype, type Floats } from './numbers.js';
+export { Model, layoutOf, layerViews, validateSpec, DEFAULT_SPEC, INIT_SCHEMES, type ModelSpec, type Layout, type InitScheme } from './model.js';
 export { ACTIVATIONS, type Activation, type ActivationName } from './activations.js';
 export { LOSSES, type Loss, type LossName } from './losses.js';
 export type { Kernels, KernelName } from './kernels/kernel.js';
 export { jsKernels, allFinite } from './kernels/js.js';
 export { WasmKernels, prepareWasmKernels } from './kernels/wasm.js';
 export { KERNEL_CHOICES, resolveKernel, createKernels, type KernelChoice } from './kernels/choose.js';
-export { Backprop, factorBlocks, factorWidth, type BatchResult } from './backprop.js';
+export { Backprop, type BatchResult } from './backprop.js';
+export { FactoredBackprop, factorBlocks, factorWidth } from './factors.js';
+export { referenceGradient, referenceForward } from './reference.js';
 export { Optimizer, OPTIMIZER_KINDS, DEFAULT_MOMENTUM, validateOptimizer, type OptimizerConfig, type OptimizerKind, type OptimizerState } from './optimizers.js';
 export { Sampler } from './sampler.js';
 export { DatasetError, makeDataset, datasetAs, subset, fingerprint, type Dataset } from './dataset.js';

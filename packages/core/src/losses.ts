@@ -1,5 +1,5 @@
 import type { Activation } from './activations.js';
-import type { Floats } from './model.js';
+import type { Floats } from './numbers.js';
 
 /**
  * A loss owns the output layer: how a^L comes from z^L, and δ^L = ∂L/∂z^L.

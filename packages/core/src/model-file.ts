@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { ACTIVATIONS, type ActivationName } from './activations.js';
 import { LOSSES, type LossName } from './losses.js';
-import { Model, validateSpec, type Dtype, type Floats } from './model.js';
+import { Model, validateSpec } from './model.js';
+import type { Dtype, Floats } from './numbers.js';
 import { writeFileAtomically } from './atomic-file.js';
 
 /**
@@ -42,11 +43,11 @@ export function modelToJson(model: Model): ModelJson {
   const weights: number[][][] = [];
   const biases: number[][] = [];
   for (let l = 1; l < layers.length; l++) {
-    const W = model.W[l - 1];
+    const W = model.W[l];
     const rows: number[][] = [];
     for (let j = 0; j < layers[l]; j++) rows.push(Array.from(W.subarray(j * layers[l - 1], (j + 1) * layers[l - 1])));
     weights.push(rows);
-    biases.push(Array.from(model.b[l - 1]));
+    biases.push(Array.from(model.b[l]));
   }
   return {
     format: MODEL_FORMAT,
@@ -182,8 +183,8 @@ export function parseModel(text: string, file: string, dtype?: Dtype): Model {
   for (let l = 1; l <= L; l++) {
     const cols = spec.layers[l - 1];
     const Wl = Ws[l - 1] as unknown[][];
-    for (let j = 0; j < Wl.length; j++) copyRow(Wl[j], model.W[l - 1], j * cols, `W^${l} (weights[${l - 1}]) row ${j}`);
-    copyRow(bs[l - 1] as unknown[], model.b[l - 1], 0, `b^${l} (biases[${l - 1}])`);
+    for (let j = 0; j < Wl.length; j++) copyRow(Wl[j], model.W[l], j * cols, `W^${l} (weights[${l - 1}]) row ${j}`);
+    copyRow(bs[l - 1] as unknown[], model.b[l], 0, `b^${l} (biases[${l - 1}])`);
   }
   return model;
 }
@@ -201,14 +202,14 @@ function writeModelText(model: Model, write: (text: string) => void): void {
   write(`  "activation": ${JSON.stringify(activation)},\n  "loss": ${JSON.stringify(loss)},\n  "dtype": ${JSON.stringify(dtype)},\n`);
   write('  "weights": [\n');
   for (let l = 1; l <= L; l++) {
-    const W = model.W[l - 1];
+    const W = model.W[l];
     const cols = layers[l - 1];
     const lines: string[] = [];
     for (let j = 0; j < layers[l]; j++) lines.push(`      ${row(W, j * cols, (j + 1) * cols)}`);
     write(`    [\n${lines.join(',\n')}\n    ]${l < L ? ',' : ''}\n`);
   }
   write('  ],\n  "biases": [\n');
-  for (let l = 1; l <= L; l++) write(`    ${row(model.b[l - 1], 0, layers[l])}${l < L ? ',' : ''}\n`);
+  for (let l = 1; l <= L; l++) write(`    ${row(model.b[l], 0, layers[l])}${l < L ? ',' : ''}\n`);
   write('  ]\n}\n');
 }
 
@@ -220,14 +221,14 @@ function formatNumber(x: number): string {
 function assertFinite(model: Model, file: string): void {
   const { layers } = model.spec;
   for (let l = 1; l < layers.length; l++) {
-    const W = model.W[l - 1];
+    const W = model.W[l];
     for (let i = 0; i < W.length; i++) {
       if (!Number.isFinite(W[i])) {
         const j = Math.floor(i / layers[l - 1]);
         throw new ModelFileError(file, `cannot save: W^${l} row ${j} column ${i - j * layers[l - 1]} is ${W[i]}`);
       }
     }
-    const b = model.b[l - 1];
+    const b = model.b[l];
     for (let i = 0; i < b.length; i++) {
       if (!Number.isFinite(b[i])) throw new ModelFileError(file, `cannot save: b^${l}[${i}] is ${b[i]}`);
     }

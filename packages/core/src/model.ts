@@ -1,10 +1,16 @@
-import { Rng } from './rng.js';
+/**
+ * A model: what it is (ModelSpec), where each W^l and b^l lives in its one flat
+ * parameter buffer (Layout), and seeded initialisation. No arithmetic beyond that:
+ * backprop.ts computes, model-file.ts reads and writes files.
+ */
 import { ACTIVATIONS, type ActivationName } from './activations.js';
 import { LOSSES, type LossName } from './losses.js';
+import { allocFloats, type Dtype, type Floats } from './numbers.js';
+import { Rng } from './rng.js';
 
-export type Dtype = 'float32' | 'float64';
-export type Floats = Float32Array | Float64Array;
-export type InitScheme = 'scaled' | 'normal';
+/** Initial weights N(0, 1)/√n_in ('scaled') or N(0, 1) ('normal', as the seed's network.py). */
+export const INIT_SCHEMES = ['scaled', 'normal'] as const;
+export type InitScheme = (typeof INIT_SCHEMES)[number];
 
 /** What a model is, without its numbers. */
 export interface ModelSpec {
@@ -28,6 +34,22 @@ export interface Layout {
   size: number;
 }
 
+/**
+ * The per-layer views of a flat buffer in the parameters' layout (the parameters
+ * themselves, or a gradient): W[l] = W^l and b[l] = b^l for l = 1..L, as the
+ * equations index them; W[0] and b[0] are empty (there is no layer 0 to weigh).
+ */
+export function layerViews(layers: readonly number[], flat: Floats): { W: Floats[]; b: Floats[] } {
+  const { wOffset, bOffset } = layoutOf(layers);
+  const W = [flat.subarray(0, 0)];
+  const b = [flat.subarray(0, 0)];
+  for (let l = 1; l < layers.length; l++) {
+    W.push(flat.subarray(wOffset[l - 1], wOffset[l - 1] + layers[l] * layers[l - 1]));
+    b.push(flat.subarray(bOffset[l - 1], bOffset[l - 1] + layers[l]));
+  }
+  return { W, b };
+}
+
 export function layoutOf(layers: readonly number[]): Layout {
   const wOffset: number[] = [];
   const bOffset: number[] = [];
@@ -39,10 +61,6 @@ export function layoutOf(layers: readonly number[]): Layout {
     size += layers[l];
   }
   return { wOffset, bOffset, size };
-}
-
-export function allocFloats(dtype: Dtype, length: number): Floats {
-  return dtype === 'float64' ? new Float64Array(length) : new Float32Array(length);
 }
 
 /** Checks a spec built from user input; throws a RangeError naming the bad field. */
@@ -64,9 +82,9 @@ export function validateSpec(spec: ModelSpec): ModelSpec {
 export class Model {
   readonly layout: Layout;
   readonly params: Floats;
-  /** W^l as a view into params, l = 1..L at index l-1. */
+  /** W^l as a view into params, [n_l, n_(l-1)] row-major, at index l = 1..L (W[0] is empty: there is no W^0). */
   readonly W: Floats[];
-  /** b^l as a view into params. */
+  /** b^l as a view into params, at index l = 1..L (b[0] is empty). */
   readonly b: Floats[];
 
   constructor(readonly spec: ModelSpec, params?: Floats) {
@@ -81,13 +99,7 @@ export class Model {
     } else {
       this.params = allocFloats(spec.dtype, this.layout.size);
     }
-    this.W = [];
-    this.b = [];
-    for (let l = 1; l < spec.layers.length; l++) {
-      const { wOffset, bOffset } = this.layout;
-      this.W.push(this.params.subarray(wOffset[l - 1], wOffset[l - 1] + spec.layers[l] * spec.layers[l - 1]));
-      this.b.push(this.params.subarray(bOffset[l - 1], bOffset[l - 1] + spec.layers[l]));
-    }
+    ({ W: this.W, b: this.b } = layerViews(spec.layers, this.params));
   }
 
   get depth(): number {
@@ -101,18 +113,14 @@ export class Model {
   static init(spec: ModelSpec, seed: number, scheme: InitScheme = 'scaled'): Model {
     const model = new Model(spec);
     const rng = new Rng(seed);
-    for (let l = 0; l < model.depth; l++) {
-      const scale = scheme === 'scaled' ? 1 / Math.sqrt(spec.layers[l]) : 1;
+    for (let l = 1; l <= model.depth; l++) {
+      const scale = scheme === 'scaled' ? 1 / Math.sqrt(spec.layers[l - 1]) : 1;
       const W = model.W[l];
       for (let i = 0; i < W.length; i++) W[i] = rng.gaussian() * scale;
       const b = model.b[l];
       for (let i = 0; i < b.length; i++) b[i] = rng.gaussian();
     }
     return model;
-  }
-
-  clone(): Model {
-    return new Model({ ...this.spec, layers: [...this.spec.layers] }, this.params.slice());
   }
 
   /** The same numbers in another dtype. */

@@ -1,4 +1,4 @@
-import { allocFloats, type Dtype, type Floats } from './model.js';
+import { allocFloats, type Dtype, type Floats } from './numbers.js';
 import { jsKernels } from './kernels/js.js';
 import type { Kernels } from './kernels/kernel.js';
 

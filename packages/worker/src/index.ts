@@ -1,2 +1,13 @@
-export { runWorker, type WorkerOptions, type WorkerExit } from './worker.js';
-export { PROTOCOL_VERSION } from './protocol.js';
+import { fileURLToPath } from 'node:url';
+
+export { runWorker, type WorkerOptions, type WorkerLog } from './client.js';
+export { WorkerSession, idRanges, type WorkerExit, type SessionEvent, type SessionAction } from './session.js';
+export { ShardWorker } from './shard-worker.js';
+export { createLogger, workerLog, exitWorkerProcess, type Logger } from './log.js';
+
+/**
+ * The script of a local worker process (main.ts, built): what a coordinator starts for
+ * `train --workers N`. Always the built one in dist/, also when this module runs from
+ * src/ (the tests import the sources; a process needs JavaScript).
+ */
+export const LOCAL_WORKER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import type { Logger } from '../log.js';
+import type { Logger } from '@shardprop/worker';
 import type { Cursor, DashboardState } from './state.js';
 
 /** Live-feed clients at most; the next one is answered 503. */

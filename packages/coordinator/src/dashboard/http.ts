@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { TOKEN_HEADER } from '@shardprop/worker/protocol';
-import type { Logger } from '../log.js';
+import { TOKEN_HEADER } from '@shardprop/protocol';
+import type { Logger } from '@shardprop/worker';
 import { isLoopback, sameSecret } from '../transport.js';
 import { Feed } from './feed.js';
 import type { DashboardState } from './state.js';

@@ -1,24 +1,9 @@
 import type { TrainingPlan } from '../plan.js';
+import type { WorkerSnapshot } from '../step-machine.js';
 import type { EpochMetrics, StepProgress, TrainingHooks } from '../training-loop.js';
 
-/** One worker's row in the dashboard's table. */
-export interface WorkerRow {
-  id: number;
-  name: string;
-  /** Where its connection comes from (host:port). */
-  address: string;
-  /** Samples in its shard (0 until it has one). */
-  shard: number;
-  /** ready: joined, training not started; joining: joined during training, no shard yet; resharding: a worker left, shards not yet cut again; left: gone. */
-  state: 'ready' | 'joining' | 'resharding' | 'computing' | 'waiting' | 'idle' | 'left';
-  /** Its last step (ms): from the parameters sent to its gradient received; its backprop; then its wait for the slowest worker. */
-  stepMs?: number;
-  computeMs?: number;
-  waitMs?: number;
-  /** Totals over the steps it answered (seconds). */
-  computeSeconds: number;
-  waitSeconds: number;
-}
+/** One worker's row in the dashboard's table: as the step machine's snapshot has it, or 'left' once it is gone. */
+export type WorkerRow = Omit<WorkerSnapshot, 'state'> & { state: WorkerSnapshot['state'] | 'left' };
 
 export type RunStatus = 'waiting for workers' | 'training' | 'finished' | 'stopped' | 'failed';
 
@@ -167,7 +152,7 @@ export class DashboardState {
     };
   }
 
-  /** Where the rows of the worker table come from (the coordinator's members), read at each refresh. */
+  /** Where the rows of the worker table come from (the step machine's snapshot), read at each refresh. */
   watchWorkers(source: () => WorkerRow[]): void {
     this.workerSource = source;
   }

@@ -1,5 +1,5 @@
 import { ACTIVATIONS } from '../activations.js';
-import { allocFloats, type Floats } from '../model.js';
+import { allocFloats, type Floats } from '../numbers.js';
 import type { Kernels } from './kernel.js';
 
 /**

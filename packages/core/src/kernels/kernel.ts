@@ -1,5 +1,5 @@
 import type { Activation, ActivationName } from '../activations.js';
-import type { Dtype, Floats } from '../model.js';
+import type { Dtype, Floats } from '../numbers.js';
 
 /** The implementations: portable TypeScript, or WebAssembly SIMD128. */
 export type KernelName = 'js' | 'wasm';

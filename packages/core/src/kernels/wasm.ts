@@ -1,6 +1,6 @@
 import { ACTIVATIONS, type Activation, type ActivationName } from '../activations.js';
 import { allFinite } from './js.js';
-import type { Dtype, Floats } from '../model.js';
+import type { Dtype, Floats } from '../numbers.js';
 import type { Kernels } from './kernel.js';
 import { PACK_ROWS, kernelsWat } from './wasm-text.js';
 

@@ -11,7 +11,7 @@ import * as v from 'valibot';
 import type { Argv } from 'yargs';
 import { BUILT_IN_SOURCES } from '@shardprop/core';
 import { readInputFile } from './input-file.js';
-import { UsageError } from './options.js';
+import { UsageError } from '@shardprop/coordinator';
 
 /** What a flag accepts, as its yargs definition says. */
 export interface FlagType {

@@ -10,7 +10,7 @@ import { writeFileAtomically } from '@shardprop/core';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { readInputFile } from './input-file.js';
-import { UsageError } from './options.js';
+import { UsageError } from '@shardprop/coordinator';
 
 /** One `--metrics` line, reduced to what the plot shows. */
 interface MetricsPoint {

@@ -1,4 +1,4 @@
-import type { StepProgress } from './training-loop.js';
+import type { StepProgress } from '@shardprop/coordinator';
 
 /** The one-line progress display of a terminal run; a no-op when not wanted. */
 export interface Progress {

@@ -14,7 +14,7 @@
 import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
 import { flagNameOf, flagValue, normalizeFlags, readJsonObject, shown, type FlagTypes, type FlagValues } from './config.js';
-import { UsageError } from './options.js';
+import { UsageError } from '@shardprop/coordinator';
 
 /** Runs in a sweep at most: the grid's combinations are all built (and each run is a directory) before the first runs. */
 const MAX_SWEEP_RUNS = 10_000;

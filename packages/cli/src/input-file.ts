@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { UsageError } from './options.js';
+import { UsageError } from '@shardprop/coordinator';
 
 /**
  * A file the user named (a flag's value, a config or sweep file, a metrics file), or

@@ -10,11 +10,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomically } from '@shardprop/core';
-import { createLogger, type Logger } from './log.js';
-import { UsageError, type TrainOptions } from './options.js';
-import type { RunRecord } from './run-record.js';
-import { train } from './train.js';
-import { TrainingInterrupted, type TrainSummary } from './training-loop.js';
+import { TrainingInterrupted, UsageError, train, type RunRecord, type TrainOptions, type TrainSummary } from '@shardprop/coordinator';
+import { createLogger, type Logger } from '@shardprop/worker';
 
 const RUN_FILE = 'run.json';
 const RESULTS_FILE = 'results.csv';

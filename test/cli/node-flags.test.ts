@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { NODE_FLAGS } from '../../packages/coordinator/src/local-workers.js';
+import { NODE_FLAGS } from '@shardprop/coordinator';
 import { BIN } from '../helpers/cli.js';
 
 describe('NODE_FLAGS, the V8 flags of every shardprop process', () => {

@@ -1,0 +1,80 @@
+/**
+ * `shardprop train`: trains a model, in this process (--workers 0) or with local
+ * worker processes, through the programmatic train(). The coordinator command
+ * runs the same with its serving flags (runTraining below).
+ */
+import type { CommandModule } from 'yargs';
+import { TrainingInterrupted, train, type ServeOptions, type TrainSummary } from '@shardprop/coordinator';
+import { createLogger } from '@shardprop/worker';
+import { SIGNAL_EXIT, stopOnSignal } from '../exit.js';
+import { trainOptionsFromArgs, trainingFlags, type Args } from '../flags.js';
+import { createProgress } from '../progress.js';
+
+export const trainCommand: CommandModule = {
+  command: 'train',
+  describe: 'train a model (in this process with --workers 0)',
+  builder: (y) => trainingFlags(y),
+  handler: (args) => runTraining(args),
+};
+
+/** Trains as the flags say, with progress and logs; prints the summary (--json: as one JSON line). */
+export async function runTraining(args: Args, serve: ServeOptions = {}): Promise<void> {
+  const options = trainOptionsFromArgs(args);
+  const json = args.json === true;
+  const log = createLogger();
+  const progress = createProgress(!json && process.stdout.isTTY === true && process.stderr.isTTY === true);
+  let lastEpochLog = -Infinity;
+  // With a checkpoint directory, SIGINT and SIGTERM end the run after the current step, with a checkpoint.
+  const stopCode = options.checkpointDir === undefined ? () => undefined : stopOnSignal((signal) => log.warn(`${signal}: stopping after this step and writing a checkpoint`));
+  let summary: TrainSummary;
+  try {
+    summary = await train({ ...options, ...serve, dashboard: args.dashboard !== false }, {
+      log,
+      shouldStop: () => stopCode() !== undefined,
+      onCheckpoint(step, path) {
+        progress.clear();
+        log.info({ step, path }, 'checkpoint written');
+      },
+      onListening(url) {
+        if (serve.expect !== undefined) log.info(`workers join with: shardprop worker --connect ${url}`);
+      },
+      onDashboard(url) {
+        // the token itself is never printed
+        const how = serve.token === undefined ? '' : ' (add ?token= and the token of --token-file)';
+        log.info({ dashboard: url }, `live dashboard at ${url}${how}`);
+      },
+      onPlan(plan) {
+        log.info(
+          { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype },
+          'training',
+        );
+        if (plan.resumeFrom) log.info({ step: plan.resumeFrom.step, checkpointDir: options.checkpointDir }, `resuming after step ${plan.resumeFrom.step}`);
+      },
+      onStep: (p) => progress.update(p),
+      onEpoch(m) {
+        // tiny data sets finish thousands of epochs a second: log at most one a second
+        const now = performance.now();
+        if (now - lastEpochLog < 1000) return;
+        lastEpochLog = now;
+        progress.clear();
+        log.info(m, `epoch ${m.epoch} done`);
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof TrainingInterrupted)) throw err;
+    progress.clear();
+    log.warn({ step: err.step, checkpoint: err.checkpoint }, `${err.message}; continue with --resume`);
+    process.exit(stopCode() ?? SIGNAL_EXIT.SIGINT);
+  }
+  progress.clear();
+  log.info({ model: summary.model, runRecord: summary.runRecord }, 'model saved');
+  if (json) {
+    process.stdout.write(JSON.stringify(summary) + '\n');
+  } else {
+    const test = summary.testAccuracy !== undefined ? `, test risk ${summary.testRisk?.toFixed(5)}, test accuracy ${summary.testAccuracy.toFixed(4)}` : '';
+    process.stdout.write(
+      `trained ${summary.steps} steps (${summary.epochs.toFixed(2)} epochs) in ${summary.seconds.toFixed(2)} s, ` +
+        `${Math.round(summary.samplesPerSecond)} samples/s: train risk ${summary.trainRisk.toFixed(5)}${test}\nmodel saved to ${summary.model}\n`,
+    );
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * `shardprop worker`: joins a coordinator and computes gradients on the shard
+ * it hands out, until training is over (exit 0) or it cannot go on (exit 1).
+ */
+import type { CommandModule } from 'yargs';
+import { UsageError, validateSeed } from '@shardprop/coordinator';
+import { fingerprint, loadSource, type Dataset } from '@shardprop/core';
+import { createLogger, exitWorkerProcess, runWorker, workerLog } from '@shardprop/worker';
+import { dataSourceFlags, num, readToken, sourceFlags, str, type Args } from '../flags.js';
+import { readInputFile } from '../input-file.js';
+
+export const workerCommand: CommandModule = {
+  command: 'worker',
+  describe: 'join a coordinator and compute gradients on the shard it hands out',
+  builder: (y) =>
+    dataSourceFlags(y)
+      .option('connect', { type: 'string', demandOption: true, describe: 'the coordinator, ws://HOST:PORT' })
+      .option('name', { type: 'string', describe: 'a name for logs (default HOST:PID)' })
+      .option('token-file', { type: 'string', describe: 'a file holding the coordinator\'s secret (or set SHARDPROP_TOKEN)' })
+      .option('ca', { type: 'string', describe: 'PEM certificate to trust for a wss:// coordinator (e.g. its self-signed one)' })
+      .option('reconnect-for', { type: 'number', describe: 'seconds to keep trying to reach a coordinator that is not there or went away (default 30; 0: give up at once)' })
+      .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
+      .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' }),
+  handler: (args) => work(args),
+};
+
+async function work(args: Args): Promise<void> {
+  const url = str(args, 'connect') as string;
+  if (!/^wss?:\/\/[^\s/]+/.test(url)) throw new UsageError(`--connect must be a ws://HOST:PORT address, got "${url}"`);
+  const log = createLogger();
+  const source = str(args, 'data');
+  let data: { train: Dataset; fingerprint: string } | undefined;
+  if (source !== undefined) {
+    const seed = num(args, 'seed');
+    validateSeed(seed);
+    const { train } = loadSource(source, { ...sourceFlags(args), seed });
+    data = { train, fingerprint: fingerprint(train) };
+    log.info({ data: train.source, samples: train.count, fingerprint: data.fingerprint }, 'loaded the data set; the coordinator will check it is the same as its own');
+  }
+  const reconnectFor = num(args, 'reconnect-for');
+  if (reconnectFor !== undefined && !(reconnectFor >= 0 && reconnectFor <= 86_400)) throw new UsageError(`--reconnect-for must be a number of seconds from 0 to 86400, got ${reconnectFor}`);
+  const tokenFile = str(args, 'token-file');
+  const token = tokenFile !== undefined ? readToken(tokenFile) : process.env.SHARDPROP_TOKEN || undefined;
+  const ca = str(args, 'ca');
+  const exit = await runWorker({
+    url,
+    token,
+    ca: ca === undefined ? undefined : readInputFile(ca, '--ca'),
+    reconnectForMs: reconnectFor === undefined ? undefined : reconnectFor * 1000,
+    name: str(args, 'name'),
+    data,
+    log: workerLog(log),
+  });
+  exitWorkerProcess(exit, log);
+}

@@ -1,0 +1,2 @@
+export { runSweep, bestRun, formatResults, type SweepRun, type SweepOptions, type SweepResult, type SweepRunRecord } from './sweep.js';
+export { buildCli, main } from './main.js';

@@ -1,0 +1,594 @@
+/**
+ * The coordinator's rules as a pure state machine: events in (a connection, a
+ * hello, a gradient, an invalid message, a close, a pong, a step asked for, the
+ * clock's tick), actions out (send, broadcast the step, ping, drop, step done or
+ * failed, log). It owns no socket, timer, clock or logger: every deadline is a
+ * timestamp checked on `tick`. ws-adapter.ts runs it over WebSockets;
+ * test/coordinator/step-machine.test.ts runs it with scripted events.
+ */
+import { FactoredBackprop, datasetAs, factorBlocks, factorWidth, layoutOf, subset, type BatchResult, type Floats } from '@shardprop/core';
+import { PROTOCOL_VERSION, failure, type Checked, type ErrorCode, type Expectation, type Gradient, type GradientForm, type Hello, type ShardData, type ToWorker } from '@shardprop/protocol';
+import { MAX_PENDING_CONNECTIONS, admissionRefusal } from './admission.js';
+import { IncomingBuffers } from './incoming.js';
+import type { TrainingPlan } from './plan.js';
+import { Reducer } from './reducer.js';
+import { countPerShard, shardIndices, splitShards, type Shard } from './sharding.js';
+import type { WorkerContribution } from './training-loop.js';
+
+/** Defaults of --step-timeout and --wait-workers (seconds), of the heartbeat and of the hello's time limit (ms). */
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 300;
+export const DEFAULT_WAIT_WORKERS_SECONDS = 60;
+export const DEFAULT_HEARTBEAT_MS = 5000;
+export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+
+/** A connection, as the adapter numbers them. */
+export type ConnectionId = number;
+
+/**
+ * waiting for workers: fewer than `expect` have joined, training has not started;
+ * idle: between steps; in step: a step is out and not every gradient is in;
+ * waiting for joiners: a step is waiting, every worker is gone; closed: the run is over.
+ */
+export type MachineState = 'waiting for workers' | 'idle' | 'in step' | 'waiting for joiners' | 'closed';
+
+export type MachineEvent =
+  | { type: 'connected'; connection: ConnectionId; address: string; now: number }
+  | { type: 'hello'; connection: ConnectionId; hello: Hello; now: number }
+  | { type: 'gradient'; connection: ConnectionId; gradient: Gradient; now: number }
+  /** A message that failed its checks (or a text frame). */
+  | { type: 'invalid'; connection: ConnectionId; code: ErrorCode; reason: string; now: number }
+  | { type: 'closed'; connection: ConnectionId; now: number }
+  | { type: 'pong'; connection: ConnectionId; now: number }
+  /** The training loop asks for a step's gradient sum over `batch` at `params`, into `grad`. */
+  | { type: 'step'; step: number; batch: Uint32Array; params: Floats; grad: Floats; now: number }
+  | { type: 'tick'; now: number }
+  /** The run is over: tell every worker, fail a step in flight. */
+  | { type: 'close'; reason: string; now: number };
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export type Action =
+  | { type: 'send'; to: ConnectionId; message: ToWorker }
+  /** The same encoded step to every member: its parameters straight from `params`. */
+  | { type: 'broadcast-step'; to: ConnectionId[]; step: number; round: number; batch: Uint32Array; params: Floats }
+  /** Send the refusal, then close the connection with the WebSocket code and reason. */
+  | { type: 'refuse'; to: ConnectionId; reason: string; code: ErrorCode; closeCode: number; closeReason: string }
+  | { type: 'ping'; to: ConnectionId[] }
+  /** Cut the connection off at once. */
+  | { type: 'drop'; to: ConnectionId; code: ErrorCode; reason: string }
+  /** Tell these workers training is over and close their connections. */
+  | { type: 'done'; to: ConnectionId[]; reason: string }
+  /** `expect` workers have joined and have their shards: training may start. */
+  | { type: 'workers-ready' }
+  /** The step's gradient sum is in the step event's `grad`. */
+  | { type: 'step-done'; step: number; result: BatchResult; timing: StepTiming }
+  | { type: 'step-failed'; step: number; code: ErrorCode; reason: string }
+  | { type: 'log'; level: LogLevel; fields: Record<string, unknown>; message: string };
+
+/** When a finished step's parts happened (this process's clock, ms), and its workers' own report of the previous sync (their wall clocks). */
+export interface StepTiming {
+  sentAt: number;
+  firstArrival: number;
+  lastArrival: number;
+  /** The slowest worker's backprop. */
+  maxComputeMs: number;
+  /** The latest arrival of these parameters and the latest send of the previous gradient among the workers (0: none before). */
+  lastReceivedAt: number;
+  lastPreviousSentAt: number;
+}
+
+/** A worker as the dashboard's table shows it. */
+export interface WorkerSnapshot {
+  id: number;
+  name: string;
+  /** Where its connection comes from (host:port). */
+  address: string;
+  /** Samples in its shard (0 until it has one). */
+  shard: number;
+  /** ready: joined, training not started; joining: joined during training, no shard yet; resharding: a worker left, shards not yet cut again. */
+  state: 'ready' | 'joining' | 'resharding' | 'computing' | 'waiting' | 'idle';
+  /** Its last step (ms): from the parameters sent to its gradient received; its backprop; then its wait for the slowest worker. */
+  stepMs?: number;
+  computeMs?: number;
+  waitMs?: number;
+  /** Totals over the steps it answered (seconds). */
+  computeSeconds: number;
+  waitSeconds: number;
+}
+
+export interface MachineOptions {
+  /** The run: the model's shape, the data, the kernels, the batch size, the chunk and the data's fingerprint. */
+  plan: Pick<TrainingPlan, 'spec' | 'train' | 'kernels' | 'batchSize' | 'chunk' | 'fingerprint'>;
+  /** Workers to wait for before training starts. */
+  expect: number;
+  gradientForm: GradientForm;
+  /** The address workers connect to, for the hint in the log when every worker is gone. */
+  url: string;
+  stepTimeoutMs?: number;
+  waitWorkersMs?: number;
+  /** Ping period; a worker not computing that misses a ping's answer by the next one is dropped. */
+  heartbeatMs?: number;
+  /** A connection that sends no hello within this long is dropped. */
+  helloTimeoutMs?: number;
+}
+
+interface Member {
+  connection: ConnectionId;
+  workerId: number;
+  name: string;
+  address: string;
+  /** Position in shard order (its shard is shards[slot]): gradients are added in this order. */
+  slot: number;
+  /** Where this worker's gradients are copied on arrival (one per worker, reused every step). */
+  incoming: Floats | null;
+  /** The worker loaded the same data set itself (fingerprints checked): its shard goes without rows. */
+  ownData: boolean;
+  /** Answered the last heartbeat. */
+  alive: boolean;
+  /** Its part of the last step it answered, and its totals, for the dashboard. */
+  arrivedAt: number;
+  computeMs: number;
+  last?: { stepMs: number; computeMs: number; waitMs: number };
+  computeSeconds: number;
+  waitSeconds: number;
+}
+
+/** The step out now: what the loop asked for, and this sending of it. */
+interface InFlight {
+  step: number;
+  batch: Uint32Array;
+  params: Floats;
+  grad: Floats;
+  round: number;
+  sentAt: number;
+  deadline: number;
+  /** A member was lost since it was sent: it goes out again once the event is handled. */
+  lost: boolean;
+  lastReceivedAt: number;
+  lastPreviousSentAt: number;
+}
+
+export class StepMachine {
+  private machineState: MachineState = 'waiting for workers';
+  /** Connections that have not said hello: where each comes from, and when it must have said it. */
+  private readonly pending = new Map<ConnectionId, { address: string; deadline: number }>();
+  /** In slot order once training started. */
+  private members: Member[] = [];
+  /** Joined during training: they get a share of the data at the next sending of a step. */
+  private joining: Member[] = [];
+  private readonly byConnection = new Map<ConnectionId, Member>();
+  /** The shards in slot order; null when workers came or went and they must be cut again before the next sending. */
+  private shards: Shard[] | null = null;
+  private nextWorkerId = 1;
+  private round = 0;
+  private inFlight: InFlight | null = null;
+  /** Waiting for joiners: when the step fails. */
+  private waitDeadline = 0;
+  private nextPingAt: number | null = null;
+  /** The last loss during training, for the log when it leaves no worker. */
+  private lastLoss = '';
+  private actions: Action[] = [];
+
+  // per step, one slot per member (made when the shards are cut)
+  private counts = new Int32Array(0);
+  private lossSums = new Float64Array(0);
+  private reducer: Reducer;
+  /** owner[p]: the slot holding position p of the step's batch. */
+  private readonly owner: Int32Array;
+  /** Factors form: the whole batch's factors in batch order, and the backprop that turns them into the sum. */
+  private readonly factors: Floats | null;
+  private readonly rebuild: FactoredBackprop | null;
+  private readonly factorWidths: number[];
+  private readonly buffers: IncomingBuffers;
+  /** What every gradient is checked against; step, round and count are set per message. */
+  private readonly expectation: Expectation;
+  private readonly stepTimeoutMs: number;
+  private readonly waitWorkersMs: number;
+  private readonly heartbeatMs: number;
+  private readonly helloTimeoutMs: number;
+
+  constructor(private readonly options: MachineOptions) {
+    const { plan, gradientForm } = options;
+    const { layers, dtype } = plan.spec;
+    const { kernels } = plan;
+    this.expectation = { size: layoutOf(layers).size, dtype, form: gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0, allFinite: (x) => kernels.allFinite(x) };
+    this.owner = new Int32Array(plan.batchSize);
+    this.factorWidths = factorBlocks(layers);
+    const factored = gradientForm === 'factors';
+    this.factors = factored ? kernels.alloc(dtype, plan.batchSize * this.expectation.factorWidth) : null;
+    // the chunk of the in-process engine: the same products over the same rows give the same sums
+    this.rebuild = factored ? new FactoredBackprop(plan.spec, plan.chunk, kernels) : null;
+    this.reducer = new Reducer(0, kernels);
+    this.buffers = new IncomingBuffers((length) => kernels.alloc(dtype, length));
+    this.stepTimeoutMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_SECONDS * 1000;
+    this.waitWorkersMs = options.waitWorkersMs ?? DEFAULT_WAIT_WORKERS_SECONDS * 1000;
+    this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+    this.helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+  }
+
+  get state(): MachineState {
+    return this.machineState;
+  }
+
+  /** Workers taking part in the steps (not those still joining). */
+  get workerCount(): number {
+    return this.members.length;
+  }
+
+  /** True while `connection` has not said hello: its next message must be one. */
+  awaitsHello(connection: ConnectionId): boolean {
+    return this.pending.has(connection);
+  }
+
+  /** What a gradient from `connection` must be now, and where its values go; SP_ERR_UNASKED when none is wanted from it. */
+  expecting(connection: ConnectionId): Checked<{ expectation: Expectation; into: Floats | undefined }> {
+    const m = this.byConnection.get(connection);
+    const f = this.inFlight;
+    if (!m || !f || this.machineState !== 'in step' || m.slot < 0 || this.members[m.slot] !== m || this.reducer.has(m.slot)) {
+      return failure('SP_ERR_UNASKED', 'a gradient nobody asked for');
+    }
+    this.expectation.step = f.step;
+    this.expectation.round = f.round;
+    this.expectation.count = this.counts[m.slot];
+    return { ok: true, message: { expectation: this.expectation, into: m.incoming ?? undefined } };
+  }
+
+  /** Takes one event; returns what to do, in order. */
+  handle(event: MachineEvent): Action[] {
+    this.actions = [];
+    switch (event.type) {
+      case 'connected':
+        this.onConnected(event.connection, event.address, event.now);
+        break;
+      case 'hello':
+        this.onHello(event.connection, event.hello, event.now);
+        break;
+      case 'gradient':
+        this.onGradient(event.connection, event.gradient, event.now);
+        break;
+      case 'invalid':
+        this.onInvalid(event.connection, event.code, event.reason);
+        break;
+      case 'closed':
+        this.onClosed(event.connection);
+        break;
+      case 'pong': {
+        const m = this.byConnection.get(event.connection);
+        if (m) m.alive = true;
+        break;
+      }
+      case 'step':
+        this.onStep(event);
+        break;
+      case 'tick':
+        this.onTick(event.now);
+        break;
+      case 'close':
+        this.onClose(event.reason);
+        break;
+    }
+    // every worker lost while this event was handled: the step in flight goes out once more, to those left
+    if (this.inFlight?.lost && this.machineState === 'in step') this.resend(event.now);
+    return this.actions;
+  }
+
+  /** The workers, for the dashboard's table. */
+  snapshot(): WorkerSnapshot[] {
+    const state = (m: Member): WorkerSnapshot['state'] => {
+      if (this.joining.includes(m)) return 'joining';
+      if (this.machineState === 'waiting for workers') return 'ready';
+      if (this.shards === null) return 'resharding';
+      if (this.machineState !== 'in step') return 'idle';
+      return this.reducer.has(m.slot) ? 'waiting' : 'computing';
+    };
+    return [...this.members, ...this.joining].map((m) => {
+      // a worker left: slots and shards are stale until the next sending cuts them again
+      const range = this.joining.includes(m) || this.shards === null ? undefined : this.shards[m.slot];
+      return { id: m.workerId, name: m.name, address: m.address, shard: range ? range.end - range.start : 0, state: state(m), ...m.last, computeSeconds: m.computeSeconds, waitSeconds: m.waitSeconds };
+    });
+  }
+
+  /** Who contributed what to the last finished step (for the trace). */
+  contributions(): WorkerContribution[] {
+    return this.members.map((m) => ({ workerId: m.workerId, count: this.counts[m.slot], lossSum: this.lossSums[m.slot] }));
+  }
+
+  private log(level: LogLevel, fields: Record<string, unknown>, message: string): void {
+    this.actions.push({ type: 'log', level, fields, message });
+  }
+
+  private onConnected(connection: ConnectionId, address: string, now: number): void {
+    if (this.machineState === 'closed') {
+      this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_CONNECTION_CLOSED', reason: 'the coordinator is closing' });
+      return;
+    }
+    if (this.pending.size >= MAX_PENDING_CONNECTIONS) {
+      this.log('warn', { address, pending: this.pending.size }, 'dropped a connection: too many connections have not said hello yet');
+      this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_TOO_MANY_PENDING', reason: 'too many connections have not said hello yet' });
+      return;
+    }
+    this.pending.set(connection, { address, deadline: now + this.helloTimeoutMs });
+  }
+
+  private onHello(connection: ConnectionId, hello: Hello, now: number): void {
+    const greeting = this.pending.get(connection);
+    if (!greeting) return;
+    this.pending.delete(connection);
+    const { address } = greeting;
+    const training = this.machineState !== 'waiting for workers';
+    const refusal = admissionRefusal(hello, { fingerprint: this.options.plan.fingerprint, training, workers: this.members.length + this.joining.length, expect: this.options.expect });
+    if (refusal) {
+      this.log('warn', { address, name: hello.name, code: refusal.code }, `refused a worker: ${refusal.reason}`);
+      this.actions.push({ type: 'refuse', to: connection, reason: refusal.reason, code: refusal.code, closeCode: refusal.closeCode, closeReason: refusal.close });
+      return;
+    }
+    const member: Member = {
+      connection, workerId: this.nextWorkerId++, name: hello.name, address, slot: -1, incoming: null, ownData: hello.fingerprint !== undefined, alive: true,
+      arrivedAt: 0, computeMs: 0, computeSeconds: 0, waitSeconds: 0,
+    };
+    this.byConnection.set(connection, member);
+    const { workerId, name, ownData } = member;
+    if (!training) {
+      member.slot = this.members.length;
+      this.members.push(member);
+      this.log('info', { workerId, name, address, ownData, joined: this.members.length, expect: this.options.expect }, 'worker joined');
+      if (this.members.length === this.options.expect) this.start();
+      return;
+    }
+    // during training: welcomed with no samples; it gets a share when the shards are cut again
+    this.joining.push(member);
+    const { train } = this.options.plan;
+    this.welcome(member, { indices: new Uint32Array(0), inputs: train.inputs, outputs: train.outputs });
+    this.log('info', { workerId, name, address, ownData }, 'worker joined during training: it gets a share of the data at the next step');
+    if (this.machineState === 'waiting for joiners') {
+      this.log('info', { step: this.inFlight!.step, workers: this.joining.length }, 'workers are back: the step goes on');
+      this.send(now);
+    }
+  }
+
+  private welcome(m: Member, shard: ShardData): void {
+    const { plan, gradientForm } = this.options;
+    const message: ToWorker = {
+      type: 'welcome', version: PROTOCOL_VERSION, workerId: m.workerId, spec: plan.spec, total: plan.train.count, chunk: plan.chunk,
+      fingerprint: plan.fingerprint, gradientForm, kernel: plan.kernels.name, shard,
+    };
+    this.actions.push({ type: 'send', to: m.connection, message });
+  }
+
+  /** All expected workers are here: cut the shards, send each its welcome. */
+  private start(): void {
+    this.cutShards(true);
+    const form = this.options.gradientForm;
+    this.log('info', { gradientForm: form }, `workers send gradients as ${form === 'dense' ? 'dense sums' : 'factors'}`);
+    this.machineState = 'idle';
+    this.actions.push({ type: 'workers-ready' });
+  }
+
+  /** Cuts the data set into one contiguous shard per member, in member order, and tells each its own (welcome or reshard). */
+  private cutShards(welcome: boolean): void {
+    const { plan, gradientForm } = this.options;
+    const n = this.members.length;
+    const shards = splitShards(plan.train.count, n);
+    this.counts = new Int32Array(n);
+    this.lossSums = new Float64Array(n);
+    this.reducer = new Reducer(n, plan.kernels);
+    this.members.forEach((m, slot) => {
+      m.slot = slot;
+      const range = shards[slot];
+      const need = gradientForm === 'dense' ? this.expectation.size : Math.min(plan.batchSize, range.end - range.start) * this.expectation.factorWidth;
+      m.incoming = this.buffers.fit(m.incoming, need);
+      const ids = shardIndices(range);
+      const shard: ShardData = { indices: ids, inputs: plan.train.inputs, outputs: plan.train.outputs };
+      if (!m.ownData) {
+        const part = datasetAs(subset(plan.train, ids), plan.spec.dtype);
+        shard.x = part.x;
+        shard.y = part.y;
+      }
+      if (welcome) this.welcome(m, shard);
+      else this.actions.push({ type: 'send', to: m.connection, message: { type: 'reshard', shard } });
+      this.log('info', { workerId: m.workerId, shard: [range.start, range.end], samples: ids.length }, 'shard assigned');
+    });
+    this.shards = shards;
+  }
+
+  private onStep(e: Extract<MachineEvent, { type: 'step' }>): void {
+    // the training loop asks for a step only once workers are ready and the last step is done
+    if (this.machineState !== 'idle') throw new Error(`step ${e.step} asked for while ${this.machineState}`);
+    this.inFlight = { step: e.step, batch: e.batch, params: e.params, grad: e.grad, round: 0, sentAt: 0, deadline: 0, lost: false, lastReceivedAt: 0, lastPreviousSentAt: 0 };
+    if (this.members.length + this.joining.length === 0) this.waitForJoiners('no worker is left', e.now);
+    else this.send(e.now);
+  }
+
+  /**
+   * Sends the step in flight (again, after workers came or went) to every member:
+   * workers that joined since become members here, and the shards are cut again
+   * first whenever the members changed.
+   */
+  private send(now: number): void {
+    const f = this.inFlight!;
+    if (this.joining.length > 0) {
+      this.members.push(...this.joining.splice(0));
+      this.shards = null;
+    }
+    if (this.shards === null) this.cutShards(false);
+    countPerShard(f.batch, this.shards!, this.counts, this.owner);
+    this.reducer.reset();
+    f.round = ++this.round;
+    f.sentAt = now;
+    f.deadline = now + this.stepTimeoutMs;
+    f.lost = false;
+    f.lastReceivedAt = 0;
+    f.lastPreviousSentAt = 0;
+    this.machineState = 'in step';
+    this.actions.push({ type: 'broadcast-step', to: this.members.map((m) => m.connection), step: f.step, round: f.round, batch: f.batch, params: f.params });
+  }
+
+  /** The step in flight lost a member: out again to those left, or, with none left, wait for one to join. */
+  private resend(now: number): void {
+    if (this.members.length + this.joining.length > 0) this.send(now);
+    else this.waitForJoiners(`${this.lastLoss} and no worker is left`, now);
+  }
+
+  /** Every worker is gone: wait for one to join, up to --wait-workers, then fail the step. */
+  private waitForJoiners(why: string, now: number): void {
+    const seconds = this.waitWorkersMs / 1000;
+    this.machineState = 'waiting for joiners';
+    this.waitDeadline = now + this.waitWorkersMs;
+    this.log('warn', { step: this.inFlight!.step, waitSeconds: seconds }, `${why}: waiting up to ${seconds} s for a worker to join (shardprop worker --connect ${this.options.url})`);
+  }
+
+  private onGradient(connection: ConnectionId, g: Gradient, now: number): void {
+    const m = this.byConnection.get(connection);
+    const f = this.inFlight;
+    if (!m || !f || !this.expecting(connection).ok || g.step !== f.step || g.round !== f.round) {
+      this.onInvalid(connection, 'SP_ERR_UNASKED', 'a gradient nobody asked for');
+      return;
+    }
+    f.lastReceivedAt = Math.max(f.lastReceivedAt, g.receivedAt);
+    f.lastPreviousSentAt = Math.max(f.lastPreviousSentAt, g.previousSentAt);
+    m.arrivedAt = now;
+    m.computeMs = g.computeMs;
+    this.lossSums[m.slot] = g.lossSum;
+    this.reducer.add(m.slot, g, g.grad);
+    if (!this.reducer.complete) return;
+    const result = this.combine(f);
+    // every member answered this sending of the step (a resend makes them all answer again)
+    let firstArrival = now;
+    let maxComputeMs = 0;
+    for (const w of this.members) {
+      firstArrival = Math.min(firstArrival, w.arrivedAt);
+      maxComputeMs = Math.max(maxComputeMs, w.computeMs);
+      // a worker's part: from the step sent to its gradient received, its backprop, then its wait for the last gradient
+      w.last = { stepMs: w.arrivedAt - f.sentAt, computeMs: w.computeMs, waitMs: now - w.arrivedAt };
+      w.computeSeconds += w.computeMs / 1000;
+      w.waitSeconds += w.last.waitMs / 1000;
+    }
+    const timing: StepTiming = { sentAt: f.sentAt, firstArrival, lastArrival: now, maxComputeMs, lastReceivedAt: f.lastReceivedAt, lastPreviousSentAt: f.lastPreviousSentAt };
+    this.inFlight = null;
+    this.machineState = 'idle';
+    this.actions.push({ type: 'step-done', step: f.step, result, timing });
+  }
+
+  /** The step's gradient sum into its `grad`, from every slot's dense sum or factors. */
+  private combine(f: InFlight): BatchResult {
+    if (!this.factors || !this.rebuild) return this.reducer.reduce(f.grad);
+    const m = f.batch.length;
+    const factors = this.factors.subarray(0, m * this.expectation.factorWidth);
+    const total = this.reducer.assemble(this.owner, m, this.factorWidths, factors);
+    this.rebuild.gradientFromFactors(this.options.plan.train, f.batch, 0, m, factors, f.grad);
+    return total;
+  }
+
+  private onInvalid(connection: ConnectionId, code: ErrorCode, reason: string): void {
+    const greeting = this.pending.get(connection);
+    if (greeting) {
+      this.pending.delete(connection);
+      this.log('warn', { address: greeting.address, code, reason }, 'dropped a connection with an invalid hello');
+      this.actions.push({ type: 'drop', to: connection, code, reason });
+      return;
+    }
+    const m = this.byConnection.get(connection);
+    if (!m) {
+      this.actions.push({ type: 'drop', to: connection, code, reason });
+      return;
+    }
+    // overtaken by a resend of this step: not an offence
+    if (code === 'SP_ERR_STALE_ROUND') return;
+    this.drop(m, code, `invalid message: ${reason}`);
+  }
+
+  private onClosed(connection: ConnectionId): void {
+    if (this.pending.delete(connection)) return;
+    const m = this.byConnection.get(connection);
+    if (m) this.gone(m, 'the connection closed');
+  }
+
+  private drop(m: Member, code: ErrorCode, reason: string): void {
+    this.log('warn', { workerId: m.workerId, name: m.name, code, reason }, 'dropped a worker');
+    this.actions.push({ type: 'drop', to: m.connection, code, reason });
+    this.gone(m, reason);
+  }
+
+  /** A member or joiner is gone: during training its samples go to the others, and a step in flight goes out again (handle). */
+  private gone(m: Member, reason: string): void {
+    this.byConnection.delete(m.connection);
+    const j = this.joining.indexOf(m);
+    if (j >= 0) {
+      this.joining.splice(j, 1);
+      this.log('warn', { workerId: m.workerId, reason }, 'a joining worker left');
+      return;
+    }
+    const i = this.members.indexOf(m);
+    if (i < 0) return;
+    this.members.splice(i, 1);
+    this.buffers.release(m.incoming);
+    m.incoming = null;
+    if (this.machineState === 'waiting for workers') {
+      // before training, a leaving worker just frees its place
+      this.members.forEach((w, slot) => (w.slot = slot));
+      this.log('warn', { workerId: m.workerId, reason }, 'worker left before training started');
+      return;
+    }
+    this.shards = null;
+    const step = this.inFlight?.step ?? 0;
+    this.log('warn', { workerId: m.workerId, name: m.name, step, reason, left: this.members.length }, 'worker lost: its samples go to the others');
+    this.lastLoss = `worker ${m.workerId} (${m.name}) was lost at step ${step} (${reason})`;
+    if (this.inFlight) this.inFlight.lost = true;
+  }
+
+  private onTick(now: number): void {
+    for (const [connection, { address, deadline }] of this.pending) {
+      if (deadline > now) continue;
+      this.pending.delete(connection);
+      this.log('warn', { address }, 'dropped a connection that sent no hello in time');
+      this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_HELLO_TIMEOUT', reason: 'no hello in time' });
+    }
+    this.nextPingAt ??= now + this.heartbeatMs;
+    if (now >= this.nextPingAt) this.heartbeat(now);
+    const f = this.inFlight;
+    if (f && this.machineState === 'in step' && now >= f.deadline) {
+      // all the late ones first: dropping one sends the step again, after which nobody has answered
+      const late = this.members.filter((m) => !this.reducer.has(m.slot));
+      for (const m of late) this.drop(m, 'SP_ERR_STEP_TIMEOUT', `no gradient within ${this.stepTimeoutMs / 1000} s (--step-timeout)`);
+    }
+    if (f && this.machineState === 'waiting for joiners' && now >= this.waitDeadline) {
+      // the training loop stops at this failure: no later step is asked for
+      this.inFlight = null;
+      this.machineState = 'idle';
+      this.actions.push({ type: 'step-failed', step: f.step, code: 'SP_ERR_WORKERS_LOST', reason: `every worker was lost by step ${f.step} and none joined within ${this.waitWorkersMs / 1000} s (--wait-workers)` });
+    }
+  }
+
+  /** Pings every worker that is not computing; one that did not answer the previous ping is dropped. */
+  private heartbeat(now: number): void {
+    this.nextPingAt = now + this.heartbeatMs;
+    const silent: Member[] = [];
+    const pinged: ConnectionId[] = [];
+    for (const m of [...this.members, ...this.joining]) {
+      // a busy worker cannot answer; the step timeout watches it
+      const computing = this.machineState === 'in step' && this.members[m.slot] === m && !this.reducer.has(m.slot);
+      if (computing) continue;
+      if (!m.alive) {
+        silent.push(m);
+        continue;
+      }
+      m.alive = false;
+      pinged.push(m.connection);
+    }
+    if (pinged.length > 0) this.actions.push({ type: 'ping', to: pinged });
+    for (const m of silent) this.drop(m, 'SP_ERR_HEARTBEAT', 'it did not answer a heartbeat');
+  }
+
+  private onClose(reason: string): void {
+    const f = this.inFlight;
+    if (f) this.actions.push({ type: 'step-failed', step: f.step, code: 'SP_ERR_CONNECTION_CLOSED', reason: 'the coordinator closed' });
+    this.inFlight = null;
+    this.machineState = 'closed';
+    const everyone = [...this.members, ...this.joining].map((m) => m.connection);
+    if (everyone.length > 0) this.actions.push({ type: 'done', to: everyone, reason });
+    this.members = [];
+    this.joining = [];
+    this.byConnection.clear();
+    this.pending.clear();
+  }
+}

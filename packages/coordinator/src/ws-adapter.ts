@@ -1,0 +1,247 @@
+/**
+ * The coordinator on the network: a thin adapter that runs the step machine
+ * (step-machine.ts) over WebSockets. Frames become events, actions become frames,
+ * and one interval drives the machine's clock. The rules live in the machine;
+ * this file only decodes, encodes, sends and keeps the sockets.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { WebSocket } from 'ws';
+import { factorWidth, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type GradientForm } from '@shardprop/protocol';
+import type { Logger } from '@shardprop/worker';
+import { resolveGradientForm } from './gradient-form.js';
+import type { TrainingPlan } from './plan.js';
+import { StepMachine, type Action, type ConnectionId, type MachineEvent, type WorkerSnapshot } from './step-machine.js';
+import { addStepTime } from './step-timing.js';
+import type { EngineTiming, GradientEngine, WorkerContribution } from './training-loop.js';
+import { listenWebSocket, type Transport } from './transport.js';
+
+/** How often the machine's deadlines are checked (hello, step, wait for workers, heartbeat). */
+const TICK_MS = 100;
+
+export interface CoordinatorOptions {
+  host: string;
+  port: number;
+  /** Workers to wait for before training starts. */
+  expect: number;
+  plan: TrainingPlan;
+  log: Logger;
+  /** How workers send gradients; 'auto' picks by chooseGradientForm. */
+  gradientForm?: GradientForm | 'auto';
+  /** The shared secret workers must present at the WebSocket upgrade (checked in transport.ts, in constant time). */
+  token?: string;
+  /** PEM certificate and key: serve wss:// (TLS) instead of ws://. */
+  tls?: { cert: Buffer; key: Buffer };
+  stepTimeoutMs?: number;
+  waitWorkersMs?: number;
+  heartbeatMs?: number;
+  helloTimeoutMs?: number;
+  /** Plain HTTP requests on the port (the dashboard); without it they get 426. */
+  onHttpRequest?(req: IncomingMessage, res: ServerResponse): void;
+}
+
+/** A failed step: every worker was lost, or the coordinator closed. */
+export class WorkerLostError extends Error {
+  override name = 'WorkerLostError';
+}
+
+/**
+ * A listening coordinator: admits workers, hands out shards, broadcasts every
+ * step's parameters (one encoding, the same bytes to all) and collects gradient
+ * sums, as the step machine says. It is the training loop's GradientEngine.
+ */
+export class Coordinator implements GradientEngine {
+  private readonly machine: StepMachine;
+  private readonly sockets = new Map<ConnectionId, WebSocket>();
+  private nextConnection = 1;
+  private readonly ticker: NodeJS.Timeout;
+  private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  private ready = false;
+  private pending: { resolve: (r: BatchResult) => void; reject: (err: Error) => void } | null = null;
+  /** Sends of 'done' still on their way (awaited by close). */
+  private readonly goodbyes: Promise<void>[] = [];
+  private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0, syncSeconds: 0 };
+
+  private constructor(private readonly options: CoordinatorOptions, private readonly transport: Transport, readonly gradientForm: GradientForm) {
+    this.machine = new StepMachine({
+      plan: options.plan, expect: options.expect, gradientForm, url: this.url,
+      stepTimeoutMs: options.stepTimeoutMs, waitWorkersMs: options.waitWorkersMs, heartbeatMs: options.heartbeatMs, helloTimeoutMs: options.helloTimeoutMs,
+    });
+    transport.wss.on('connection', (ws, req) => this.connect(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    this.ticker = setInterval(() => this.feed({ type: 'tick', now: performance.now() }), TICK_MS);
+    this.ticker.unref();
+  }
+
+  static async listen(options: CoordinatorOptions): Promise<Coordinator> {
+    const { plan } = options;
+    const form = resolveGradientForm(options.gradientForm, plan.spec.layers, plan.batchSize, plan.model.params.length);
+    // the largest legitimate message from a worker: its gradient (dense, or the factors of a whole batch), in float64 at most
+    const values = form === 'dense' ? plan.model.params.length : plan.batchSize * factorWidth(plan.spec.layers);
+    const transport = await listenWebSocket({
+      host: options.host,
+      port: options.port,
+      maxPayload: values * 8 + 64 * 1024,
+      tls: options.tls,
+      // only with a token: a stranger is turned away before it can send a byte of payload
+      verifyToken: options.token,
+      onUnauthorised: (address, code, reason) => options.log.warn({ address, code }, `refused a worker: ${reason}`),
+      onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
+      onRequest: options.onHttpRequest,
+    });
+    return new Coordinator(options, transport, form);
+  }
+
+  get port(): number {
+    return this.transport.port;
+  }
+
+  get url(): string {
+    const host = this.options.host.includes(':') ? `[${this.options.host}]` : this.options.host;
+    return `${this.transport.scheme}://${host}:${this.port}`;
+  }
+
+  get workers(): number {
+    return this.machine.workerCount;
+  }
+
+  /** Resolves when `expect` workers have joined and received their shards. */
+  waitForWorkers(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.joined = { resolve, reject };
+    });
+  }
+
+  /** Fails a pending waitForWorkers (for instance when local worker processes died before joining). */
+  abortWait(err: Error): void {
+    this.joined?.reject(err);
+    this.joined = null;
+  }
+
+  gradient(step: number, batch: Uint32Array, model: Model, grad: Floats): Promise<BatchResult> {
+    return new Promise((resolve, reject) => {
+      this.pending = { resolve, reject };
+      // the parameters go out straight from model.params: they do not change before every worker has answered
+      this.feed({ type: 'step', step, batch, params: model.params, grad, now: performance.now() });
+    });
+  }
+
+  contributions(): WorkerContribution[] {
+    return this.machine.contributions();
+  }
+
+  timing(): EngineTiming {
+    return { ...this.time };
+  }
+
+  /** Every worker as the dashboard's table shows it. */
+  snapshot(): WorkerSnapshot[] {
+    return this.machine.snapshot();
+  }
+
+  /** Tells every worker that training is over and closes the server. */
+  async close(reason = 'training finished'): Promise<void> {
+    clearInterval(this.ticker);
+    this.feed({ type: 'close', reason, now: performance.now() });
+    await Promise.all(this.goodbyes);
+    // whoever is still connected (strangers that never said hello, workers slow to close) is cut off
+    await this.transport.close();
+  }
+
+  private connect(ws: WebSocket, address: string): void {
+    const connection = this.nextConnection++;
+    this.sockets.set(connection, ws);
+    // the fragments of a message as they arrived: a gradient's values are copied from them, not assembled first
+    ws.binaryType = 'fragments';
+    ws.on('message', (data: Buffer[], isBinary: boolean) => this.receive(connection, data, isBinary));
+    ws.on('close', () => {
+      this.sockets.delete(connection);
+      this.feed({ type: 'closed', connection, now: performance.now() });
+    });
+    ws.on('pong', () => this.feed({ type: 'pong', connection, now: performance.now() }));
+    ws.on('error', () => ws.terminate());
+    this.feed({ type: 'connected', connection, address, now: performance.now() });
+  }
+
+  /** A frame as the machine's event: a hello first, gradients after, each checked by the protocol. */
+  private receive(connection: ConnectionId, data: Buffer[], isBinary: boolean): void {
+    const now = performance.now();
+    if (!isBinary) return this.feed({ type: 'invalid', connection, code: 'SP_ERR_TEXT_FRAME', reason: 'text frame', now });
+    if (this.machine.awaitsHello(connection)) {
+      const hello = decodeHello(data);
+      return this.feed(hello.ok ? { type: 'hello', connection, hello: hello.message, now } : { type: 'invalid', connection, code: hello.code, reason: hello.reason, now });
+    }
+    const expected = this.machine.expecting(connection);
+    const gradient = expected.ok ? decodeGradient(data, expected.message.expectation, expected.message.into) : expected;
+    this.feed(gradient.ok ? { type: 'gradient', connection, gradient: gradient.message, now } : { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now });
+  }
+
+  private feed(event: MachineEvent): void {
+    for (const action of this.machine.handle(event)) this.perform(action);
+  }
+
+  private perform(a: Action): void {
+    switch (a.type) {
+      case 'send':
+        this.sockets.get(a.to)?.send(encode(a.message));
+        break;
+      case 'broadcast-step': {
+        const message = encodeStep(a.step, a.round, a.batch, a.params);
+        for (const to of a.to) {
+          const ws = this.sockets.get(to);
+          if (ws) sendFragments(ws, message);
+        }
+        break;
+      }
+      case 'refuse': {
+        const ws = this.sockets.get(a.to);
+        ws?.send(encode({ type: 'refused', reason: a.reason, code: a.code }), () => ws.close(a.closeCode, a.closeReason));
+        break;
+      }
+      case 'ping':
+        for (const to of a.to) this.sockets.get(to)?.ping();
+        break;
+      case 'drop':
+        this.sockets.get(a.to)?.terminate();
+        break;
+      case 'done':
+        for (const to of a.to) this.goodbyes.push(this.sayDone(to, a.reason));
+        break;
+      case 'workers-ready':
+        this.ready = true;
+        this.joined?.resolve();
+        this.joined = null;
+        break;
+      case 'step-done':
+        addStepTime(this.time, a.timing, performance.now(), this.gradientForm === 'factors');
+        this.settle()?.resolve(a.result);
+        break;
+      case 'step-failed':
+        this.settle()?.reject(new WorkerLostError(a.reason));
+        break;
+      case 'log':
+        this.options.log[a.level](a.fields, a.message);
+        break;
+    }
+  }
+
+  private settle(): { resolve: (r: BatchResult) => void; reject: (err: Error) => void } | null {
+    const p = this.pending;
+    this.pending = null;
+    return p;
+  }
+
+  /** 'done' to one worker, then a clean close; a worker that does not take it within 5 s is left to transport.close. */
+  private sayDone(to: ConnectionId, reason: string): Promise<void> {
+    const ws = this.sockets.get(to);
+    return new Promise<void>((resolve) => {
+      if (!ws || ws.readyState !== ws.OPEN) return resolve();
+      const timer = setTimeout(resolve, 5000);
+      ws.send(encode({ type: 'done', reason }), () => {
+        clearTimeout(timer);
+        ws.close(1000, 'done');
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,8 @@
+export {
+  PROTOCOL_VERSION, TOKEN_HEADER, GRADIENT_FORMS,
+  type Hello, type ShardData, type GradientForm, type Welcome, type Refused, type Reshard, type Step, type Gradient, type Done, type ToCoordinator, type ToWorker,
+} from './messages.js';
+export { ERROR_CODES, failure, isErrorCode, type ErrorCode, type Checked, type Failure } from './errors.js';
+export { encode, encodeStep, encodeGradient, decodeMap, type Frames } from './codec.js';
+export { decodeHello, decodeGradient, decodeToWorker, type Expectation, type Receiving } from './validate.js';
+export { sendFragments, encodeWithTail, decodeWithTail, TAIL_FRAGMENT_BYTES } from './tail-array.js';

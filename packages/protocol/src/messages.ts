@@ -1,0 +1,114 @@
+/**
+ * Every message between a coordinator and its workers, as TypeScript types: a
+ * union tagged by `type`. How they are encoded is codec.ts; how they are checked
+ * on arrival is validate.ts. The README's table lists them.
+ *
+ *   worker → coordinator   hello, gradient
+ *   coordinator → worker   welcome, refused, reshard, step, done
+ */
+import type { Floats, KernelName, ModelSpec } from '@shardprop/core';
+import type { ErrorCode } from './errors.js';
+
+export const PROTOCOL_VERSION = 4;
+
+/** The HTTP header of the WebSocket upgrade that carries the coordinator's token: it is checked there, once, before any message. */
+export const TOKEN_HEADER = 'x-shardprop-token';
+
+export interface Hello {
+  type: 'hello';
+  version: number;
+  name: string;
+  /** Set when the worker loaded the data set itself: its fingerprint, which must be the coordinator's. */
+  fingerprint?: string;
+}
+
+/**
+ * The shard a worker holds: global sample ids (ascending) with their rows, or
+ * without them (x, y absent) when the worker loaded the same data set itself.
+ */
+export interface ShardData {
+  indices: Uint32Array;
+  x?: Floats;
+  y?: Floats;
+  inputs: number;
+  outputs: number;
+}
+
+/**
+ * How a worker sends its gradient sum: 'dense' as the sum itself (one value per
+ * parameter), 'factors' as the per-sample δ^l and hidden a^l the sum is built
+ * from (core's FactoredBackprop), which the coordinator turns into the sum. For
+ * a few samples of a large layer the factors are far fewer bytes.
+ */
+export type GradientForm = 'dense' | 'factors';
+export const GRADIENT_FORMS: readonly GradientForm[] = ['dense', 'factors'];
+
+export interface Welcome {
+  type: 'welcome';
+  version: number;
+  workerId: number;
+  spec: ModelSpec;
+  /** Total samples of the data set (global ids are 0..total-1). */
+  total: number;
+  /** Rows per backprop chunk. */
+  chunk: number;
+  fingerprint: string;
+  gradientForm: GradientForm;
+  /** The coordinator's kernels: every worker computes with the same ones, so results do not depend on the number of workers. */
+  kernel: KernelName;
+  shard: ShardData;
+}
+
+export interface Refused {
+  type: 'refused';
+  reason: string;
+  /** Why, as a stable code (docs/errors.md); absent from coordinators before it was added. */
+  code?: ErrorCode;
+}
+
+/** The worker's samples from now on (workers came or went): it replaces the shard it held. */
+export interface Reshard {
+  type: 'reshard';
+  shard: ShardData;
+}
+
+/** One training step: the same bytes go to every worker; each computes the part of `batch` in its shard. */
+export interface Step {
+  type: 'step';
+  step: number;
+  /** Counts every sending of a step: a step sent again (after workers came or went) has a higher round. */
+  round: number;
+  params: Floats;
+  /** Global sample ids of the whole global mini-batch, in order. */
+  batch: Uint32Array;
+}
+
+export interface Gradient {
+  type: 'gradient';
+  step: number;
+  /** The round of the step message it answers. */
+  round: number;
+  count: number;
+  lossSum: number;
+  correct: number;
+  /** Milliseconds of backprop for this step, for the metrics. */
+  computeMs: number;
+  /**
+   * When this step's message arrived and when the worker's previous gradient
+   * went out (0 before its first): wall-clock milliseconds (performance.timeOrigin
+   * + performance.now()). The coordinator takes the synchronization of a step from
+   * them; across machines they carry the machines' clock offsets.
+   */
+  receivedAt: number;
+  previousSentAt: number;
+  /** The gradient sum (form 'dense'), or the count × factorWidth factors of the shard's samples in batch order (form 'factors'). */
+  grad: Floats;
+}
+
+export interface Done {
+  type: 'done';
+  reason?: string;
+}
+
+export type ToCoordinator = Hello | Gradient;
+export type ToWorker = Welcome | Refused | Reshard | Step | Done;

@@ -1,0 +1,189 @@
+/**
+ * Every incoming message checked once, at the edge: its type, numbers, array
+ * types and lengths against what the receiver knows, and finite values. Each
+ * check returns `{ ok: true, message }` or `{ ok: false, code, reason }` (errors.ts);
+ * none throws. What to do about a failure (drop the sender, ignore a stale
+ * gradient) is the receiver's rule.
+ */
+import { allFinite, validateSpec, type ActivationName, type Dtype, type Floats, type LossName, type ModelSpec } from '@shardprop/core';
+import { decodeMap, packr, type Frames } from './codec.js';
+import { failure, isErrorCode, type Checked } from './errors.js';
+import { GRADIENT_FORMS, type GradientForm, type Gradient, type Hello, type ShardData, type ToWorker, type Welcome } from './messages.js';
+import { decodeWithTail } from './tail-array.js';
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
+function isFloats(v: unknown, dtype: Dtype): v is Floats {
+  return dtype === 'float64' ? v instanceof Float64Array : v instanceof Float32Array;
+}
+
+function describeType(t: unknown): string {
+  return typeof t === 'string' ? JSON.stringify(t.slice(0, 40)) : typeof t;
+}
+
+/** Decodes and checks a worker's first message. */
+export function decodeHello(data: Frames): Checked<Hello> {
+  const decoded = decodeMap(data);
+  if (!decoded.ok) return decoded;
+  const m = decoded.message;
+  if (m.type !== 'hello') return failure('SP_ERR_UNEXPECTED_TYPE', `expected hello, got ${describeType(m.type)}`);
+  if (!isCount(m.version)) return failure('SP_ERR_BAD_FIELD', 'hello: version must be a non-negative integer');
+  if (typeof m.name !== 'string' || m.name.length > 200) return failure('SP_ERR_BAD_FIELD', 'hello: name must be a string of at most 200 characters');
+  if (m.fingerprint !== undefined && (typeof m.fingerprint !== 'string' || m.fingerprint.length > 200)) return failure('SP_ERR_BAD_FIELD', 'hello: fingerprint must be a string');
+  return { ok: true, message: { type: 'hello', version: m.version, name: m.name, fingerprint: m.fingerprint as string | undefined } };
+}
+
+/** What the coordinator knows when a worker's gradient arrives, to check it against. */
+export interface Expectation {
+  /** Parameters in the model. */
+  size: number;
+  form: GradientForm;
+  /** Factor values per sample (factorWidth of the layers). */
+  factorWidth: number;
+  dtype: Dtype;
+  /** The step the coordinator waits for (a gradient for any other step is invalid). */
+  step: number;
+  /** Its current round: an earlier round of the same step is stale, a later one invalid. */
+  round: number;
+  /** Samples of the current step that lie in this worker's shard. */
+  count: number;
+  /** The check that every value is finite (the coordinator's kernels'); the portable one when not given. */
+  allFinite?: (x: Floats) => boolean;
+}
+
+/**
+ * Decodes and checks a gradient for the step the coordinator is waiting on. A
+ * gradient for an earlier round of that step is SP_ERR_STALE_ROUND (overtaken by
+ * a resend: the receiver ignores it). Given `into`, a message laid out by
+ * encodeGradient has its array copied there from the fragments (the ordinary
+ * decoding is the fallback); the returned grad is then a view of `into`.
+ */
+export function decodeGradient(data: Frames, expect: Expectation, into?: Floats): Checked<Gradient> {
+  const length = expect.form === 'dense' ? expect.size : expect.count * expect.factorWidth;
+  const fast = into && Array.isArray(data) && into.length >= length ? decodeWithTail(packr, data, 'grad', into.subarray(0, length)) : null;
+  let m: Record<string, unknown>;
+  if (fast) {
+    m = fast;
+  } else {
+    const decoded = decodeMap(data);
+    if (!decoded.ok) return decoded;
+    m = decoded.message;
+  }
+  if (m.type !== 'gradient') return failure('SP_ERR_UNEXPECTED_TYPE', `expected gradient, got ${describeType(m.type)}`);
+  if (m.step !== expect.step) return failure('SP_ERR_WRONG_STEP', `gradient for step ${String(m.step)}, expected step ${expect.step}`);
+  if (!isCount(m.round) || m.round > expect.round) return failure('SP_ERR_WRONG_ROUND', `gradient for round ${String(m.round)} of step ${expect.step}, expected round ${expect.round}`);
+  if (m.round < expect.round) return failure('SP_ERR_STALE_ROUND', `a gradient for round ${m.round} of step ${expect.step}, now in round ${expect.round}`);
+  if (m.count !== expect.count) return failure('SP_ERR_WRONG_COUNT', `gradient over ${String(m.count)} samples, expected ${expect.count}`);
+  if (typeof m.lossSum !== 'number' || !Number.isFinite(m.lossSum) || m.lossSum < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: lossSum must be a finite non-negative number');
+  if (!isCount(m.correct) || m.correct > expect.count) return failure('SP_ERR_BAD_FIELD', 'gradient: correct must be an integer from 0 to count');
+  if (typeof m.computeMs !== 'number' || !Number.isFinite(m.computeMs) || m.computeMs < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: computeMs must be a finite non-negative number');
+  if (typeof m.receivedAt !== 'number' || !Number.isFinite(m.receivedAt) || typeof m.previousSentAt !== 'number' || !Number.isFinite(m.previousSentAt)) {
+    return failure('SP_ERR_BAD_FIELD', 'gradient: receivedAt and previousSentAt must be finite numbers');
+  }
+  if (!isFloats(m.grad, expect.dtype)) return failure('SP_ERR_WRONG_ARRAY', `gradient: grad must be a ${expect.dtype} array`);
+  if (m.grad.length !== length) {
+    const of = expect.form === 'dense' ? 'the model\'s parameters' : `factors of ${expect.count} samples`;
+    return failure('SP_ERR_WRONG_ARRAY', `gradient: grad has ${m.grad.length} values, expected ${length} (${of})`);
+  }
+  if (!(expect.allFinite ?? allFinite)(m.grad)) return failure('SP_ERR_NOT_FINITE', 'gradient: grad holds NaN or infinite values');
+  return { ok: true, message: m as unknown as Gradient };
+}
+
+/** What a welcomed worker checks coordinator messages against; a step's parameters are decoded into `params`. */
+export interface Receiving {
+  params: Floats;
+  spec: ModelSpec;
+  /** Samples in the data set. */
+  total: number;
+}
+
+/**
+ * Decodes and checks a coordinator message on the worker (whose own model gives
+ * the sizes once welcomed). Given the model's `params`, a step laid out by
+ * encodeStep has its parameters copied straight into them (step.params is then
+ * `params` itself); other messages are decoded the ordinary way.
+ */
+export function decodeToWorker(data: Frames, model?: Receiving): Checked<ToWorker> {
+  const fast = model && Array.isArray(data) ? decodeWithTail(packr, data, 'params', model.params) : null;
+  let m: Record<string, unknown>;
+  if (fast) {
+    m = fast;
+  } else {
+    const decoded = decodeMap(data);
+    if (!decoded.ok) return decoded;
+    m = decoded.message;
+  }
+  switch (m.type) {
+    case 'welcome':
+      return checkWelcome(m);
+    case 'refused':
+      if (typeof m.reason !== 'string') return failure('SP_ERR_BAD_FIELD', 'refused: reason must be a string');
+      return { ok: true, message: { type: 'refused', reason: m.reason, code: isErrorCode(m.code) ? m.code : undefined } };
+    case 'done':
+      return { ok: true, message: { type: 'done', reason: typeof m.reason === 'string' ? m.reason : undefined } };
+    case 'reshard': {
+      if (!model) return failure('SP_ERR_BEFORE_WELCOME', 'reshard before welcome');
+      const shard = checkShard(m.shard, model.spec, model.total);
+      return shard.ok ? { ok: true, message: { type: 'reshard', shard: shard.message } } : shard;
+    }
+    case 'step': {
+      if (!model) return failure('SP_ERR_BEFORE_WELCOME', 'step before welcome');
+      if (!isCount(m.step) || m.step < 1) return failure('SP_ERR_BAD_FIELD', 'step: step must be a positive integer');
+      if (!isCount(m.round)) return failure('SP_ERR_BAD_FIELD', 'step: round must be a non-negative integer');
+      const { dtype } = model.spec;
+      const size = model.params.length;
+      if (!isFloats(m.params, dtype) || m.params.length !== size) return failure('SP_ERR_WRONG_ARRAY', `step: params must be ${size} ${dtype} values`);
+      if (!(m.batch instanceof Uint32Array)) return failure('SP_ERR_WRONG_ARRAY', 'step: batch must be a Uint32Array');
+      return { ok: true, message: m as unknown as ToWorker };
+    }
+    default:
+      return failure('SP_ERR_UNEXPECTED_TYPE', `unknown message type ${describeType(m.type)}`);
+  }
+}
+
+function checkWelcome(m: Record<string, unknown>): Checked<Welcome> {
+  if (!isCount(m.version) || !isCount(m.workerId) || !isCount(m.total) || !isCount(m.chunk) || m.chunk < 1) return failure('SP_ERR_BAD_FIELD', 'welcome: bad header');
+  const given = m.spec as ModelSpec | undefined;
+  if (!given || typeof given !== 'object') return failure('SP_ERR_BAD_SPEC', 'welcome: no model spec');
+  let spec: ModelSpec;
+  try {
+    // core's own check of a spec from outside, which throws a RangeError naming the field
+    spec = validateSpec({ layers: given.layers, activation: given.activation as ActivationName, loss: given.loss as LossName, dtype: given.dtype });
+  } catch (err) {
+    return failure('SP_ERR_BAD_SPEC', `welcome: bad model spec: ${(err as Error).message}`);
+  }
+  const shard = checkShard(m.shard, spec, m.total);
+  if (!shard.ok) return shard;
+  if (typeof m.fingerprint !== 'string') return failure('SP_ERR_BAD_FIELD', 'welcome: fingerprint must be a string');
+  if (!GRADIENT_FORMS.includes(m.gradientForm as GradientForm)) return failure('SP_ERR_BAD_FIELD', `welcome: gradientForm must be one of ${GRADIENT_FORMS.join(', ')}`);
+  if (m.kernel !== 'js' && m.kernel !== 'wasm') return failure('SP_ERR_BAD_FIELD', 'welcome: kernel must be js or wasm');
+  const welcome: Welcome = {
+    type: 'welcome',
+    version: m.version,
+    workerId: m.workerId,
+    total: m.total,
+    chunk: m.chunk,
+    fingerprint: m.fingerprint,
+    gradientForm: m.gradientForm as GradientForm,
+    kernel: m.kernel,
+    spec,
+    shard: shard.message,
+  };
+  return { ok: true, message: welcome };
+}
+
+/** A shard as the welcome or a reshard carries it, checked against the model and the data set's size. */
+function checkShard(value: unknown, spec: ModelSpec, total: number): Checked<ShardData> {
+  const shard = value as ShardData | undefined;
+  if (!shard || typeof shard !== 'object' || !(shard.indices instanceof Uint32Array)) return failure('SP_ERR_BAD_SHARD', 'bad shard');
+  for (const g of shard.indices) if (g >= total) return failure('SP_ERR_BAD_SHARD', `shard: sample id ${g} beyond the data set's ${total}`);
+  if (shard.inputs !== spec.layers[0] || shard.outputs !== spec.layers[spec.layers.length - 1]) return failure('SP_ERR_BAD_SHARD', 'the shard\'s width does not match the model');
+  const n = shard.indices.length;
+  if (shard.x !== undefined || shard.y !== undefined) {
+    if (!isFloats(shard.x, spec.dtype) || !isFloats(shard.y, spec.dtype)) return failure('SP_ERR_BAD_SHARD', 'bad shard rows');
+    if (shard.x.length !== n * shard.inputs || shard.y.length !== n * shard.outputs) return failure('SP_ERR_BAD_SHARD', 'shard rows do not match the model');
+  }
+  return { ok: true, message: shard };
+}

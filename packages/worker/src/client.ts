@@ -1,0 +1,155 @@
+/**
+ * The worker's network side: one WebSocket to the coordinator at a time, each
+ * message decoded and handed to a WorkerSession (session.ts), whose actions go
+ * out here; and reconnecting with exponential backoff when the coordinator
+ * cannot be reached or goes away.
+ */
+import { hostname } from 'node:os';
+import { WebSocket } from 'ws';
+import { prepareWasmKernels, type Dataset } from '@shardprop/core';
+import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
+import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
+
+export interface WorkerOptions {
+  /** ws://HOST:PORT of the coordinator. */
+  url: string;
+  name?: string;
+  /** The coordinator's shared secret, if it wants one. */
+  token?: string;
+  /** PEM certificate(s) to trust for a wss:// coordinator (e.g. its self-signed certificate). */
+  ca?: Buffer;
+  /**
+   * The training data, loaded by this worker itself (the same source as the
+   * coordinator's): the coordinator then sends only which samples to hold, after
+   * checking that the fingerprints agree. Without it the shard's rows come over the socket.
+   */
+  data?: { train: Dataset; fingerprint: string };
+  /**
+   * How long to keep trying when the coordinator cannot be reached or goes away
+   * (exponential backoff from 100 ms to 5 s), in ms; 0 gives up at once. Default 30 s.
+   * A coordinator that comes back (restarted with --resume) gets the worker again.
+   */
+  reconnectForMs?: number;
+  /** Called with one-line log messages (the CLI hands them to pino). */
+  log?: WorkerLog;
+}
+
+export type WorkerLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+/**
+ * Joins a coordinator and computes gradient sums until it says training is over,
+ * reconnecting (with backoff) when the coordinator cannot be reached or goes away.
+ */
+export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
+  const log = options.log ?? (() => {});
+  const name = options.name ?? `${hostname()}:${process.pid}`;
+  const windowMs = options.reconnectForMs ?? 30_000;
+  let delay = 100;
+  let lostSince: number | null = null;
+  // compiled once, before any welcome: the coordinator may ask for the wasm kernels
+  await prepareWasmKernels();
+  for (;;) {
+    const exit = await connectOnce(options, log, name, () => {
+      lostSince = null;
+      delay = 100;
+    });
+    if (exit.reason !== 'error' && exit.reason !== 'closed') return exit;
+    lostSince ??= performance.now();
+    const waited = performance.now() - lostSince;
+    if (waited + delay > windowMs) {
+      return windowMs > 0 ? { ...exit, message: `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s` } : exit;
+    }
+    log('warn', `${exit.message}; trying again in ${delay} ms`);
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 5000);
+  }
+}
+
+/** One connection: hello, then the session's messages, until it finishes or the connection ends. `onJoined` runs on the welcome. */
+function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoined: () => void): Promise<WorkerExit> {
+  return new Promise((resolve) => {
+    const session = new WorkerSession(options.data?.train);
+    let settled = false;
+    /** When the last gradient went out, in wall-clock ms (see Gradient.previousSentAt). */
+    let sentAt = 0;
+    /** The newest step message not yet computed. */
+    let latest: { step: Step; arrived: number } | null = null;
+    const wallClock = (): number => performance.timeOrigin + performance.now();
+    const finish = (exit: WorkerExit): void => {
+      if (settled) return;
+      settled = true;
+      resolve(exit);
+      ws.close();
+    };
+    const act = (actions: SessionAction[]): void => {
+      for (const a of actions) {
+        if (settled) return;
+        if (a.type === 'send') {
+          sendFragments(ws, a.fragments);
+          sentAt = wallClock();
+        } else if (a.type === 'log') log(a.level, a.message, a.fields);
+        else if (a.type === 'joined') onJoined();
+        else finish(a.exit);
+      }
+    };
+    const handle = (event: SessionEvent): void => act(session.handle(event));
+    const ws = new WebSocket(options.url, {
+      perMessageDeflate: false,
+      maxPayload: 2 ** 31 - 1,
+      generateMask: zeroMask,
+      ca: options.ca,
+      // the token goes with the upgrade: a coordinator with a token lets no one in without it
+      headers: options.token === undefined ? undefined : { [TOKEN_HEADER]: options.token },
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      const refused = res.statusCode === 401;
+      const message = refused
+        ? options.token === undefined
+          ? 'the coordinator refused us: this coordinator needs a token (--token-file) and the worker gave none'
+          : 'the coordinator refused us: wrong token'
+        : `the coordinator at ${options.url} answered HTTP ${res.statusCode} instead of a WebSocket`;
+      res.resume();
+      if (refused) finish({ reason: 'refused', message, code: options.token === undefined ? 'SP_ERR_TOKEN_MISSING' : 'SP_ERR_TOKEN_WRONG' });
+      else finish({ reason: 'error', message, code: 'SP_ERR_UNREACHABLE' });
+    });
+    // the fragments of a message as they arrived: a step's parameters are copied from them into the model
+    ws.binaryType = 'fragments';
+    ws.on('open', () => {
+      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, fingerprint: options.data?.fingerprint }));
+    });
+    ws.on('message', (data: Buffer[], isBinary: boolean) => {
+      const arrived = wallClock();
+      if (!isBinary) return handle({ type: 'invalid', code: 'SP_ERR_TEXT_FRAME', reason: 'text frame' });
+      const checked = decodeToWorker(data, session.receiving);
+      if (!checked.ok) return handle({ type: 'invalid', code: checked.code, reason: checked.reason });
+      const m = checked.message;
+      if (m.type !== 'step') return handle({ type: 'message', message: m });
+      // Computed once this batch of arrived messages is handled: when the coordinator
+      // has sent the step again meanwhile (workers came or went), only the newest counts.
+      const first = latest === null;
+      latest = { step: m, arrived };
+      if (!first) return;
+      queueMicrotask(() => {
+        const next = latest!;
+        latest = null;
+        if (!settled) handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt });
+      });
+    });
+    ws.on('error', (err) => {
+      finish({ reason: 'error', message: `cannot reach the coordinator at ${options.url}: ${err.message}`, code: 'SP_ERR_UNREACHABLE' });
+    });
+    ws.on('close', (code, reason) => {
+      finish({ reason: 'closed', message: `the coordinator closed the connection (${code}${reason.length ? `: ${reason.toString()}` : ''})`, code: 'SP_ERR_CONNECTION_CLOSED' });
+    });
+  });
+}
+
+/**
+ * Frames from a client are masked (RFC 6455) to keep browsers from poisoning
+ * proxy caches; between a worker and its coordinator there is no browser and no
+ * proxy, and a zero mask lets ws skip masking (a copy and an XOR of every byte)
+ * on both ends.
+ */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
+}

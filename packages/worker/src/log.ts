@@ -1,0 +1,39 @@
+/**
+ * The logger of every shardprop process (worker, coordinator, CLI): pino lines on
+ * stderr. It lives in the lowest package that logs; core never does.
+ */
+import { destination, pino, type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { WorkerExit } from './session.js';
+import type { WorkerLog } from './client.js';
+
+export type { Logger };
+
+/**
+ * Logs go to stderr (stdout is kept for --json), synchronously so nothing is lost at exit:
+ * one JSON object a line (pino's), or, when stderr is a terminal, the same lines made
+ * readable by pino-pretty. SHARDPROP_LOG_FORMAT=json or =pretty forces one.
+ */
+export function createLogger(level = process.env.SHARDPROP_LOG_LEVEL ?? 'info'): Logger {
+  const format = process.env.SHARDPROP_LOG_FORMAT ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  const stream = format === 'pretty' ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY, translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true }) : destination({ fd: 2, sync: true });
+  return pino({ level, base: { pid: process.pid } }, stream);
+}
+
+/** A pino logger as runWorker's `log` (fields first, the message constant). */
+export function workerLog(log: Logger): WorkerLog {
+  return (level, message, fields) => log[level](fields ?? {}, message);
+}
+
+/**
+ * How a worker process ends: 0 when training is over; otherwise its one line on
+ * stderr and exit code 1 (the `shardprop worker` command and local workers alike).
+ */
+export function exitWorkerProcess(exit: WorkerExit, log: Logger): never {
+  if (exit.reason === 'done') {
+    log.info('training is over');
+    process.exit(0);
+  }
+  process.stderr.write(`shardprop: ${exit.message}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,88 @@
+/**
+ * A worker's rules for one connection, without the connection: messages from the
+ * coordinator in (already decoded and checked), what to do out (send a gradient,
+ * log, finish). client.ts feeds it from a WebSocket; tests feed it by hand.
+ */
+import type { Dataset } from '@shardprop/core';
+import type { ErrorCode, Receiving, Step, ToWorker } from '@shardprop/protocol';
+import { ShardWorker } from './shard-worker.js';
+
+/**
+ * Why a worker stopped: 'done' when the coordinator said training is over;
+ * 'refused' or 'invalid' (it got something invalid) are final; 'error' (could not
+ * connect) and 'closed' (the connection ended) are retried for reconnectForMs.
+ */
+export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'invalid' | 'error' | 'closed'; message: string; code?: ErrorCode };
+
+export type SessionEvent =
+  | { type: 'message'; message: Exclude<ToWorker, Step> }
+  /** A step to compute, with when it arrived and when the previous gradient went out (wall-clock ms; see Gradient). */
+  | { type: 'step'; step: Step; receivedAt: number; previousSentAt: number }
+  /** A message from the coordinator that failed its checks. */
+  | { type: 'invalid'; code: ErrorCode; reason: string };
+
+export type SessionAction =
+  | { type: 'send'; fragments: Buffer[] }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
+  /** Welcomed: the client stops counting reconnection time. */
+  | { type: 'joined' }
+  | { type: 'finish'; exit: WorkerExit };
+
+export class WorkerSession {
+  private worker: ShardWorker | null = null;
+
+  constructor(private readonly ownData: Dataset | undefined, private readonly now: () => number = () => performance.now()) {}
+
+  /** What the next coordinator message is checked against: the model's sizes once welcomed. */
+  get receiving(): Receiving | undefined {
+    return this.worker?.receiving;
+  }
+
+  handle(event: SessionEvent): SessionAction[] {
+    if (event.type === 'invalid') return invalid(event.code, event.reason);
+    if (event.type === 'step') {
+      if (!this.worker) return invalid('SP_ERR_BEFORE_WELCOME', 'step before welcome');
+      const gradient = this.worker.compute(event.step, event.receivedAt, event.previousSentAt);
+      return gradient.ok ? [{ type: 'send', fragments: gradient.message }] : invalid(gradient.code, gradient.reason);
+    }
+    const m = event.message;
+    switch (m.type) {
+      case 'welcome': {
+        const made = ShardWorker.fromWelcome(m, this.ownData, this.now);
+        if (!made.ok) return invalid(made.code, made.reason);
+        this.worker = made.message;
+        const fields = { workerId: m.workerId, samples: m.shard.indices.length, shard: idRanges(m.shard.indices), fingerprint: m.fingerprint, kernel: m.kernel };
+        return [{ type: 'joined' }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} with ${m.shard.indices.length} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
+      }
+      case 'reshard': {
+        if (!this.worker) return invalid('SP_ERR_BEFORE_WELCOME', 'reshard before welcome');
+        const failed = this.worker.setShard(m.shard);
+        if (failed) return invalid(failed.code, failed.reason);
+        return [{ type: 'log', level: 'info', message: `now holds ${m.shard.indices.length} samples`, fields: { samples: m.shard.indices.length, shard: idRanges(m.shard.indices) } }];
+      }
+      case 'refused':
+        return [{ type: 'finish', exit: { reason: 'refused', message: m.reason, code: m.code } }];
+      case 'done':
+        return [{ type: 'finish', exit: { reason: 'done' } }];
+    }
+  }
+}
+
+/** Something from the coordinator this worker cannot take: it says so and stops. */
+function invalid(code: ErrorCode, reason: string): SessionAction[] {
+  return [
+    { type: 'log', level: 'error', message: `invalid message from the coordinator: ${reason}`, fields: { code } },
+    { type: 'finish', exit: { reason: 'invalid', message: reason, code } },
+  ];
+}
+
+/** Sample ids as [start, end) ranges, for a compact log of which samples a worker holds. */
+export function idRanges(ids: Uint32Array): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (const id of ids) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] === id) last[1] = id + 1;
+    else ranges.push([id, id + 1]);
+  }
+  return ranges;
+}
