@@ -8,9 +8,10 @@ export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepPro
 export { planTraining, chunkOf, timestamp, type TrainingPlan } from './plan.js';
 export { type RunRecord } from './run-record.js';
 export { Coordinator, WorkerLostError, type CoordinatorOptions } from './ws-adapter.js';
+export { StepMachine, type MachineOptions } from './step-machine.js';
 export {
-  StepMachine, DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS,
+  DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS,
   type MachineEvent, type MachineState, type Action, type StepTiming, type WorkerSnapshot, type ConnectionId,
-} from './step-machine.js';
+} from './step-events.js';
 export { LocalWorkers, NODE_FLAGS } from './local-workers.js';
 export { MAX_WORKERS, MAX_PENDING_CONNECTIONS } from './admission.js';

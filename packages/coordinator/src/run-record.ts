@@ -9,7 +9,7 @@ import { DEFAULT_MOMENTUM, checkpointPath, fingerprint, writeFileAtomically, typ
 import { PROTOCOL_VERSION } from '@shardprop/protocol';
 import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, type ServeOptions, type TrainOptions } from './options.js';
 import type { TrainingPlan } from './plan.js';
-import { DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS } from './step-machine.js';
+import { DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS } from './step-events.js';
 import type { TrainSummary } from './training-loop.js';
 
 export const RUN_RECORD_FORMAT = 'shardprop.run/v1';

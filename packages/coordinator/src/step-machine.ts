@@ -2,99 +2,21 @@
  * The coordinator's rules as a pure state machine: events in (a connection, a
  * hello, a gradient, an invalid message, a close, a pong, a step asked for, the
  * clock's tick), actions out (send, broadcast the step, ping, drop, step done or
- * failed, log). It owns no socket, timer, clock or logger: every deadline is a
- * timestamp checked on `tick`. ws-adapter.ts runs it over WebSockets;
- * test/coordinator/step-machine.test.ts runs it with scripted events.
+ * failed, log); the vocabulary is step-events.ts. It owns no socket, timer, clock
+ * or logger: every deadline is a timestamp checked on `tick`. ws-adapter.ts runs
+ * it over WebSockets; test/coordinator/step-machine.test.ts with scripted events.
  */
-import { FactoredBackprop, datasetAs, factorBlocks, factorWidth, layoutOf, subset, type BatchResult, type Floats } from '@shardprop/core';
+import { datasetAs, subset, type Floats } from '@shardprop/core';
 import { PROTOCOL_VERSION, failure, type Checked, type ErrorCode, type Expectation, type Gradient, type GradientForm, type Hello, type ShardData, type ToWorker } from '@shardprop/protocol';
 import { MAX_PENDING_CONNECTIONS, admissionRefusal } from './admission.js';
-import { IncomingBuffers } from './incoming.js';
 import type { TrainingPlan } from './plan.js';
-import { Reducer } from './reducer.js';
-import { countPerShard, shardIndices, splitShards, type Shard } from './sharding.js';
+import { shardIndices, splitShards, type Shard } from './sharding.js';
+import {
+  DEFAULT_HEARTBEAT_MS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS,
+  type Action, type ConnectionId, type LogLevel, type MachineEvent, type MachineState, type StepTiming, type WorkerSnapshot,
+} from './step-events.js';
+import { StepSum } from './step-sum.js';
 import type { WorkerContribution } from './training-loop.js';
-
-/** Defaults of --step-timeout and --wait-workers (seconds), of the heartbeat and of the hello's time limit (ms). */
-export const DEFAULT_STEP_TIMEOUT_SECONDS = 300;
-export const DEFAULT_WAIT_WORKERS_SECONDS = 60;
-export const DEFAULT_HEARTBEAT_MS = 5000;
-export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
-
-/** A connection, as the adapter numbers them. */
-export type ConnectionId = number;
-
-/**
- * waiting for workers: fewer than `expect` have joined, training has not started;
- * idle: between steps; in step: a step is out and not every gradient is in;
- * waiting for joiners: a step is waiting, every worker is gone; closed: the run is over.
- */
-export type MachineState = 'waiting for workers' | 'idle' | 'in step' | 'waiting for joiners' | 'closed';
-
-export type MachineEvent =
-  | { type: 'connected'; connection: ConnectionId; address: string; now: number }
-  | { type: 'hello'; connection: ConnectionId; hello: Hello; now: number }
-  | { type: 'gradient'; connection: ConnectionId; gradient: Gradient; now: number }
-  /** A message that failed its checks (or a text frame). */
-  | { type: 'invalid'; connection: ConnectionId; code: ErrorCode; reason: string; now: number }
-  | { type: 'closed'; connection: ConnectionId; now: number }
-  | { type: 'pong'; connection: ConnectionId; now: number }
-  /** The training loop asks for a step's gradient sum over `batch` at `params`, into `grad`. */
-  | { type: 'step'; step: number; batch: Uint32Array; params: Floats; grad: Floats; now: number }
-  | { type: 'tick'; now: number }
-  /** The run is over: tell every worker, fail a step in flight. */
-  | { type: 'close'; reason: string; now: number };
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-
-export type Action =
-  | { type: 'send'; to: ConnectionId; message: ToWorker }
-  /** The same encoded step to every member: its parameters straight from `params`. */
-  | { type: 'broadcast-step'; to: ConnectionId[]; step: number; round: number; batch: Uint32Array; params: Floats }
-  /** Send the refusal, then close the connection with the WebSocket code and reason. */
-  | { type: 'refuse'; to: ConnectionId; reason: string; code: ErrorCode; closeCode: number; closeReason: string }
-  | { type: 'ping'; to: ConnectionId[] }
-  /** Cut the connection off at once. */
-  | { type: 'drop'; to: ConnectionId; code: ErrorCode; reason: string }
-  /** Tell these workers training is over and close their connections. */
-  | { type: 'done'; to: ConnectionId[]; reason: string }
-  /** `expect` workers have joined and have their shards: training may start. */
-  | { type: 'workers-ready' }
-  /** The step's gradient sum is in the step event's `grad`. */
-  | { type: 'step-done'; step: number; result: BatchResult; timing: StepTiming }
-  | { type: 'step-failed'; step: number; code: ErrorCode; reason: string }
-  | { type: 'log'; level: LogLevel; fields: Record<string, unknown>; message: string };
-
-/** When a finished step's parts happened (this process's clock, ms), and its workers' own report of the previous sync (their wall clocks). */
-export interface StepTiming {
-  sentAt: number;
-  firstArrival: number;
-  lastArrival: number;
-  /** The slowest worker's backprop. */
-  maxComputeMs: number;
-  /** The latest arrival of these parameters and the latest send of the previous gradient among the workers (0: none before). */
-  lastReceivedAt: number;
-  lastPreviousSentAt: number;
-}
-
-/** A worker as the dashboard's table shows it. */
-export interface WorkerSnapshot {
-  id: number;
-  name: string;
-  /** Where its connection comes from (host:port). */
-  address: string;
-  /** Samples in its shard (0 until it has one). */
-  shard: number;
-  /** ready: joined, training not started; joining: joined during training, no shard yet; resharding: a worker left, shards not yet cut again. */
-  state: 'ready' | 'joining' | 'resharding' | 'computing' | 'waiting' | 'idle';
-  /** Its last step (ms): from the parameters sent to its gradient received; its backprop; then its wait for the slowest worker. */
-  stepMs?: number;
-  computeMs?: number;
-  waitMs?: number;
-  /** Totals over the steps it answered (seconds). */
-  computeSeconds: number;
-  waitSeconds: number;
-}
 
 export interface MachineOptions {
   /** The run: the model's shape, the data, the kernels, the batch size, the chunk and the data's fingerprint. */
@@ -119,8 +41,6 @@ interface Member {
   address: string;
   /** Position in shard order (its shard is shards[slot]): gradients are added in this order. */
   slot: number;
-  /** Where this worker's gradients are copied on arrival (one per worker, reused every step). */
-  incoming: Floats | null;
   /** The worker loaded the same data set itself (fingerprints checked): its shard goes without rows. */
   ownData: boolean;
   /** Answered the last heartbeat. */
@@ -169,37 +89,15 @@ export class StepMachine {
   private lastLoss = '';
   private actions: Action[] = [];
 
-  // per step, one slot per member (made when the shards are cut)
-  private counts = new Int32Array(0);
-  private lossSums = new Float64Array(0);
-  private reducer: Reducer;
-  /** owner[p]: the slot holding position p of the step's batch. */
-  private readonly owner: Int32Array;
-  /** Factors form: the whole batch's factors in batch order, and the backprop that turns them into the sum. */
-  private readonly factors: Floats | null;
-  private readonly rebuild: FactoredBackprop | null;
-  private readonly factorWidths: number[];
-  private readonly buffers: IncomingBuffers;
-  /** What every gradient is checked against; step, round and count are set per message. */
-  private readonly expectation: Expectation;
+  /** The step's sum: one slot per member, made when the shards are cut. */
+  private readonly sum: StepSum;
   private readonly stepTimeoutMs: number;
   private readonly waitWorkersMs: number;
   private readonly heartbeatMs: number;
   private readonly helloTimeoutMs: number;
 
   constructor(private readonly options: MachineOptions) {
-    const { plan, gradientForm } = options;
-    const { layers, dtype } = plan.spec;
-    const { kernels } = plan;
-    this.expectation = { size: layoutOf(layers).size, dtype, form: gradientForm, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0, allFinite: (x) => kernels.allFinite(x) };
-    this.owner = new Int32Array(plan.batchSize);
-    this.factorWidths = factorBlocks(layers);
-    const factored = gradientForm === 'factors';
-    this.factors = factored ? kernels.alloc(dtype, plan.batchSize * this.expectation.factorWidth) : null;
-    // the chunk of the in-process engine: the same products over the same rows give the same sums
-    this.rebuild = factored ? new FactoredBackprop(plan.spec, plan.chunk, kernels) : null;
-    this.reducer = new Reducer(0, kernels);
-    this.buffers = new IncomingBuffers((length) => kernels.alloc(dtype, length));
+    this.sum = new StepSum(options.plan, options.gradientForm);
     this.stepTimeoutMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_SECONDS * 1000;
     this.waitWorkersMs = options.waitWorkersMs ?? DEFAULT_WAIT_WORKERS_SECONDS * 1000;
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
@@ -221,16 +119,13 @@ export class StepMachine {
   }
 
   /** What a gradient from `connection` must be now, and where its values go; SP_ERR_UNASKED when none is wanted from it. */
-  expecting(connection: ConnectionId): Checked<{ expectation: Expectation; into: Floats | undefined }> {
+  expecting(connection: ConnectionId): Checked<{ expectation: Expectation; into: Floats }> {
     const m = this.byConnection.get(connection);
     const f = this.inFlight;
-    if (!m || !f || this.machineState !== 'in step' || m.slot < 0 || this.members[m.slot] !== m || this.reducer.has(m.slot)) {
+    if (!m || !f || this.machineState !== 'in step' || this.members[m.slot] !== m || this.sum.has(m.slot)) {
       return failure('SP_ERR_UNASKED', 'a gradient nobody asked for');
     }
-    this.expectation.step = f.step;
-    this.expectation.round = f.round;
-    this.expectation.count = this.counts[m.slot];
-    return { ok: true, message: { expectation: this.expectation, into: m.incoming ?? undefined } };
+    return { ok: true, message: this.sum.expecting(m.slot, f.step, f.round) };
   }
 
   /** Takes one event; returns what to do, in order. */
@@ -279,7 +174,7 @@ export class StepMachine {
       if (this.machineState === 'waiting for workers') return 'ready';
       if (this.shards === null) return 'resharding';
       if (this.machineState !== 'in step') return 'idle';
-      return this.reducer.has(m.slot) ? 'waiting' : 'computing';
+      return this.sum.has(m.slot) ? 'waiting' : 'computing';
     };
     return [...this.members, ...this.joining].map((m) => {
       // a worker left: slots and shards are stale until the next sending cuts them again
@@ -290,7 +185,7 @@ export class StepMachine {
 
   /** Who contributed what to the last finished step (for the trace). */
   contributions(): WorkerContribution[] {
-    return this.members.map((m) => ({ workerId: m.workerId, count: this.counts[m.slot], lossSum: this.lossSums[m.slot] }));
+    return this.members.map((m) => ({ workerId: m.workerId, ...this.sum.part(m.slot) }));
   }
 
   private log(level: LogLevel, fields: Record<string, unknown>, message: string): void {
@@ -323,7 +218,7 @@ export class StepMachine {
       return;
     }
     const member: Member = {
-      connection, workerId: this.nextWorkerId++, name: hello.name, address, slot: -1, incoming: null, ownData: hello.fingerprint !== undefined, alive: true,
+      connection, workerId: this.nextWorkerId++, name: hello.name, address, slot: -1, ownData: hello.fingerprint !== undefined, alive: true,
       arrivedAt: 0, computeMs: 0, computeSeconds: 0, waitSeconds: 0,
     };
     this.byConnection.set(connection, member);
@@ -366,17 +261,12 @@ export class StepMachine {
 
   /** Cuts the data set into one contiguous shard per member, in member order, and tells each its own (welcome or reshard). */
   private cutShards(welcome: boolean): void {
-    const { plan, gradientForm } = this.options;
-    const n = this.members.length;
-    const shards = splitShards(plan.train.count, n);
-    this.counts = new Int32Array(n);
-    this.lossSums = new Float64Array(n);
-    this.reducer = new Reducer(n, plan.kernels);
+    const { plan } = this.options;
+    const shards = splitShards(plan.train.count, this.members.length);
+    this.sum.reslot(shards);
     this.members.forEach((m, slot) => {
       m.slot = slot;
       const range = shards[slot];
-      const need = gradientForm === 'dense' ? this.expectation.size : Math.min(plan.batchSize, range.end - range.start) * this.expectation.factorWidth;
-      m.incoming = this.buffers.fit(m.incoming, need);
       const ids = shardIndices(range);
       const shard: ShardData = { indices: ids, inputs: plan.train.inputs, outputs: plan.train.outputs };
       if (!m.ownData) {
@@ -411,8 +301,7 @@ export class StepMachine {
       this.shards = null;
     }
     if (this.shards === null) this.cutShards(false);
-    countPerShard(f.batch, this.shards!, this.counts, this.owner);
-    this.reducer.reset();
+    this.sum.begin(f.batch, this.shards!);
     f.round = ++this.round;
     f.sentAt = now;
     f.deadline = now + this.stepTimeoutMs;
@@ -448,10 +337,9 @@ export class StepMachine {
     f.lastPreviousSentAt = Math.max(f.lastPreviousSentAt, g.previousSentAt);
     m.arrivedAt = now;
     m.computeMs = g.computeMs;
-    this.lossSums[m.slot] = g.lossSum;
-    this.reducer.add(m.slot, g, g.grad);
-    if (!this.reducer.complete) return;
-    const result = this.combine(f);
+    this.sum.add(m.slot, g);
+    if (!this.sum.complete) return;
+    const result = this.sum.finish(f.batch, f.grad);
     // every member answered this sending of the step (a resend makes them all answer again)
     let firstArrival = now;
     let maxComputeMs = 0;
@@ -467,16 +355,6 @@ export class StepMachine {
     this.inFlight = null;
     this.machineState = 'idle';
     this.actions.push({ type: 'step-done', step: f.step, result, timing });
-  }
-
-  /** The step's gradient sum into its `grad`, from every slot's dense sum or factors. */
-  private combine(f: InFlight): BatchResult {
-    if (!this.factors || !this.rebuild) return this.reducer.reduce(f.grad);
-    const m = f.batch.length;
-    const factors = this.factors.subarray(0, m * this.expectation.factorWidth);
-    const total = this.reducer.assemble(this.owner, m, this.factorWidths, factors);
-    this.rebuild.gradientFromFactors(this.options.plan.train, f.batch, 0, m, factors, f.grad);
-    return total;
   }
 
   private onInvalid(connection: ConnectionId, code: ErrorCode, reason: string): void {
@@ -521,8 +399,6 @@ export class StepMachine {
     const i = this.members.indexOf(m);
     if (i < 0) return;
     this.members.splice(i, 1);
-    this.buffers.release(m.incoming);
-    m.incoming = null;
     if (this.machineState === 'waiting for workers') {
       // before training, a leaving worker just frees its place
       this.members.forEach((w, slot) => (w.slot = slot));
@@ -548,7 +424,7 @@ export class StepMachine {
     const f = this.inFlight;
     if (f && this.machineState === 'in step' && now >= f.deadline) {
       // all the late ones first: dropping one sends the step again, after which nobody has answered
-      const late = this.members.filter((m) => !this.reducer.has(m.slot));
+      const late = this.members.filter((m) => !this.sum.has(m.slot));
       for (const m of late) this.drop(m, 'SP_ERR_STEP_TIMEOUT', `no gradient within ${this.stepTimeoutMs / 1000} s (--step-timeout)`);
     }
     if (f && this.machineState === 'waiting for joiners' && now >= this.waitDeadline) {
@@ -566,7 +442,7 @@ export class StepMachine {
     const pinged: ConnectionId[] = [];
     for (const m of [...this.members, ...this.joining]) {
       // a busy worker cannot answer; the step timeout watches it
-      const computing = this.machineState === 'in step' && this.members[m.slot] === m && !this.reducer.has(m.slot);
+      const computing = this.machineState === 'in step' && this.members[m.slot] === m && !this.sum.has(m.slot);
       if (computing) continue;
       if (!m.alive) {
         silent.push(m);

@@ -3,7 +3,7 @@
  * slowest worker's backprop, and rebuilding the sum from factors here), the wait
  * between the first and the last gradient, and communication (the rest).
  */
-import type { StepTiming } from './step-machine.js';
+import type { StepTiming } from './step-events.js';
 import type { EngineTiming } from './training-loop.js';
 
 /**

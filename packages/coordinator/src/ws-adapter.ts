@@ -11,7 +11,8 @@ import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type Gr
 import type { Logger } from '@shardprop/worker';
 import { resolveGradientForm } from './gradient-form.js';
 import type { TrainingPlan } from './plan.js';
-import { StepMachine, type Action, type ConnectionId, type MachineEvent, type WorkerSnapshot } from './step-machine.js';
+import type { Action, ConnectionId, MachineEvent, WorkerSnapshot } from './step-events.js';
+import { StepMachine } from './step-machine.js';
 import { addStepTime } from './step-timing.js';
 import type { EngineTiming, GradientEngine, WorkerContribution } from './training-loop.js';
 import { listenWebSocket, type Transport } from './transport.js';

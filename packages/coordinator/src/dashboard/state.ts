@@ -1,5 +1,5 @@
 import type { TrainingPlan } from '../plan.js';
-import type { WorkerSnapshot } from '../step-machine.js';
+import type { WorkerSnapshot } from '../step-events.js';
 import type { EpochMetrics, StepProgress, TrainingHooks } from '../training-loop.js';
 
 /** One worker's row in the dashboard's table: as the step machine's snapshot has it, or 'left' once it is gone. */
