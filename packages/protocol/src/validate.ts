@@ -23,6 +23,16 @@ function describeType(t: unknown): string {
   return typeof t === 'string' ? JSON.stringify(t.slice(0, 40)) : typeof t;
 }
 
+/**
+ * A message whose last field `key` is a big array: copied straight from the
+ * fragments into `into` when laid out by encodeWithTail (tail-array.ts), else
+ * decoded the ordinary way. The checks that follow are the same either way.
+ */
+function decodeInto(data: Frames, key: string, into: Floats | undefined): Checked<Record<string, unknown>> {
+  const fast = into && Array.isArray(data) ? decodeWithTail(packr, data, key, into) : null;
+  return fast ? { ok: true, message: fast } : decodeMap(data);
+}
+
 /** Decodes and checks a worker's first message. */
 export function decodeHello(data: Frames): Checked<Hello> {
   const decoded = decodeMap(data);
@@ -62,15 +72,9 @@ export interface Expectation {
  */
 export function decodeGradient(data: Frames, expect: Expectation, into?: Floats): Checked<Gradient> {
   const length = expect.form === 'dense' ? expect.size : expect.count * expect.factorWidth;
-  const fast = into && Array.isArray(data) && into.length >= length ? decodeWithTail(packr, data, 'grad', into.subarray(0, length)) : null;
-  let m: Record<string, unknown>;
-  if (fast) {
-    m = fast;
-  } else {
-    const decoded = decodeMap(data);
-    if (!decoded.ok) return decoded;
-    m = decoded.message;
-  }
+  const decoded = decodeInto(data, 'grad', into && into.length >= length ? into.subarray(0, length) : undefined);
+  if (!decoded.ok) return decoded;
+  const m = decoded.message;
   if (m.type !== 'gradient') return failure('SP_ERR_UNEXPECTED_TYPE', `expected gradient, got ${describeType(m.type)}`);
   if (m.step !== expect.step) return failure('SP_ERR_WRONG_STEP', `gradient for step ${String(m.step)}, expected step ${expect.step}`);
   if (!isCount(m.round) || m.round > expect.round) return failure('SP_ERR_WRONG_ROUND', `gradient for round ${String(m.round)} of step ${expect.step}, expected round ${expect.round}`);
@@ -106,15 +110,9 @@ export interface Receiving {
  * `params` itself); other messages are decoded the ordinary way.
  */
 export function decodeToWorker(data: Frames, model?: Receiving): Checked<ToWorker> {
-  const fast = model && Array.isArray(data) ? decodeWithTail(packr, data, 'params', model.params) : null;
-  let m: Record<string, unknown>;
-  if (fast) {
-    m = fast;
-  } else {
-    const decoded = decodeMap(data);
-    if (!decoded.ok) return decoded;
-    m = decoded.message;
-  }
+  const decoded = decodeInto(data, 'params', model?.params);
+  if (!decoded.ok) return decoded;
+  const m = decoded.message;
   switch (m.type) {
     case 'welcome':
       return checkWelcome(m);
