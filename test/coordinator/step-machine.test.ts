@@ -113,6 +113,27 @@ class Cluster {
   }
 }
 
+/** Actions as short lines, to assert a whole sequence at once: `send reshard to 2`, `log warn worker lost: ...`. */
+function outline(actions: Action[]): string[] {
+  return actions.map((a) => {
+    switch (a.type) {
+      case 'send':
+        return `send ${a.message.type} to ${a.to}`;
+      case 'broadcast-step':
+        return `broadcast step ${a.step} round ${a.round} to ${a.to.join(',')}`;
+      case 'drop':
+        return `drop ${a.to} ${a.code}`;
+      case 'log':
+        return `log ${a.level} ${a.message}`;
+      case 'ping':
+      case 'done':
+        return `${a.type} ${a.to.join(',')}`;
+      default:
+        return a.type;
+    }
+  });
+}
+
 const ofType = <T extends Action['type']>(actions: Action[], type: T) => actions.filter((a): a is Extract<Action, { type: T }> => a.type === type);
 const logged = (actions: Action[], message: string | RegExp) => ofType(actions, 'log').filter((a) => (typeof message === 'string' ? a.message === message : message.test(a.message)));
 
@@ -267,6 +288,14 @@ describe('the step machine: faults', () => {
     c.step(1, batch);
     c.answer(a, 'oldest'); // a answered round 1 before the loss
     const lost = c.feed({ type: 'closed', connection: b });
+    expect(outline(lost)).toEqual([
+      'log warn worker lost: its samples go to the others',
+      `send reshard to ${a}`,
+      'log info shard assigned',
+      `send reshard to ${d}`,
+      'log info shard assigned',
+      `broadcast step 1 round 2 to ${a},${d}`,
+    ]);
     expect(logged(lost, 'worker lost: its samples go to the others')[0].fields).toMatchObject({ step: 1, reason: 'the connection closed', left: 2 });
     const reshards = ofType(lost, 'send').filter((s) => s.message.type === 'reshard');
     expect(reshards.map((s) => s.to)).toEqual([a, d]);
@@ -274,7 +303,7 @@ describe('the step machine: faults', () => {
     expect(ofType(lost, 'broadcast-step')).toEqual([expect.objectContaining({ to: [a, d], step: 1, round: 2 })]);
     // d still answers the first sending: stale, not an offence
     const stale = c.answer(d, 'oldest');
-    expect(stale).toEqual([]);
+    expect(stale).toEqual([]); // no drop, no log: nothing at all
     c.answer(a);
     const done = c.answer(d);
     expect(ofType(done, 'step-done')).toHaveLength(1);
@@ -304,6 +333,17 @@ describe('the step machine: faults', () => {
     expect(ofType(c.feed({ type: 'tick' }), 'drop')).toHaveLength(0);
     c.now = STEP_TIMEOUT;
     const timedOut = c.feed({ type: 'tick' });
+    expect(outline(timedOut)).toEqual([
+      'log warn dropped a worker',
+      `drop ${a} SP_ERR_STEP_TIMEOUT`,
+      'log warn worker lost: its samples go to the others',
+      'log warn dropped a worker',
+      `drop ${d} SP_ERR_STEP_TIMEOUT`,
+      'log warn worker lost: its samples go to the others',
+      `send reshard to ${b}`,
+      'log info shard assigned',
+      `broadcast step 1 round 2 to ${b}`,
+    ]);
     expect(ofType(timedOut, 'drop').map((x) => [x.to, x.code, x.reason])).toEqual([
       [a, 'SP_ERR_STEP_TIMEOUT', 'no gradient within 10 s (--step-timeout)'],
       [d, 'SP_ERR_STEP_TIMEOUT', 'no gradient within 10 s (--step-timeout)'],
@@ -398,6 +438,14 @@ describe('the step machine: heartbeats and closing', () => {
     // a stays silent this time; b is still computing (the step timeout watches it, not the heartbeat)
     c.now = 3 * HEARTBEAT;
     const third = c.feed({ type: 'tick' });
+    expect(outline(third)).toEqual([
+      'log warn dropped a worker',
+      `drop ${a} SP_ERR_HEARTBEAT`,
+      'log warn worker lost: its samples go to the others',
+      `send reshard to ${b}`,
+      'log info shard assigned',
+      `broadcast step 1 round 2 to ${b}`,
+    ]);
     expect(ofType(third, 'drop')).toEqual([{ type: 'drop', to: a, code: 'SP_ERR_HEARTBEAT', reason: 'it did not answer a heartbeat' }]);
     expect(ofType(third, 'drop').some((d) => d.to === b)).toBe(false);
     // a's loss sends the step again, to b

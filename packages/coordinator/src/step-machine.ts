@@ -252,15 +252,15 @@ export class StepMachine {
 
   /** All expected workers are here: cut the shards, send each its welcome. */
   private start(): void {
-    this.cutShards(true);
+    this.cutShards('welcome');
     const form = this.options.gradientForm;
     this.log('info', { gradientForm: form }, `workers send gradients as ${form === 'dense' ? 'dense sums' : 'factors'}`);
     this.machineState = 'idle';
     this.actions.push({ type: 'workers-ready' });
   }
 
-  /** Cuts the data set into one contiguous shard per member, in member order, and tells each its own (welcome or reshard). */
-  private cutShards(welcome: boolean): void {
+  /** Cuts the data set into one contiguous shard per member, in member order, and tells each its own in a `how` message. */
+  private cutShards(how: 'welcome' | 'reshard'): void {
     const { plan } = this.options;
     const shards = splitShards(plan.train.count, this.members.length);
     this.sum.reslot(shards);
@@ -274,7 +274,7 @@ export class StepMachine {
         shard.x = part.x;
         shard.y = part.y;
       }
-      if (welcome) this.welcome(m, shard);
+      if (how === 'welcome') this.welcome(m, shard);
       else this.actions.push({ type: 'send', to: m.connection, message: { type: 'reshard', shard } });
       this.log('info', { workerId: m.workerId, shard: [range.start, range.end], samples: ids.length }, 'shard assigned');
     });
@@ -300,7 +300,7 @@ export class StepMachine {
       this.members.push(...this.joining.splice(0));
       this.shards = null;
     }
-    if (this.shards === null) this.cutShards(false);
+    if (this.shards === null) this.cutShards('reshard');
     this.sum.begin(f.batch, this.shards!);
     f.round = ++this.round;
     f.sentAt = now;
