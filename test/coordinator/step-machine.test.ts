@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Backprop, FactoredBackprop, Model, Rng, jsKernels, makeDataset, type ModelSpec } from '@shardprop/core';
-import { StepMachine, type Action, type ConnectionId, type MachineEvent, type TrainingPlan } from '@shardprop/coordinator';
-import { PROTOCOL_VERSION, decodeGradient, type GradientForm, type Step, type ToWorker } from '@shardprop/protocol';
+import { MAX_PENDING_CONNECTIONS, MAX_WORKERS, StepMachine, type Action, type ConnectionId, type MachineEvent, type TrainingPlan } from '@shardprop/coordinator';
+import { PROTOCOL_VERSION, decodeGradient, encodeGradient, type GradientForm, type Step, type ToWorker } from '@shardprop/protocol';
 import { WorkerSession } from '@shardprop/worker';
 
 /**
@@ -209,7 +209,7 @@ describe('the step machine: joining', () => {
     expect(ofType(c.feed({ type: 'tick' }), 'drop')).toHaveLength(0);
     c.now = HELLO_TIMEOUT;
     expect(ofType(c.feed({ type: 'tick' }), 'drop')).toEqual([{ type: 'drop', to: silent, code: 'SP_ERR_HELLO_TIMEOUT', reason: 'no hello in time' }]);
-    const many = Array.from({ length: 64 }, () => c.connect());
+    const many = Array.from({ length: MAX_PENDING_CONNECTIONS }, () => c.connect());
     expect(ofType(c.actions, 'drop')).toHaveLength(1);
     const over = c.connect();
     expect(ofType(c.actions, 'drop').at(-1)).toMatchObject({ to: over, code: 'SP_ERR_TOO_MANY_PENDING' });
@@ -384,8 +384,39 @@ describe('the step machine: faults', () => {
     c.feed({ type: 'closed', connection: a }); // between steps
     expect(c.machine.snapshot()).toEqual([]);
     const asked = c.step(1, [0, 1, 2, 3, 4, 5]);
-    expect(logged(asked, /^no worker is left: waiting up to 5 s for a worker to join/)).toHaveLength(1);
-    expect(ofType(asked, 'broadcast-step')).toHaveLength(0);
+    expect(outline(asked)).toEqual(['log warn no worker is left: waiting up to 5 s for a worker to join (shardprop worker --connect ws://127.0.0.1:7070)']);
+    expect(c.machine.state).toBe('waiting for joiners');
+    c.now = WAIT_WORKERS;
+    expect(outline(c.feed({ type: 'tick' }))).toEqual(['step-failed']);
+  });
+
+  it('a worker lost between steps is logged after the last step; the next step goes to those left, resharded', () => {
+    const c = new Cluster(2);
+    const [a, b] = [c.join(), c.join()];
+    c.step(1, [0, 1, 2, 6, 7, 8]);
+    c.answer(a);
+    c.answer(b);
+    const lost = c.feed({ type: 'closed', connection: a });
+    expect(logged(lost, 'worker lost: its samples go to the others')[0].fields).toMatchObject({ step: 1, left: 1 });
+    expect(ofType(lost, 'broadcast-step')).toHaveLength(0); // nothing is in flight
+    expect(outline(c.step(2, [3, 9, 4, 10, 5, 11]))).toEqual([`send reshard to ${b}`, 'log info shard assigned', `broadcast step 2 round 2 to ${b}`]);
+    expect(ofType(c.answer(b), 'step-done')).toHaveLength(1);
+  });
+
+  it('a gradient for another step or a later round drops its sender, with the protocol\'s code', () => {
+    for (const [over, code] of [[{ step: 2 }, 'SP_ERR_WRONG_STEP'], [{ round: 9 }, 'SP_ERR_WRONG_ROUND']] as const) {
+      const c = new Cluster(2);
+      const [a, b] = [c.join(), c.join()];
+      c.step(1, [0, 1, 2, 6, 7, 8]);
+      const expected = c.machine.expecting(a);
+      if (!expected.ok) throw new Error(expected.reason);
+      const head = { type: 'gradient' as const, step: 1, round: 1, count: 3, lossSum: 0, correct: 0, computeMs: 0, receivedAt: 0, previousSentAt: 0, ...over };
+      const checked = decodeGradient(encodeGradient(head, new Float64Array(c.grad.length)), expected.message.expectation, expected.message.into);
+      expect(checked).toMatchObject({ ok: false, code });
+      if (checked.ok) return;
+      const actions = c.feed({ type: 'invalid', connection: a, code: checked.code, reason: checked.reason });
+      expect(outline(actions)).toEqual(['log warn dropped a worker', `drop ${a} ${code}`, 'log warn worker lost: its samples go to the others', `send reshard to ${b}`, 'log info shard assigned', `broadcast step 1 round 2 to ${b}`]);
+    }
   });
 
   it('a worker joining during training gets an empty welcome, then a share and the step from the next sending on', () => {
@@ -450,6 +481,51 @@ describe('the step machine: heartbeats and closing', () => {
     expect(ofType(third, 'drop').some((d) => d.to === b)).toBe(false);
     // a's loss sends the step again, to b
     expect(ofType(third, 'broadcast-step')).toEqual([expect.objectContaining({ to: [b], round: 2 })]);
+  });
+
+  it(`refuses a worker beyond ${MAX_WORKERS} during training`, () => {
+    const c = new Cluster(1);
+    for (let i = 0; i < MAX_WORKERS; i++) c.join();
+    const extra = c.connect();
+    c.feed({ type: 'hello', connection: extra, hello: { type: 'hello', version: PROTOCOL_VERSION, name: 'one too many' } });
+    expect(ofType(c.actions, 'refuse')).toEqual([expect.objectContaining({ to: extra, code: 'SP_ERR_FULL', reason: `training already has ${MAX_WORKERS} workers` })]);
+  });
+
+  it('a joiner that stops answering pings is dropped like any worker', () => {
+    const c = new Cluster(1);
+    c.join();
+    c.feed({ type: 'tick' });
+    const late = c.join('late');
+    c.now = HEARTBEAT;
+    expect(ofType(c.feed({ type: 'tick' }), 'ping')).toEqual([{ type: 'ping', to: [1, late] }]);
+    c.feed({ type: 'pong', connection: 1 });
+    c.now = 2 * HEARTBEAT;
+    const dropped = c.feed({ type: 'tick' });
+    expect(outline(dropped)).toEqual(['ping 1', 'log warn dropped a worker', `drop ${late} SP_ERR_HEARTBEAT`, 'log warn a joining worker left']);
+  });
+
+  it('a heartbeat loss and the step\'s deadline in one tick: the step goes out again first, so the computing worker is not late', () => {
+    const c = new Cluster(2);
+    const [a, b] = [c.join(), c.join()];
+    c.feed({ type: 'tick' });
+    c.step(1, [0, 1, 2, 6, 7, 8]);
+    c.answer(a);
+    c.now = HEARTBEAT;
+    c.feed({ type: 'tick' }); // a pinged, and stays silent
+    c.now = STEP_TIMEOUT; // the next heartbeat and the step's deadline at once
+    const both = c.feed({ type: 'tick' });
+    expect(outline(both)).toEqual(['log warn dropped a worker', `drop ${a} SP_ERR_HEARTBEAT`, 'log warn worker lost: its samples go to the others', `send reshard to ${b}`, 'log info shard assigned', `broadcast step 1 round 2 to ${b}`]);
+    expect(ofType(c.answer(b), 'step-done')).toHaveLength(1);
+  });
+
+  it('closing while waiting for joiners fails the step; a connection without hello is left to the adapter', () => {
+    const c = new Cluster(1);
+    const a = c.join();
+    c.step(1, [0, 1, 2, 3, 4, 5]);
+    c.feed({ type: 'closed', connection: a });
+    c.connect();
+    expect(outline(c.feed({ type: 'close', reason: 'training finished' }))).toEqual(['step-failed']);
+    expect(c.machine.state).toBe('closed');
   });
 
   it('closing tells every worker training is over and fails a step in flight', () => {

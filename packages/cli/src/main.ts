@@ -10,7 +10,7 @@ import { plotCommand } from './commands/plot.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
-import { EXIT_BAD_INPUT, fail, report } from './exit.js';
+import { EXIT_BAD_INPUT, exitWith, report } from './exit.js';
 
 const COMMANDS = [trainCommand, coordinatorCommand, workerCommand, evalCommand, plotCommand, sweepCommand];
 
@@ -28,7 +28,7 @@ export function buildCli(argv: string[]) {
     .wrap(Math.min(110, process.stdout.columns ?? 110))
     .fail((message, err) => {
       if (err) report(err);
-      fail(`${message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see shardprop --help)`, EXIT_BAD_INPUT);
+      exitWith(`${message.split('\n').map((l) => l.trim()).filter(Boolean).join(' ')} (see shardprop --help)`, EXIT_BAD_INPUT);
     });
 }
 

@@ -1,8 +1,8 @@
 /**
  * Room for the workers' gradients where the kernels check and add them in place
- * (for wasm: in its memory). A worker that leaves gives its buffer back, and the
- * next one reuses it when it is large enough, so workers that come and go never
- * grow the kernels' memory past what the largest membership needed.
+ * (for wasm: in its memory). Whenever the shards are cut again every buffer is
+ * given back and each slot takes the smallest one that fits, so workers that come
+ * and go never grow the kernels' memory past what the largest membership needed.
  */
 import type { Floats } from '@shardprop/core';
 
@@ -11,10 +11,8 @@ export class IncomingBuffers {
 
   constructor(private readonly alloc: (length: number) => Floats) {}
 
-  /** `current` when it holds `length` values; else the smallest spare one that does (current becomes spare), else a new one. */
-  fit(current: Floats | null, length: number): Floats {
-    if (current && current.length >= length) return current;
-    this.release(current);
+  /** The smallest spare buffer of at least `length` values, else a new one. */
+  take(length: number): Floats {
     let best = -1;
     this.spare.forEach((b, i) => {
       if (b.length >= length && (best < 0 || b.length < this.spare[best].length)) best = i;
@@ -23,7 +21,7 @@ export class IncomingBuffers {
   }
 
   /** A buffer nobody uses any more, for the next one that fits. */
-  release(buffer: Floats | null): void {
-    if (buffer) this.spare.push(buffer);
+  release(buffer: Floats): void {
+    this.spare.push(buffer);
   }
 }

@@ -104,8 +104,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   }
   if (o.activation !== undefined && !(Object.hasOwn(ACTIVATIONS, o.activation))) throw new UsageError(`--activation must be one of ${Object.keys(ACTIVATIONS).join(', ')}`);
   if (o.loss !== undefined && !(Object.hasOwn(LOSSES, o.loss))) throw new UsageError(`--loss must be one of ${Object.keys(LOSSES).join(', ')}`);
-  if (o.dtype !== undefined && !DTYPES.includes(o.dtype)) throw new UsageError(`--dtype must be one of ${DTYPES.join(', ')}`);
-  if (o.initScheme !== undefined && !INIT_SCHEMES.includes(o.initScheme)) throw new UsageError(`--init-scheme must be one of ${INIT_SCHEMES.join(', ')}`);
+  if (o.dtype !== undefined && !DTYPES.includes(o.dtype)) throw new UsageError(`--dtype must be ${DTYPES.join(' or ')}`);
+  if (o.initScheme !== undefined && !INIT_SCHEMES.includes(o.initScheme)) throw new UsageError(`--init-scheme must be ${INIT_SCHEMES.join(' or ')}`);
   if (o.optimizer !== undefined && !OPTIMIZER_KINDS.includes(o.optimizer)) throw new UsageError(`--optimizer must be one of ${OPTIMIZER_KINDS.join(', ')}`);
   if (o.lr !== undefined && !(Number.isFinite(o.lr) && o.lr > 0)) throw new UsageError(`--lr must be a positive number, got ${o.lr}`);
   if (o.weightDecay !== undefined && !(Number.isFinite(o.weightDecay) && o.weightDecay >= 0)) throw new UsageError(`--weight-decay must be a non-negative number, got ${o.weightDecay}`);

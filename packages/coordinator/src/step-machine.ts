@@ -61,6 +61,7 @@ interface InFlight {
   grad: Floats;
   round: number;
   sentAt: number;
+  /** In step: when late workers are dropped (--step-timeout); waiting for joiners: when the step fails (--wait-workers). */
   deadline: number;
   /** A member was lost since it was sent: it goes out again once the event is handled. */
   lost: boolean;
@@ -82,8 +83,8 @@ export class StepMachine {
   private nextWorkerId = 1;
   private round = 0;
   private inFlight: InFlight | null = null;
-  /** Waiting for joiners: when the step fails. */
-  private waitDeadline = 0;
+  /** The step asked for last (the one in flight, or the one just done). */
+  private lastStep = 0;
   private nextPingAt: number | null = null;
   /** The last loss during training, for the log when it leaves no worker. */
   private lastLoss = '';
@@ -121,11 +122,14 @@ export class StepMachine {
   /** What a gradient from `connection` must be now, and where its values go; SP_ERR_UNASKED when none is wanted from it. */
   expecting(connection: ConnectionId): Checked<{ expectation: Expectation; into: Floats }> {
     const m = this.byConnection.get(connection);
-    const f = this.inFlight;
-    if (!m || !f || this.machineState !== 'in step' || this.members[m.slot] !== m || this.sum.has(m.slot)) {
-      return failure('SP_ERR_UNASKED', 'a gradient nobody asked for');
-    }
+    if (!this.owes(m)) return failure('SP_ERR_UNASKED', 'a gradient nobody asked for');
+    const f = this.inFlight!;
     return { ok: true, message: this.sum.expecting(m.slot, f.step, f.round) };
+  }
+
+  /** A member that has not answered the sending of the step in flight yet. */
+  private owes(m: Member | undefined): m is Member {
+    return m !== undefined && this.machineState === 'in step' && this.members[m.slot] === m && !this.sum.has(m.slot);
   }
 
   /** Takes one event; returns what to do, in order. */
@@ -162,8 +166,7 @@ export class StepMachine {
         this.onClose(event.reason);
         break;
     }
-    // every worker lost while this event was handled: the step in flight goes out once more, to those left
-    if (this.inFlight?.lost && this.machineState === 'in step') this.resend(event.now);
+    this.resendIfLost(event.now);
     return this.actions;
   }
 
@@ -198,7 +201,7 @@ export class StepMachine {
       return;
     }
     if (this.pending.size >= MAX_PENDING_CONNECTIONS) {
-      this.log('warn', { address, pending: this.pending.size }, 'dropped a connection: too many connections have not said hello yet');
+      this.log('warn', { address, pending: this.pending.size, code: 'SP_ERR_TOO_MANY_PENDING' }, 'dropped a connection: too many connections have not said hello yet');
       this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_TOO_MANY_PENDING', reason: 'too many connections have not said hello yet' });
       return;
     }
@@ -284,6 +287,7 @@ export class StepMachine {
   private onStep(e: Extract<MachineEvent, { type: 'step' }>): void {
     // the training loop asks for a step only once workers are ready and the last step is done
     if (this.machineState !== 'idle') throw new Error(`step ${e.step} asked for while ${this.machineState}`);
+    this.lastStep = e.step;
     this.inFlight = { step: e.step, batch: e.batch, params: e.params, grad: e.grad, round: 0, sentAt: 0, deadline: 0, lost: false, lastReceivedAt: 0, lastPreviousSentAt: 0 };
     if (this.members.length + this.joining.length === 0) this.waitForJoiners('no worker is left', e.now);
     else this.send(e.now);
@@ -312,8 +316,12 @@ export class StepMachine {
     this.actions.push({ type: 'broadcast-step', to: this.members.map((m) => m.connection), step: f.step, round: f.round, batch: f.batch, params: f.params });
   }
 
-  /** The step in flight lost a member: out again to those left, or, with none left, wait for one to join. */
-  private resend(now: number): void {
+  /**
+   * Members were lost while the step was out: it goes out once more, to those left
+   * (all the losses of one event at once), or, with none left, waits for one to join.
+   */
+  private resendIfLost(now: number): void {
+    if (!this.inFlight?.lost || this.machineState !== 'in step') return;
     if (this.members.length + this.joining.length > 0) this.send(now);
     else this.waitForJoiners(`${this.lastLoss} and no worker is left`, now);
   }
@@ -322,17 +330,18 @@ export class StepMachine {
   private waitForJoiners(why: string, now: number): void {
     const seconds = this.waitWorkersMs / 1000;
     this.machineState = 'waiting for joiners';
-    this.waitDeadline = now + this.waitWorkersMs;
+    this.inFlight!.deadline = now + this.waitWorkersMs;
     this.log('warn', { step: this.inFlight!.step, waitSeconds: seconds }, `${why}: waiting up to ${seconds} s for a worker to join (shardprop worker --connect ${this.options.url})`);
   }
 
   private onGradient(connection: ConnectionId, g: Gradient, now: number): void {
     const m = this.byConnection.get(connection);
-    const f = this.inFlight;
-    if (!m || !f || !this.expecting(connection).ok || g.step !== f.step || g.round !== f.round) {
+    // checked by the protocol against expecting(): step, round and count are this sending's
+    if (!this.owes(m)) {
       this.onInvalid(connection, 'SP_ERR_UNASKED', 'a gradient nobody asked for');
       return;
     }
+    const f = this.inFlight!;
     f.lastReceivedAt = Math.max(f.lastReceivedAt, g.receivedAt);
     f.lastPreviousSentAt = Math.max(f.lastPreviousSentAt, g.previousSentAt);
     m.arrivedAt = now;
@@ -406,7 +415,7 @@ export class StepMachine {
       return;
     }
     this.shards = null;
-    const step = this.inFlight?.step ?? 0;
+    const step = this.lastStep;
     this.log('warn', { workerId: m.workerId, name: m.name, step, reason, left: this.members.length }, 'worker lost: its samples go to the others');
     this.lastLoss = `worker ${m.workerId} (${m.name}) was lost at step ${step} (${reason})`;
     if (this.inFlight) this.inFlight.lost = true;
@@ -416,18 +425,20 @@ export class StepMachine {
     for (const [connection, { address, deadline }] of this.pending) {
       if (deadline > now) continue;
       this.pending.delete(connection);
-      this.log('warn', { address }, 'dropped a connection that sent no hello in time');
+      this.log('warn', { address, code: 'SP_ERR_HELLO_TIMEOUT' }, 'dropped a connection that sent no hello in time');
       this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_HELLO_TIMEOUT', reason: 'no hello in time' });
     }
     this.nextPingAt ??= now + this.heartbeatMs;
     if (now >= this.nextPingAt) this.heartbeat(now);
+    // a heartbeat's losses send the step again first, with a new deadline: those still computing are not late yet
+    this.resendIfLost(now);
     const f = this.inFlight;
-    if (f && this.machineState === 'in step' && now >= f.deadline) {
+    if (!f || now < f.deadline) return;
+    if (this.machineState === 'in step') {
       // all the late ones first: dropping one sends the step again, after which nobody has answered
       const late = this.members.filter((m) => !this.sum.has(m.slot));
       for (const m of late) this.drop(m, 'SP_ERR_STEP_TIMEOUT', `no gradient within ${this.stepTimeoutMs / 1000} s (--step-timeout)`);
-    }
-    if (f && this.machineState === 'waiting for joiners' && now >= this.waitDeadline) {
+    } else if (this.machineState === 'waiting for joiners') {
       // the training loop stops at this failure: no later step is asked for
       this.inFlight = null;
       this.machineState = 'idle';

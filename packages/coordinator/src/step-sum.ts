@@ -52,7 +52,7 @@ export class StepSum {
     this.reducer = new Reducer(n, this.plan.kernels);
     for (const b of this.incoming) this.buffers.release(b);
     const { size, factorWidth: width } = this.expectation;
-    this.incoming = shards.map((s) => this.buffers.fit(null, this.form === 'dense' ? size : Math.min(this.plan.batchSize, s.end - s.start) * width));
+    this.incoming = shards.map((s) => this.buffers.take(this.form === 'dense' ? size : Math.min(this.plan.batchSize, s.end - s.start) * width));
   }
 
   /** A new sending of a step over `batch`: who owes what, and nothing received yet. */

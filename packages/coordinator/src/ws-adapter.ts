@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { WebSocket } from 'ws';
 import { factorWidth, type BatchResult, type Floats, type Model } from '@shardprop/core';
-import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type GradientForm } from '@shardprop/protocol';
+import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type ErrorCode, type GradientForm } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { resolveGradientForm } from './gradient-form.js';
 import type { TrainingPlan } from './plan.js';
@@ -41,9 +41,12 @@ export interface CoordinatorOptions {
   onHttpRequest?(req: IncomingMessage, res: ServerResponse): void;
 }
 
-/** A failed step: every worker was lost, or the coordinator closed. */
+/** A failed step: every worker was lost (SP_ERR_WORKERS_LOST), or the coordinator closed. */
 export class WorkerLostError extends Error {
   override name = 'WorkerLostError';
+  constructor(message: string, readonly code: ErrorCode) {
+    super(message);
+  }
 }
 
 /**
@@ -57,7 +60,6 @@ export class Coordinator implements GradientEngine {
   private nextConnection = 1;
   private readonly ticker: NodeJS.Timeout;
   private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
-  private ready = false;
   private pending: { resolve: (r: BatchResult) => void; reject: (err: Error) => void } | null = null;
   /** Sends of 'done' still on their way (awaited by close). */
   private readonly goodbyes: Promise<void>[] = [];
@@ -107,7 +109,7 @@ export class Coordinator implements GradientEngine {
 
   /** Resolves when `expect` workers have joined and received their shards. */
   waitForWorkers(): Promise<void> {
-    if (this.ready) return Promise.resolve();
+    if (this.machine.state !== 'waiting for workers') return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.joined = { resolve, reject };
     });
@@ -166,15 +168,25 @@ export class Coordinator implements GradientEngine {
 
   /** A frame as the machine's event: a hello first, gradients after, each checked by the protocol. */
   private receive(connection: ConnectionId, data: Buffer[], isBinary: boolean): void {
-    const now = performance.now();
-    if (!isBinary) return this.feed({ type: 'invalid', connection, code: 'SP_ERR_TEXT_FRAME', reason: 'text frame', now });
+    try {
+      this.feed(this.eventOf(connection, data, isBinary));
+    } catch (err) {
+      // a message that passed its checks and still could not be handled (a bug, or a limit): its sender goes, the coordinator stays
+      this.feed({ type: 'invalid', connection, code: 'SP_ERR_UNEXPECTED', reason: (err as Error).message, now: performance.now() });
+    }
+  }
+
+  private eventOf(connection: ConnectionId, data: Buffer[], isBinary: boolean): MachineEvent {
+    if (!isBinary) return { type: 'invalid', connection, code: 'SP_ERR_TEXT_FRAME', reason: 'text frame', now: performance.now() };
     if (this.machine.awaitsHello(connection)) {
       const hello = decodeHello(data);
-      return this.feed(hello.ok ? { type: 'hello', connection, hello: hello.message, now } : { type: 'invalid', connection, code: hello.code, reason: hello.reason, now });
+      return hello.ok ? { type: 'hello', connection, hello: hello.message, now: performance.now() } : { type: 'invalid', connection, code: hello.code, reason: hello.reason, now: performance.now() };
     }
     const expected = this.machine.expecting(connection);
     const gradient = expected.ok ? decodeGradient(data, expected.message.expectation, expected.message.into) : expected;
-    this.feed(gradient.ok ? { type: 'gradient', connection, gradient: gradient.message, now } : { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now });
+    // stamped once checked: copying and checking the values is part of its arrival, not of the wait for the next one
+    const now = performance.now();
+    return gradient.ok ? { type: 'gradient', connection, gradient: gradient.message, now } : { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now };
   }
 
   private feed(event: MachineEvent): void {
@@ -209,7 +221,6 @@ export class Coordinator implements GradientEngine {
         for (const to of a.to) this.goodbyes.push(this.sayDone(to, a.reason));
         break;
       case 'workers-ready':
-        this.ready = true;
         this.joined?.resolve();
         this.joined = null;
         break;
@@ -218,7 +229,7 @@ export class Coordinator implements GradientEngine {
         this.settle()?.resolve(a.result);
         break;
       case 'step-failed':
-        this.settle()?.reject(new WorkerLostError(a.reason));
+        this.settle()?.reject(new WorkerLostError(a.reason, a.code));
         break;
       case 'log':
         this.options.log[a.level](a.fields, a.message);

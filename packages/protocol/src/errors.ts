@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'SP_ERR_BEFORE_WELCOME',
   'SP_ERR_REPEATED_SAMPLES',
   'SP_ERR_NO_DATA',
+  // a message that passed its checks and still could not be handled: a bug, or a resource limit
+  'SP_ERR_UNEXPECTED',
   // not an offence: a gradient for an earlier sending of the step in flight, ignored
   'SP_ERR_STALE_ROUND',
   // who may join

@@ -141,8 +141,14 @@ export function decodeToWorker(data: Frames, model?: Receiving): Checked<ToWorke
   }
 }
 
+/** The largest data set (sample ids are indices of typed arrays) and backprop chunk a welcome may name. */
+const MAX_SAMPLES = 2 ** 31 - 1;
+const MAX_CHUNK = 65_536;
+
 function checkWelcome(m: Record<string, unknown>): Checked<Welcome> {
   if (!isCount(m.version) || !isCount(m.workerId) || !isCount(m.total) || !isCount(m.chunk) || m.chunk < 1) return failure('SP_ERR_BAD_FIELD', 'welcome: bad header');
+  if (m.total > MAX_SAMPLES) return failure('SP_ERR_BAD_FIELD', `welcome: total ${m.total} samples, at most ${MAX_SAMPLES}`);
+  if (m.chunk > MAX_CHUNK) return failure('SP_ERR_BAD_FIELD', `welcome: chunk ${m.chunk} rows, at most ${MAX_CHUNK}`);
   const given = m.spec as ModelSpec | undefined;
   if (!given || typeof given !== 'object') return failure('SP_ERR_BAD_SPEC', 'welcome: no model spec');
   let spec: ModelSpec;

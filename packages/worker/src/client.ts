@@ -59,7 +59,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
     if (waited + delay > windowMs) {
       return windowMs > 0 ? { ...exit, message: `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s` } : exit;
     }
-    log('warn', `${exit.message}; trying again in ${delay} ms`);
+    log('warn', `${exit.message}; trying again in ${delay} ms`, { code: exit.code, retryMs: delay });
     await new Promise((r) => setTimeout(r, delay));
     delay = Math.min(delay * 2, 5000);
   }
@@ -92,7 +92,16 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
         else finish(a.exit);
       }
     };
-    const handle = (event: SessionEvent): void => act(session.handle(event));
+    const handle = (event: SessionEvent): void => {
+      let actions: SessionAction[];
+      try {
+        actions = session.handle(event);
+      } catch (err) {
+        // a message that passed its checks and still cannot be handled here (a limit of this machine, or a bug): stop, not crash
+        actions = session.handle({ type: 'invalid', code: 'SP_ERR_UNEXPECTED', reason: (err as Error).message });
+      }
+      act(actions);
+    };
     const ws = new WebSocket(options.url, {
       perMessageDeflate: false,
       maxPayload: 2 ** 31 - 1,

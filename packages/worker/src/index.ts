@@ -3,7 +3,8 @@ import { fileURLToPath } from 'node:url';
 export { runWorker, type WorkerOptions, type WorkerLog } from './client.js';
 export { WorkerSession, idRanges, type WorkerExit, type SessionEvent, type SessionAction } from './session.js';
 export { ShardWorker } from './shard-worker.js';
-export { createLogger, workerLog, exitWorkerProcess, type Logger } from './log.js';
+export { createLogger, workerLog, type Logger } from './log.js';
+export { EXIT_FAILED, EXIT_BAD_INPUT, exitWith, exitWorkerProcess } from './process.js';
 
 /**
  * The script of a local worker process (main.ts, built): what a coordinator starts for

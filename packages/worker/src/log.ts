@@ -4,7 +4,6 @@
  */
 import { destination, pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { WorkerExit } from './session.js';
 import type { WorkerLog } from './client.js';
 
 export type { Logger };
@@ -23,17 +22,4 @@ export function createLogger(level = process.env.SHARDPROP_LOG_LEVEL ?? 'info'):
 /** A pino logger as runWorker's `log` (fields first, the message constant). */
 export function workerLog(log: Logger): WorkerLog {
   return (level, message, fields) => log[level](fields ?? {}, message);
-}
-
-/**
- * How a worker process ends: 0 when training is over; otherwise its one line on
- * stderr and exit code 1 (the `shardprop worker` command and local workers alike).
- */
-export function exitWorkerProcess(exit: WorkerExit, log: Logger): never {
-  if (exit.reason === 'done') {
-    log.info('training is over');
-    process.exit(0);
-  }
-  process.stderr.write(`shardprop: ${exit.message}\n`);
-  process.exit(1);
 }

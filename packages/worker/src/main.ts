@@ -6,13 +6,20 @@
  */
 import { parseArgs } from 'node:util';
 import { runWorker } from './client.js';
-import { createLogger, exitWorkerProcess, workerLog } from './log.js';
+import { createLogger, workerLog } from './log.js';
+import { EXIT_BAD_INPUT, EXIT_FAILED, exitWith, exitWorkerProcess } from './process.js';
 
-const { values } = parseArgs({ options: { connect: { type: 'string' }, name: { type: 'string' } } });
-const log = createLogger();
-if (values.connect === undefined) {
-  process.stderr.write('shardprop: a local worker needs --connect URL\n');
-  process.exit(2);
+let values;
+try {
+  ({ values } = parseArgs({ options: { connect: { type: 'string' }, name: { type: 'string' } } }));
+} catch (err) {
+  exitWith(`a local worker takes --connect URL and --name NAME: ${(err as Error).message}`, EXIT_BAD_INPUT);
 }
-const exit = await runWorker({ url: values.connect, name: values.name, token: process.env.SHARDPROP_TOKEN || undefined, reconnectForMs: 0, log: workerLog(log) });
-exitWorkerProcess(exit, log);
+if (values.connect === undefined) exitWith('a local worker needs --connect URL', EXIT_BAD_INPUT);
+const log = createLogger();
+try {
+  const exit = await runWorker({ url: values.connect, name: values.name, token: process.env.SHARDPROP_TOKEN || undefined, reconnectForMs: 0, log: workerLog(log) });
+  exitWorkerProcess(exit, log);
+} catch (err) {
+  exitWith((err as Error).message, EXIT_FAILED);
+}

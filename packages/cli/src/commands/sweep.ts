@@ -7,7 +7,7 @@ import yargs, { type CommandModule } from 'yargs';
 import { UsageError, timestamp, validateTrainOptions } from '@shardprop/coordinator';
 import { createLogger } from '@shardprop/worker';
 import { flagTypesOf } from '../config.js';
-import { EXIT_FAILED, SIGNAL_EXIT, fail, stopOnSignal } from '../exit.js';
+import { EXIT_FAILED, SIGNAL_EXIT, exitWith, stopOnSignal } from '../exit.js';
 import { num, str, trainOptionsFromArgs, trainingFlags, type Args } from '../flags.js';
 import { MAX_PARALLEL, readSweepFile, type SweepFile } from '../sweep-file.js';
 import { formatResults, runSweep, type SweepRun } from '../sweep.js';
@@ -49,7 +49,7 @@ async function sweep(args: Args): Promise<void> {
     process.exit(stopCode() ?? SIGNAL_EXIT.SIGINT);
   }
   const failed = result.records.filter((r) => r.status === 'failed').length;
-  if (failed > 0) fail(`${failed} of ${result.total} runs failed (see ${result.csv})`, EXIT_FAILED);
+  if (failed > 0) exitWith(`${failed} of ${result.total} runs failed (see ${result.csv})`, EXIT_FAILED);
 }
 
 /** Every run's flags as TrainOptions, checked before the first run starts: a mistake in run 7 should not wait for runs 1 to 6. */
