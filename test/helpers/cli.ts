@@ -18,7 +18,11 @@ export interface RunResult {
 
 const live = new Set<ChildProcess>();
 
-/** Runs `shardprop ARGS` as a real process, bounded in time; kills it (and fails) past the limit. */
+/**
+ * Runs `shardprop ARGS` as a real process and resolves once it has exited and its
+ * output has been read to the end; kills it (and fails) past the limit, a bound for a
+ * run that hangs, never a wait for something to happen.
+ */
 export function runCli(args: string[], options: { timeoutMs?: number; env?: Record<string, string>; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     // with the V8 flags the shardprop command's shebang gives node
@@ -36,11 +40,11 @@ export function runCli(args: string[], options: { timeoutMs?: number; env?: Reco
       child.kill('SIGKILL');
       reject(new Error(`shardprop ${args.join(' ')} did not finish in ${options.timeoutMs ?? 60_000} ms\n${stderr.slice(-2000)}`));
     }, options.timeoutMs ?? 60_000);
-    child.on('exit', (code, signal) => {
+    child.on('exit', () => live.delete(child));
+    // 'close': exited, and its pipes are read to the end (what it wrote just before exiting is in)
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      live.delete(child);
-      // let the pipes drain
-      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+      resolve({ code, signal, stdout, stderr });
     });
   });
 }
@@ -98,19 +102,46 @@ export interface Exited {
   stderr: string;
 }
 
-/** Follows a started process: its exit (bounded in time, killed past it) and lines of its stderr as they come. */
-export function collect(child: ChildProcess, timeoutMs = 60_000): { child: ChildProcess; exited: Promise<Exited>; stderrLines: (predicate: (line: string) => boolean) => Promise<string> } {
+/** A started process followed by collect(). */
+export interface Collected {
+  child: ChildProcess;
+  /** Its exit, once its output has been read to the end (bounded in time: killed past it). */
+  exited: Promise<Exited>;
+  /** The first stderr line matching `predicate`, seen already or to come; fails if stderr ends without one. */
+  stderrLines: (predicate: (line: string) => boolean) => Promise<string>;
+  /** The first `count` stderr lines matching `predicate`, once there are that many; fails if stderr ends before. */
+  stderrCount: (predicate: (line: string) => boolean, count: number) => Promise<string[]>;
+  /** The stderr lines matching `predicate` so far. */
+  seen: (predicate: (line: string) => boolean) => string[];
+}
+
+/**
+ * Follows a started process: its exit (bounded in time, killed past it) and lines of its stderr
+ * as they come. A wait for a line the process never writes fails when its stderr ends (it
+ * exited), with the end of its log, instead of hanging until the test's timeout.
+ */
+export function collect(child: ChildProcess, timeoutMs = 60_000): Collected {
   let stdout = '';
   let stderr = '';
   // stderr's complete lines so far, and the unfinished last one: a waiter sees only whole lines, each once
   const lines: string[] = [];
   let tail = '';
-  let waiters: { predicate: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  let ended = false;
+  interface Waiter {
+    predicate: (l: string) => boolean;
+    found: string[];
+    count: number;
+    resolve: (lines: string[]) => void;
+    reject: (err: Error) => void;
+  }
+  let waiters: Waiter[] = [];
   const take = (line: string): void => {
     lines.push(line);
     waiters = waiters.filter((w) => {
       if (!w.predicate(line)) return true;
-      w.resolve(line);
+      w.found.push(line);
+      if (w.found.length < w.count) return true;
+      w.resolve(w.found);
       return false;
     });
   };
@@ -122,28 +153,36 @@ export function collect(child: ChildProcess, timeoutMs = 60_000): { child: Child
     tail = parts.pop()!;
     for (const line of parts) take(line);
   });
-  child.stderr!.on('end', () => {
+  child.stderr!.on('close', () => {
     if (tail) take(tail);
     tail = '';
+    ended = true;
+    for (const w of waiters) w.reject(new Error(`the process ended with ${w.found.length} of the ${w.count} lines waited for (${w.predicate.toString()}); its log ended:\n${stderr.slice(-3000)}`));
+    waiters = [];
   });
   const exited = new Promise<Exited>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`process did not exit in time:\n${stderr.slice(-2000)}`));
     }, timeoutMs);
-    child.on('exit', (code, signal) => {
+    // 'close': exited, and its pipes are read to the end (what it wrote just before exiting is in)
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
-      setImmediate(() => resolve({ code, signal, stdout, stderr }));
+      resolve({ code, signal, stdout, stderr });
     });
   });
+  const stderrCount = (predicate: (line: string) => boolean, count: number): Promise<string[]> =>
+    new Promise((resolve, reject) => {
+      const w: Waiter = { predicate, found: lines.filter(predicate).slice(0, count), count, resolve, reject };
+      if (w.found.length >= count) resolve(w.found);
+      else if (ended) reject(new Error(`the process ended with ${w.found.length} of the ${count} lines waited for (${predicate.toString()}); its log ended:\n${stderr.slice(-3000)}`));
+      else waiters.push(w);
+    });
   return {
     child,
     exited,
-    stderrLines: (predicate) =>
-      new Promise((resolve) => {
-        const found = lines.find(predicate);
-        if (found !== undefined) resolve(found);
-        else waiters.push({ predicate, resolve });
-      }),
+    stderrLines: (predicate) => stderrCount(predicate, 1).then((found) => found[0]),
+    stderrCount,
+    seen: (predicate) => lines.filter(predicate),
   };
 }

@@ -120,10 +120,10 @@ describe('train --config', () => {
 describe('coordinator --config', () => {
   it('takes --port, --expect and the training flags from the file; workers join and training finishes', async () => {
     const config = writeConfig('coord/c.json', { data: 'xor', layers: '2,3,1', steps: 5, port: 0, expect: 1, json: true, out: 'model.json' });
-    const coordinator = collect(startCli(['coordinator', '--config', config], { SHARDPROP_LOG_LEVEL: 'info' }), 20_000);
+    const coordinator = collect(startCli(['coordinator', '--config', config], { SHARDPROP_LOG_LEVEL: 'info' }));
     const line = await coordinator.stderrLines((l) => l.includes('workers join with'));
     const url = /ws:\/\/[\d.]+:\d+/.exec(line)![0];
-    const w = await collect(startCli(['worker', '--connect', url]), 20_000).exited;
+    const w = await collect(startCli(['worker', '--connect', url])).exited;
     expect(w.code, w.stderr).toBe(0);
     const done = await coordinator.exited;
     expect(done.code, done.stderr).toBe(0);

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { get, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,11 +10,14 @@ import type { Frame } from '../../packages/coordinator/src/dashboard/state.js';
 import { createLogger } from '@shardprop/worker';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
+import { UNBOUNDED_STEPS } from '../helpers/runs.js';
 
 /**
  * The live dashboard on the coordinator's port: over plain HTTP (the token,
  * the feed's frames, refusals, hostile input) and in a real browser (Debian's
  * headless Chromium, driven by playwright-core) against a real training run.
+ * Every wait is for a frame, a page element or a process: none has a deadline of its own
+ * (the test's timeout bounds a hang).
  */
 const tmp = tempDir();
 afterAll(() => {
@@ -26,7 +31,7 @@ const CHROMIUM = '/usr/bin/chromium';
 
 /** Starts `shardprop ARGS` and waits for its dashboard's address in its log. */
 async function withDashboard(args: string[]) {
-  const c = collect(startCli(args), 40_000);
+  const c = collect(startCli(args));
   const line = await c.stderrLines((l) => l.includes('"dashboard"'));
   return { ...c, url: JSON.parse(line).dashboard as string };
 }
@@ -44,12 +49,16 @@ function fetchText(url: string, init: { method?: string; headers?: Record<string
   });
 }
 
-/** Follows a live feed: its status, and its frames as they come. */
+/** Follows a live feed: its status, its frames as they come, and its end. */
 function openFeed(url: string, headers: Record<string, string> = {}) {
   const frames: Frame[] = [];
-  const waiters: { predicate: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+  let waiters: { predicate: (f: Frame) => boolean; resolve: (f: Frame) => void; reject: (err: Error) => void }[] = [];
   let ended = false;
+  let closed = false;
   let res: IncomingMessage;
+  /** Resolves when the stream is over: true when the server ended it, false when it broke off. */
+  let settle: (ended: boolean) => void;
+  const done = new Promise<boolean>((resolve) => (settle = resolve));
   const opened = new Promise<number>((resolve, reject) => {
     const req = get(url, { headers }, (r) => {
       res = r;
@@ -65,26 +74,34 @@ function openFeed(url: string, headers: Record<string, string> = {}) {
           if (!data) continue;
           const frame = JSON.parse(data.slice(6)) as Frame;
           frames.push(frame);
-          for (const w of waiters.splice(0)) (w.predicate(frame) ? w.resolve(frame) : waiters.push(w));
+          waiters = waiters.filter((w) => !(w.predicate(frame) && (w.resolve(frame), true)));
         }
       });
       r.on('end', () => (ended = true));
+      r.on('close', () => {
+        closed = true;
+        settle(ended);
+        for (const w of waiters) w.reject(new Error(`the feed ${ended ? 'ended' : 'broke off'} without such a frame; last: ${JSON.stringify(frames.at(-1))?.slice(0, 500)}`));
+        waiters = [];
+      });
       resolve(r.statusCode!);
     });
-    req.on('error', reject);
+    req.on('error', (err) => {
+      settle(false);
+      reject(err);
+    });
   });
   return {
     opened,
     frames,
-    get ended() {
-      return ended;
-    },
-    next: (predicate: (f: Frame) => boolean, timeoutMs = 15_000) =>
+    done,
+    /** The first frame matching `predicate`, come or to come; fails if the feed is over without one. */
+    next: (predicate: (f: Frame) => boolean) =>
       new Promise<Frame>((resolve, reject) => {
         const found = frames.find(predicate);
         if (found) return resolve(found);
-        const timer = setTimeout(() => reject(new Error(`no such frame in ${timeoutMs} ms; last: ${JSON.stringify(frames.at(-1))?.slice(0, 500)}`)), timeoutMs);
-        waiters.push({ predicate, resolve: (f) => (clearTimeout(timer), resolve(f)) });
+        if (closed) return reject(new Error(`the feed is over without such a frame; last: ${JSON.stringify(frames.at(-1))?.slice(0, 500)}`));
+        waiters.push({ predicate, resolve, reject });
       }),
     close: () => res?.destroy(),
   };
@@ -172,7 +189,7 @@ describe('dashboard over HTTP', () => {
     expect((await worker.exited).code).toBe(0);
     const done = await c.exited;
     expect(done.code, done.stderr.slice(-1500)).toBe(0);
-    expect(feed.ended).toBe(true);
+    expect(await feed.done).toBe(true); // ended by the server, not broken off
     expect(done.stderr).toContain('live dashboard at http://127.0.0.1:');
     expect(done.stderr).not.toContain(TOKEN);
   });
@@ -207,31 +224,43 @@ describe('dashboard over HTTP', () => {
   });
 
   it('a run that fails before training (its local worker dies before joining) ends the feed with a failed frame saying why', async () => {
-    // the local worker waits 1.5 s and exits 3: time enough for the feed to open first
+    // the local worker reads a named pipe, then exits 3: this test writes the pipe once the feed is open
+    const gate = tmp.path('gate.fifo');
+    execFileSync('mkfifo', [gate]);
     const die = tmp.path('die.cjs');
-    writeFileSync(die, 'Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);\nprocess.exit(3);\n');
+    writeFileSync(die, `require('node:fs').readFileSync(${JSON.stringify(gate)});\nprocess.exit(3);\n`);
     const saved = process.env.NODE_OPTIONS;
     process.env.NODE_OPTIONS = `${saved ?? ''} --require ${die}`.trim();
     let feed: ReturnType<typeof openFeed> | undefined;
+    let status: number | undefined;
+    let opened: Promise<void> | undefined;
     try {
       const run = train(
         { data: 'xor', layers: [2, 3, 1], steps: 5, workers: 1, out: tmp.path('never.json'), dashboard: true, kernel: DEFAULT_KERNEL },
-        { log: createLogger('silent'), onDashboard: (url) => (feed = openFeed(`${url}events`)) },
+        {
+          log: createLogger('silent'),
+          onDashboard(url) {
+            feed = openFeed(`${url}events`);
+            // opened or refused, the worker is let go (off this thread: opening the pipe waits for it)
+            opened = feed.opened.then((s) => void (status = s), () => {}).then(() => writeFile(gate, 'go'));
+          },
+        },
       );
       await expect(run).rejects.toThrow(/local worker 1 \(pid \d+\) exited with code 3/);
     } finally {
       if (saved === undefined) delete process.env.NODE_OPTIONS;
       else process.env.NODE_OPTIONS = saved;
     }
-    expect(await feed!.opened).toBe(200);
+    await opened;
+    expect(status).toBe(200);
     const last = await feed!.next((f) => f.status !== 'waiting for workers');
     expect(last).toMatchObject({ status: 'failed', reason: expect.stringMatching(/local worker 1 \(pid \d+\) exited with code 3/) });
-    await expect.poll(() => feed!.ended).toBe(true);
+    expect(await feed!.done).toBe(true);
     expect(existsSync(tmp.path('never.json'))).toBe(false);
   });
 
   it('--no-dashboard: the port only speaks WebSocket (426 to plain requests)', async () => {
-    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '1', '--no-dashboard', ...XOR, '--steps', '10', '--out', tmp.path('none.json')]), 20_000);
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '1', '--no-dashboard', ...XOR, '--steps', '10', '--out', tmp.path('none.json')]));
     const listening = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening')));
     const res = await fetchText(`${listening.url.replace('ws', 'http')}/`);
     expect(res.status).toBe(426);
@@ -244,13 +273,16 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 
 describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; skipped where it is missing)`, () => {
   it('follows a real run of `shardprop train --workers 2`: the curve gains points, the table lists every worker; with a token, only with it', async () => {
-    const run = await withDashboard(['train', '--data', 'mnist', '--workers', '2', '--steps', '200000', '--batch', '10', '--json', '--out', tmp.path('mnist.json')]);
+    // unbounded: the page must see it train; the test ends it
+    const run = await withDashboard(['train', '--data', 'mnist', '--workers', '2', '--steps', UNBOUNDED_STEPS, '--batch', '10', '--json', '--out', tmp.path('mnist.json')]);
     writeFileSync(tmp.path('token2'), `${TOKEN}\n`);
     const guarded = await withDashboard(['coordinator', '--port', '0', '--expect', '1', '--token-file', tmp.path('token2'), ...XOR, '--steps', '10', '--out', tmp.path('g.json')]);
     const profile = tempDir('shardprop-chromium-');
     let context: BrowserContext | undefined;
     try {
-      context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 20_000 });
+      // no deadline on the launch or on any wait: the test's timeout bounds a hang
+      context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 0 });
+      context.setDefaultTimeout(0);
       const page = context.pages()[0] ?? (await context.newPage());
       const problems: string[] = [];
       page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
@@ -258,9 +290,10 @@ describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; ski
 
       const loaded = await page.goto(run.url);
       expect(loaded!.status()).toBe(200);
-      await page.locator('#status', { hasText: 'training' }).waitFor({ timeout: 15_000 });
+      await page.locator('#status', { hasText: 'training' }).waitFor();
       const rows = page.locator('#workers tbody tr');
-      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(2);
+      await rows.nth(1).waitFor();
+      expect(await rows.count()).toBe(2);
       const table = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
       expect(table.map((r) => [r[0], r[3]])).toEqual([['1', '4000'], ['2', '4000']]);
       for (const r of table) {
@@ -268,19 +301,20 @@ describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; ski
         expect(['computing', 'waiting', 'idle']).toContain(r[9]);
       }
       expect(await page.locator('#risk-chart canvas').count()).toBeGreaterThan(0);
+      // the curve gains points and the step moves on, frame after frame
       const points = () => page.locator('#risk-chart').getAttribute('data-points').then(Number);
-      await expect.poll(points, { timeout: 10_000 }).toBeGreaterThan(1);
+      const morePoints = (than: number) => page.waitForFunction((n) => Number(document.querySelector('#risk-chart')!.getAttribute('data-points')) > n, than);
+      await morePoints(1);
       const before = await points();
       const stepBefore = await page.locator('#step').textContent();
-      await page.waitForTimeout(1500);
-      expect(await points()).toBeGreaterThan(before);
-      expect(await page.locator('#step').textContent()).not.toBe(stepBefore);
+      await morePoints(before);
+      await page.waitForFunction((text) => document.querySelector('#step')!.textContent !== text, stepBefore);
       expect(problems).toEqual([]);
 
       // the guarded coordinator: the page without the token is refused; with ?token= it and its feed work
       expect((await page.goto(guarded.url))!.status()).toBe(401);
       expect((await page.goto(`${guarded.url}?token=${TOKEN}`))!.status()).toBe(200);
-      await page.locator('#status', { hasText: 'waiting for workers' }).waitFor({ timeout: 10_000 });
+      await page.locator('#status', { hasText: 'waiting for workers' }).waitFor();
       expect(await page.locator('#run').textContent()).toContain('layers 2,4,1');
     } finally {
       await context?.close();

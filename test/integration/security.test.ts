@@ -25,6 +25,9 @@ async function coordinator(extra: string[]) {
   return { ...c, url };
 }
 
+/** The port of the client a coordinator's log line names ("address": "127.0.0.1:PORT"). */
+const portOf = (line: string): number => Number(/:(\d+)$/.exec(JSON.parse(line).address as string)![1]);
+
 describe('security', () => {
   it('refuses to listen beyond loopback without a token, and a token shorter than 16 characters', async () => {
     const open = await runCli(['coordinator', '--host', '0.0.0.0', '--port', '0', '--expect', '1', ...RUN]);
@@ -71,24 +74,34 @@ describe('security', () => {
 
   it(`drops connections beyond ${MAX_PENDING_CONNECTIONS} that have not said hello, and still trains with a worker that comes later`, async () => {
     const c = await coordinator([]);
-    const idle: WebSocket[] = [];
     const over = 6;
-    let closedEarly = 0;
-    for (let i = 0; i < MAX_PENDING_CONNECTIONS + over; i++) {
+    const CAPPED = 'too many connections have not said hello yet';
+    // each connection by its local port: the coordinator's log names a dropped one by its address
+    const idle = Array.from({ length: MAX_PENDING_CONNECTIONS + over }, () => {
       const ws = new WebSocket(c.url);
       ws.on('error', () => {});
-      ws.on('close', () => closedEarly++);
-      idle.push(ws);
-    }
-    const deadline = Date.now() + 5000;
-    while (closedEarly < over && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    // the rest wait for their hello (10 s): none more is closed in the meantime
-    await new Promise((r) => setTimeout(r, 500));
-    expect(closedEarly).toBe(over);
-    await c.stderrLines((l) => l.includes('too many connections have not said hello yet'));
-    for (const ws of idle) ws.terminate();
-    await new Promise((r) => setTimeout(r, 200));
-    const worker = await collect(startCli(['worker', '--connect', c.url])).exited;
+      const port = new Promise<number>((resolve) => ws.once('upgrade', (res) => resolve(res.socket.localPort!)));
+      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
+      return { ws, port, closed };
+    });
+    const ports = await Promise.all(idle.map((i) => i.port));
+    // The coordinator admits connections in turn; only the last `over` find the cap reached (none of
+    // these says hello or leaves), so once it has logged `over` drops it has taken in every one.
+    const drops = await c.stderrCount((l) => l.includes(CAPPED), over);
+    const dropped = new Set(drops.map(portOf));
+    expect(dropped.size).toBe(over);
+    const capped = idle.filter((_, i) => dropped.has(ports[i]));
+    expect(capped).toHaveLength(over); // all of them ours
+    await Promise.all(capped.map((i) => i.closed));
+    // the rest wait for their hello: still open, unless its 10 s ran out (said so in the log, not the cap)
+    idle.forEach((i, n) => {
+      if (dropped.has(ports[n]) || i.ws.readyState === WebSocket.OPEN) return;
+      expect(c.seen((l) => l.includes('sent no hello in time') && portOf(l) === ports[n])).toHaveLength(1);
+    });
+    expect(c.seen((l) => l.includes(CAPPED))).toHaveLength(over);
+    for (const i of idle) i.ws.terminate();
+    // a worker that connects before the coordinator has seen those go is dropped too, and tries again
+    const worker = await collect(startCli(['worker', '--connect', c.url, '--reconnect-for', '3600'])).exited;
     expect(worker.code, worker.stderr).toBe(0);
     expect((await c.exited).code).toBe(0);
   });
