@@ -79,7 +79,7 @@ for (const kernel of ['wasm', 'js'] as const) for (const [tag, batch, form] of C
         const run = await trainWith(n, batch, tag, kernel, form);
         expect(run.summary.workers).toBe(n);
         expect(run.summary.kernel).toBe(kernel);
-        expect(run.stderr).toContain(form === 'factors' ? 'workers send gradients as factors' : 'workers send gradients as dense sums');
+        expect(run.stderr).toContain(`"gradientForm":"${form === 'factors' ? 'factors' : 'dense'}","msg":"workers send gradients"`);
         expect(maxAbsDiff(run.params, reference.params)).toBeLessThan(1e-9);
         if (form === 'factors') expect(maxAbsDiff(run.params, reference.params)).toBe(0);
         // the same seed gives the same global mini-batch sequence whatever N is

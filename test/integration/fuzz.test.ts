@@ -175,7 +175,7 @@ describe('fuzz: hostile clients during training', () => {
     const c = collect(startCli(['coordinator', '--port', '0', '--expect', '2', ...RUN, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--checkpoint-every', '100', '--token-file', tmp.path('token'), '--step-timeout', '3', '--out', tmp.path('fuzzed.json')], { SHARDPROP_LOG_LEVEL: 'info' }), LIMIT_MS);
     const url = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening'))).url as string;
     const honest = [1, 2].map(() => collect(startCli(['worker', '--connect', url], { SHARDPROP_TOKEN: TOKEN }), LIMIT_MS));
-    await c.stderrLines((l) => l.includes('workers send gradients as'));
+    await c.stderrLines((l) => l.includes('"msg":"workers send gradients"'));
     const startRss = rssKiB(c.child.pid!);
 
     const rng = new Rng(2026);

@@ -48,12 +48,16 @@ describe('security', () => {
     expect(none.stderr).toMatch(/needs a token \(--token-file\) and the worker gave none/);
     const wrong = await collect(startCli(['worker', '--connect', c.url, '--token-file', tmp.path('bad.token')])).exited;
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/wrong token/);
+    expect(wrong.stderr).toMatch(/^shardprop: the coordinator refused us: wrong token \[SP_ERR_TOKEN_WRONG\]$/m);
     const right = await collect(startCli(['worker', '--connect', c.url], { SHARDPROP_TOKEN: TOKEN })).exited;
     expect(right.code, right.stderr).toBe(0);
     const done = await c.exited;
     expect(done.code, done.stderr.slice(-1500)).toBe(0);
-    expect(done.stderr).toContain('refused a worker: wrong token');
+    const refusals = done.stderr.split('\n').filter((l) => l.includes('"msg":"refused a worker"')).map((l) => JSON.parse(l));
+    expect(refusals.map((r) => [r.code, r.reason])).toEqual([
+      ['SP_ERR_TOKEN_MISSING', 'this coordinator needs a token (--token-file) and the worker gave none'],
+      ['SP_ERR_TOKEN_WRONG', 'wrong token'],
+    ]);
     expect(done.stderr).not.toContain(TOKEN);
     expect(done.stderr).not.toContain('ffffffffffffffff');
   });

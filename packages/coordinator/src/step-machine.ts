@@ -216,7 +216,7 @@ export class StepMachine {
     const training = this.machineState !== 'waiting for workers';
     const refusal = admissionRefusal(hello, { fingerprint: this.options.plan.fingerprint, training, workers: this.members.length + this.joining.length, expect: this.options.expect });
     if (refusal) {
-      this.log('warn', { address, name: hello.name, code: refusal.code }, `refused a worker: ${refusal.reason}`);
+      this.log('warn', { address, name: hello.name, code: refusal.code, reason: refusal.reason }, 'refused a worker');
       this.actions.push({ type: 'refuse', to: connection, reason: refusal.reason, code: refusal.code, closeCode: refusal.closeCode, closeReason: refusal.close });
       return;
     }
@@ -256,8 +256,7 @@ export class StepMachine {
   /** All expected workers are here: cut the shards, send each its welcome. */
   private start(): void {
     this.cutShards('welcome');
-    const form = this.options.gradientForm;
-    this.log('info', { gradientForm: form }, `workers send gradients as ${form === 'dense' ? 'dense sums' : 'factors'}`);
+    this.log('info', { gradientForm: this.options.gradientForm }, 'workers send gradients');
     this.machineState = 'idle';
     this.actions.push({ type: 'workers-ready' });
   }

@@ -87,7 +87,7 @@ export class Coordinator implements GradientEngine {
       tls: options.tls,
       // only with a token: a stranger is turned away before it can send a byte of payload
       verifyToken: options.token,
-      onUnauthorised: (address, code, reason) => options.log.warn({ address, code }, `refused a worker: ${reason}`),
+      onUnauthorised: (address, code, reason) => options.log.warn({ address, code, reason }, 'refused a worker'),
       onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
       onRequest: options.onHttpRequest,
     });
