@@ -193,7 +193,7 @@ describe('checkpoints and --resume', () => {
     }
     expect(last).toBeGreaterThan(1);
     expect(readdirSync(dir)).toContain('checkpoint.bin');
-  });
+  }, 180_000); // six starts that each load MNIST: 32 s on a loaded 2-core machine, more on a busier one
 
   it('refuses to resume from another run\'s checkpoint, or none, naming the file', async () => {
     const dir = tmp.path('bad-ckpt');
