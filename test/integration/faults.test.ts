@@ -109,4 +109,19 @@ describe('worker faults and elastic membership', () => {
     expect(a.stderr.match(/joined as worker/g)).toHaveLength(1);
     expect(done.stderr.split('\n').filter((l) => l.includes('"msg":"dropped a worker"'))).toHaveLength(1);
   });
+
+  it('a coordinator held up past --step-timeout reads the gradients that came in time before it drops anyone', async () => {
+    const c = await coordinator('held', ['--expect', '2', '--step-timeout', '1']);
+    const ws = [worker(c.url), worker(c.url)];
+    await c.stderrLines(checkpointAt(200));
+    // frozen mid-step while the workers answer: on waking, the step's deadline is long past and the
+    // gradients wait in its sockets. They must be read before the deadline is checked.
+    c.child.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2500)); // longer than the step timeout; any longer changes nothing
+    c.child.kill('SIGCONT');
+    await trainOn(c);
+    const done = await stopAndCompare(c, false);
+    expect(done.stderr).not.toContain('"msg":"dropped a worker"');
+    expect((await Promise.all(ws.map((w) => w.exited))).map((r) => r.code)).toEqual([0, 0]);
+  });
 });

@@ -71,7 +71,9 @@ export class Coordinator implements GradientEngine {
       stepTimeoutMs: options.stepTimeoutMs, waitWorkersMs: options.waitWorkersMs, heartbeatMs: options.heartbeatMs, helloTimeoutMs: options.helloTimeoutMs,
     });
     transport.wss.on('connection', (ws, req) => this.connect(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
-    this.ticker = setInterval(() => this.feed({ type: 'tick', now: performance.now() }), TICK_MS);
+    // The tick waits for the I/O already there (setImmediate runs after this turn's poll phase): a loop held
+    // up past a deadline reads the gradient that arrived in time before it drops anyone for being late.
+    this.ticker = setInterval(() => setImmediate(() => this.feed({ type: 'tick', now: performance.now() })), TICK_MS);
     this.ticker.unref();
   }
 
