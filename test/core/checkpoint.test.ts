@@ -91,16 +91,30 @@ describe('checkpoint files', () => {
     const path = checkpointPath(dir);
     const c = sample('float64');
     const cases: [string, (h: Record<string, any>) => void, string][] = [
-      ['the cursor past the order', (h) => (h.sampler.cursor = c.sampler.order.length + 1), 'unusable: bad sampler state'],
+      ['the cursor past the order', (h) => (h.sampler.cursor = c.sampler.order.length + 1), 'unusable: bad sampler state: position 12 in an epoch of 11'],
       // the same bytes, read as twice as many float32 values
       ['float32 parameters under a float64 spec', (h) => (h.arrays[0] = { type: 'float32', length: 2 * c.params.length }), 'unusable: array types do not match the model'],
       ['one optimizer buffer too few', (h) => (h.optimizer.buffers = 1), 'unusable: the array count does not match'],
-      ['a negative step', (h) => (h.step = -1), 'unusable: bad step, batch size or fingerprint'],
+      ['a negative step', (h) => (h.step = -1), 'unusable: bad step or fingerprint'],
+      ['a batch larger than the data set', (h) => (h.batchSize = 12), 'unusable: bad batch size 12 for 11 samples'],
+      ['a generator of three words', (h) => (h.sampler.rng = h.sampler.rng.slice(1)), 'unusable: bad sampler state: its generator must be four 32-bit words, not all zero'],
+      ['a generator stuck at zero', (h) => (h.sampler.rng = [0, 0, 0, 0]), 'unusable: bad sampler state: its generator must be four 32-bit words, not all zero'],
+      ['momentum over adam\'s two buffers', (h) => (h.optimizer.config = { kind: 'momentum', lr: 0.1 }), 'unusable: 2 optimizer buffers, momentum keeps 1'],
       ['a fractional optimizer step count', (h) => (h.optimizer.t = 1.5), 'unusable: bad optimizer step count'],
     ];
     for (const [what, edit, reason] of cases) {
       saveCheckpoint(dir, c);
       rewriteHeader(dir, edit);
+      expect(() => loadCheckpoint(dir), what).toThrow(new CheckpointError(path, reason));
+    }
+    // arrays that fit their header but not the model or the data: refused before anything reads them
+    const forged: [string, Checkpoint, string][] = [
+      ['parameters of other layers', { ...c, params: c.params.subarray(0, 20), optimizer: { ...c.optimizer, state: { ...c.optimizer.state, buffers: c.optimizer.state.buffers.map((b) => b.subarray(0, 20)) } } }, 'unusable: 20 parameters, the layers 3,4,2 have 26'],
+      ['a sample id beyond the data set', { ...c, sampler: { ...c.sampler, order: c.sampler.order.map((id, i) => (i === 3 ? 99 : id)) } }, 'unusable: bad sampler state: its order is not a permutation of the 11 sample ids'],
+      ['a sample twice', { ...c, sampler: { ...c.sampler, order: c.sampler.order.map((id, i) => (i === 3 ? c.sampler.order[4] : id)) } }, 'unusable: bad sampler state: its order is not a permutation of the 11 sample ids'],
+    ];
+    for (const [what, checkpoint, reason] of forged) {
+      saveCheckpoint(dir, checkpoint);
       expect(() => loadCheckpoint(dir), what).toThrow(new CheckpointError(path, reason));
     }
     // the rewriting alone leaves a usable file, and a cursor at the end of the order is one

@@ -209,5 +209,10 @@ describe('checkpoints and --resume', () => {
     const flags = await runCli(['train', ...RUN, '--steps', '30', '--resume']);
     expect(flags.code).toBe(2);
     expect(flags.stderr).toContain('--resume needs --checkpoint-dir');
+    // fewer steps than the checkpoint has trained: refused, the checkpoint's model never saved as if it were a run of 15
+    const fewer = await runCli(['train', ...RUN, '--steps', '15', '--workers', '0', '--checkpoint-dir', dir, '--resume', '--out', tmp.path('bad4.json')]);
+    expect(fewer.code).toBe(2);
+    expect(fewer.stderr.trim()).toBe(`shardprop: --steps 15 is fewer than the 20 steps the checkpoint in ${dir} has already trained: to go on from it, give --steps (or --epochs) beyond that`);
+    expect(existsSync(tmp.path('bad4.json'))).toBe(false);
   });
 });

@@ -115,6 +115,10 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
     const norm = (c: OptimizerConfig) => JSON.stringify([c.kind, c.lr, c.weightDecay ?? 0, c.momentum ?? null, c.beta1 ?? null, c.beta2 ?? null, c.eps ?? null]);
     if (norm(resumeFrom.optimizer.config) !== norm(optimizer)) differs('optimizer', resumeFrom.optimizer.config, optimizer);
     if (resumeFrom.sampler.order.length !== train.count) differs('sample count', resumeFrom.sampler.order.length, train.count);
+    if (totalSteps < resumeFrom.step) {
+      const asked = options.steps !== undefined ? `--steps ${totalSteps}` : `${options.epochs ?? DEFAULT_EPOCHS} epochs (${totalSteps} steps)`;
+      throw new UsageError(`${asked} is fewer than the ${resumeFrom.step} steps the checkpoint in ${options.checkpointDir} has already trained: to go on from it, give --steps (or --epochs) beyond that`);
+    }
   }
   if (kernel === 'wasm' && !fitsWasmMemory(model.params.length, model.spec.dtype, workers)) {
     const size = `${model.params.length} ${model.spec.dtype} parameters`;

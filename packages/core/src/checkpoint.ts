@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically } from './atomic-file.js';
 import { allFinite } from './kernels/js.js';
-import { validateSpec, type ModelSpec } from './model.js';
+import { layoutOf, validateSpec, type ModelSpec } from './model.js';
 import type { Dtype, Floats } from './numbers.js';
-import { validateOptimizer, type OptimizerConfig, type OptimizerState } from './optimizers.js';
+import { optimizerBuffers, validateOptimizer, type OptimizerConfig, type OptimizerState } from './optimizers.js';
 import type { RngState } from './rng.js';
 
 /**
@@ -136,11 +136,23 @@ export function loadCheckpoint(dir: string): Checkpoint {
     if (!Number.isInteger(buffers) || arrays.length !== buffers + 2) throw new RangeError('the array count does not match');
     const [params, ...rest] = arrays;
     const order = rest.pop() as Uint32Array;
-    if (kindOf(params) !== dtype || rest.some((b) => kindOf(b) !== dtype || b.length !== params.length) || kindOf(order) !== 'uint32') throw new RangeError('array types do not match the model');
+    // the header's every number checked against the others: a forged header (checksum recomputed) is refused here, not later
+    if (kindOf(params) !== dtype || rest.some((b) => kindOf(b) !== dtype) || kindOf(order) !== 'uint32') throw new RangeError('array types do not match the model');
+    const size = layoutOf(spec.layers).size;
+    if (params.length !== size) throw new RangeError(`${params.length} parameters, the layers ${shortList(spec.layers)} have ${size}`);
+    const kind = h.optimizer.config.kind as OptimizerConfig['kind'];
+    if (rest.length !== optimizerBuffers(kind)) throw new RangeError(`${rest.length} optimizer buffers, ${kind} keeps ${optimizerBuffers(kind)}`);
+    if (rest.some((b) => b.length !== size)) throw new RangeError(`an optimizer buffer is not of the parameters' size ${size}`);
     const { rng, cursor, epochsStarted } = h.sampler ?? {};
-    if (!Array.isArray(rng) || !Number.isInteger(cursor) || !Number.isInteger(epochsStarted) || cursor > order.length) throw new RangeError('bad sampler state');
-    if (!Number.isInteger(h.step) || h.step < 0 || !Number.isInteger(h.batchSize) || h.batchSize < 1 || typeof h.fingerprint !== 'string') throw new RangeError('bad step, batch size or fingerprint');
-    if (!Number.isInteger(h.optimizer.t) || h.optimizer.t < 0) throw new RangeError('bad optimizer step count');
+    if (!Array.isArray(rng) || rng.length !== 4 || !rng.every((w: unknown) => Number.isInteger(w) && (w as number) >= 0 && (w as number) < 2 ** 32) || rng.every((w: number) => w === 0)) {
+      throw new RangeError('bad sampler state: its generator must be four 32-bit words, not all zero');
+    }
+    if (!Number.isInteger(cursor) || cursor < 0 || cursor > order.length) throw new RangeError(`bad sampler state: position ${JSON.stringify(cursor)} in an epoch of ${order.length}`);
+    if (!Number.isInteger(epochsStarted) || epochsStarted < 0) throw new RangeError('bad sampler state: epochs started');
+    if (!isPermutation(order)) throw new RangeError(`bad sampler state: its order is not a permutation of the ${order.length} sample ids`);
+    if (!Number.isSafeInteger(h.step) || h.step < 0 || typeof h.fingerprint !== 'string') throw new RangeError('bad step or fingerprint');
+    if (!Number.isSafeInteger(h.batchSize) || h.batchSize < 1 || h.batchSize > order.length) throw new RangeError(`bad batch size ${JSON.stringify(h.batchSize)} for ${order.length} samples`);
+    if (!Number.isSafeInteger(h.optimizer.t) || h.optimizer.t < 0) throw new RangeError('bad optimizer step count');
     if (![params, ...rest].every((a) => allFinite(a as Floats))) throw new RangeError('non-finite parameters or optimizer state');
     return {
       step: h.step,
@@ -154,4 +166,19 @@ export function loadCheckpoint(dir: string): Checkpoint {
   } catch (err) {
     return fail(`unusable: ${(err as Error).message}`);
   }
+}
+
+/** Each of 0..n-1 exactly once. */
+function isPermutation(order: Uint32Array): boolean {
+  const seen = new Uint8Array(order.length);
+  for (const id of order) {
+    if (id >= order.length || seen[id]) return false;
+    seen[id] = 1;
+  }
+  return true;
+}
+
+/** A list for a message: the first few entries, and how many there are. */
+function shortList(values: readonly number[]): string {
+  return values.length <= 8 ? values.join(',') : `${values.slice(0, 8).join(',')},… (${values.length} in all)`;
 }

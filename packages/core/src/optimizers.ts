@@ -28,6 +28,11 @@ export interface OptimizerState {
   buffers: Floats[];
 }
 
+/** How many buffers of the parameters' size an optimizer keeps: none for sgd, the velocity for momentum, both moments for adam. */
+export function optimizerBuffers(kind: OptimizerKind): number {
+  return kind === 'sgd' ? 0 : kind === 'momentum' ? 1 : 2;
+}
+
 /**
  * An optimizer over the flat parameter buffer. `step` takes the gradient SUM and
  * the sample count; the mean ∂R/∂θ = sum / count is formed here, once, per element.
@@ -39,8 +44,7 @@ export class Optimizer {
   /** `kernels` runs the SGD update (the same bits whichever they are; momentum and adam stay here). */
   constructor(readonly config: OptimizerConfig, readonly size: number, readonly dtype: Dtype, private readonly kernels: Kernels = jsKernels) {
     validateOptimizer(config);
-    const n = config.kind === 'sgd' ? 0 : config.kind === 'momentum' ? 1 : 2;
-    this.buffers = Array.from({ length: n }, () => allocFloats(dtype, size));
+    this.buffers = Array.from({ length: optimizerBuffers(config.kind) }, () => allocFloats(dtype, size));
   }
 
   step(params: Floats, gradSum: Floats, count: number): void {
