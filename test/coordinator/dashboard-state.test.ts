@@ -83,12 +83,13 @@ describe('dashboard state', () => {
     expect(state.frame(null).frame.workers.map((w) => [w.id, w.state])).toEqual([[2, 'waiting'], [3, 'joining'], [1, 'left']]);
 
     const seen: string[] = [];
-    const hooks = state.observe({ onStep: () => seen.push('step'), shouldStop: () => true, onPlan: () => seen.push('plan') });
+    const stop = new AbortController().signal;
+    const hooks = state.observe({ onStep: () => seen.push('step'), signal: stop, onPlan: () => seen.push('plan') });
     hooks.onStep!(progress(1));
     hooks.onEpoch!({ step: 1, epoch: 1, risk: 1, samplesPerSecond: 1, seconds: 1 });
     hooks.onPlan();
     expect(seen).toEqual(['step', 'plan']);
-    expect(hooks.shouldStop!()).toBe(true);
+    expect(hooks.signal).toBe(stop);
     expect(state.frame(null).frame.steps[0]).toEqual([1]);
     state.finish('failed', 'every worker was lost');
     expect(state.frame(null).frame).toMatchObject({ status: 'failed', reason: 'every worker was lost' });

@@ -518,6 +518,28 @@ describe('the step machine: heartbeats and closing', () => {
     expect(ofType(c.answer(b), 'step-done')).toHaveLength(1);
   });
 
+  it('a stop fails a step that waits for joiners at once, and one asked for later never waits; a step being computed goes on', () => {
+    const c = new Cluster(2);
+    const [a, b] = [c.join(), c.join()];
+    c.step(1, [0, 1, 2, 6, 7, 8]);
+    expect(outline(c.feed({ type: 'stop' }))).toEqual([]); // the workers compute: the step finishes
+    c.answer(a);
+    expect(ofType(c.answer(b), 'step-done')).toHaveLength(1);
+    c.step(2, [0, 1, 2, 6, 7, 8]);
+    c.feed({ type: 'closed', connection: a });
+    const gone = c.feed({ type: 'closed', connection: b });
+    expect(outline(gone)).toEqual(['log warn worker lost: its samples go to the others', 'step-failed']);
+    expect(ofType(gone, 'step-failed')).toEqual([{ type: 'step-failed', step: 2, code: 'SP_ERR_STOPPED', reason: 'stopped while no worker was left to compute step 2' }]);
+
+    const w = new Cluster(1);
+    const only = w.join();
+    w.step(1, [0, 1, 2, 3, 4, 5]);
+    w.feed({ type: 'closed', connection: only });
+    expect(w.machine.state).toBe('waiting for joiners');
+    expect(ofType(w.feed({ type: 'stop' }), 'step-failed')).toEqual([expect.objectContaining({ step: 1, code: 'SP_ERR_STOPPED' })]);
+    expect(w.machine.state).toBe('idle');
+  });
+
   it('closing while waiting for joiners fails the step; a connection without hello is left to the adapter', () => {
     const c = new Cluster(1);
     const a = c.join();

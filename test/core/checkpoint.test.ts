@@ -1,5 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -82,6 +83,10 @@ describe('checkpoint files', () => {
     writeFileSync(path, '{"format":"shardprop.model/v1"}');
     expect(() => loadCheckpoint(dir)).toThrow(/not a shardprop checkpoint/);
     expect(() => loadCheckpoint(join(root, 'nowhere'))).toThrow(`${join(root, 'nowhere', 'checkpoint.bin')}: no checkpoint here`);
+    const piped = join(root, 'piped');
+    mkdirSync(piped);
+    execFileSync('mkfifo', [checkpointPath(piped)]);
+    expect(() => loadCheckpoint(piped)).toThrow(`${checkpointPath(piped)}: is a named pipe (FIFO), not a regular file`);
     writeFileSync(path, good);
     expect(loadCheckpoint(dir).step).toBe(2);
   });

@@ -1,11 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DatasetError, circles, fingerprint, loadCsv, loadIdx, loadJson, loadMnist, loadSource, spirals, xor,
+  DatasetError, MAX_ROW_CHARS, circles, fingerprint, loadCsv, loadIdx, loadJson, loadMnist, loadSource, spirals, xor,
   type Dataset,
 } from '@shardprop/core';
 
@@ -396,5 +397,30 @@ describe('loadSource', () => {
     expectDatasetError(() => loadSource(join(dir, 'missing.json')), 'missing.json', 'file not found');
     expectDatasetError(() => loadSource(join(dir, 'missing.csv')), 'missing.csv', 'file not found');
     expectDatasetError(() => loadSource(join(dir, 'missing-images-idx3-ubyte')), 'missing-images-idx3-ubyte', 'file not found');
+  });
+});
+
+describe('files that are not data', () => {
+  it('refuses what is not a regular file before opening it: a FIFO with no writer, a link to /dev/zero, a directory', () => {
+    // a FIFO would block the read (signals and all); /dev/zero would never end
+    const fifo = join(dir, 'no-writer.csv');
+    execFileSync('mkfifo', [fifo]);
+    const zero = join(dir, 'dev-zero-link.json');
+    symlinkSync('/dev/zero', zero);
+    for (const load of [loadCsv, loadJson, (p: string) => loadIdx(p, p), (p: string) => loadSource(p)]) {
+      expectDatasetError(() => load(fifo), fifo, 'is a named pipe (FIFO), not a regular file');
+      expectDatasetError(() => load(zero), zero, 'is a device, not a regular file');
+    }
+    expectDatasetError(() => loadCsv(dir), dir, 'is a directory');
+    // a link to a regular file is read as the file
+    const real = file('linked-to.csv', '1,2\n3,4\n');
+    const link = join(dir, 'a-link.csv');
+    symlinkSync(real, link);
+    expect(loadCsv(link).count).toBe(2);
+  });
+
+  it('refuses a CSV line longer than MAX_ROW_CHARS, at once and naming the line', () => {
+    const long = file('one-long-line.csv', `a,b\n1,2\n${'1,'.repeat(MAX_ROW_CHARS / 2 + 1)}\n`);
+    expectDatasetError(() => loadCsv(long), long, `line 3 is longer than ${MAX_ROW_CHARS / 2 ** 20} MiB`);
   });
 });

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -207,6 +208,13 @@ describe('model file validation', () => {
     const sub = join(dir, 'a-directory.json');
     mkdirSync(sub, { recursive: true });
     expectFileError(() => loadModel(sub), sub, /directory/);
+    // not a regular file: refused before it is opened (a FIFO would block, /dev/zero never end)
+    const fifo = join(dir, 'pipe-model.json');
+    execFileSync('mkfifo', [fifo]);
+    expectFileError(() => loadModel(fifo), fifo, /is a named pipe \(FIFO\), not a regular file/);
+    const zero = join(dir, 'zero-model.json');
+    symlinkSync('/dev/zero', zero);
+    expectFileError(() => loadModel(zero), zero, /is a device, not a regular file/);
     const empty = join(dir, 'empty.json');
     writeFileSync(empty, '');
     expectFileError(() => loadModel(empty), empty, /is empty/);

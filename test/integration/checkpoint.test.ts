@@ -176,6 +176,37 @@ describe('checkpoints and --resume', () => {
     await resumeMatches(dir, steps, 2, await straight(steps, 'lost'));
   });
 
+  it('one SIGTERM stops a coordinator that waits for its first workers at once, with nothing to checkpoint (exit 143)', async () => {
+    const dir = tmp.path('idle-ckpt');
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '2', ...RUN, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--out', tmp.path('idle.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
+    await c.stderrLines((l) => l.includes('coordinator listening'));
+    c.child.kill('SIGTERM');
+    const stopped = await c.exited;
+    expect(stopped.code, stopped.stderr).toBe(143);
+    expect(stopped.stderr).toContain('training stopped while waiting for workers, before its first step');
+    expect(stopped.stderr).not.toContain('continue with --resume');
+    expect(existsSync(dir)).toBe(false); // nothing trained: nothing written
+  });
+
+  it('one SIGTERM stops a coordinator whose every worker is gone at once, with a checkpoint of the last whole step; --resume finishes the same model', async () => {
+    const dir = tmp.path('gone-ckpt');
+    // it would wait an hour for a worker: the SIGTERM must not wait for one
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '1', ...RUN, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--wait-workers', '3600', '--out', tmp.path('gone-a.json')], { SHARDPROP_LOG_LEVEL: 'info' }));
+    const url = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening'))).url as string;
+    const w = collect(startCli(['worker', '--connect', url, '--reconnect-for', '0']));
+    await c.stderrLines((l) => l.includes('epoch 1 done'));
+    w.child.kill('SIGKILL');
+    await c.stderrLines((l) => l.includes('waiting up to 3600 s for a worker to join'));
+    c.child.kill('SIGTERM');
+    const stopped = await c.exited;
+    expect(stopped.code, stopped.stderr).toBe(143);
+    const at = loadCheckpoint(dir).step;
+    expect(at).toBeGreaterThan(0);
+    expect(stopped.stderr).toMatch(new RegExp(`training stopped after step ${at}; checkpoint written to .*; continue with --resume`));
+    const steps = at + RESUMED_STEPS;
+    await resumeMatches(dir, steps, 1, await straight(steps, 'gone'));
+  });
+
   it('a SIGKILL in the middle of checkpoint writes never leaves the directory without a usable checkpoint', async () => {
     const dir = tmp.path('kill-ckpt');
     let last = 0;

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Backprop, Model, loadModel, loadSource, saveModel } from '@shardprop/core';
 import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
@@ -86,7 +87,17 @@ describe('SHARDPROP_KERNEL, the default of --kernel', () => {
 });
 
 describe('bad input: one line, exit code 2', () => {
+  // files that are not regular files: a FIFO with no writer (reading it would block for ever, signals and all), /dev/zero
+  const fifo = tmp.path('no-writer.csv');
+  execFileSync('mkfifo', [fifo]);
+  const zero = tmp.path('zero-model.json');
+  symlinkSync('/dev/zero', zero);
   const cases: [string, string[], RegExp][] = [
+    ['a data file that is a FIFO', ['train', '--data', fifo, '--workers', '0'], /no-writer\.csv: is a named pipe \(FIFO\), not a regular file/],
+    ['an --init model that is /dev/zero', ['train', '--data', 'xor', '--init', zero, '--workers', '0'], /zero-model\.json: is a device, not a regular file/],
+    ['a --config file that is a FIFO', ['train', '--config', fifo], /--config .*no-writer\.csv: is a named pipe \(FIFO\), not a regular file/],
+    ['a --token-file that is a FIFO', ['coordinator', '--port', '0', '--expect', '1', '--data', 'xor', '--token-file', fifo], /--token-file .*no-writer\.csv: is a named pipe \(FIFO\)/],
+    ['an eval data file that is /dev/zero', ['eval', '--model', zero, '--data', 'xor'], /zero-model\.json: is a device/],
     ['an unknown flag', ['train', '--data', 'xor', '--bogus', '1'], /bogus/i],
     ['no --data', ['train'], /data/],
     ['a bad number', ['train', '--data', 'xor', '--epochs', 'abc'], /--epochs/],

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { UsageError } from '@shardprop/coordinator';
+import { UnreadableFile, readRegularFile } from '@shardprop/core';
 
 /**
  * A file the user named (a flag's value, a config or sweep file, a metrics file), or
@@ -7,10 +7,9 @@ import { UsageError } from '@shardprop/coordinator';
  */
 export function readInputFile(path: string, what?: string): Buffer {
   try {
-    return readFileSync(path);
+    return readRegularFile(path);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : `cannot read it (${code ?? (err as Error).message})`;
-    throw new UsageError(`${what === undefined ? '' : `${what} `}${path}: ${why}`);
+    if (err instanceof UnreadableFile) throw new UsageError(`${what === undefined ? '' : `${what} `}${path}: ${err.message}`);
+    throw err;
   }
 }

@@ -62,8 +62,8 @@ export interface SweepOptions {
   resume?: boolean;
   /** Logs of the sweep (run started, done, failed); the runs' own logs at warn level and above. */
   log?: Logger;
-  /** Asked before each run and after each step: true stops the sweep; runs in progress are not recorded. */
-  shouldStop?(): boolean;
+  /** Aborted, it stops the sweep: no run starts after it, and runs in progress stop (they are not recorded). */
+  signal?: AbortSignal;
 }
 
 export interface SweepResult {
@@ -80,7 +80,7 @@ export interface SweepResult {
   /** Runs --resume found done and did not run again. */
   skipped: number;
   best?: SweepRunRecord;
-  /** shouldStop ended the sweep before every run finished. */
+  /** The signal ended the sweep before every run finished. */
   stopped: boolean;
 }
 
@@ -88,7 +88,7 @@ export interface SweepResult {
 export async function runSweep(runs: SweepRun[], options: SweepOptions): Promise<SweepResult> {
   const out = resolve(options.out);
   const log = options.log ?? createLogger('warn');
-  const stop = options.shouldStop ?? (() => false);
+  const stop = (): boolean => options.signal?.aborted === true;
   const csv = join(out, RESULTS_FILE);
   const swept = [...new Set(runs.flatMap((r) => Object.keys(r.values)))];
   const planned = runs.map((run) => ({ ...run, dir: join(out, run.name), options: { ...run.options, out: join(out, run.name, 'model.json'), metrics: join(out, run.name, 'metrics.jsonl') } }));
@@ -119,7 +119,7 @@ export async function runSweep(runs: SweepRun[], options: SweepOptions): Promise
       if (stop() || next >= todo.length) return;
       const run = todo[next++];
       log.info({ run: run.name, values: run.values }, `run ${run.name} started`);
-      const record = await trainOne(run, run.dir, log.child({ run: run.name }, { level: 'warn' }), stop);
+      const record = await trainOne(run, run.dir, log.child({ run: run.name }, { level: 'warn' }), options.signal);
       if (record === undefined) {
         log.warn({ run: run.name }, `run ${run.name} stopped; it runs again with --resume`);
         continue;
@@ -155,8 +155,8 @@ export async function runSweep(runs: SweepRun[], options: SweepOptions): Promise
   return result;
 }
 
-/** One run in its own directory; undefined when shouldStop interrupted it. */
-async function trainOne(run: SweepRun, dir: string, log: Logger, stop: () => boolean): Promise<SweepRunRecord | undefined> {
+/** One run in its own directory; undefined when the signal interrupted it. */
+async function trainOne(run: SweepRun, dir: string, log: Logger, signal: AbortSignal | undefined): Promise<SweepRunRecord | undefined> {
   // a run tried before (failed, or stopped) starts over: metrics are appended to, and an old run.json must not outlive it
   mkdirSync(dir, { recursive: true });
   for (const file of [run.options.metrics!, join(dir, RUN_FILE)]) rmSync(file, { force: true });
@@ -164,12 +164,12 @@ async function trainOne(run: SweepRun, dir: string, log: Logger, stop: () => boo
   let record: SweepRunRecord;
   let runRecord: string | undefined;
   try {
-    const summary = await train(run.options, { log, shouldStop: stop });
+    const summary = await train(run.options, { log, signal });
     runRecord = summary.runRecord;
     record = { name: run.name, values: run.values, status: 'done', summary, wallSeconds: (performance.now() - started) / 1000 };
   } catch (err) {
     // a run cut short by the stop (or by its local workers dying of the same Ctrl-C) did not fail
-    if (err instanceof TrainingInterrupted || stop()) return undefined;
+    if (err instanceof TrainingInterrupted || signal?.aborted) return undefined;
     const error = err instanceof Error ? err.message : String(err);
     record = { name: run.name, values: run.values, status: 'failed', error, wallSeconds: (performance.now() - started) / 1000 };
   }

@@ -88,6 +88,8 @@ export class StepMachine {
   private nextPingAt: number | null = null;
   /** The last loss during training, for the log when it leaves no worker. */
   private lastLoss = '';
+  /** A stop was asked for: a step no worker is left to compute fails at once instead of waiting. */
+  private stopping = false;
   private actions: Action[] = [];
 
   /** The step's sum: one slot per member, made when the shards are cut. */
@@ -161,6 +163,10 @@ export class StepMachine {
         break;
       case 'tick':
         this.onTick(event.now);
+        break;
+      case 'stop':
+        this.stopping = true;
+        if (this.machineState === 'waiting for joiners') this.failStopped();
         break;
       case 'close':
         this.onClose(event.reason);
@@ -325,12 +331,21 @@ export class StepMachine {
     else this.waitForJoiners(`${this.lastLoss} and no worker is left`, now);
   }
 
-  /** Every worker is gone: wait for one to join, up to --wait-workers, then fail the step. */
+  /** Every worker is gone: wait for one to join, up to --wait-workers, then fail the step (at once when stopping). */
   private waitForJoiners(why: string, now: number): void {
+    if (this.stopping) return this.failStopped();
     const seconds = this.waitWorkersMs / 1000;
     this.machineState = 'waiting for joiners';
     this.inFlight!.deadline = now + this.waitWorkersMs;
     this.log('warn', { step: this.inFlight!.step, waitSeconds: seconds }, `${why}: waiting up to ${seconds} s for a worker to join (shardprop worker --connect ${this.options.url})`);
+  }
+
+  /** The run is to stop and no worker is left to compute the step in flight: it fails now, as stopped. */
+  private failStopped(): void {
+    const f = this.inFlight!;
+    this.inFlight = null;
+    this.machineState = 'idle';
+    this.actions.push({ type: 'step-failed', step: f.step, code: 'SP_ERR_STOPPED', reason: `stopped while no worker was left to compute step ${f.step}` });
   }
 
   private onGradient(connection: ConnectionId, g: Gradient, now: number): void {

@@ -12,7 +12,7 @@ import { LocalWorkers } from './local-workers.js';
 import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { writeRunRecord } from './run-record.js';
-import { TrainingInterrupted, inProcessEngine, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
+import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
 import { isLoopback } from './transport.js';
 import { Coordinator } from './ws-adapter.js';
 
@@ -45,7 +45,7 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
   let engine: DistributableEngine | undefined;
   try {
     engine = await createEngine(plan, options, workers, callbacks, log, dashboard);
-    await engine.waitForWorkers?.();
+    await waitForWorkers(engine, plan, callbacks.signal);
     const summary = await runTraining(plan, engine, dashboard?.observe(callbacks) ?? callbacks);
     dashboard?.finish('finished');
     try {
@@ -67,6 +67,21 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
 /** A distributed engine is usable once its workers have joined. */
 interface DistributableEngine extends GradientEngine {
   waitForWorkers?(): Promise<void>;
+}
+
+/** Until the engine's workers have joined; a stop asked for meanwhile ends the run at once, with nothing new to checkpoint. */
+async function waitForWorkers(engine: DistributableEngine, plan: TrainingPlan, signal: AbortSignal | undefined): Promise<void> {
+  const stopped = () => new TrainingInterrupted(plan.resumeFrom?.step ?? 0, undefined, 'training stopped while waiting for workers, before its first step');
+  if (signal?.aborted) throw stopped();
+  const stop = () => engine.stop?.();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    await engine.waitForWorkers?.();
+  } catch (err) {
+    throw isStop(err) ? stopped() : err;
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
 
 /** The in-process engine for 0 workers; else a coordinator listening, with `workers` local ones to start or (--expect) to wait for. */
@@ -112,6 +127,7 @@ async function createEngine(
       }
     },
     gradient: (step, indices, model, grad) => server.gradient(step, indices, model, grad),
+    stop: () => server.stop(),
     timing: () => server.timing(),
     contributions: () => server.contributions(),
     async close() {

@@ -14,6 +14,11 @@ export interface GradientEngine {
   contributions?(): WorkerContribution[];
   /** Seconds spent so far computing vs. waiting for the slowest worker vs. communicating. */
   timing?(): EngineTiming;
+  /**
+   * The run is to stop: the step in flight finishes if any worker can compute it; one
+   * that waits for workers fails at once, with the code SP_ERR_STOPPED.
+   */
+  stop?(): void;
   close?(): Promise<void>;
 }
 
@@ -86,16 +91,25 @@ export interface TrainingHooks {
   onEpoch?(metrics: EpochMetrics): void;
   /** A checkpoint was written after `step`. */
   onCheckpoint?(step: number, path: string): void;
-  /** Asked after every step: true stops the run there (with a checkpoint when there is a checkpoint directory). */
-  shouldStop?(): boolean;
+  /**
+   * Aborted, it stops the run: after the step in flight, with a checkpoint when there is
+   * a checkpoint directory; at once when the run waits for workers (with a checkpoint of
+   * the last whole step, when there is one to write).
+   */
+  signal?: AbortSignal;
 }
 
-/** The run stopped early because shouldStop said so; a checkpoint (if any) holds where it stopped. */
+/** The run stopped early because its signal was aborted; a checkpoint (if any) holds where it stopped. */
 export class TrainingInterrupted extends Error {
   override name = 'TrainingInterrupted';
-  constructor(readonly step: number, readonly checkpoint?: string) {
-    super(`training stopped after step ${step}${checkpoint ? `; checkpoint written to ${checkpoint}` : ''}`);
+  constructor(readonly step: number, readonly checkpoint?: string, message = `training stopped after step ${step}`) {
+    super(`${message}${checkpoint ? `; checkpoint written to ${checkpoint}` : ''}`);
   }
+}
+
+/** A step (or the wait for workers) given up because the run is to stop, not because it failed. */
+export function isStop(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'SP_ERR_STOPPED';
 }
 
 /** Gradients computed in this process: the reference every distributed run must match. */
@@ -109,7 +123,7 @@ export function inProcessEngine(plan: TrainingPlan): GradientEngine {
       const t0 = performance.now();
       const result = bp.gradient(model, plan.train, indices, 0, indices.length, grad);
       computeSeconds += (performance.now() - t0) / 1000;
-      // this engine never waits on a socket: let signal handlers and timers run now and then (before the loop asks shouldStop)
+      // this engine never waits on a socket: let signal handlers and timers run now and then (before the loop reads the signal)
       if (performance.now() - lastYield > 50) {
         await new Promise((resolve) => setImmediate(resolve));
         lastYield = performance.now();
@@ -185,34 +199,41 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     epochCount = 0;
   };
 
-  for (let step = firstStep; step <= plan.totalSteps; step++) {
-    const epoch = sampler.epoch;
-    const indices = sampler.next();
-    let result: BatchResult;
-    try {
-      result = await engine.gradient(step, indices, model, grad);
-    } catch (err) {
-      // the run cannot go on; what it did so far is kept for --resume
-      const path = checkpoint(step - 1, indices.length);
-      if (path && err instanceof Error) err.message += `; checkpoint of step ${step - 1} written to ${path} (continue with --resume)`;
-      throw err;
+  const stop = () => engine.stop?.();
+  hooks.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    for (let step = firstStep; step <= plan.totalSteps; step++) {
+      const epoch = sampler.epoch;
+      const indices = sampler.next();
+      let result: BatchResult;
+      try {
+        result = await engine.gradient(step, indices, model, grad);
+      } catch (err) {
+        // the run cannot go on; what it did so far is kept for --resume
+        const path = checkpoint(step - 1, indices.length);
+        if (isStop(err)) throw new TrainingInterrupted(step - 1, path);
+        if (path && err instanceof Error) err.message += `; checkpoint of step ${step - 1} written to ${path} (continue with --resume)`;
+        throw err;
+      }
+      optimizer.step(model.params, grad, result.count);
+      if (plan.options.trace) {
+        const record = { step, epoch: epoch + 1, batch: Array.from(indices), count: result.count, lossSum: result.lossSum, workers: engine.contributions?.() };
+        appendFileSync(plan.options.trace, JSON.stringify(record) + '\n');
+      }
+      samples += result.count;
+      epochLoss += result.lossSum;
+      epochCount += result.count;
+      const epochDone = sampler.epoch !== epoch || step === plan.totalSteps;
+      if (hooks.onStep && (epochDone || performance.now() - lastProgress > 100)) {
+        lastProgress = performance.now();
+        hooks.onStep({ step, totalSteps: plan.totalSteps, epoch: epoch + 1, risk: epochLoss / epochCount, samplesPerSecond: samples / Math.max(elapsed(), 1e-9) });
+      }
+      if (epochDone) endEpoch(step, epoch + 1);
+      if (checkpointEvery !== undefined && step % checkpointEvery === 0) checkpoint(step);
+      if (hooks.signal?.aborted) throw new TrainingInterrupted(step, checkpoint(step));
     }
-    optimizer.step(model.params, grad, result.count);
-    if (plan.options.trace) {
-      const record = { step, epoch: epoch + 1, batch: Array.from(indices), count: result.count, lossSum: result.lossSum, workers: engine.contributions?.() };
-      appendFileSync(plan.options.trace, JSON.stringify(record) + '\n');
-    }
-    samples += result.count;
-    epochLoss += result.lossSum;
-    epochCount += result.count;
-    const epochDone = sampler.epoch !== epoch || step === plan.totalSteps;
-    if (hooks.onStep && (epochDone || performance.now() - lastProgress > 100)) {
-      lastProgress = performance.now();
-      hooks.onStep({ step, totalSteps: plan.totalSteps, epoch: epoch + 1, risk: epochLoss / epochCount, samplesPerSecond: samples / Math.max(elapsed(), 1e-9) });
-    }
-    if (epochDone) endEpoch(step, epoch + 1);
-    if (checkpointEvery !== undefined && step % checkpointEvery === 0) checkpoint(step);
-    if (hooks.shouldStop?.()) throw new TrainingInterrupted(step, checkpoint(step));
+  } finally {
+    hooks.signal?.removeEventListener('abort', stop);
   }
   const seconds = elapsed();
 

@@ -144,6 +144,12 @@ export class Coordinator implements GradientEngine {
     return this.machine.snapshot();
   }
 
+  /** The run is to stop: a step in flight finishes if anyone can compute it; waiting for workers ends now (SP_ERR_STOPPED). */
+  stop(): void {
+    this.feed({ type: 'stop', now: performance.now() });
+    this.abortWait(new WorkerLostError('stopped while waiting for workers', 'SP_ERR_STOPPED'));
+  }
+
   /** Tells every worker that training is over and closes the server. */
   async close(reason = 'training finished'): Promise<void> {
     clearInterval(this.ticker);

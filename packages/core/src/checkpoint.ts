@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomically } from './atomic-file.js';
+import { UnreadableFile, readRegularFile } from './regular-file.js';
 import { allFinite } from './kernels/js.js';
 import { layoutOf, validateSpec, type ModelSpec } from './model.js';
 import type { Dtype, Floats } from './numbers.js';
@@ -95,10 +95,10 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const path = checkpointPath(dir);
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path);
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new CheckpointError(path, e.code === 'ENOENT' ? 'no checkpoint here (nothing to resume)' : `cannot read it (${e.code ?? e.message})`);
+    if (err instanceof UnreadableFile) throw new CheckpointError(path, err.message === 'file not found' ? 'no checkpoint here (nothing to resume)' : err.message);
+    throw err;
   }
   const fail = (reason: string): never => {
     throw new CheckpointError(path, reason);

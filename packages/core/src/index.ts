@@ -16,9 +16,10 @@ export { DatasetError, makeDataset, datasetAs, subset, fingerprint, type Dataset
 export { ModelFileError, MODEL_FORMAT, modelToJson, saveModel, parseModel, loadModel, type ModelJson } from './model-file.js';
 export { loadSource, readDataFile, BUILT_IN_SOURCES, type SourceOptions } from './loaders/source.js';
 export { loadJson } from './loaders/json.js';
-export { loadCsv, type CsvOptions } from './loaders/csv.js';
+export { loadCsv, MAX_ROW_CHARS, type CsvOptions } from './loaders/csv.js';
 export { loadIdx, readIdx, type IdxOptions, type IdxArray } from './loaders/idx.js';
 export { loadMnist, type MnistOptions } from './loaders/mnist.js';
 export { xor, spirals, circles, type SyntheticOptions } from './loaders/synthetic.js';
 export { CheckpointError, CHECKPOINT_FILE, checkpointPath, saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
 export { writeFileAtomically } from './atomic-file.js';
+export { readRegularFile, UnreadableFile, MAX_FILE_BYTES } from './regular-file.js';

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { ACTIVATIONS, type ActivationName } from './activations.js';
 import { LOSSES, type LossName } from './losses.js';
 import { Model, validateSpec } from './model.js';
 import type { Dtype, Floats } from './numbers.js';
 import { writeFileAtomically } from './atomic-file.js';
+import { UnreadableFile, readRegularFile } from './regular-file.js';
 
 /**
  * The user-facing model file, `shardprop.model/v1`: plain JSON, data only.
@@ -79,12 +79,10 @@ export function saveModel(model: Model, path: string): void {
 export function loadModel(path: string, dtype?: Dtype): Model {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readRegularFile(path).toString('utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new ModelFileError(path, 'no such file');
-    if (code === 'EISDIR') throw new ModelFileError(path, 'is a directory, not a model file');
-    throw new ModelFileError(path, `cannot read the model file (${code ?? oneLine(String((err as Error).message))})`);
+    if (err instanceof UnreadableFile) throw new ModelFileError(path, err.message === 'file not found' ? 'no such file' : err.message);
+    throw err;
   }
   return parseModel(text, path, dtype);
 }

@@ -41,6 +41,7 @@ export const ERROR_CODES = [
   'SP_ERR_CONNECTION_CLOSED',
   // the run
   'SP_ERR_WORKERS_LOST',
+  'SP_ERR_STOPPED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

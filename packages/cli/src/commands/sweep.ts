@@ -35,9 +35,13 @@ async function sweep(args: Args): Promise<void> {
   const runs = planRuns(file);
 
   const log = createLogger();
-  const stopCode = stopOnSignal((signal) => log.warn(`${signal}: stopping the sweep; finished runs are kept (a second ${signal} stops at once)`));
+  const stopping = new AbortController();
+  const stopCode = stopOnSignal((signal) => {
+    log.warn(`${signal}: stopping the sweep; finished runs are kept (a second ${signal} stops at once)`);
+    stopping.abort();
+  });
   log.info({ runs: runs.length, parallel, out }, `sweep of ${runs.length} runs`);
-  const result = await runSweep(runs, { out, parallel, resume: args.resume === true, log, shouldStop: () => stopCode() !== undefined });
+  const result = await runSweep(runs, { out, parallel, resume: args.resume === true, log, signal: stopping.signal });
   if (args.json === true) {
     process.stdout.write(JSON.stringify({ out: result.out, csv: result.csv, plot: result.plot, best: result.best?.name, total: result.total, skipped: result.skipped, stopped: result.stopped, runs: result.records }) + '\n');
   } else {

@@ -24,13 +24,18 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
   const log = createLogger();
   const progress = createProgress(!json && process.stdout.isTTY === true && process.stderr.isTTY === true);
   let lastEpochLog = -Infinity;
-  // With a checkpoint directory, SIGINT and SIGTERM end the run after the current step, with a checkpoint.
-  const stopCode = options.checkpointDir === undefined ? () => undefined : stopOnSignal((signal) => log.warn(`${signal}: stopping after this step and writing a checkpoint`));
+  // With a checkpoint directory, SIGINT and SIGTERM end the run after the current step, with a checkpoint
+  // (at once while it waits for workers).
+  const stopping = new AbortController();
+  const stopCode = options.checkpointDir === undefined ? () => undefined : stopOnSignal((signal) => {
+    log.warn(`${signal}: stopping after this step and writing a checkpoint`);
+    stopping.abort();
+  });
   let summary: TrainSummary;
   try {
     summary = await train({ ...options, ...serve, dashboard: args.dashboard !== false }, {
       log,
-      shouldStop: () => stopCode() !== undefined,
+      signal: stopping.signal,
       onCheckpoint(step, path) {
         progress.clear();
         log.info({ step, path }, 'checkpoint written');
@@ -63,7 +68,7 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
   } catch (err) {
     if (!(err instanceof TrainingInterrupted)) throw err;
     progress.clear();
-    log.warn({ step: err.step, checkpoint: err.checkpoint }, `${err.message}; continue with --resume`);
+    log.warn({ step: err.step, checkpoint: err.checkpoint }, err.checkpoint || err.step > 0 ? `${err.message}; continue with --resume` : err.message);
     process.exit(stopCode() ?? SIGNAL_EXIT.SIGINT);
   }
   progress.clear();

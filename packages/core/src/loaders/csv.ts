@@ -61,15 +61,37 @@ export function loadCsv(path: string, options: CsvOptions = {}): Dataset {
     : withTargetColumns(path, values, rows.length, columns, options.targets ?? 1);
 }
 
+/** The longest row a CSV file may have, in characters (a million columns of 15-digit numbers fit). */
+export const MAX_ROW_CHARS = 16 * 2 ** 20;
+
+/** A line longer than MAX_ROW_CHARS bytes, found before the parser spends a minute on it. */
+function refuseLongLines(path: string, bytes: Buffer): void {
+  let start = 0;
+  for (let line = 1; start < bytes.length; line++) {
+    const end = bytes.indexOf(10, start);
+    const stop = end < 0 ? bytes.length : end;
+    if (stop - start > MAX_ROW_CHARS) {
+      throw new DatasetError(`${path}: line ${line} is longer than ${MAX_ROW_CHARS / 2 ** 20} MiB: a row that long is no data set's (is this a CSV file, with a newline after each row?)`);
+    }
+    start = stop + 1;
+  }
+}
+
 function readRows(path: string): Row[] {
-  const text = readDataFile(path).toString('utf8');
+  const bytes = readDataFile(path);
+  refuseLongLines(path, bytes);
+  const text = bytes.toString('utf8');
   let records: { record: string[]; info: Info }[];
   try {
     // The typings do not model `info: true`, which wraps each record as { record, info }.
-    const options = { info: true, bom: true, trim: true, skip_empty_lines: true, relax_column_count: true };
+    const options = { info: true, bom: true, trim: true, skip_empty_lines: true, relax_column_count: true, max_record_size: MAX_ROW_CHARS };
     records = parse(text, options) as unknown as { record: string[]; info: Info }[];
   } catch (err) {
-    throw new DatasetError(`${path}: invalid CSV (${(err as Error).message})`);
+    const e = err as Error & { code?: string; lines?: number };
+    if (e.code === 'CSV_MAX_RECORD_SIZE') {
+      throw new DatasetError(`${path}: the row ending at line ${e.lines ?? '?'} is longer than ${MAX_ROW_CHARS / 2 ** 20} MiB: a row that long is no data set's (is this a CSV file?)`);
+    }
+    throw new DatasetError(`${path}: invalid CSV (${e.message})`);
   }
   return records.map(({ record, info }) => ({ cells: record, line: info.lines }));
 }
