@@ -133,6 +133,22 @@ describe('bad input: one line, exit code 2', () => {
     expect(readFileSync(trace, 'utf8').trim().split('\n')).toHaveLength(5);
   });
 
+  it('a data set wider than a layer may be, or a model of a million layers: one short line naming the file, exit 2', async () => {
+    const wide = tmp.path('wide.csv');
+    const row = `${'0,'.repeat(1_000_001)}1\n`; // 1,000,001 inputs and a target
+    writeFileSync(wide, row + row);
+    const r = await runCli(['train', '--data', wide, '--workers', '0']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`shardprop: ${wide} (1000001 inputs, 1 outputs): layer sizes must be integers from 1 to 1000000, got 1000001`);
+    const deep = tmp.path('deep-model.json');
+    writeFileSync(deep, JSON.stringify({ format: 'shardprop.model/v1', layers: new Array(1_000_000).fill(1), activation: 'sigmoid', loss: 'quadratic', weights: [], biases: [] }));
+    const e = await runCli(['eval', '--model', deep, '--data', 'xor']);
+    expect(e.code).toBe(2);
+    expect(e.stderr.trim().split('\n')).toHaveLength(1);
+    expect(e.stderr).toContain(`${deep}: at most 1000 layers after the inputs, got 999999`);
+    expect(e.stderr.length).toBeLessThan(400);
+  });
+
   it('a ragged JSON data file names the file and the row', async () => {
     const file = tmp.path('ragged.json');
     writeFileSync(file, JSON.stringify({ x: [[1, 2], [3]], y: [[1], [0]] }));

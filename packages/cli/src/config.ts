@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import * as v from 'valibot';
 import type { Argv } from 'yargs';
-import { BUILT_IN_SOURCES } from '@shardprop/core';
+import { BUILT_IN_SOURCES, shown } from '@shardprop/core';
 import { readInputFile } from './input-file.js';
 import { UsageError } from '@shardprop/coordinator';
 
@@ -86,11 +86,6 @@ function camel(key: string): string {
   return key.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-/** A value for a one-line message: JSON, cut short. */
-export function shown(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
 
 /** The flag a key names (kebab-case or camelCase), or undefined. */
 export function flagNameOf(key: string, flags: FlagTypes): string | undefined {

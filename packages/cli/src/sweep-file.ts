@@ -13,7 +13,8 @@
  */
 import { dirname, resolve } from 'node:path';
 import * as v from 'valibot';
-import { flagNameOf, flagValue, normalizeFlags, readJsonObject, shown, type FlagTypes, type FlagValues } from './config.js';
+import { shown } from '@shardprop/core';
+import { flagNameOf, flagValue, normalizeFlags, readJsonObject, type FlagTypes, type FlagValues } from './config.js';
 import { UsageError } from '@shardprop/coordinator';
 
 /** Runs in a sweep at most: the grid's combinations are all built (and each run is a directory) before the first runs. */

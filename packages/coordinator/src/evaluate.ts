@@ -3,7 +3,7 @@
  * API behind `shardprop eval`. Sources with a held-out part (mnist) are measured
  * on it; others on all their samples.
  */
-import { Backprop, createKernels, loadModel, loadSource, type KernelChoice } from '@shardprop/core';
+import { Backprop, createKernels, loadModel, loadSource, shortList, type KernelChoice } from '@shardprop/core';
 import { UsageError, resolveKernelOption, type TrainOptions } from './options.js';
 import { EVAL_CHUNK } from './plan.js';
 
@@ -32,7 +32,7 @@ export async function evaluate(options: EvalOptions): Promise<EvalResult> {
   const set = loaded.test ?? loaded.train;
   const { layers } = model.spec;
   if (layers[0] !== set.inputs || layers[layers.length - 1] !== set.outputs) {
-    throw new UsageError(`the model's layers ${layers.join(',')} do not fit ${set.source}: it has ${set.inputs} inputs and ${set.outputs} outputs`);
+    throw new UsageError(`the model's layers ${shortList(layers)} do not fit ${set.source}: it has ${set.inputs} inputs and ${set.outputs} outputs`);
   }
   const kernels = createKernels(await resolveKernelOption(options.kernel));
   const r = new Backprop(model.spec, EVAL_CHUNK, kernels).evaluate(model, set);

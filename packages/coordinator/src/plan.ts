@@ -1,7 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import {
-  CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, validateOptimizer,
+  CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, shortList, validateOptimizer, validateSpec,
   type Checkpoint, type Dataset, type KernelName, type Kernels, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
 import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_INIT_SCHEME, DEFAULT_LR, UsageError, defaultWorkers, validateTrainOptions, type TrainOptions } from './options.js';
@@ -77,12 +77,19 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
       loss: options.loss ?? DEFAULT_SPEC.loss,
       dtype: options.dtype ?? DEFAULT_SPEC.dtype,
     };
+    try {
+      validateSpec(spec);
+    } catch (err) {
+      // the sizes came from the flags, or from the data (its inputs and outputs): name where
+      const from = options.layers ? '--layers' : `${train.source} (${train.inputs} inputs, ${train.outputs} outputs)`;
+      throw new UsageError(`${from}: ${(err as Error).message}`);
+    }
     model = Model.init(spec, deriveSeed(seed, 'init'), options.initScheme ?? DEFAULT_INIT_SCHEME);
   }
   const { layers } = model.spec;
   if (layers[0] !== train.inputs || layers[layers.length - 1] !== train.outputs) {
     throw new UsageError(
-      `the model's layers ${layers.join(',')} do not fit the data: ${train.source} has ${train.inputs} inputs and ${train.outputs} outputs`,
+      `the model's layers ${shortList(layers)} do not fit the data: ${train.source} has ${train.inputs} inputs and ${train.outputs} outputs`,
     );
   }
   if (model.spec.loss === 'cross-entropy' && train.outputs < 2) {

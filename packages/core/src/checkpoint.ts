@@ -6,6 +6,7 @@ import { allFinite } from './kernels/js.js';
 import { layoutOf, validateSpec, type ModelSpec } from './model.js';
 import type { Dtype, Floats } from './numbers.js';
 import { optimizerBuffers, validateOptimizer, type OptimizerConfig, type OptimizerState } from './optimizers.js';
+import { shortList } from './quote.js';
 import type { RngState } from './rng.js';
 
 /**
@@ -176,9 +177,4 @@ function isPermutation(order: Uint32Array): boolean {
     seen[id] = 1;
   }
   return true;
-}
-
-/** A list for a message: the first few entries, and how many there are. */
-function shortList(values: readonly number[]): string {
-  return values.length <= 8 ? values.join(',') : `${values.slice(0, 8).join(',')},… (${values.length} in all)`;
 }

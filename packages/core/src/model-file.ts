@@ -3,6 +3,7 @@ import { LOSSES, type LossName } from './losses.js';
 import { Model, validateSpec } from './model.js';
 import type { Dtype, Floats } from './numbers.js';
 import { writeFileAtomically } from './atomic-file.js';
+import { oneLine, shortList, shown } from './quote.js';
 import { UnreadableFile, readRegularFile } from './regular-file.js';
 
 /**
@@ -149,8 +150,8 @@ export function parseModel(text: string, file: string, dtype?: Dtype): Model {
   if (!Array.isArray(biases)) fail(`"biases" must be an array of ${L} vectors (b^1..b^${L}), got ${describe(biases)}`);
   const Ws = weights as unknown[];
   const bs = biases as unknown[];
-  if (Ws.length !== L) fail(`"weights" has ${Ws.length} matrices, expected ${L} (one per layer after the inputs, layers ${spec.layers.join(',')})`);
-  if (bs.length !== L) fail(`"biases" has ${bs.length} vectors, expected ${L} (one per layer after the inputs, layers ${spec.layers.join(',')})`);
+  if (Ws.length !== L) fail(`"weights" has ${Ws.length} matrices, expected ${L} (one per layer after the inputs, layers ${shortList(spec.layers)})`);
+  if (bs.length !== L) fail(`"biases" has ${bs.length} vectors, expected ${L} (one per layer after the inputs, layers ${shortList(spec.layers)})`);
 
   // Shapes first, so the buffer is allocated only for a file that really holds that many numbers.
   const shape = (value: unknown, expected: number, what: string, of: string): unknown[] => {
@@ -235,13 +236,5 @@ function assertFinite(model: Model, file: string): void {
 
 /** A short one-line rendering of a JSON value for messages. */
 function describe(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  if (typeof value === 'number') return String(value); // JSON.stringify would print Infinity (from 1e999) as null
-  const text = JSON.stringify(value) ?? String(value);
-  const short = text.length > 40 ? `${text.slice(0, 37)}...` : text;
-  return oneLine(short);
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
+  return shown(value, 40);
 }

@@ -5,7 +5,8 @@
  */
 import { ACTIVATIONS, type ActivationName } from './activations.js';
 import { LOSSES, type LossName } from './losses.js';
-import { allocFloats, type Dtype, type Floats } from './numbers.js';
+import { DTYPES, allocFloats, type Dtype, type Floats } from './numbers.js';
+import { shortList, shown } from './quote.js';
 import { Rng } from './rng.js';
 
 /** Initial weights N(0, 1)/√n_in ('scaled') or N(0, 1) ('normal', as the seed's network.py). */
@@ -63,17 +64,23 @@ export function layoutOf(layers: readonly number[]): Layout {
   return { wOffset, bOffset, size };
 }
 
+/** The largest model: layers after the inputs, neurons in a layer, parameters in all. */
+export const MAX_LAYERS = 1000;
+export const MAX_LAYER_SIZE = 1_000_000;
+export const MAX_PARAMETERS = 500_000_000;
+
 /** Checks a spec built from user input; throws a RangeError naming the bad field. */
 export function validateSpec(spec: ModelSpec): ModelSpec {
   const { layers } = spec;
   if (!Array.isArray(layers) || layers.length < 2) throw new RangeError('layers needs at least two sizes (inputs and outputs)');
+  if (layers.length > MAX_LAYERS + 1) throw new RangeError(`at most ${MAX_LAYERS} layers after the inputs, got ${layers.length - 1}`);
   for (const n of layers) {
-    if (!Number.isInteger(n) || n < 1 || n > 1_000_000) throw new RangeError(`layer sizes must be integers from 1 to 1000000, got ${n}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_LAYER_SIZE) throw new RangeError(`layer sizes must be integers from 1 to ${MAX_LAYER_SIZE}, got ${shown(n)}`);
   }
-  if (layoutOf(layers).size > 500_000_000) throw new RangeError(`the model has more than 500 million parameters: ${layers.join(',')}`);
-  if (!Object.hasOwn(ACTIVATIONS, spec.activation)) throw new RangeError(`unknown activation "${spec.activation}" (expected ${Object.keys(ACTIVATIONS).join(', ')})`);
-  if (!Object.hasOwn(LOSSES, spec.loss)) throw new RangeError(`unknown loss "${spec.loss}" (expected ${Object.keys(LOSSES).join(', ')})`);
-  if (spec.dtype !== 'float32' && spec.dtype !== 'float64') throw new RangeError(`unknown dtype "${spec.dtype}" (expected float32 or float64)`);
+  if (layoutOf(layers).size > MAX_PARAMETERS) throw new RangeError(`the model has more than 500 million parameters: ${shortList(layers)}`);
+  if (!Object.hasOwn(ACTIVATIONS, spec.activation)) throw new RangeError(`unknown activation ${shown(spec.activation)} (expected ${Object.keys(ACTIVATIONS).join(', ')})`);
+  if (!Object.hasOwn(LOSSES, spec.loss)) throw new RangeError(`unknown loss ${shown(spec.loss)} (expected ${Object.keys(LOSSES).join(', ')})`);
+  if (!DTYPES.includes(spec.dtype)) throw new RangeError(`unknown dtype ${shown(spec.dtype)} (expected ${DTYPES.join(' or ')})`);
   if (spec.loss === 'cross-entropy' && layers[layers.length - 1] < 2) throw new RangeError('the cross-entropy loss (softmax output) needs at least 2 outputs');
   return spec;
 }

@@ -11,9 +11,17 @@ export const EXIT_FAILED = 1;
 /** Bad input: flags, values, files. */
 export const EXIT_BAD_INPUT = 2;
 
-/** One line on stderr, then the exit code. */
+/**
+ * The longest line exitWith prints: far within a pipe's 64 KiB buffer, so the one
+ * write before process.exit is never cut short (a 2 MB message was, on a pipe).
+ */
+const MAX_LINE = 2000;
+
+/** One line on stderr (white space folded, cut to MAX_LINE characters), then the exit code. */
 export function exitWith(message: string, code: number): never {
-  process.stderr.write(`shardprop: ${message}\n`);
+  let line = message.replace(/\s+/g, ' ').trim();
+  if (line.length > MAX_LINE) line = `${line.slice(0, MAX_LINE)}… (${line.length} characters in all)`;
+  process.stderr.write(`shardprop: ${line}\n`);
   process.exit(code);
 }
 
