@@ -540,6 +540,18 @@ describe('the step machine: heartbeats and closing', () => {
     expect(w.machine.state).toBe('idle');
   });
 
+  it('a step that diverged fails without blaming anyone, and its gradients still on the way are stale', () => {
+    const c = new Cluster(2);
+    const [a, b] = [c.join(), c.join()];
+    c.step(1, [0, 1, 2, 6, 7, 8]);
+    c.answer(a);
+    const failed = c.feed({ type: 'diverged', reason: 'its risk is not a finite number' });
+    expect(failed).toEqual([{ type: 'step-failed', step: 1, code: 'SP_ERR_DIVERGED', reason: 'its risk is not a finite number' }]);
+    expect(c.machine.expecting(b)).toMatchObject({ ok: false, code: 'SP_ERR_STALE_ROUND' });
+    expect(c.feed({ type: 'invalid', connection: b, code: 'SP_ERR_STALE_ROUND', reason: 'a gradient for a step given up' })).toEqual([]);
+    expect(c.machine.snapshot()).toHaveLength(2); // nobody dropped
+  });
+
   it('closing while waiting for joiners fails the step; a connection without hello is left to the adapter', () => {
     const c = new Cluster(1);
     const a = c.join();

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadCheckpoint, loadModel } from '@shardprop/core';
+import { checkpointPath, loadCheckpoint, loadModel } from '@shardprop/core';
 import { maxAbsDiff } from '../helpers/arrays.js';
 import { BIN, NODE_FLAGS, collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 import { UNBOUNDED_STEPS } from '../helpers/runs.js';
@@ -169,7 +169,7 @@ describe('checkpoints and --resume', () => {
     const failed = await c.exited;
     expect(failed.code).toBe(1);
     expect(failed.stderr).toMatch(/no worker is left: waiting up to 1 s for a worker to join/);
-    expect(failed.stderr).toMatch(/every worker was lost by step \d+ and none joined within 1 s \(--wait-workers\); checkpoint of step \d+ written to .*checkpoint\.bin \(continue with --resume\)/);
+    expect(failed.stderr).toMatch(/every worker was lost by step \d+ and none joined within 1 s \(--wait-workers\); the checkpoint of step \d+ is in .*checkpoint\.bin \(continue with --resume\) \[SP_ERR_WORKERS_LOST\]/);
     const at = loadCheckpoint(dir).step;
     expect(at).toBeGreaterThan(0);
     const steps = at + RESUMED_STEPS;
@@ -185,7 +185,7 @@ describe('checkpoints and --resume', () => {
     expect(stopped.code, stopped.stderr).toBe(143);
     expect(stopped.stderr).toContain('training stopped while waiting for workers, before its first step');
     expect(stopped.stderr).not.toContain('continue with --resume');
-    expect(existsSync(dir)).toBe(false); // nothing trained: nothing written
+    expect(existsSync(checkpointPath(dir))).toBe(false); // nothing trained: nothing written
   });
 
   it('one SIGTERM stops a coordinator whose every worker is gone at once, with a checkpoint of the last whole step; --resume finishes the same model', async () => {

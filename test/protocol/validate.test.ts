@@ -34,6 +34,8 @@ describe('validation: every check returns its code and reason, none throws', () 
     ['a gradient of the wrong dtype', { grad: Float64Array.from([1, 2, 3, 4]) }, 'SP_ERR_WRONG_ARRAY', /float32 array/],
     ['a gradient as a plain array', { grad: [1, 2, 3, 4] }, 'SP_ERR_WRONG_ARRAY', /float32 array/],
     ['a negative loss', { lossSum: -1 }, 'SP_ERR_BAD_FIELD', /lossSum/],
+    ['a NaN loss (what a diverging run sends)', { lossSum: NaN }, 'SP_ERR_NOT_FINITE', /gradient: lossSum is NaN or infinite/],
+    ['an infinite loss', { lossSum: Infinity }, 'SP_ERR_NOT_FINITE', /gradient: lossSum is NaN or infinite/],
     ['a missing arrival time', { receivedAt: undefined }, 'SP_ERR_BAD_FIELD', /receivedAt/],
     ['an infinite send time', { previousSentAt: Infinity }, 'SP_ERR_BAD_FIELD', /previousSentAt/],
     ['too many correct', { correct: 4 }, 'SP_ERR_BAD_FIELD', /correct/],

@@ -1,9 +1,9 @@
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import {
   CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, shortList, validateOptimizer, validateSpec,
   type Checkpoint, type Dataset, type KernelName, type Kernels, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
+import { checkAppendable, checkFolder, checkReplaceable } from './outputs.js';
 import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_INIT_SCHEME, DEFAULT_LR, UsageError, defaultWorkers, validateTrainOptions, type TrainOptions } from './options.js';
 
 /** Everything a run needs, resolved from the options and the data: the same for every number of workers. */
@@ -132,6 +132,10 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
     if (options.kernel === 'wasm') throw new UsageError(`--kernel wasm (or SHARDPROP_KERNEL=wasm): a model of ${size} does not fit the wasm kernels' memory (4 GiB with its gradients); use --kernel js`);
     kernel = 'js'; // auto: the portable kernels have no such limit
   }
+  // every output checked now: a finished run must not be lost to a path that cannot take it
+  const outPath = options.out ?? defaultOutPath();
+  checkReplaceable('--out', outPath);
+  if (options.checkpointDir !== undefined) checkFolder('--checkpoint-dir', options.checkpointDir);
   const kernels = createKernels(kernel);
   const params = kernels.alloc(model.spec.dtype, model.params.length);
   params.set(model.params);
@@ -151,7 +155,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
     optimizer,
     seed,
     samplerSeed: deriveSeed(seed, 'sampler'),
-    outPath: options.out ?? defaultOutPath(),
+    outPath,
   };
 }
 
@@ -185,23 +189,6 @@ export const EVAL_CHUNK = MAX_CHUNK;
 export function fitsWasmMemory(size: number, dtype: 'float32' | 'float64', workers: number): boolean {
   const arrays = 2 + Math.max(workers, 0);
   return arrays * size * (dtype === 'float64' ? 8 : 4) <= 3.5 * 2 ** 30;
-}
-
-/** A log file the run appends to: its folder is made, and it must be writable now, not after the first epoch. */
-function checkAppendable(flag: string, path: string): void {
-  try {
-    makeFolders(dirname(resolve(path)));
-    appendFileSync(path, '');
-  } catch (err) {
-    throw new UsageError(`${flag} ${path}: cannot write there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-  }
-}
-
-/** mkdir -p, one level at a time (Node's recursive mkdir can spin on a path under /proc). */
-function makeFolders(dir: string): void {
-  if (existsSync(dir)) return;
-  makeFolders(dirname(dir));
-  mkdirSync(dir);
 }
 
 /** runs/<UTC time>/model.json under the current directory: a new folder per run, so nothing is overwritten. */

@@ -33,6 +33,8 @@ export type MachineEvent =
   /** The training loop asks for a step's gradient sum over `batch` at `params`, into `grad`. */
   | { type: 'step'; step: number; batch: Uint32Array; params: Floats; grad: Floats; now: number }
   | { type: 'tick'; now: number }
+  /** The step in flight diverged (a gradient that is not finite, checked by the coordinator itself): it fails, and nobody is blamed. */
+  | { type: 'diverged'; reason: string; now: number }
   /** The run is to stop: the step in flight may finish, but nobody waits for workers any more. */
   | { type: 'stop'; now: number }
   /** The run is over: tell every worker, fail a step in flight. */

@@ -90,6 +90,8 @@ export class StepMachine {
   private lastLoss = '';
   /** A stop was asked for: a step no worker is left to compute fails at once instead of waiting. */
   private stopping = false;
+  /** The last step failed (diverged, stopped, waited out): gradients still on their way for it are stale, not offences. */
+  private givenUp = false;
   private actions: Action[] = [];
 
   /** The step's sum: one slot per member, made when the shards are cut. */
@@ -124,7 +126,10 @@ export class StepMachine {
   /** What a gradient from `connection` must be now, and where its values go; SP_ERR_UNASKED when none is wanted from it. */
   expecting(connection: ConnectionId): Checked<{ expectation: Expectation; into: Floats }> {
     const m = this.byConnection.get(connection);
-    if (!this.owes(m)) return failure('SP_ERR_UNASKED', 'a gradient nobody asked for');
+    if (!this.owes(m)) {
+      if (m && this.givenUp) return failure('SP_ERR_STALE_ROUND', 'a gradient for a step given up');
+      return failure('SP_ERR_UNASKED', 'a gradient nobody asked for');
+    }
     const f = this.inFlight!;
     return { ok: true, message: this.sum.expecting(m.slot, f.step, f.round) };
   }
@@ -166,7 +171,10 @@ export class StepMachine {
         break;
       case 'stop':
         this.stopping = true;
-        if (this.machineState === 'waiting for joiners') this.failStopped();
+        if (this.machineState === 'waiting for joiners') this.giveUp('SP_ERR_STOPPED', `stopped while no worker was left to compute step ${this.inFlight!.step}`);
+        break;
+      case 'diverged':
+        if (this.machineState === 'in step') this.giveUp('SP_ERR_DIVERGED', event.reason);
         break;
       case 'close':
         this.onClose(event.reason);
@@ -293,6 +301,7 @@ export class StepMachine {
     // the training loop asks for a step only once workers are ready and the last step is done
     if (this.machineState !== 'idle') throw new Error(`step ${e.step} asked for while ${this.machineState}`);
     this.lastStep = e.step;
+    this.givenUp = false;
     this.inFlight = { step: e.step, batch: e.batch, params: e.params, grad: e.grad, round: 0, sentAt: 0, deadline: 0, lost: false, lastReceivedAt: 0, lastPreviousSentAt: 0 };
     if (this.members.length + this.joining.length === 0) this.waitForJoiners('no worker is left', e.now);
     else this.send(e.now);
@@ -333,19 +342,20 @@ export class StepMachine {
 
   /** Every worker is gone: wait for one to join, up to --wait-workers, then fail the step (at once when stopping). */
   private waitForJoiners(why: string, now: number): void {
-    if (this.stopping) return this.failStopped();
+    if (this.stopping) return this.giveUp('SP_ERR_STOPPED', `stopped while no worker was left to compute step ${this.inFlight!.step}`);
     const seconds = this.waitWorkersMs / 1000;
     this.machineState = 'waiting for joiners';
     this.inFlight!.deadline = now + this.waitWorkersMs;
     this.log('warn', { step: this.inFlight!.step, waitSeconds: seconds }, `${why}: waiting up to ${seconds} s for a worker to join (shardprop worker --connect ${this.options.url})`);
   }
 
-  /** The run is to stop and no worker is left to compute the step in flight: it fails now, as stopped. */
-  private failStopped(): void {
+  /** The step in flight fails (stopped, diverged, waited out); the workers stay, and their gradients for it still on the way are stale. */
+  private giveUp(code: ErrorCode, reason: string): void {
     const f = this.inFlight!;
     this.inFlight = null;
     this.machineState = 'idle';
-    this.actions.push({ type: 'step-failed', step: f.step, code: 'SP_ERR_STOPPED', reason: `stopped while no worker was left to compute step ${f.step}` });
+    this.givenUp = true;
+    this.actions.push({ type: 'step-failed', step: f.step, code, reason });
   }
 
   private onGradient(connection: ConnectionId, g: Gradient, now: number): void {
@@ -454,9 +464,7 @@ export class StepMachine {
       for (const m of late) this.drop(m, 'SP_ERR_STEP_TIMEOUT', `no gradient within ${this.stepTimeoutMs / 1000} s (--step-timeout)`);
     } else if (this.machineState === 'waiting for joiners') {
       // the training loop stops at this failure: no later step is asked for
-      this.inFlight = null;
-      this.machineState = 'idle';
-      this.actions.push({ type: 'step-failed', step: f.step, code: 'SP_ERR_WORKERS_LOST', reason: `every worker was lost by step ${f.step} and none joined within ${this.waitWorkersMs / 1000} s (--wait-workers)` });
+      this.giveUp('SP_ERR_WORKERS_LOST', `every worker was lost by step ${f.step} and none joined within ${this.waitWorkersMs / 1000} s (--wait-workers)`);
     }
   }
 

@@ -1,7 +1,7 @@
-import { appendFileSync } from 'node:fs';
-import { EVAL_CHUNK } from './plan.js';
-import { Backprop, Optimizer, Sampler, saveCheckpoint, saveModel, type BatchResult, type Floats, type Model } from '@shardprop/core';
-import type { TrainingPlan } from './plan.js';
+import { Backprop, Optimizer, Sampler, type BatchResult, type Floats, type Model, type OptimizerConfig } from '@shardprop/core';
+import { Keeper } from './keeping.js';
+import { OutputError, appendLine } from './outputs.js';
+import { EVAL_CHUNK, type TrainingPlan } from './plan.js';
 
 /**
  * Computes the gradient SUM of the global batch of one step. The in-process engine
@@ -112,6 +112,26 @@ export function isStop(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'SP_ERR_STOPPED';
 }
 
+/** A step whose gradient or risk is not finite, for every worker alike: the math diverged (SP_ERR_DIVERGED). */
+function isDiverged(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'SP_ERR_DIVERGED';
+}
+
+function diverged(why: string): Error & { code: string } {
+  return Object.assign(new Error(why), { code: 'SP_ERR_DIVERGED' });
+}
+
+/** The run diverged: its risk or gradient left the finite numbers. Not a worker's fault, nor bad input. */
+export class TrainingDiverged extends Error {
+  override name = 'TrainingDiverged';
+  readonly code = 'SP_ERR_DIVERGED';
+  constructor(readonly step: number, why: string, optimizer: OptimizerConfig, kept?: { step: number; path: string }) {
+    const smaller = optimizer.weightDecay ? `a smaller --lr than ${optimizer.lr} or --weight-decay than ${optimizer.weightDecay}` : `a smaller --lr than ${optimizer.lr}`;
+    const checkpoint = kept ? `; the last checkpoint, of step ${kept.step} (finite parameters), is ${kept.path}` : '';
+    super(`training diverged at step ${step}: ${why}; try ${smaller}${checkpoint}`);
+  }
+}
+
 /** Gradients computed in this process: the reference every distributed run must match. */
 export function inProcessEngine(plan: TrainingPlan): GradientEngine {
   const bp = new Backprop(plan.spec, plan.chunk, plan.kernels);
@@ -145,6 +165,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   const optimizer = new Optimizer(plan.optimizer, model.params.length, plan.spec.dtype, plan.kernels);
   const grad = plan.kernels.alloc(plan.spec.dtype, model.params.length);
   const evaluator = new Backprop(plan.spec, EVAL_CHUNK, plan.kernels);
+  const keeper = new Keeper(plan, model, optimizer, sampler, plan.kernels, hooks.onCheckpoint);
   const started = performance.now();
   let samples = 0;
   let epochLoss = 0;
@@ -152,25 +173,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   let lastProgress = 0;
 
   const elapsed = (): number => (performance.now() - started) / 1000;
-  const { checkpointDir, checkpointEvery } = plan.options;
-  /** A checkpoint after `step`; `undrawn` rewinds the sampler past a batch drawn for a step that failed. */
-  const checkpoint = (step: number, undrawn = 0): string | undefined => {
-    if (checkpointDir === undefined) return undefined;
-    const samplerState = sampler.state();
-    // within an epoch, moving the cursor back draws the same batch again; a fresh epoch keeps its new permutation
-    samplerState.cursor -= undrawn;
-    const path = saveCheckpoint(checkpointDir, {
-      step,
-      fingerprint: plan.fingerprint,
-      spec: plan.spec,
-      batchSize: plan.batchSize,
-      params: model.params,
-      optimizer: { config: plan.optimizer, state: optimizer.state() },
-      sampler: samplerState,
-    });
-    hooks.onCheckpoint?.(step, path);
-    return path;
-  };
+  const { checkpointEvery, metrics: metricsFile, trace } = plan.options;
   let firstStep = 1;
   const resume = plan.resumeFrom;
   if (resume) {
@@ -193,7 +196,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
       metrics.testRisk = r.lossSum / r.count;
       metrics.testAccuracy = r.correct / r.count;
     }
-    if (plan.options.metrics) appendFileSync(plan.options.metrics, JSON.stringify(metrics) + '\n');
+    if (metricsFile) appendLine('--metrics', metricsFile, JSON.stringify(metrics) + '\n');
     hooks.onEpoch?.(metrics);
     epochLoss = 0;
     epochCount = 0;
@@ -201,24 +204,27 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
 
   const stop = () => engine.stop?.();
   hooks.signal?.addEventListener('abort', stop, { once: true });
+  let step = firstStep;
   try {
-    for (let step = firstStep; step <= plan.totalSteps; step++) {
+    for (; step <= plan.totalSteps; step++) {
       const epoch = sampler.epoch;
       const indices = sampler.next();
       let result: BatchResult;
       try {
         result = await engine.gradient(step, indices, model, grad);
+        if (!Number.isFinite(result.lossSum)) throw diverged('its risk is not a finite number');
       } catch (err) {
-        // the run cannot go on; what it did so far is kept for --resume
-        const path = checkpoint(step - 1, indices.length);
+        // the run cannot go on; what it did so far is kept for --resume (a diverged run's last finite parameters)
+        const path = keeper.checkpoint(step - 1, indices.length);
         if (isStop(err)) throw new TrainingInterrupted(step - 1, path);
-        if (path && err instanceof Error) err.message += `; checkpoint of step ${step - 1} written to ${path} (continue with --resume)`;
+        if (isDiverged(err)) throw new TrainingDiverged(step, (err as Error).message, plan.optimizer, keeper.kept());
+        if (err instanceof Error) err.message += keeper.recovery();
         throw err;
       }
       optimizer.step(model.params, grad, result.count);
-      if (plan.options.trace) {
+      if (trace) {
         const record = { step, epoch: epoch + 1, batch: Array.from(indices), count: result.count, lossSum: result.lossSum, workers: engine.contributions?.() };
-        appendFileSync(plan.options.trace, JSON.stringify(record) + '\n');
+        appendLine('--trace', trace, JSON.stringify(record) + '\n');
       }
       samples += result.count;
       epochLoss += result.lossSum;
@@ -229,15 +235,26 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
         hooks.onStep({ step, totalSteps: plan.totalSteps, epoch: epoch + 1, risk: epochLoss / epochCount, samplesPerSecond: samples / Math.max(elapsed(), 1e-9) });
       }
       if (epochDone) endEpoch(step, epoch + 1);
-      if (checkpointEvery !== undefined && step % checkpointEvery === 0) checkpoint(step);
-      if (hooks.signal?.aborted) throw new TrainingInterrupted(step, checkpoint(step));
+      if (checkpointEvery !== undefined && step % checkpointEvery === 0) keeper.checkpoint(step);
+      if (hooks.signal?.aborted) throw new TrainingInterrupted(step, keeper.checkpoint(step));
     }
+  } catch (err) {
+    // a log or a checkpoint that could not be written after a whole step: that step is kept if it can be
+    if (err instanceof OutputError && err.flag !== '--checkpoint-dir') {
+      try {
+        keeper.checkpoint(step);
+      } catch {
+        // the checkpoint folder refuses too: the message says which checkpoint is left
+      }
+      err.message += keeper.recovery();
+    }
+    throw err;
   } finally {
     hooks.signal?.removeEventListener('abort', stop);
   }
   const seconds = elapsed();
 
-  saveModel(model, plan.outPath);
+  keeper.saveModel(plan.totalSteps);
   const trainEval = evaluator.evaluate(model, train);
   const summary: TrainSummary = {
     steps: plan.totalSteps,

@@ -9,6 +9,7 @@ import type { WebSocket } from 'ws';
 import { factorWidth, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type ErrorCode, type GradientForm } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
+import { DivergenceCheck } from './divergence.js';
 import { resolveGradientForm } from './gradient-form.js';
 import type { TrainingPlan } from './plan.js';
 import type { Action, ConnectionId, MachineEvent, WorkerSnapshot } from './step-events.js';
@@ -61,6 +62,9 @@ export class Coordinator implements GradientEngine {
   private readonly ticker: NodeJS.Timeout;
   private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
   private pending: { resolve: (r: BatchResult) => void; reject: (err: Error) => void } | null = null;
+  /** The step asked for last, for the divergence check. */
+  private current: { step: number; batch: Uint32Array; model: Model } | null = null;
+  private readonly divergence: DivergenceCheck;
   /** Sends of 'done' still on their way (awaited by close). */
   private readonly goodbyes: Promise<void>[] = [];
   private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0, syncSeconds: 0 };
@@ -70,6 +74,7 @@ export class Coordinator implements GradientEngine {
       plan: options.plan, expect: options.expect, gradientForm, url: this.url,
       stepTimeoutMs: options.stepTimeoutMs, waitWorkersMs: options.waitWorkersMs, heartbeatMs: options.heartbeatMs, helloTimeoutMs: options.helloTimeoutMs,
     });
+    this.divergence = new DivergenceCheck(options.plan);
     transport.wss.on('connection', (ws, req) => this.connect(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
     // The tick waits for the I/O already there (setImmediate runs after this turn's poll phase): a loop held
     // up past a deadline reads the gradient that arrived in time before it drops anyone for being late.
@@ -124,6 +129,7 @@ export class Coordinator implements GradientEngine {
   }
 
   gradient(step: number, batch: Uint32Array, model: Model, grad: Floats): Promise<BatchResult> {
+    this.current = { step, batch, model };
     return new Promise((resolve, reject) => {
       this.pending = { resolve, reject };
       // the parameters go out straight from model.params: they do not change before every worker has answered
@@ -194,7 +200,14 @@ export class Coordinator implements GradientEngine {
     const gradient = expected.ok ? decodeGradient(data, expected.message.expectation, expected.message.into) : expected;
     // stamped once checked: copying and checking the values is part of its arrival, not of the wait for the next one
     const now = performance.now();
-    return gradient.ok ? { type: 'gradient', connection, gradient: gradient.message, now } : { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now };
+    if (gradient.ok) return { type: 'gradient', connection, gradient: gradient.message, now };
+    if (gradient.code === 'SP_ERR_NOT_FINITE' && expected.ok && this.current) {
+      // the math's fault or the worker's? the same batch, computed here, tells
+      const { step, batch, model } = this.current;
+      const reason = this.divergence.diverged(step, expected.message.expectation.round, model, batch);
+      if (reason !== null) return { type: 'diverged', reason, now: performance.now() };
+    }
+    return { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now };
   }
 
   private feed(event: MachineEvent): void {

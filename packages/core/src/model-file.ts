@@ -32,8 +32,11 @@ export interface ModelJson {
 /** Any problem with a model file; the message is one line that starts with the file's name. */
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
-  constructor(readonly file: string, problem: string) {
+  /** The system's error code, when the file system refused (ENOSPC, EROFS, ...). */
+  readonly code?: string;
+  constructor(readonly file: string, problem: string, code?: string) {
     super(`${file}: ${problem}`);
+    this.code = code;
   }
 }
 
@@ -72,7 +75,7 @@ export function saveModel(model: Model, path: string): void {
     writeFileAtomically(path, (put) => writeModelText(model, (text) => put(Buffer.from(text, 'utf8'))));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    throw new ModelFileError(path, `cannot write the model file (${e.code ?? 'error'}: ${oneLine(String(e.message))})`);
+    throw new ModelFileError(path, `cannot write the model file (${e.code ?? 'error'}: ${oneLine(String(e.message))})`, e.code);
   }
 }
 

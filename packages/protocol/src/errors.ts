@@ -42,6 +42,7 @@ export const ERROR_CODES = [
   // the run
   'SP_ERR_WORKERS_LOST',
   'SP_ERR_STOPPED',
+  'SP_ERR_DIVERGED',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

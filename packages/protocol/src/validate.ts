@@ -80,7 +80,10 @@ export function decodeGradient(data: Frames, expect: Expectation, into?: Floats)
   if (!isCount(m.round) || m.round > expect.round) return failure('SP_ERR_WRONG_ROUND', `gradient for round ${String(m.round)} of step ${expect.step}, expected round ${expect.round}`);
   if (m.round < expect.round) return failure('SP_ERR_STALE_ROUND', `a gradient for round ${m.round} of step ${expect.step}, now in round ${expect.round}`);
   if (m.count !== expect.count) return failure('SP_ERR_WRONG_COUNT', `gradient over ${String(m.count)} samples, expected ${expect.count}`);
-  if (typeof m.lossSum !== 'number' || !Number.isFinite(m.lossSum) || m.lossSum < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: lossSum must be a finite non-negative number');
+  if (typeof m.lossSum !== 'number') return failure('SP_ERR_BAD_FIELD', 'gradient: lossSum must be a finite non-negative number');
+  // a non-finite loss, like non-finite values, is what a diverging run sends: the receiver tells the two apart
+  if (!Number.isFinite(m.lossSum)) return failure('SP_ERR_NOT_FINITE', 'gradient: lossSum is NaN or infinite');
+  if (m.lossSum < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: lossSum must be a finite non-negative number');
   if (!isCount(m.correct) || m.correct > expect.count) return failure('SP_ERR_BAD_FIELD', 'gradient: correct must be an integer from 0 to count');
   if (typeof m.computeMs !== 'number' || !Number.isFinite(m.computeMs) || m.computeMs < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: computeMs must be a finite non-negative number');
   if (typeof m.receivedAt !== 'number' || !Number.isFinite(m.receivedAt) || typeof m.previousSentAt !== 'number' || !Number.isFinite(m.previousSentAt)) {
