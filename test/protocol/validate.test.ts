@@ -68,6 +68,9 @@ describe('validation: every check returns its code and reason, none throws', () 
     // the spec is checked as the core checks it (here: an unknown activation), and ids against the total
     expect(refused(decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec: { ...spec, activation: 'swish' }, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).reason).toMatch(/welcome: bad model spec: unknown activation/);
     expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2 }))).reason).toMatch(/sample id 4 beyond/);
+    // ids ascend, each once: a worker finds a sample's row by a binary search, with no array the size of the data set
+    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([2, 1]), inputs: 3, outputs: 2 }))).reason).toBe('shard: sample ids must ascend, got 1 after 2');
+    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([1, 1]), inputs: 3, outputs: 2 }))).code).toBe('SP_ERR_BAD_SHARD');
   });
 
   it('tells an earlier round of the current step (overtaken by a resend) from an offence', () => {

@@ -66,6 +66,20 @@ describe('the worker session', () => {
     expect(sentGradient(s.handle({ type: 'step', step: step([8, 1, 6], 2), receivedAt: 0, previousSentAt: 0 })).count).toBe(2);
   });
 
+  it('holds a shard of a huge data set without an array of its size, and refuses a model larger than it may allocate', () => {
+    // a fake coordinator's 10^9 samples once made the worker allocate 4 GB for its row index
+    const s = new WorkerSession(undefined, () => 0);
+    const huge = { ...welcome(shardOf([2, 3])), total: 1_000_000_000, shard: { ...shardOf([2, 3]), indices: Uint32Array.from([2, 999_999_999]) } };
+    huge.shard.x = new Float64Array(6);
+    huge.shard.y = new Float64Array(4);
+    expect(s.handle({ type: 'message', message: huge }).map((a) => a.type)).toEqual(['joined', 'log']);
+    expect(sentGradient(s.handle({ type: 'step', step: { ...step([5, 999_999_999, 7]), params: model.params.slice() }, receivedAt: 0, previousSentAt: 0 })).count).toBe(1);
+    const small = new WorkerSession(undefined, () => 0, 1000);
+    const [log, finish] = small.handle({ type: 'message', message: welcome(shardOf([1])) });
+    expect(finish).toMatchObject({ type: 'finish', exit: { reason: 'invalid', code: 'SP_ERR_TOO_LARGE' } });
+    expect((log as { message: string }).message).toMatch(/the coordinator's model \(layers 3,4,2, float64\) needs \d+ bytes here, more than the 1000 bytes this worker may use/);
+  });
+
   it('stops, with the protocol\'s code, on what it cannot take', () => {
     const finish = (actions: SessionAction[]) => actions.find((a): a is Extract<SessionAction, { type: 'finish' }> => a.type === 'finish')?.exit;
     expect(finish(new WorkerSession(undefined).handle({ type: 'step', step: step([1]), receivedAt: 0, previousSentAt: 0 }))).toMatchObject({ reason: 'invalid', code: 'SP_ERR_BEFORE_WELCOME' });

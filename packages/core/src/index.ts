@@ -22,5 +22,5 @@ export { loadMnist, type MnistOptions } from './loaders/mnist.js';
 export { xor, spirals, circles, type SyntheticOptions } from './loaders/synthetic.js';
 export { CheckpointError, CHECKPOINT_FILE, checkpointPath, saveCheckpoint, loadCheckpoint, type Checkpoint } from './checkpoint.js';
 export { writeFileAtomically } from './atomic-file.js';
-export { shown, shortList, oneLine } from './quote.js';
+export { shown, shortList, oneLine, bytesShown } from './quote.js';
 export { readRegularFile, UnreadableFile, MAX_FILE_BYTES } from './regular-file.js';

@@ -17,6 +17,11 @@ export function shortList(values: readonly number[], first = 8): string {
   return values.length <= first ? values.join(',') : `${values.slice(0, first).join(',')},… (${values.length} in all)`;
 }
 
+/** A size for a message: bytes below a MiB, MiB with a decimal below a GiB, whole MiB above. */
+export function bytesShown(bytes: number): string {
+  return bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 30 ? 1 : 0)} MiB`;
+}
+
 /** Text on one line: runs of white space (newlines too) become one space. */
 export function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();

@@ -6,6 +6,7 @@
  * reason into its own error class, with the file's name.
  */
 import { closeSync, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { bytesShown } from './quote.js';
 
 /** Why a file could not be read, without its name (the caller's error names it). */
 export class UnreadableFile extends Error {
@@ -31,7 +32,7 @@ export function readRegularFile(path: string, maxBytes = MAX_FILE_BYTES): Buffer
     // the file named may have been swapped since the stat: what is open is what counts
     const stats = fstatSync(fd);
     if (kindOf(stats) !== 'file') throw new UnreadableFile(`is a ${kindOf(stats)}, not a regular file`);
-    if (stats.size > maxBytes) throw new UnreadableFile(`is ${mebibytes(stats.size)}, more than the ${mebibytes(maxBytes)} it may have`);
+    if (stats.size > maxBytes) throw new UnreadableFile(`is ${bytesShown(stats.size)}, more than the ${bytesShown(maxBytes)} it may have`);
     const bytes = Buffer.allocUnsafe(stats.size);
     let at = 0;
     while (at < bytes.length) {
@@ -73,8 +74,4 @@ function reasonOf(err: NodeJS.ErrnoException): string {
     default:
       return `cannot read it (${err.code ?? err.message})`;
   }
-}
-
-function mebibytes(bytes: number): string {
-  return bytes < 2 ** 20 ? `${bytes} bytes` : `${(bytes / 2 ** 20).toFixed(bytes < 2 ** 30 ? 1 : 0)} MiB`;
 }

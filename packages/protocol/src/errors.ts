@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'SP_ERR_BEFORE_WELCOME',
   'SP_ERR_REPEATED_SAMPLES',
   'SP_ERR_NO_DATA',
+  'SP_ERR_TOO_LARGE',
   // a message that passed its checks and still could not be handled: a bug, or a resource limit
   'SP_ERR_UNEXPECTED',
   // not an offence: a gradient for an earlier sending of the step in flight, ignored

@@ -185,7 +185,12 @@ function checkWelcome(m: Record<string, unknown>): Checked<Welcome> {
 function checkShard(value: unknown, spec: ModelSpec, total: number): Checked<ShardData> {
   const shard = value as ShardData | undefined;
   if (!shard || typeof shard !== 'object' || !(shard.indices instanceof Uint32Array)) return failure('SP_ERR_BAD_SHARD', 'bad shard');
-  for (const g of shard.indices) if (g >= total) return failure('SP_ERR_BAD_SHARD', `shard: sample id ${g} beyond the data set's ${total}`);
+  let previous = -1;
+  for (const g of shard.indices) {
+    if (g >= total) return failure('SP_ERR_BAD_SHARD', `shard: sample id ${g} beyond the data set's ${total}`);
+    if (g <= previous) return failure('SP_ERR_BAD_SHARD', `shard: sample ids must ascend, got ${g} after ${previous}`);
+    previous = g;
+  }
   if (shard.inputs !== spec.layers[0] || shard.outputs !== spec.layers[spec.layers.length - 1]) return failure('SP_ERR_BAD_SHARD', 'the shard\'s width does not match the model');
   const n = shard.indices.length;
   if (shard.x !== undefined || shard.y !== undefined) {

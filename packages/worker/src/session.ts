@@ -3,6 +3,7 @@
  * coordinator in (already decoded and checked), what to do out (send a gradient,
  * log, finish). client.ts feeds it from a WebSocket; tests feed it by hand.
  */
+import { totalmem } from 'node:os';
 import type { Dataset } from '@shardprop/core';
 import type { ErrorCode, Receiving, Step, ToWorker } from '@shardprop/protocol';
 import { ShardWorker } from './shard-worker.js';
@@ -31,7 +32,15 @@ export type SessionAction =
 export class WorkerSession {
   private worker: ShardWorker | null = null;
 
-  constructor(private readonly ownData: Dataset | undefined, private readonly now: () => number = () => performance.now()) {}
+  /**
+   * `maxBytes`: the most a welcome may make this worker allocate (the model, its
+   * gradient and scratch); a coordinator asking for more is refused in one line.
+   */
+  constructor(
+    private readonly ownData: Dataset | undefined,
+    private readonly now: () => number = () => performance.now(),
+    private readonly maxBytes = defaultMaxBytes(),
+  ) {}
 
   /** What the next coordinator message is checked against: the model's sizes once welcomed. */
   get receiving(): Receiving | undefined {
@@ -48,7 +57,7 @@ export class WorkerSession {
     const m = event.message;
     switch (m.type) {
       case 'welcome': {
-        const made = ShardWorker.fromWelcome(m, this.ownData, this.now);
+        const made = ShardWorker.fromWelcome(m, this.ownData, this.now, this.maxBytes);
         if (!made.ok) return invalid(made.code, made.reason);
         this.worker = made.message;
         const fields = { workerId: m.workerId, samples: m.shard.indices.length, shard: idRanges(m.shard.indices), fingerprint: m.fingerprint, kernel: m.kernel };
@@ -85,4 +94,9 @@ export function idRanges(ids: Uint32Array): [number, number][] {
     else ranges.push([id, id + 1]);
   }
   return ranges;
+}
+
+/** What a worker may allocate for a coordinator's model by default: half of this machine's memory. */
+export function defaultMaxBytes(): number {
+  return totalmem() / 2;
 }

@@ -4,7 +4,7 @@
  * no sockets, timers or logs (the clock for computeMs is given).
  */
 import {
-  Backprop, FactoredBackprop, Model, allocFloats, createKernels, datasetAs, factorWidth, layoutOf, makeDataset, subset,
+  Backprop, FactoredBackprop, Model, allocFloats, bytesShown, createKernels, datasetAs, factorWidth, layoutOf, makeDataset, shortList, subset,
   type Dataset, type Floats, type Kernels,
 } from '@shardprop/core';
 import { encodeGradient, failure, type Checked, type Failure, type Receiving, type ShardData, type Step, type Welcome } from '@shardprop/protocol';
@@ -22,8 +22,8 @@ export class ShardWorker {
   private data!: Dataset;
   /** The dense gradient sum, or room for the factors of up to a whole shard (kept when a new shard fits). */
   private grad: Floats | null = null;
-  /** Global sample id → row of the shard, or -1. */
-  private localRow!: Int32Array;
+  /** The shard's sample ids, ascending (the protocol checks it): a sample's row is its place here. */
+  private ids!: Uint32Array;
   private local!: Uint32Array;
 
   /** A worker for `welcome`; its shard is set by setShard, which the caller must check. */
@@ -37,8 +37,12 @@ export class ShardWorker {
     this.receiving = { params: this.model.params, spec, total: welcome.total };
   }
 
-  /** The worker a welcome makes, or why its shard cannot be held here. */
-  static fromWelcome(welcome: Welcome, ownData: Dataset | undefined, now: () => number): Checked<ShardWorker> {
+  /** The worker a welcome makes, or why it cannot be made here: its shard does not fit, or the model needs more than `maxBytes`. */
+  static fromWelcome(welcome: Welcome, ownData: Dataset | undefined, now: () => number, maxBytes: number): Checked<ShardWorker> {
+    const need = bytesNeeded(welcome);
+    if (need > maxBytes) {
+      return failure('SP_ERR_TOO_LARGE', `the coordinator's model (layers ${shortList(welcome.spec.layers)}, ${welcome.spec.dtype}) needs ${bytesShown(need)} here, more than the ${bytesShown(maxBytes)} this worker may use`);
+    }
     const worker = new ShardWorker(welcome, ownData, now);
     const set = worker.setShard(welcome.shard);
     return set ?? { ok: true, message: worker };
@@ -60,10 +64,7 @@ export class ShardWorker {
     }
     const room = this.factored ? shard.indices.length * this.factorWidth : this.model.params.length;
     if (this.grad === null || this.grad.length < room) this.grad = this.kernels.alloc(spec.dtype, room);
-    this.localRow = new Int32Array(total).fill(-1);
-    shard.indices.forEach((g, row) => {
-      this.localRow[g] = row;
-    });
+    this.ids = shard.indices;
     this.local = new Uint32Array(Math.max(1, shard.indices.length));
     return null;
   }
@@ -76,7 +77,7 @@ export class ShardWorker {
     const { batch } = step;
     for (let i = 0; i < batch.length; i++) {
       const g = batch[i];
-      const row = g < this.localRow.length ? this.localRow[g] : -1;
+      const row = rowOf(this.ids, g);
       if (row >= 0) {
         if (count === this.local.length) return failure('SP_ERR_REPEATED_SAMPLES', 'step: the batch repeats samples of this shard');
         this.local[count++] = row;
@@ -93,4 +94,32 @@ export class ShardWorker {
     const head = { type: 'gradient' as const, step: step.step, round: step.round, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: this.now() - t0, receivedAt, previousSentAt };
     return { ok: true, message: encodeGradient(head, grad) };
   }
+}
+
+/** The place of `id` in the ascending `ids`, or -1. */
+function rowOf(ids: Uint32Array, id: number): number {
+  let lo = 0;
+  let hi = ids.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = ids[mid];
+    if (v === id) return mid;
+    if (v < id) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+/**
+ * The bytes a worker allocates for a welcome, beyond the message itself: the
+ * parameters, the gradient (or the factors of its whole shard), and backprop's
+ * scratch (Z, A and Δ of every layer for a chunk of rows, and the targets).
+ */
+export function bytesNeeded(w: Welcome): number {
+  const { layers, dtype } = w.spec;
+  const size = layoutOf(layers).size;
+  const width = dtype === 'float64' ? 8 : 4;
+  const neurons = layers.reduce((sum, n) => sum + n, 0);
+  const gradient = w.gradientForm === 'factors' ? w.shard.indices.length * factorWidth(layers) : size;
+  return width * (size + gradient + w.chunk * (3 * neurons + layers[layers.length - 1]));
 }
