@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Backprop, FactoredBackprop, Model, Rng, jsKernels, makeDataset, type ModelSpec } from '@shardprop/core';
-import { MAX_PENDING_CONNECTIONS, MAX_WORKERS, StepMachine, type Action, type ConnectionId, type MachineEvent, type TrainingPlan } from '@shardprop/coordinator';
+import { MAX_PENDING_CONNECTIONS, MAX_PENDING_PER_HOST, MAX_WORKERS, StepMachine, THROTTLE_MS, type Action, type ConnectionId, type MachineEvent, type TrainingPlan } from '@shardprop/coordinator';
 import { PROTOCOL_VERSION, decodeGradient, encodeGradient, type GradientForm, type Step, type ToWorker } from '@shardprop/protocol';
 import { WorkerSession } from '@shardprop/worker';
 
@@ -80,9 +80,9 @@ class Cluster {
     return connection;
   }
 
-  connect(): ConnectionId {
+  connect(host = '127.0.0.1'): ConnectionId {
     const connection = this.nextConnection++;
-    this.feed({ type: 'connected', connection, address: `127.0.0.1:${40000 + connection}` });
+    this.feed({ type: 'connected', connection, address: `${host}:${40000 + connection}` });
     return connection;
   }
 
@@ -202,21 +202,57 @@ describe('the step machine: joining', () => {
     expect(c.machine.snapshot().map((w) => w.name)).toEqual(['b', 'c']);
   });
 
-  it('drops a connection that sends no hello in time, and connections beyond the pending limit at once', () => {
+  it('drops a connection that sends no hello in time; a flood of them is logged a line at a time', () => {
     const c = new Cluster(1);
     const silent = c.connect();
     c.now = HELLO_TIMEOUT - 1;
     expect(ofType(c.feed({ type: 'tick' }), 'drop')).toHaveLength(0);
     c.now = HELLO_TIMEOUT;
-    expect(ofType(c.feed({ type: 'tick' }), 'drop')).toEqual([{ type: 'drop', to: silent, code: 'SP_ERR_HELLO_TIMEOUT', reason: 'no hello in time' }]);
-    const many = Array.from({ length: MAX_PENDING_CONNECTIONS }, () => c.connect());
-    expect(ofType(c.actions, 'drop')).toHaveLength(1);
-    const over = c.connect();
-    expect(ofType(c.actions, 'drop').at(-1)).toMatchObject({ to: over, code: 'SP_ERR_TOO_MANY_PENDING' });
-    // one of the pending ones says hello: there is room again
-    c.feed({ type: 'hello', connection: many[0], hello: { type: 'hello', version: PROTOCOL_VERSION, name: 'late' } });
-    c.connect();
-    expect(ofType(c.actions, 'drop')).toHaveLength(2);
+    const first = c.feed({ type: 'tick' });
+    expect(ofType(first, 'drop')).toEqual([{ type: 'drop', to: silent, code: 'SP_ERR_HELLO_TIMEOUT', reason: 'no hello in time' }]);
+    expect(logged(first, 'dropped connections that sent no hello in time')[0].fields).toMatchObject({ dropped: 1 });
+    for (let i = 0; i < 5; i++) c.connect('10.0.0.9');
+    c.now += HELLO_TIMEOUT;
+    const more = c.feed({ type: 'tick' });
+    expect(ofType(more, 'drop')).toHaveLength(5);
+    expect(logged(more, /no hello/)).toHaveLength(0); // within the window: counted, not logged
+    c.now += THROTTLE_MS;
+    expect(logged(c.feed({ type: 'tick' }), 'dropped connections that sent no hello in time')[0].fields).toMatchObject({ dropped: 5 });
+  });
+
+  it(`makes way for a newcomer when ${MAX_PENDING_CONNECTIONS} have not said hello, its host's oldest first: a flood keeps no worker out`, () => {
+    const c = new Cluster(1);
+    const flood = Array.from({ length: MAX_PENDING_PER_HOST }, () => c.connect('10.0.0.1'));
+    expect(ofType(c.actions, 'drop')).toHaveLength(0);
+    // one more from the same host: its own oldest goes
+    const more = c.connect('10.0.0.1');
+    expect(ofType(c.actions, 'drop')).toEqual([{ type: 'drop', to: flood[0], code: 'SP_ERR_TOO_MANY_PENDING', reason: 'too many connections have not said hello yet' }]);
+    expect(logged(c.actions, /too many were waiting/)[0].fields).toMatchObject({ dropped: 1, address: expect.stringMatching(/^10\.0\.0\.1:/) });
+    // other hosts fill every place; a newcomer then replaces the oldest of all
+    for (let h = 2; c.machine.awaitsHello(more) && ofType(c.actions, 'drop').length === 1 && h < 100; h++) {
+      for (let i = 0; i < MAX_PENDING_PER_HOST && ofType(c.actions, 'drop').length === 1; i++) c.connect(`10.0.0.${h}`);
+    }
+    const drops = ofType(c.actions, 'drop');
+    expect(drops).toHaveLength(2);
+    expect(drops[1].to).toBe(flood[1]); // the oldest still waiting
+    expect(logged(c.actions, /too many were waiting/)).toHaveLength(1); // the second is counted for the next line
+    // the honest worker that came last says hello and is in
+    const honest = c.connect('192.168.1.7');
+    c.feed({ type: 'hello', connection: honest, hello: { type: 'hello', version: PROTOCOL_VERSION, name: 'honest' } });
+    expect(c.machine.state).toBe('idle');
+    expect(c.machine.snapshot().map((w) => w.name)).toEqual(['honest']);
+    c.now = THROTTLE_MS;
+    expect(logged(c.feed({ type: 'tick' }), /too many were waiting/)[0].fields).toMatchObject({ dropped: 2 });
+  });
+
+  it('says at the close how many connections it dropped that were not logged yet', () => {
+    const c = new Cluster(1);
+    for (let i = 0; i < MAX_PENDING_PER_HOST + 3; i++) c.connect('10.0.0.1');
+    expect(logged(c.actions, /too many were waiting/).map((l) => l.fields.dropped)).toEqual([1]);
+    c.now = HELLO_TIMEOUT;
+    c.feed({ type: 'tick' }); // the 16 still waiting time out: logged at once, the first of their kind
+    const closing = c.feed({ type: 'close', reason: 'done' });
+    expect(logged(closing, /too many were waiting/).map((l) => l.fields.dropped)).toEqual([2]);
   });
 
   it('drops a connection whose first message is not a valid hello, with the protocol\'s code', () => {

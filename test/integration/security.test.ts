@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { MAX_PENDING_CONNECTIONS } from '@shardprop/coordinator';
+import { MAX_PENDING_PER_HOST } from '@shardprop/coordinator';
+import { TOKEN_HEADER } from '@shardprop/protocol';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
 
 /**
@@ -25,8 +26,6 @@ async function coordinator(extra: string[]) {
   return { ...c, url };
 }
 
-/** The port of the client a coordinator's log line names ("address": "127.0.0.1:PORT"). */
-const portOf = (line: string): number => Number(/:(\d+)$/.exec(JSON.parse(line).address as string)![1]);
 
 describe('security', () => {
   it('refuses to listen beyond loopback without a token, and a token shorter than 16 characters', async () => {
@@ -76,37 +75,60 @@ describe('security', () => {
     expect((await c.exited).code).toBe(0);
   });
 
-  it(`drops connections beyond ${MAX_PENDING_CONNECTIONS} that have not said hello, and still trains with a worker that comes later`, async () => {
-    const c = await coordinator([]);
-    const over = 6;
-    const CAPPED = 'too many connections have not said hello yet';
-    // each connection by its local port: the coordinator's log names a dropped one by its address
-    const idle = Array.from({ length: MAX_PENDING_CONNECTIONS + over }, () => {
-      const ws = new WebSocket(c.url);
-      ws.on('error', () => {});
-      const port = new Promise<number>((resolve) => ws.once('upgrade', (res) => resolve(res.socket.localPort!)));
-      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-      return { ws, port, closed };
-    });
-    const ports = await Promise.all(idle.map((i) => i.port));
-    // The coordinator admits connections in turn; only the last `over` find the cap reached (none of
-    // these says hello or leaves), so once it has logged `over` drops it has taken in every one.
-    const drops = await c.stderrCount((l) => l.includes(CAPPED), over);
-    const dropped = new Set(drops.map(portOf));
-    expect(dropped.size).toBe(over);
-    const capped = idle.filter((_, i) => dropped.has(ports[i]));
-    expect(capped).toHaveLength(over); // all of them ours
-    await Promise.all(capped.map((i) => i.closed));
-    // the rest wait for their hello: still open, unless its 10 s ran out (said so in the log, not the cap)
-    idle.forEach((i, n) => {
-      if (dropped.has(ports[n]) || i.ws.readyState === WebSocket.OPEN) return;
-      expect(c.seen((l) => l.includes('sent no hello in time') && portOf(l) === ports[n])).toHaveLength(1);
-    });
-    expect(c.seen((l) => l.includes(CAPPED))).toHaveLength(over);
-    for (const i of idle) i.ws.terminate();
-    // a worker that connects before the coordinator has seen those go is dropped too, and tries again
-    const worker = await collect(startCli(['worker', '--connect', c.url, '--reconnect-for', '3600'])).exited;
+  it(`keeps at most ${MAX_PENDING_PER_HOST} connections from one host waiting for a hello, the oldest making way, and a worker from that host still gets in`, async () => {
+    // no hello timeout in this test: every drop is the flood's doing
+    const c = await coordinator(['--hello-timeout', '3600']);
+    const over = 54;
+    const idle = Array.from({ length: MAX_PENDING_PER_HOST + over }, () => idleSocket(c.url));
+    // each newcomer beyond the host's share closes that host's oldest waiting connection
+    let closed = 0;
+    await new Promise<void>((enough) => idle.forEach((i) => i.closed.then(() => ++closed === over && enough())));
+    const first = JSON.parse(await c.stderrLines((l) => l.includes(CROWDED)));
+    expect(first).toMatchObject({ dropped: 1, code: 'SP_ERR_TOO_MANY_PENDING' });
+    // the flood stays where it is; a worker from the same host takes the place of its oldest connection
+    const worker = await collect(startCli(['worker', '--connect', c.url, '--reconnect-for', '0'])).exited;
     expect(worker.code, worker.stderr).toBe(0);
-    expect((await c.exited).code).toBe(0);
+    const done = await c.exited;
+    expect(done.code, done.stderr.slice(-1500)).toBe(0);
+    // the flood in a line or two, not a line a connection; every drop counted by the end
+    const lines = done.stderr.split('\n').filter((l) => l.includes(CROWDED)).map((l) => JSON.parse(l).dropped as number);
+    expect(lines.length).toBeLessThanOrEqual(3);
+    expect(lines.reduce((a, b) => a + b, 0)).toBe(over + 1);
+    for (const i of idle) i.ws.terminate();
+  });
+
+  it('a token holder\'s flood of connections that never say hello, reconnecting as fast as it is dropped, keeps no worker out', async () => {
+    writeFileSync(tmp.path('flood.token'), `${TOKEN}\n`);
+    const c = await coordinator(['--token-file', tmp.path('flood.token'), '--hello-timeout', '3600']);
+    // five other hosts (127.0.0.2-6 reach 127.0.0.1 over loopback): every waiting place taken, and more
+    let flooding = true;
+    const open = new Set<WebSocket>();
+    const flood = (host: string): void => {
+      const ws = new WebSocket(c.url, { localAddress: host, headers: { [TOKEN_HEADER]: TOKEN } });
+      open.add(ws);
+      ws.on('error', () => {});
+      ws.once('close', () => {
+        open.delete(ws);
+        if (flooding) flood(host);
+      });
+    };
+    for (let h = 2; h <= 6; h++) for (let i = 0; i < MAX_PENDING_PER_HOST; i++) flood(`127.0.0.${h}`);
+    await c.stderrLines((l) => l.includes(CROWDED)); // every place is held, and the flood is reconnecting
+    const worker = await collect(startCli(['worker', '--connect', c.url, '--reconnect-for', '3600'], { SHARDPROP_TOKEN: TOKEN })).exited;
+    flooding = false;
+    for (const ws of open) ws.terminate();
+    expect(worker.code, worker.stderr).toBe(0);
+    const done = await c.exited;
+    expect(done.code, done.stderr.slice(-1500)).toBe(0);
+    expect(done.stderr).not.toContain(TOKEN);
   });
 });
+
+const CROWDED = 'dropped connections that had not said hello: too many were waiting, the oldest went';
+
+/** A WebSocket that connects and then says nothing: closed is when the coordinator drops it. */
+function idleSocket(url: string): { ws: WebSocket; closed: Promise<void> } {
+  const ws = new WebSocket(url);
+  ws.on('error', () => {});
+  return { ws, closed: new Promise<void>((resolve) => ws.once('close', () => resolve())) };
+}

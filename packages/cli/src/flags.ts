@@ -49,6 +49,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (needs --checkpoint-dir)' })
     .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --checkpoint-dir' })
     .option('step-timeout', { type: 'number', describe: 'seconds a worker may take to answer a step before its samples go to the others (default 300)' })
+    .option('hello-timeout', { type: 'number', describe: 'seconds a new connection has to say hello before it is dropped (default 10)' })
     .option('wait-workers', { type: 'number', describe: 'seconds to wait for a worker when every worker is gone (default 60)' })
     .option('dashboard', { type: 'boolean', default: true, describe: 'serve a live web page of the run on the coordinator\'s port (--no-dashboard: none)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' });
@@ -137,6 +138,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     resume: args.resume === true ? true : undefined,
     stepTimeout: num(args, 'step-timeout'),
     waitWorkers: num(args, 'wait-workers'),
+    helloTimeout: num(args, 'hello-timeout'),
   };
 }
 

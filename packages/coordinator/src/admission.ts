@@ -9,8 +9,10 @@ import { PROTOCOL_VERSION, type ErrorCode, type Hello } from '@shardprop/protoco
 /** Workers at most (members and those joining). */
 export const MAX_WORKERS = 256;
 
-/** Connections that have not said a valid hello yet, at most; more are dropped at once. */
+/** Connections that have not said a valid hello yet, at most; a newcomer beyond them replaces the oldest. */
 export const MAX_PENDING_CONNECTIONS = 64;
+/** Of them, from one host at most: a flood from one machine cannot hold every place. */
+export const MAX_PENDING_PER_HOST = 16;
 
 export interface AdmissionState {
   /** Of the coordinator's training data. */

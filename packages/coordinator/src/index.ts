@@ -14,4 +14,5 @@ export {
   type MachineEvent, type MachineState, type Action, type StepTiming, type WorkerSnapshot, type ConnectionId,
 } from './step-events.js';
 export { LocalWorkers, NODE_FLAGS } from './local-workers.js';
-export { MAX_WORKERS, MAX_PENDING_CONNECTIONS } from './admission.js';
+export { MAX_WORKERS, MAX_PENDING_CONNECTIONS, MAX_PENDING_PER_HOST } from './admission.js';
+export { THROTTLE_MS } from './throttle.js';

@@ -76,6 +76,8 @@ export interface TrainOptions {
   stepTimeout?: number;
   /** Seconds to wait for a worker to join when every worker is gone, before the run fails (60). */
   waitWorkers?: number;
+  /** Seconds a new connection has to say hello before it is dropped (10). */
+  helloTimeout?: number;
 }
 
 export const DEFAULT_LR: Record<OptimizerKind, number> = { sgd: 3, momentum: 0.5, adam: 0.001 };
@@ -115,7 +117,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.gradientForm !== undefined && !GRADIENT_FORM_CHOICES.includes(o.gradientForm)) throw new UsageError(`--gradient-form must be one of ${GRADIENT_FORM_CHOICES.join(', ')}`);
   if (o.kernel !== undefined && !KERNEL_CHOICES.includes(o.kernel)) throw new UsageError(`--kernel must be ${KERNEL_CHOICES.join(', ')}; got ${JSON.stringify(o.kernel)}`);
   positiveInt('checkpoint-every', o.checkpointEvery);
-  for (const [flag, v] of [['step-timeout', o.stepTimeout], ['wait-workers', o.waitWorkers]] as const) {
+  for (const [flag, v] of [['step-timeout', o.stepTimeout], ['wait-workers', o.waitWorkers], ['hello-timeout', o.helloTimeout]] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 86_400)) throw new UsageError(`--${flag} must be a number of seconds from 0 to 86400, got ${v}`);
   }
   if ((o.checkpointEvery !== undefined || o.resume) && (typeof o.checkpointDir !== 'string' || o.checkpointDir.length === 0)) {

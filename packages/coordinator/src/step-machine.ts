@@ -8,7 +8,7 @@
  */
 import { datasetAs, subset, type Floats } from '@shardprop/core';
 import { PROTOCOL_VERSION, failure, type Checked, type ErrorCode, type Expectation, type Gradient, type GradientForm, type Hello, type ShardData, type ToWorker } from '@shardprop/protocol';
-import { MAX_PENDING_CONNECTIONS, admissionRefusal } from './admission.js';
+import { MAX_PENDING_CONNECTIONS, MAX_PENDING_PER_HOST, admissionRefusal } from './admission.js';
 import type { TrainingPlan } from './plan.js';
 import { shardIndices, splitShards, type Shard } from './sharding.js';
 import {
@@ -16,6 +16,7 @@ import {
   type Action, type ConnectionId, type LogLevel, type MachineEvent, type MachineState, type StepTiming, type WorkerSnapshot,
 } from './step-events.js';
 import { StepSum } from './step-sum.js';
+import { Throttle } from './throttle.js';
 import type { WorkerContribution } from './training-loop.js';
 
 export interface MachineOptions {
@@ -71,8 +72,11 @@ interface InFlight {
 
 export class StepMachine {
   private machineState: MachineState = 'waiting for workers';
-  /** Connections that have not said hello: where each comes from, and when it must have said it. */
-  private readonly pending = new Map<ConnectionId, { address: string; deadline: number }>();
+  /** Connections that have not said hello, oldest first: where each comes from, and when it must have said it. */
+  private readonly pending = new Map<ConnectionId, { address: string; host: string; deadline: number }>();
+  /** Connections that made way for newer ones, and those that said no hello in time: logged a line at a time. */
+  private readonly crowded = new Throttle();
+  private readonly silent = new Throttle();
   /** In slot order once training started. */
   private members: Member[] = [];
   /** Joined during training: they get a share of the data at the next sending of a step. */
@@ -214,12 +218,37 @@ export class StepMachine {
       this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_CONNECTION_CLOSED', reason: 'the coordinator is closing' });
       return;
     }
-    if (this.pending.size >= MAX_PENDING_CONNECTIONS) {
-      this.log('warn', { address, pending: this.pending.size, code: 'SP_ERR_TOO_MANY_PENDING' }, 'dropped a connection: too many connections have not said hello yet');
-      this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_TOO_MANY_PENDING', reason: 'too many connections have not said hello yet' });
-      return;
+    // Room for the newcomer: the oldest waiting connection goes (its host's own oldest first), so a
+    // flood that reconnects as fast as it is dropped still cannot keep an honest worker out.
+    const host = hostOf(address);
+    let fromHost = 0;
+    let oldestOfHost: ConnectionId | undefined;
+    for (const [id, p] of this.pending) {
+      if (p.host !== host) continue;
+      fromHost++;
+      oldestOfHost ??= id;
     }
-    this.pending.set(connection, { address, deadline: now + this.helloTimeoutMs });
+    if (fromHost >= MAX_PENDING_PER_HOST) this.makeWay(oldestOfHost!, now);
+    else if (this.pending.size >= MAX_PENDING_CONNECTIONS) this.makeWay(this.pending.keys().next().value!, now);
+    this.pending.set(connection, { address, host, deadline: now + this.helloTimeoutMs });
+  }
+
+  /** Drops a waiting connection for a newer one; the flood is logged a line at a time. */
+  private makeWay(connection: ConnectionId, now: number): void {
+    const { address } = this.pending.get(connection)!;
+    this.pending.delete(connection);
+    this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_TOO_MANY_PENDING', reason: 'too many connections have not said hello yet' });
+    this.logCrowded(this.crowded.note(now), address);
+  }
+
+  private logCrowded(dropped: number, address?: string): void {
+    if (dropped === 0) return;
+    this.log('warn', { dropped, address, pending: this.pending.size, code: 'SP_ERR_TOO_MANY_PENDING' }, 'dropped connections that had not said hello: too many were waiting, the oldest went');
+  }
+
+  private logSilent(dropped: number, address?: string): void {
+    if (dropped === 0) return;
+    this.log('warn', { dropped, address, code: 'SP_ERR_HELLO_TIMEOUT' }, 'dropped connections that sent no hello in time');
   }
 
   private onHello(connection: ConnectionId, hello: Hello, now: number): void {
@@ -446,12 +475,17 @@ export class StepMachine {
   }
 
   private onTick(now: number): void {
+    this.logCrowded(this.crowded.due(now));
+    let timedOut = 0;
+    let lastSilent: string | undefined;
     for (const [connection, { address, deadline }] of this.pending) {
       if (deadline > now) continue;
       this.pending.delete(connection);
-      this.log('warn', { address, code: 'SP_ERR_HELLO_TIMEOUT' }, 'dropped a connection that sent no hello in time');
       this.actions.push({ type: 'drop', to: connection, code: 'SP_ERR_HELLO_TIMEOUT', reason: 'no hello in time' });
+      timedOut++;
+      lastSilent = address;
     }
+    this.logSilent(this.silent.note(now, timedOut), lastSilent);
     this.nextPingAt ??= now + this.heartbeatMs;
     if (now >= this.nextPingAt) this.heartbeat(now);
     // a heartbeat's losses send the step again first, with a new deadline: those still computing are not late yet
@@ -499,5 +533,14 @@ export class StepMachine {
     this.joining = [];
     this.byConnection.clear();
     this.pending.clear();
+    // what the throttles held back is said before the end
+    this.logCrowded(this.crowded.flush());
+    this.logSilent(this.silent.flush());
   }
+}
+
+/** The host of a host:port address (IPv6 in brackets or not): connections are counted per machine. */
+function hostOf(address: string): string {
+  const colon = address.lastIndexOf(':');
+  return colon < 0 ? address : address.slice(0, colon);
 }

@@ -103,6 +103,7 @@ async function createEngine(
     onHttpRequest: site?.handle,
     stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
     waitWorkersMs: options.waitWorkers === undefined ? undefined : options.waitWorkers * 1000,
+    helloTimeoutMs: options.helloTimeout === undefined ? undefined : options.helloTimeout * 1000,
   });
   log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
   callbacks.onListening?.(server.url);
