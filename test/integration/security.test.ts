@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { MAX_PENDING_PER_HOST } from '@shardprop/coordinator';
@@ -122,8 +123,44 @@ describe('security', () => {
     expect(done.code, done.stderr.slice(-1500)).toBe(0);
     expect(done.stderr).not.toContain(TOKEN);
   });
+
+  it('a stranger\'s 1,100 idle TCP connections, at a 1,024-file limit, are closed in seconds and keep neither a worker nor the dashboard out', async () => {
+    // the coordinator under a 1,024-file limit (Node keeps it as it is: hard and soft are both 1,024)
+    const args = ['coordinator', '--port', '0', '--expect', '2', ...RUN, '--out', tmp.path('flooded.json')];
+    const c = collect(startCli(args, {}, ['bash', '-c', 'ulimit -n 1024 && exec "$0" "$@"']));
+    const url = JSON.parse(await c.stderrLines((l) => l.includes('coordinator listening'))).url as string;
+    const port = Number(new URL(url).port);
+    // 300 from the workers' own host, 200 from each of four others: more than the coordinator may hold open
+    const hosts = [['127.0.0.1', 300], ...[2, 3, 4, 5].map((h) => [`127.0.0.${h}`, 200])] as const;
+    const flood = hosts.flatMap(([host, n]) => Array.from({ length: n }, () => {
+      const socket = connect({ port, host: '127.0.0.1', localAddress: host });
+      socket.on('error', () => {});
+      return new Promise<void>((closed) => socket.once('close', () => closed()));
+    }));
+    expect(flood).toHaveLength(1100);
+    await c.stderrLines((l) => l.includes(TOO_MANY_OPEN)); // the flood has reached the bound
+    // in the middle of it the dashboard answers, and a worker gets in
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    expect(page.status).toBe(200);
+    await page.text();
+    const first = collect(startCli(['worker', '--connect', url, '--reconnect-for', '3600']));
+    await c.stderrLines((l) => l.includes('"msg":"worker joined"'));
+    // every one of the flood is closed: it made way for a newcomer, or its 5 s ran out
+    await Promise.all(flood);
+    await c.stderrLines((l) => l.includes(NO_REQUEST));
+    const second = await collect(startCli(['worker', '--connect', url, '--reconnect-for', '3600'])).exited;
+    expect(second.code, second.stderr).toBe(0);
+    expect((await first.exited).code).toBe(0);
+    const done = await c.exited;
+    expect(done.code, done.stderr.slice(-1500)).toBe(0);
+    const lines = done.stderr.split('\n').filter((l) => l.includes('"msg":"closed connections')).map((l) => JSON.parse(l));
+    expect(lines.reduce((sum, l) => sum + (l.dropped as number), 0)).toBeGreaterThanOrEqual(1100);
+    expect(lines.length).toBeLessThanOrEqual(6); // a few lines, not one a connection
+  });
 });
 
+const NO_REQUEST = 'closed connections that made no request in time';
+const TOO_MANY_OPEN = 'closed connections: too many were open';
 const CROWDED = 'dropped connections that had not said hello: too many were waiting, the oldest went';
 
 /** A WebSocket that connects and then says nothing: closed is when the coordinator drops it. */

@@ -1,9 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { TOKEN_HEADER, type ErrorCode } from '@shardprop/protocol';
 import { WebSocketServer } from 'ws';
+import { ConnectionGuard, UPGRADE_TIMEOUT_MS, socketBounds, type FloodReport, type SocketBounds } from './connection-guard.js';
 
 /** A listening WebSocket server, plain (ws://) or over TLS (wss://). */
 export interface Transport {
@@ -34,9 +35,13 @@ export interface TransportOptions {
   onError(err: Error): void;
   /** Plain HTTP requests on the same port (the dashboard); without it they are answered 426 Upgrade Required. */
   onRequest?(req: IncomingMessage, res: ServerResponse): void;
+  /** Open sockets at most (default: from the process's file limit, see connection-guard.ts). */
+  bounds?: SocketBounds;
+  /** Time from connecting to a request or upgrade, in ms (5 s). */
+  upgradeTimeoutMs?: number;
+  /** Connections closed by those bounds: a line at a time, with counts. */
+  onFlood?: FloodReport;
 }
-
-
 
 /** Listens on host:port, per-message deflate off; fails with a one-line reason. */
 export function listenWebSocket(options: TransportOptions): Promise<Transport> {
@@ -69,6 +74,11 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
     } catch (err) {
       return reject(new Error(`cannot use the TLS certificate and key: ${(err as Error).message}`));
     }
+    // every socket is bounded from its first moment, before a byte of it is read
+    const guard = new ConnectionGuard(options.bounds ?? socketBounds(), options.onFlood ?? (() => {}), options.upgradeTimeoutMs ?? UPGRADE_TIMEOUT_MS);
+    server.on('connection', (socket: Socket) => guard.admit(socket));
+    server.on('request', (req: IncomingMessage) => guard.engaged(req.socket));
+    server.on('upgrade', (req: IncomingMessage) => guard.engaged(req.socket));
     server.on('request', options.onRequest ?? upgradeRequired);
     const wss = new WebSocketServer({ server, ...common });
     // ws forwards the server's errors to wss: both must have a listener, for good
@@ -76,7 +86,7 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
     wss.on('error', failed);
     server.listen(port, host, () => {
       listening = true;
-      resolve({ wss, port: (server.address() as AddressInfo).port, scheme: tls ? 'wss' : 'ws', close: () => closeServers(wss, server) });
+      resolve({ wss, port: (server.address() as AddressInfo).port, scheme: tls ? 'wss' : 'ws', close: () => closeServers(wss, server, guard) });
     });
   });
 }
@@ -86,7 +96,8 @@ function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(426, { 'content-type': 'text/plain' }).end(STATUS_CODES[426]);
 }
 
-async function closeServers(wss: WebSocketServer, server: HttpServer | HttpsServer): Promise<void> {
+async function closeServers(wss: WebSocketServer, server: HttpServer | HttpsServer, guard: ConnectionGuard): Promise<void> {
+  guard.close();
   for (const client of wss.clients) client.terminate();
   await new Promise<void>((done) => wss.close(() => done()));
   const closed = new Promise<void>((done) => server.close(() => done()));

@@ -42,6 +42,12 @@ export interface CoordinatorOptions {
   onHttpRequest?(req: IncomingMessage, res: ServerResponse): void;
 }
 
+/** The log line of each kind of connection the transport closes before it became a request. */
+const FLOOD_MESSAGES: Partial<Record<ErrorCode, string>> = {
+  SP_ERR_UPGRADE_TIMEOUT: 'closed connections that made no request in time',
+  SP_ERR_TOO_MANY_CONNECTIONS: 'closed connections: too many were open, the oldest idle ones went',
+};
+
 /** A failed step: every worker was lost (SP_ERR_WORKERS_LOST), or the coordinator closed. */
 export class WorkerLostError extends Error {
   override name = 'WorkerLostError';
@@ -97,6 +103,7 @@ export class Coordinator implements GradientEngine {
       onUnauthorised: (address, code, reason) => options.log.warn({ address, code, reason }, 'refused a worker'),
       onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
       onRequest: options.onHttpRequest,
+      onFlood: (code, dropped, reason) => options.log.warn({ dropped, code, reason }, FLOOD_MESSAGES[code] ?? 'closed connections'),
     });
     return new Coordinator(options, transport, form);
   }
