@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadModel } from '@shardprop/core';
+import { loadCheckpoint, loadModel } from '@shardprop/core';
 import { maxAbsDiff } from '../helpers/arrays.js';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, stopWithCheckpoint } from '../helpers/runs.js';
 
 /**
  * Separate machines, as near as one machine gets: the coordinator in one
@@ -70,7 +71,8 @@ afterAll(() => {
   tmp.remove();
 });
 
-const RUN = ['--data', 'spirals', '--seed', '3', '--layers', '2,8,2', '--batch', '16', '--lr', '0.5', '--dtype', 'float64', '--steps', '400'];
+const MODEL = ['--data', 'spirals', '--seed', '3', '--layers', '2,8,2', '--batch', '16', '--lr', '0.5', '--dtype', 'float64'];
+const RUN = [...MODEL, '--steps', '400'];
 
 describe('coordinator and workers in separate network namespaces', () => {
   it('workers reach the coordinator at its non-loopback address with the token, and train the in-process model', async (ctx) => {
@@ -103,5 +105,40 @@ describe('coordinator and workers in separate network namespaces', () => {
     const a = loadModel(out, 'float64').params;
     const b = loadModel(reference, 'float64').params;
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-9);
+  });
+
+  it('workers notice a coordinator whose host vanished without closing anything, and rejoin it restarted there with --resume', async (ctx) => {
+    if (skipped) return ctx.skip();
+    writeFileSync(tmp.path('token'), `${TOKEN}\n`);
+    const inCoord = ['ip', 'netns', 'exec', NS_COORD];
+    const inWork = ['ip', 'netns', 'exec', NS_WORK];
+    const ckpt = tmp.path('vanished-ckpt');
+    const args = ['coordinator', '--host', COORD_IP, '--port', '7071', '--expect', '2', ...MODEL, '--steps', UNBOUNDED_STEPS,
+      '--token-file', tmp.path('token'), '--checkpoint-dir', ckpt, '--checkpoint-every', '50'];
+    const first = collect(startCli(args, {}, inCoord));
+    await first.stderrLines((l) => l.includes('coordinator listening'));
+    const url = `ws://${COORD_IP}:7071`;
+    const workerArgs = ['worker', '--connect', url, '--token-file', tmp.path('token'), '--silence-timeout', '3', '--reconnect-for', '3600'];
+    const workers = [1, 2].map(() => collect(startCli(workerArgs, {}, inWork), 120_000));
+    await first.stderrLines(checkpointAt(100));
+    // the host goes: its link first (nothing it sends gets out, not even its kernel's FIN or RST), then the process
+    ip('-n', NS_COORD, 'link', 'set', `${tag}a`, 'down');
+    first.child.kill('SIGKILL');
+    expect((await first.exited).signal).toBe('SIGKILL');
+    // each worker finds out by itself, from the silence
+    await Promise.all(workers.map((w) => w.stderrLines((l) => l.includes('has been silent for 3 s') && l.includes('SP_ERR_COORDINATOR_SILENT'))));
+    // the host is back, and the coordinator restarted on the same address
+    ip('-n', NS_COORD, 'link', 'set', `${tag}a`, 'up');
+    const resumedFrom = loadCheckpoint(ckpt).step;
+    const second = collect(startCli([...args, '--resume'], {}, inCoord));
+    await second.stderrLines(checkpointAt(resumedFrom + 100)); // both workers rejoined (it waits for 2), and it trains
+    const { checkpoint } = await stopWithCheckpoint(second, ckpt);
+    for (const w of workers) {
+      const exited = await w.exited;
+      expect(exited.code, exited.stderr.slice(-1500)).toBe(0);
+    }
+    // nothing was lost: the model is the in-process one of as many steps
+    const reference = await inProcessParams(MODEL, checkpoint.step, tmp.path('vanished-reference.json'));
+    expect(maxAbsDiff(checkpoint.params, reference)).toBeLessThan(1e-9);
   });
 });

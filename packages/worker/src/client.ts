@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { prepareWasmKernels, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
+import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
 
 export interface WorkerOptions {
@@ -30,6 +31,12 @@ export interface WorkerOptions {
    * A coordinator that comes back (restarted with --resume) gets the worker again.
    */
   reconnectForMs?: number;
+  /**
+   * Silence from the coordinator (no message, no answer to the pings sent after 5 s
+   * of it) after which it is taken for gone and the worker reconnects, in ms
+   * (default 20 s). Also the time a connection attempt may take.
+   */
+  silentForMs?: number;
   /** Called with one-line log messages (the CLI hands them to pino). */
   log?: WorkerLog;
 }
@@ -75,11 +82,32 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
     /** The newest step message not yet computed. */
     let latest: { step: Step; arrived: number } | null = null;
     const wallClock = (): number => performance.timeOrigin + performance.now();
-    const finish = (exit: WorkerExit): void => {
+    const silentForMs = options.silentForMs ?? DEFAULT_SILENT_MS;
+    /** From the upgrade on: is the coordinator still there? */
+    let liveness: Liveness | null = null;
+    const heard = (): void => liveness?.heard(performance.now());
+    // run after the I/O already there is read (setImmediate follows the poll phase): a worker
+    // held up computing hears what came meanwhile before it judges the silence
+    const checker = setInterval(() => setImmediate(() => {
+      if (settled || !liveness) return;
+      const verdict = liveness.check(performance.now());
+      if (verdict === 'ping') {
+        if (ws.readyState === WebSocket.OPEN) ws.ping();
+      }
+      else if (verdict === 'silent') {
+        const message = `the coordinator at ${options.url} has been silent for ${silentForMs / 1000} s (no message, no answer to pings): taken for gone`;
+        finish({ reason: 'closed', message, code: 'SP_ERR_COORDINATOR_SILENT' }, true);
+      }
+    }), Math.max(50, Math.min(1000, silentForMs / 10)));
+    checker.unref();
+    /** Ends this connection; `hard`: without a closing handshake (a coordinator that is gone would never answer it). */
+    const finish = (exit: WorkerExit, hard = false): void => {
       if (settled) return;
       settled = true;
+      clearInterval(checker);
       resolve(exit);
-      ws.close();
+      if (hard) ws.terminate();
+      else ws.close();
     };
     const act = (actions: SessionAction[]): void => {
       for (const a of actions) {
@@ -107,6 +135,8 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
       maxPayload: 2 ** 31 - 1,
       generateMask: zeroMask,
       ca: options.ca,
+      // a coordinator's host that is gone answers nothing, not even the TCP handshake
+      handshakeTimeout: silentForMs,
       // the token goes with the upgrade: a coordinator with a token lets no one in without it
       headers: options.token === undefined ? undefined : { [TOKEN_HEADER]: options.token },
     });
@@ -123,10 +153,14 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
     });
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
+    ws.on('ping', heard);
+    ws.on('pong', heard);
     ws.on('open', () => {
+      liveness = new Liveness(performance.now(), silentForMs);
       ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, fingerprint: options.data?.fingerprint }));
     });
     ws.on('message', (data: Buffer[], isBinary: boolean) => {
+      heard();
       const arrived = wallClock();
       if (!isBinary) return handle({ type: 'invalid', code: 'SP_ERR_TEXT_FRAME', reason: 'text frame' });
       const checked = decodeToWorker(data, session.receiving);
@@ -141,7 +175,9 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
       queueMicrotask(() => {
         const next = latest!;
         latest = null;
-        if (!settled) handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt });
+        if (settled) return;
+        handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt });
+        heard(); // busy until now: the silence is counted from here
       });
     });
     ws.on('error', (err) => {

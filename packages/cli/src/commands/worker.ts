@@ -19,6 +19,7 @@ export const workerCommand: CommandModule = {
       .option('token-file', { type: 'string', describe: 'a file holding the coordinator\'s secret (or set SHARDPROP_TOKEN)' })
       .option('ca', { type: 'string', describe: 'PEM certificate to trust for a wss:// coordinator (e.g. its self-signed one)' })
       .option('reconnect-for', { type: 'number', describe: 'seconds to keep trying to reach a coordinator that is not there or went away (default 30; 0: give up at once)' })
+      .option('silence-timeout', { type: 'number', describe: 'seconds without a word from the coordinator (pinged after 5 s of silence) before it is taken for gone and the worker reconnects (default 20)' })
       .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
       .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' }),
   handler: (args) => work(args),
@@ -39,6 +40,8 @@ async function work(args: Args): Promise<void> {
   }
   const reconnectFor = num(args, 'reconnect-for');
   if (reconnectFor !== undefined && !(reconnectFor >= 0 && reconnectFor <= 86_400)) throw new UsageError(`--reconnect-for must be a number of seconds from 0 to 86400, got ${reconnectFor}`);
+  const silence = num(args, 'silence-timeout');
+  if (silence !== undefined && !(silence >= 1 && silence <= 86_400)) throw new UsageError(`--silence-timeout must be a number of seconds from 1 to 86400, got ${silence}`);
   const tokenFile = str(args, 'token-file');
   const token = tokenFile !== undefined ? readToken(tokenFile) : process.env.SHARDPROP_TOKEN || undefined;
   const ca = str(args, 'ca');
@@ -47,6 +50,7 @@ async function work(args: Args): Promise<void> {
     token,
     ca: ca === undefined ? undefined : readInputFile(ca, '--ca'),
     reconnectForMs: reconnectFor === undefined ? undefined : reconnectFor * 1000,
+    silentForMs: silence === undefined ? undefined : silence * 1000,
     name: str(args, 'name'),
     data,
     log: workerLog(log),
