@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Feed, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS, PUBLISH_MS, STALLED_MS } from '../../packages/coordinator/src/dashboard/feed.js';
+import { Feed, HEARTBEAT_BYTES, HEARTBEAT_MS, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS, PUBLISH_MS, STALLED_MS } from '../../packages/coordinator/src/dashboard/feed.js';
 import { DashboardState, MAX_POINTS, Series, type Frame, type WorkerRow } from '../../packages/coordinator/src/dashboard/state.js';
 import type { Logger } from '@shardprop/worker';
 import { dashboardPlan } from '../helpers/dashboard.js';
@@ -128,17 +128,25 @@ describe('dashboard state', () => {
   });
 });
 
-/** A stand-in for an event-stream response: records frames; `buffered` plays the bytes a slow browser has not taken. */
+/**
+ * A stand-in for an event-stream response: records frames. `buffered` plays the bytes Node
+ * still holds for a slow browser; `takes` how many of the bytes written the browser has
+ * taken (all, unless set), the rest being the kernel's (see kernelQueues).
+ */
 class FakeResponse extends EventEmitter {
   frames: Frame[] = [];
+  written = 0;
   buffered = 0;
+  takes = Infinity;
   ended = false;
   destroyed = false;
+  readonly socket = { remoteAddress: '127.0.0.1', remotePort: 40000, owner: this, setNoDelay: () => {} };
   writeHead(status: number) {
     expect(status).toBe(200);
     return this;
   }
   write(chunk: string) {
+    this.written += Buffer.byteLength(chunk);
     for (const line of chunk.split('\n')) if (line.startsWith('data: ')) this.frames.push(JSON.parse(line.slice(6)));
     return true;
   }
@@ -153,10 +161,16 @@ class FakeResponse extends EventEmitter {
   }
 }
 
+/** The kernel's part, as the feed measures it: written, less what Node holds, less what the browser took. */
+const kernelQueues = () => (socket: unknown) => {
+  const r = (socket as { owner: FakeResponse }).owner;
+  return Math.max(0, r.written - r.buffered - r.takes);
+};
+
 describe('dashboard feed', () => {
   it('a slow client skips frames but loses no point; the same frame is not sent twice; the last frame ends the stream', () => {
     const state = new DashboardState(plan);
-    const feed = new Feed(state);
+    const feed = new Feed(state, undefined, kernelQueues);
     const fast = new FakeResponse();
     const slow = new FakeResponse();
     feed.add(fast as unknown as ServerResponse);
@@ -184,7 +198,7 @@ describe('dashboard feed', () => {
   });
 
   it(`is full at ${MAX_FEED_CLIENTS} clients, and has room again when one goes`, () => {
-    const feed = new Feed(new DashboardState(plan));
+    const feed = new Feed(new DashboardState(plan), undefined, kernelQueues);
     const clients = Array.from({ length: MAX_FEED_CLIENTS }, () => new FakeResponse());
     clients.forEach((c, i) => {
       expect(feed.full).toBe(false);
@@ -201,31 +215,38 @@ describe('dashboard feed', () => {
       vi.useRealTimers();
     });
 
-    it(`cuts off a client that stays over MAX_BUFFERED_BYTES for ${STALLED_MS} ms, freeing its slot; one that catches up in time stays; close() ends every client, stalled or not`, () => {
+    it(`cuts off a client that takes nothing for ${STALLED_MS} ms, whether Node or the kernel holds what it did not take, freeing its slot; one that takes slowly stays; close() ends every client`, () => {
       vi.useFakeTimers();
-      const feed = new Feed(new DashboardState(plan));
+      const cut: unknown[] = [];
+      const log = { warn: (fields: unknown) => cut.push(fields) } as unknown as Logger;
+      const feed = new Feed(new DashboardState(plan), log, kernelQueues);
       const clients = Array.from({ length: MAX_FEED_CLIENTS }, () => new FakeResponse());
       for (const c of clients) feed.add(c as unknown as ServerResponse);
-      const [stalled, slow, stuckAtEnd] = clients;
-      stalled.buffered = MAX_BUFFERED_BYTES + 1;
-      slow.buffered = MAX_BUFFERED_BYTES + 1;
-      vi.advanceTimersByTime(STALLED_MS / 2);
-      slow.buffered = 0; // caught up: its clock starts again
-      vi.advanceTimersByTime(PUBLISH_MS);
-      slow.buffered = MAX_BUFFERED_BYTES + 1;
-      vi.advanceTimersByTime(STALLED_MS / 2);
-      expect(stalled.destroyed || slow.destroyed).toBe(false);
+      const [reads, inKernel, inNode, slow, stuckAtEnd] = clients;
+      // stops reading: what it has not taken waits in the kernel (its receive window is shut)
+      inKernel.takes = inKernel.written;
+      // Node holds more than it may, and nothing drains
+      inNode.buffered = MAX_BUFFERED_BYTES + 1;
+      inNode.takes = 0;
+      // a bad link: it takes, slowly
+      slow.takes = 0;
+      const slowly = setInterval(() => (slow.takes += 100), 2000);
+      vi.advanceTimersByTime(STALLED_MS - HEARTBEAT_MS);
+      expect(clients.some((c) => c.destroyed)).toBe(false);
       expect(feed.full).toBe(true);
-      vi.advanceTimersByTime(STALLED_MS / 2 + PUBLISH_MS);
-      expect(stalled.destroyed).toBe(true);
-      expect(slow.destroyed).toBe(false);
+      vi.advanceTimersByTime(2 * HEARTBEAT_MS + PUBLISH_MS);
+      expect([inKernel.destroyed, inNode.destroyed, slow.destroyed, reads.destroyed]).toEqual([true, true, false, false]);
+      expect(cut).toHaveLength(2);
       expect(feed.full).toBe(false);
+      // the idle run still sent every reader its heartbeat: at least HEARTBEAT_BYTES a second
+      expect(reads.written).toBeGreaterThanOrEqual(HEARTBEAT_BYTES * (STALLED_MS / HEARTBEAT_MS));
+      clearInterval(slowly);
 
       // at the end: a client that takes nothing would keep end() waiting forever: it is destroyed
       stuckAtEnd.buffered = MAX_BUFFERED_BYTES + 1;
       feed.close();
-      expect(stuckAtEnd.destroyed && slow.destroyed).toBe(true);
-      expect(clients.filter((c) => c !== stalled).every((c) => c.ended || c.destroyed)).toBe(true);
+      expect(stuckAtEnd.destroyed && slow.ended).toBe(true);
+      expect(clients.filter((c) => c !== inKernel && c !== inNode).every((c) => c.ended || c.destroyed)).toBe(true);
       expect(feed.full).toBe(false);
     });
 
@@ -239,7 +260,7 @@ describe('dashboard feed', () => {
       });
       const errors: unknown[][] = [];
       const log = { error: (...args: unknown[]) => errors.push(args) } as unknown as Logger;
-      const feed = new Feed(state, log);
+      const feed = new Feed(state, log, kernelQueues);
       const c = new FakeResponse();
       feed.add(c as unknown as ServerResponse);
       vi.advanceTimersByTime(PUBLISH_MS);

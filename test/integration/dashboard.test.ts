@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { get, request, type IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { train } from '@shardprop/coordinator';
@@ -258,6 +258,39 @@ describe('dashboard over HTTP', () => {
     expect(await feed!.done).toBe(true);
     expect(existsSync(tmp.path('never.json'))).toBe(false);
   });
+
+  it('viewers that stop reading are cut off once they have taken nothing for 10 s, and their slots go to new viewers; one that reads stays', async () => {
+    // a coordinator waiting for its worker: the run is idle, and the feed still sends (its heartbeat)
+    const c = collect(startCli(['coordinator', '--port', '0', '--expect', '1', ...XOR, '--steps', '10', '--out', tmp.path('stalled.json')]), 240_000);
+    const url = JSON.parse(await c.stderrLines((l) => l.includes('"dashboard"'))).dashboard as string;
+    const { port } = new URL(url);
+    const reader = openFeed(`${url}events`);
+    expect(await reader.opened).toBe(200);
+    // the rest of the slots: viewers that take the answer's first bytes, then never read again
+    const stalled = await Promise.all(Array.from({ length: 31 }, () => new Promise<Socket>((resolve) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.write(`GET /events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`));
+      socket.on('error', () => {});
+      socket.once('data', (d) => {
+        expect(d.toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
+        socket.pause();
+        resolve(socket);
+      });
+    })));
+    expect((await fetchText(`${url}events`)).status).toBe(503); // every slot is held
+    // each is cut once its buffers are full and it has taken nothing for 10 s
+    const cuts = (await c.stderrCount((l) => l.includes('cut off a live dashboard viewer that took nothing for 10 s'), 31)).map((l) => JSON.parse(l));
+    expect(new Set(cuts.map((l) => l.address))).toEqual(new Set(stalled.map((s) => `127.0.0.1:${s.localPort}`)));
+    const fresh = openFeed(`${url}events`);
+    expect(await fresh.opened).toBe(200);
+    await fresh.next(() => true);
+    fresh.close();
+    // the reader took all it was sent: none of the cuts was it
+    expect(reader.frames.length).toBeGreaterThan(0);
+    reader.close();
+    for (const s of stalled) s.destroy();
+    c.child.kill('SIGKILL');
+    await c.exited;
+  }, 180_000);
 
   it('--no-dashboard: the port only speaks WebSocket (426 to plain requests)', async () => {
     const c = collect(startCli(['coordinator', '--port', '0', '--expect', '1', '--no-dashboard', ...XOR, '--steps', '10', '--out', tmp.path('none.json')]));

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '@shardprop/worker';
+import { readSendQueues, type SendQueues } from './send-queue.js';
 import type { Cursor, DashboardState } from './state.js';
 
 /** Live-feed clients at most; the next one is answered 503. */
@@ -9,19 +10,34 @@ export const MAX_BUFFERED_BYTES = 256 * 1024;
 /** Time between frames: at most four a second, whatever the speed of training. */
 export const PUBLISH_MS = 250;
 /**
- * A client over MAX_BUFFERED_BYTES for longer than this is cut off, freeing its
- * slot: a browser tab in the background or on a bad link catches up within
- * seconds, one that has stopped reading never does.
+ * A client that has taken nothing of what it was sent for longer than this is
+ * cut off, freeing its slot: a browser tab in the background or on a bad link
+ * keeps taking, one that has stopped reading never does. What it has taken is
+ * measured at the TCP level (send-queue.ts): what was written, less what Node
+ * and the kernel still hold for it.
  */
 export const STALLED_MS = 10_000;
+/**
+ * Every second a client is sent at least this much (a padded comment when there
+ * is no frame): a connection that is not read fills its receive buffer (about
+ * 128 KiB) and stops taking within seconds, even while the run is idle.
+ */
+export const HEARTBEAT_BYTES = 8 * 1024;
+export const HEARTBEAT_MS = 1000;
 
 interface Client {
   res: ServerResponse;
   cursor: Cursor | null;
-  /** Date.now() when it went over MAX_BUFFERED_BYTES (null: it keeps up). */
-  stalledSince: number | null;
+  /** Bytes written to it, and of them taken when last measured. */
+  written: number;
+  taken: number;
+  /** Date.now() when it last took something, or had nothing left to take. */
+  tookAt: number;
   /** All but the points of the last frame sent: a frame with no new point and the same rest is not sent. */
   lastRest: string;
+  /** Bytes written since the last heartbeat, and when that was. */
+  sinceHeartbeat: number;
+  heartbeatAt: number;
 }
 
 interface Encoded {
@@ -41,8 +57,10 @@ export class Feed {
   private readonly clients = new Set<Client>();
   private timer: NodeJS.Timeout | null = null;
   private failedOnce = false;
+  private measuredAt = -Infinity;
 
-  constructor(private readonly state: DashboardState, private readonly log?: Logger) {}
+  /** `measure`: the kernel's unacknowledged bytes of each socket, read at once (Linux's /proc; tests give their own). */
+  constructor(private readonly state: DashboardState, private readonly log?: Logger, private readonly measure: () => SendQueues = readSendQueues) {}
 
   get full(): boolean {
     return this.clients.size >= MAX_FEED_CLIENTS;
@@ -60,8 +78,9 @@ export class Feed {
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     res.socket?.setNoDelay(true);
     // the browser reconnects by itself after this long when the stream breaks
-    res.write('retry: 2000\n\n');
-    const client: Client = { res, cursor: null, stalledSince: null, lastRest: '' };
+    const now = Date.now();
+    const client: Client = { res, cursor: null, written: 0, taken: 0, tookAt: now, lastRest: '', sinceHeartbeat: 0, heartbeatAt: now };
+    this.write(client, 'retry: 2000\n\n');
     this.clients.add(client);
     res.on('close', () => {
       this.clients.delete(client);
@@ -75,9 +94,10 @@ export class Feed {
 
   /**
    * Sends every client that keeps up what is new for it (clients at the same
-   * cursor share one encoding) and cuts off those stalled for STALLED_MS. Runs
-   * from a timer, so it never throws: a frame that cannot be made (the worker
-   * table's source failing, say) is logged and ends the feed, not the run.
+   * cursor share one encoding) and cuts off those that have taken nothing for
+   * STALLED_MS. Runs from a timer, so it never throws: a frame that cannot be
+   * made (the worker table's source failing, say) is logged and ends the feed,
+   * not the run.
    */
   publish(): void {
     if (this.clients.size === 0) return;
@@ -86,15 +106,15 @@ export class Feed {
       const encoded = new Map<string, Encoded>();
       const now = Date.now();
       for (const client of this.clients) {
-        if (client.res.writableLength <= MAX_BUFFERED_BYTES) {
-          client.stalledSince = null;
-          this.send(client, encoded);
-        } else if (client.stalledSince === null) {
-          client.stalledSince = now;
-        } else if (now - client.stalledSince > STALLED_MS) {
-          this.clients.delete(client);
-          client.res.destroy();
-        }
+        if (client.res.writableLength > MAX_BUFFERED_BYTES) continue; // skips frames: its cursor waits
+        this.send(client, encoded);
+        this.heartbeat(client, now);
+      }
+      // what each has taken, measured once a second (the kernel's tables are read for all at once)
+      if (now - this.measuredAt >= HEARTBEAT_MS) {
+        this.measuredAt = now;
+        const unacknowledged = this.measure();
+        for (const client of this.clients) this.checkTaken(client, unacknowledged, now);
       }
       if (this.clients.size === 0) this.stop();
     } catch (err) {
@@ -102,6 +122,37 @@ export class Feed {
       this.log?.error({ err }, 'the live dashboard feed failed: its streams are ended (training goes on)');
       this.endAll();
     }
+  }
+
+  /** A client that took something since the last look, or has nothing left to take, is live; one that took nothing for STALLED_MS is cut. */
+  private checkTaken(client: Client, unacknowledged: SendQueues, now: number): void {
+    const taken = client.written - client.res.writableLength - unacknowledged(client.res.socket);
+    if (taken > client.taken || taken >= client.written) {
+      client.taken = Math.max(client.taken, taken);
+      client.tookAt = now;
+      return;
+    }
+    if (now - client.tookAt <= STALLED_MS) return;
+    this.clients.delete(client);
+    const socket = client.res.socket;
+    this.log?.warn({ address: socket ? `${socket.remoteAddress}:${socket.remotePort}` : undefined, waiting: client.written - client.taken }, 'cut off a live dashboard viewer that took nothing for 10 s');
+    client.res.destroy();
+  }
+
+  /** At least HEARTBEAT_BYTES a second: a comment, which the page's EventSource ignores. */
+  private heartbeat(client: Client, now: number): void {
+    if (now - client.heartbeatAt < HEARTBEAT_MS) return;
+    const missing = HEARTBEAT_BYTES - client.sinceHeartbeat;
+    if (missing > 0) this.write(client, `:${' '.repeat(Math.max(0, missing - 3))}\n\n`);
+    client.sinceHeartbeat = 0;
+    client.heartbeatAt = now;
+  }
+
+  private write(client: Client, text: string): void {
+    const bytes = Buffer.byteLength(text);
+    client.written += bytes;
+    client.sinceHeartbeat += bytes;
+    client.res.write(text);
   }
 
   private send(client: Client, encoded: Map<string, Encoded>): void {
@@ -115,7 +166,7 @@ export class Feed {
       encoded.set(key, out);
     }
     if (!out.newPoints && out.rest === client.lastRest) return;
-    client.res.write(out.data);
+    this.write(client, out.data);
     client.cursor = out.cursor;
     client.lastRest = out.rest;
   }
