@@ -107,11 +107,14 @@ export class ConnectionGuard {
     if ((this.perHost.get(host) ?? 0) >= this.bounds.perHost && !this.makeWay(host)) return this.refuse(socket);
     if (this.open.size >= this.bounds.total && !this.makeWay()) return this.refuse(socket);
     const entry: Entry = { key, socket, host, timer: null };
-    entry.timer = setTimeout(() => {
+    // judged after the I/O already there is read (setImmediate follows the poll phase): a coordinator
+    // held up past the deadline (a long evaluation) first sees the request that came in time
+    entry.timer = setTimeout(() => setImmediate(() => {
+      if (this.idle.get(key) !== entry) return; // it made its request meanwhile, or is gone
       this.silent.note();
       this.release(entry);
       socket.destroy();
-    }, this.timeoutMs).unref();
+    }), this.timeoutMs).unref();
     this.open.set(key, entry);
     this.idle.set(key, entry);
     this.perHost.set(host, (this.perHost.get(host) ?? 0) + 1);
