@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { BUILT_IN_SOURCES, loadSource, readRegularFile, shortList, shown, type Dataset, type Model } from '@shardprop/core';
+import { BUILT_IN_SOURCES, DatasetError, loadSource, readRegularFile, shortList, shown, type Dataset, type Model } from '@shardprop/core';
 import { UsageError, type TrainOptions } from './options.js';
 import { RUN_RECORD_FORMAT, runRecordPath } from './run-record.js';
 
@@ -47,8 +47,17 @@ export function loadModelData(model: Model, modelPath: string, data: string, giv
     const plain = loadSource(data, { inputsOnly: true }).train;
     if (plain.inputs === n0) return { set: plain, hasTargets: false, flags: {}, trainedOn };
   }
-  const flags = anyGiven || !trainedOn ? given : trainedOn.flags;
-  const loaded = loadSource(data, flags);
+  const recalled = !anyGiven && trainedOn !== undefined;
+  const flags = recalled ? trainedOn.flags : given;
+  let loaded: ReturnType<typeof loadSource>;
+  try {
+    loaded = loadSource(data, flags);
+  } catch (err) {
+    // say where flags the user did not type came from
+    const named = flagsShown(flags);
+    if (recalled && named !== '' && err instanceof DatasetError) throw new DatasetError(`${err.message} (with ${named} from ${trainedOn.record}; give the data flags to override)`);
+    throw err;
+  }
   const set = loaded.test ?? loaded.train;
   if (set.inputs !== n0 || set.outputs !== nL) {
     const hint = isCsv(data) ? '; for a CSV say which columns are targets with --label-column or --targets, as in training' : '';
@@ -100,6 +109,14 @@ export function trainedOnClasses(trainedOn: TrainedOn | undefined): boolean {
   if (flags.labelColumn !== undefined || flags.classes !== undefined) return true;
   if (data === undefined) return false;
   return BUILT_IN_SOURCES.includes(data) || !/\.(json|csv)$/i.test(basename(data));
+}
+
+function flagsShown(flags: DataFlags): string {
+  const shownFlags: string[] = [];
+  if (flags.labelColumn !== undefined) shownFlags.push(`--label-column ${flags.labelColumn}`);
+  if (flags.targets !== undefined) shownFlags.push(`--targets ${flags.targets}`);
+  if (flags.classes !== undefined) shownFlags.push(`--classes ${flags.classes}`);
+  return shownFlags.join(' ');
 }
 
 function isCsv(data: string): boolean {
