@@ -28,7 +28,7 @@ export interface ModelData {
   hasTargets: boolean;
   /** The flags the source was read with. */
   flags: DataFlags;
-  /** The model's run record, where one sits beside it. */
+  /** The model's run record, where one sits beside it and was needed (a file read without data flags). */
   trainedOn?: TrainedOn;
 }
 
@@ -41,8 +41,9 @@ export function loadModelData(model: Model, modelPath: string, data: string, giv
   const { layers } = model.spec;
   const n0 = layers[0];
   const nL = layers[layers.length - 1];
-  const trainedOn = readTrainedOn(modelPath);
   const anyGiven = given.targets !== undefined || given.labelColumn !== undefined || given.classes !== undefined;
+  // the record matters only for a file read without flags: a damaged one never stops `--data mnist`
+  const trainedOn = anyGiven || BUILT_IN_SOURCES.includes(data) ? undefined : readTrainedOn(modelPath);
   if (inputsOnly && !anyGiven && isCsv(data)) {
     const plain = loadSource(data, { inputsOnly: true }).train;
     if (plain.inputs === n0) return { set: plain, hasTargets: false, flags: {}, trainedOn };
