@@ -424,3 +424,13 @@ describe('files that are not data', () => {
     expectDatasetError(() => loadCsv(long), long, `line 3 is longer than ${MAX_ROW_CHARS / 2 ** 20} MiB`);
   });
 });
+
+describe('CSV inputs only (data to predict on)', () => {
+  it('reads every column as an input and no targets', () => {
+    const file = join(dir, 'inputs-only.csv');
+    writeFileSync(file, 'a,b,c\n1,2,3\n4,5,6\n');
+    const set = loadCsv(file, { inputsOnly: true });
+    expect([set.count, set.inputs, set.outputs, set.y.length]).toEqual([2, 3, 0, 0]);
+    expect(Array.from(set.x)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+});

@@ -6,13 +6,15 @@
 import yargs from 'yargs';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
 import { plotCommand } from './commands/plot.js';
+import { predictCommand } from './commands/predict.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT_BAD_INPUT, exitWith, report } from './exit.js';
 
-const COMMANDS = [trainCommand, coordinatorCommand, workerCommand, evalCommand, plotCommand, sweepCommand];
+const COMMANDS = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand];
 
 export function buildCli(argv: string[]) {
   const names = COMMANDS.map((c) => String(c.command).split(' ')[0]);

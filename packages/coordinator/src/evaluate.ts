@@ -1,10 +1,12 @@
 /**
  * evaluate(): a trained model's risk and accuracy on a data set, the programmatic
  * API behind `shardprop eval`. Sources with a held-out part (mnist) are measured
- * on it; others on all their samples.
+ * on it; others on all their samples. Data flags not given come from the model's
+ * run record (model-data.ts).
  */
-import { Backprop, createKernels, loadModel, loadSource, shortList, type KernelChoice } from '@shardprop/core';
-import { UsageError, resolveKernelOption, type TrainOptions } from './options.js';
+import { Backprop, createKernels, loadModel, type KernelChoice } from '@shardprop/core';
+import { loadModelData } from './model-data.js';
+import { resolveKernelOption, type TrainOptions } from './options.js';
 import { EVAL_CHUNK } from './plan.js';
 
 export interface EvalOptions extends Pick<TrainOptions, 'targets' | 'labelColumn' | 'classes'> {
@@ -28,12 +30,7 @@ export interface EvalResult {
 
 export async function evaluate(options: EvalOptions): Promise<EvalResult> {
   const model = loadModel(options.model);
-  const loaded = loadSource(options.data, { targets: options.targets, labelColumn: options.labelColumn, classes: options.classes });
-  const set = loaded.test ?? loaded.train;
-  const { layers } = model.spec;
-  if (layers[0] !== set.inputs || layers[layers.length - 1] !== set.outputs) {
-    throw new UsageError(`the model's layers ${shortList(layers)} do not fit ${set.source}: it has ${set.inputs} inputs and ${set.outputs} outputs`);
-  }
+  const { set } = loadModelData(model, options.model, options.data, { targets: options.targets, labelColumn: options.labelColumn, classes: options.classes });
   const kernels = createKernels(await resolveKernelOption(options.kernel));
   const r = new Backprop(model.spec, EVAL_CHUNK, kernels).evaluate(model, set);
   return { model: options.model, data: set.source, samples: r.count, risk: r.lossSum / r.count, accuracy: r.correct / r.count };

@@ -111,7 +111,7 @@ function dataRecord(set: Dataset, dataFingerprint: string): DataRecord {
 let version: string | undefined;
 
 /** The version in @shardprop/coordinator's package.json (one folder above src/ and dist/ alike). */
-function packageVersion(): string {
+export function packageVersion(): string {
   version ??= (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
   return version;
 }

@@ -24,3 +24,6 @@ export { CheckpointError, CHECKPOINT_FILE, checkpointPath, saveCheckpoint, loadC
 export { writeFileAtomically } from './atomic-file.js';
 export { shown, shortList, oneLine, bytesShown } from './quote.js';
 export { readRegularFile, UnreadableFile, MAX_FILE_BYTES } from './regular-file.js';
+export { predictOutputs, classesOf, areClassLabels } from './predict.js';
+export { modelToOnnx, ONNX_OPSET, ONNX_IR_VERSION, ONNX_INPUT, ONNX_OUTPUT, type OnnxOptions } from './export/onnx.js';
+export { modelToSafetensors } from './export/safetensors.js';

@@ -18,6 +18,8 @@ export interface CsvOptions {
   labelColumn?: string | number;
   /** Number of classes for the one-hot targets (default: max label + 1). */
   classes?: number;
+  /** Every column is an input and there are no targets (data to predict on). */
+  inputsOnly?: boolean;
 }
 
 interface Row {
@@ -56,6 +58,7 @@ export function loadCsv(path: string, options: CsvOptions = {}): Dataset {
     }
   });
 
+  if (options.inputsOnly) return makeDataset(path, values, new Float64Array(0), columns, 0);
   return options.labelColumn !== undefined
     ? withLabelColumn(path, rows, values, columns, labelIndex(path, options.labelColumn, header, columns), options.classes)
     : withTargetColumns(path, values, rows.length, columns, options.targets ?? 1);

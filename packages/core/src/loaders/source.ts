@@ -21,6 +21,8 @@ export interface SourceOptions {
   labelColumn?: string | number;
   /** CSV/IDX: number of classes of the one-hot targets. */
   classes?: number;
+  /** CSV: every column is an input, no targets (data to predict on). */
+  inputsOnly?: boolean;
   /** Seed of the synthetic sets (spirals, circles); default 0. */
   seed?: number;
   /** Seed of mnist's train/test split; default 0. */
