@@ -7,13 +7,17 @@ import type { CommandModule } from 'yargs';
 import { TrainingInterrupted, train, type ServeOptions, type TrainSummary } from '@shardprop/coordinator';
 import { createLogger } from '@shardprop/worker';
 import { SIGNAL_EXIT, stopOnSignal } from '../exit.js';
-import { trainOptionsFromArgs, trainingFlags, type Args } from '../flags.js';
+import { trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
 import { createProgress } from '../progress.js';
 
 export const trainCommand: CommandModule = {
   command: 'train',
   describe: 'train a model (in this process with --workers 0)',
-  builder: (y) => trainingFlags(y),
+  builder: (y) =>
+    trainFlags(y)
+      .example('$0 train --data mnist --layers 784,30,10 --epochs 1 --lr 3', 'the embedded digits, one local worker per CPU core')
+      .example('$0 train --data xor --layers 2,4,1 --epochs 2000 --batch full --lr 2 --workers 0', 'XOR by full-batch gradient descent, in this process')
+      .example('$0 train --data examples/xor.csv --label-column label --epochs 2000 --batch full --checkpoint-dir ckpt', 'a CSV file with a class column; Ctrl-C keeps a checkpoint'),
   handler: (args) => runTraining(args),
 };
 
