@@ -28,11 +28,11 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
   const log = createLogger();
   const progress = createProgress(!json && process.stdout.isTTY === true && process.stderr.isTTY === true);
   let lastEpochLog = -Infinity;
-  // With a checkpoint directory, SIGINT and SIGTERM end the run after the current step, with a checkpoint
-  // (at once while it waits for workers).
+  // SIGINT and SIGTERM end the run: with a checkpoint directory after the current step, with a checkpoint
+  // (at once while it waits for workers); without one at once, saying what was lost. Local workers stop with it.
   const stopping = new AbortController();
-  const stopCode = options.checkpointDir === undefined ? () => undefined : stopOnSignal((signal) => {
-    log.warn(`${signal}: stopping after this step and writing a checkpoint`);
+  const stopCode = stopOnSignal((signal) => {
+    if (options.checkpointDir !== undefined) log.warn(`${signal}: stopping after this step and writing a checkpoint`);
     stopping.abort();
   });
   let summary: TrainSummary;
@@ -72,7 +72,7 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
   } catch (err) {
     if (!(err instanceof TrainingInterrupted)) throw err;
     progress.clear();
-    log.warn({ step: err.step, checkpoint: err.checkpoint }, err.checkpoint || err.step > 0 ? `${err.message}; continue with --resume` : err.message);
+    log.warn({ step: err.step, checkpoint: err.checkpoint }, interruptedLine(err, options.checkpointDir));
     process.exit(stopCode() ?? SIGNAL_EXIT.SIGINT);
   }
   progress.clear();
@@ -86,4 +86,12 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
         `${Math.round(summary.samplesPerSecond)} samples/s: train risk ${summary.trainRisk.toFixed(5)}${test}\nmodel saved to ${summary.model}\n`,
     );
   }
+}
+
+/** The one line of a run stopped by a signal: where to continue from, or (no --checkpoint-dir) what was lost and how to keep it next time. */
+function interruptedLine(err: TrainingInterrupted, checkpointDir: string | undefined): string {
+  if (err.checkpoint || (checkpointDir !== undefined && err.step > 0)) return `${err.message}; continue with --resume`;
+  if (checkpointDir !== undefined || err.step === 0) return err.message;
+  const steps = err.step === 1 ? 'the 1 step trained is' : `the ${err.step} steps trained are`;
+  return `${err.message}: ${steps} lost (no --checkpoint-dir); next time give --checkpoint-dir DIR to keep a checkpoint when stopped and continue with --resume`;
 }
