@@ -5,6 +5,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { TrainingInterrupted, train, type ServeOptions, type TrainSummary } from '@shardprop/coordinator';
+import { describeColumns } from '@shardprop/core';
 import { createLogger } from '@shardprop/worker';
 import { SIGNAL_EXIT, stopOnSignal } from '../exit.js';
 import { trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
@@ -57,6 +58,8 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
           { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype },
           'training',
         );
+        // a CSV file: which of its columns the model learns from and which it predicts, before any time is spent
+        if (plan.train.columns) log.info({ data: plan.train.source, inputs: plan.train.inputs, outputs: plan.train.outputs }, describeColumns(plan.train.columns, plan.train.outputs));
         if (plan.resumeFrom) log.info({ step: plan.resumeFrom.step, checkpointDir: options.checkpointDir }, `resuming after step ${plan.resumeFrom.step}`);
       },
       onStep: (p) => progress.update(p),
