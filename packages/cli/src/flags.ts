@@ -12,7 +12,7 @@ import { readInputFile } from './input-file.js';
 /** Parsed arguments, as yargs hands them to a command. */
 export type Args = Record<string, unknown>;
 
-/** The headings of `--help`, in the order they are shown (yargs `.group`). */
+/** The headings of `--help` (yargs `.group`); a command shows them in the order it first uses them. */
 export const GROUPS = {
   data: 'Data:',
   model: 'Model:',
