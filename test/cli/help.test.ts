@@ -66,6 +66,7 @@ describe('a mistyped command or flag', () => {
     ['a flag with nothing near', ['eval', '--model', 'm.json', '--data', 'xor', '--zzzzzzzz'], 'shardprop: unknown flag --zzzzzzzz for shardprop eval (see shardprop eval --help)'],
     ['train\'s flag given to the coordinator', ['coordinator', '--port', '0', '--expect', '1', '--data', 'xor', '--workers', '2'],
       'shardprop: --workers: the coordinator waits for --expect workers that join by themselves; --workers is for shardprop train (see shardprop coordinator --help)'],
+    ['a value not among the choices', ['train', '--data', 'xor', '--optimizer', 'adm'], 'shardprop: --optimizer "adm" is not one of sgd, momentum, adam; did you mean adam? (see shardprop train --help)'],
     ['a word where flags go', ['train', '--data', 'xor', 'extra'], 'shardprop: unexpected word "extra" (shardprop train takes flags only) (see shardprop train --help)'],
     ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, plot or sweep (see shardprop --help)'],
   ];

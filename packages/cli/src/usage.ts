@@ -68,6 +68,15 @@ export function usageLine(message: string, context: UsageContext): string {
     const typed = context.argv.find((a) => !a.startsWith('-')) ?? '';
     return `unknown command "${typed}"; did you mean ${recommended[1]}? ${help}`;
   }
+  const invalid = [...message.matchAll(/Argument: (\S+), Given: "([^"]*)", Choices: (.+)/g)];
+  if (invalid.length > 0) {
+    const parts = invalid.map(([, flag, given, list]) => {
+      const choices = [...list.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+      const near = closest(given, choices);
+      return `--${flag} "${given}" is not one of ${choices.join(', ')}${near ? `; did you mean ${near}?` : ''}`;
+    });
+    return `${parts.join('; ')} ${help}`;
+  }
   // a mistyped required flag (--dtaa) is reported as the flag it should have been, not as a missing --data
   const unknown = /^Unknown arguments?: (.+)$/.exec(text);
   const names = unknown ? unknown[1].split(', ') : unknownFlags(context);
