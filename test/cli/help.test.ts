@@ -63,6 +63,7 @@ describe('a mistyped command or flag', () => {
     ['a required flag (not reported as missing)', ['train', '--dtaa', 'xor'], 'shardprop: unknown flag --dtaa for shardprop train; did you mean --data? (see shardprop train --help)'],
     ['a negated switch', ['train', '--data', 'xor', '--no-dashbord'], 'shardprop: unknown flag --no-dashbord for shardprop train; did you mean --no-dashboard? (see shardprop train --help)'],
     ['a worker flag', ['worker', '--conect', 'ws://127.0.0.1:1'], 'shardprop: unknown flag --conect for shardprop worker; did you mean --connect? (see shardprop worker --help)'],
+    ['a short flag (no long flag is one or two letters away)', ['train', '--data', 'xor', '-x'], 'shardprop: unknown flag -x for shardprop train (see shardprop train --help)'],
     ['a flag with nothing near', ['eval', '--model', 'm.json', '--data', 'xor', '--zzzzzzzz'], 'shardprop: unknown flag --zzzzzzzz for shardprop eval (see shardprop eval --help)'],
     ['train\'s flag given to the coordinator', ['coordinator', '--port', '0', '--expect', '1', '--data', 'xor', '--workers', '2'],
       'shardprop: --workers: the coordinator waits for --expect workers that join by themselves; --workers is for shardprop train (see shardprop coordinator --help)'],

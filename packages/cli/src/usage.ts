@@ -19,11 +19,11 @@ export function editDistance(a: string, b: string): number {
   return d[a.length][b.length];
 }
 
-/** The known name closest to `word`: within a third of its length in edits (at least 2), or one it begins. */
+/** The known name closest to `word`: within a third of its length in edits (at least 2; 1 for a word of one or two letters), or one it begins. */
 export function closest(word: string, known: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Infinity;
-  const limit = Math.max(2, Math.floor(word.length / 3));
+  const limit = word.length <= 2 ? 1 : Math.max(2, Math.floor(word.length / 3));
   for (const name of known) {
     const distance = editDistance(word.toLowerCase(), name);
     if (distance < bestDistance && (distance <= limit || (word.length >= 3 && name.startsWith(word)))) {
@@ -92,7 +92,8 @@ export function usageLine(message: string, context: UsageContext): string {
     if (instead) return `--${name}: ${instead}`;
     const flag = closest(name, context.flags);
     const no = context.argv.includes(`--no-${name}`) ? 'no-' : '';
-    return `unknown flag --${no}${name} for ${where}${flag ? `; did you mean --${no}${flag}?` : ''}`;
+    const dashes = context.argv.includes(`-${name}`) ? '-' : '--';
+    return `unknown flag ${dashes}${no}${name} for ${where}${flag ? `; did you mean --${no}${flag}?` : ''}`;
   });
   return `${parts.join('; ')} ${help}`;
 }
