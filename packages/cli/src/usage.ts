@@ -50,12 +50,13 @@ const ELSEWHERE: Record<string, Record<string, string>> = {
   coordinator: { workers: 'the coordinator waits for --expect workers that join by themselves; --workers is for shardprop train' },
 };
 
-/** The flags typed that the command does not know, without dashes. */
+/** The flags typed that the command does not know, without dashes (yargs also takes --no-FLAG and camelCase). */
 function unknownFlags(context: UsageContext): string[] {
+  const known = (name: string): boolean => context.flags.includes(name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`));
   return context.argv
     .filter((a) => a.startsWith('--') && a.length > 2)
     .map((a) => a.slice(2).split('=')[0])
-    .filter((name) => !context.flags.includes(name) && !(name.startsWith('no-') && context.flags.includes(name.slice(3))));
+    .filter((name) => !known(name) && !(name.startsWith('no-') && known(name.slice(3))));
 }
 
 /** yargs' message (one or more lines) as one line that says what to do. */
