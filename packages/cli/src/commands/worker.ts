@@ -4,7 +4,7 @@
  */
 import type { CommandModule } from 'yargs';
 import { UsageError, validateSeed } from '@shardprop/coordinator';
-import { fingerprint, loadSource, type Dataset } from '@shardprop/core';
+import { describeColumns, fingerprint, loadSource, type Dataset } from '@shardprop/core';
 import { createLogger, exitWorkerProcess, runWorker, workerLog } from '@shardprop/worker';
 import { GROUPS, dataSourceFlags, num, readToken, sourceFlags, str, type Args } from '../flags.js';
 import { readInputFile } from '../input-file.js';
@@ -42,6 +42,7 @@ async function work(args: Args): Promise<void> {
     const { train } = loadSource(source, { ...sourceFlags(args), seed });
     data = { train, fingerprint: fingerprint(train) };
     log.info({ data: train.source, samples: train.count, fingerprint: data.fingerprint }, 'loaded the data set; the coordinator will check it is the same as its own');
+    if (train.columns) log.info({ data: train.source, inputs: train.inputs, outputs: train.outputs }, describeColumns(train.columns, train.outputs));
   }
   const reconnectFor = num(args, 'reconnect-for');
   if (reconnectFor !== undefined && !(reconnectFor >= 0 && reconnectFor <= 86_400)) throw new UsageError(`--reconnect-for must be a number of seconds from 0 to 86400, got ${reconnectFor}`);
