@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  DatasetError, MAX_ROW_CHARS, circles, fingerprint, loadCsv, loadIdx, loadJson, loadMnist, loadSource, spirals, xor,
+  DatasetError, MAX_ROW_CHARS, circles, describeColumns, fingerprint, loadCsv, loadIdx, loadJson, loadMnist, loadSource, spirals, xor,
   type Dataset,
 } from '@shardprop/core';
 
@@ -154,6 +154,42 @@ describe('loadCsv', () => {
 
   it('rejects a missing file', () => {
     expectDatasetError(() => loadCsv(join(dir, 'nope.csv')), 'nope.csv', 'file not found');
+  });
+
+  const unsaid: [string, string, string[]][] = [
+    ['label-first.csv', 'label,p1,p2\n3,0.1,0.2\n1,0.3,0.4\n', ['column 1 ("label") looks like class labels but would be an input', '--label-column label', '--targets N']],
+    ['class-last.csv', 'x1,x2,Class\n0,0,0\n1,1,2\n', ['column 3 ("Class") looks like class labels but would be the target, regressed on as a number', '--label-column Class']],
+    ['y-middle.csv', 'a,y,b\n0.5,1,0.1\n0.25,0,0.2\n', ['column 2 ("y")', 'an input']],
+    ['words.csv', 'a,b,species\n1,2,setosa\n', ['row 1 (line 2), column 3 ("species"): "setosa" is not a finite number', 'targets must be numbers', '--label-column', '--targets N']],
+  ];
+  it.each(unsaid)('without --label-column or --targets, refuses %s, saying which flag to give', (name, content, parts) => {
+    const path = file(name, content);
+    expectDatasetError(() => loadCsv(path), name, ...parts);
+    expectDatasetError(() => loadSource(path), name, ...parts);
+  });
+
+  it('takes a label-named column as it is when told (--label-column, --targets), or when it holds no class indices', () => {
+    const path = file('told.csv', 'label,p1,p2\n3,0.1,0.2\n1,0.3,0.4\n');
+    expect(loadCsv(path, { labelColumn: 'label' })).toMatchObject({ inputs: 2, outputs: 4 });
+    expect(loadCsv(path, { targets: 1 })).toMatchObject({ inputs: 2, outputs: 1 });
+    // a regression target named y: fractions are no class indices
+    expect(loadCsv(file('regression.csv', 'x1,x2,y\n0,0,0.5\n1,1,1.5\n'))).toMatchObject({ inputs: 2, outputs: 1 });
+    // no header, no names to go by
+    expect(loadCsv(file('bare.csv', '0,0,0\n1,1,2\n'))).toMatchObject({ inputs: 2, outputs: 1 });
+    // a word in an input column is no class name: the plain message
+    expectDatasetError(() => loadCsv(file('word-input.csv', 'a,b\nx,1\n')), 'column 1 ("a"): "x" is not a finite number');
+    expect(() => loadCsv(file('word-input.csv', 'a,b\nx,1\n'))).toThrow(/number$/);
+  });
+
+  it('says which columns became inputs and which targets', () => {
+    const labels = loadCsv(file('cols.csv', 'f1,label,f2\n0.5,2,1\n0.25,0,2\n'), { labelColumn: 'label' });
+    expect(labels.columns).toEqual({ header: ['f1', 'label', 'f2'], count: 3, targets: [1], oneHot: true });
+    expect(describeColumns(labels.columns!, labels.outputs)).toBe('inputs: 2 columns ("f1", "f2"); target: "label", class indices one-hot (3 classes)');
+    const header = Array.from({ length: 10 }, (_, i) => `p${i}`).join(',');
+    const wide = loadCsv(file('cols-wide.csv', `${header}\n${'1,'.repeat(9)}1\n`), { targets: 2 });
+    expect(describeColumns(wide.columns!, wide.outputs)).toBe('inputs: 8 columns ("p0", "p1", "p2", …, "p6", "p7"); targets: "p8", "p9", regressed on as numbers (--label-column NAME for classes)');
+    const bare = loadCsv(file('cols-bare.csv', '1,2\n3,4\n'));
+    expect(describeColumns(bare.columns!, bare.outputs)).toBe('inputs: 1 column ("column 1"); target: "column 2", regressed on as a number (--label-column NAME for classes)');
   });
 });
 

@@ -12,17 +12,29 @@ import { readInputFile } from './input-file.js';
 /** Parsed arguments, as yargs hands them to a command. */
 export type Args = Record<string, unknown>;
 
+/** The headings of `--help` (yargs `.group`); a command shows them in the order it first uses them. */
+export const GROUPS = {
+  data: 'Data:',
+  model: 'Model:',
+  training: 'Training:',
+  workers: 'Workers:',
+  serving: 'Serving:',
+  output: 'Output:',
+  checkpoints: 'Checkpoints:',
+} as const;
+
 /** How a CSV or IDX source becomes inputs and targets: for train, coordinator, eval, and a worker that loads the data itself. */
 export function dataSourceFlags<T>(y: Argv<T>) {
   return y
     .option('targets', { type: 'number', describe: 'CSV: the last N columns are targets (default 1)' })
     .option('label-column', { type: 'string', describe: 'CSV: a class-label column (name or 0-based index), one-hot encoded' })
-    .option('classes', { type: 'number', describe: 'CSV/IDX: number of classes for one-hot labels' });
+    .option('classes', { type: 'number', describe: 'CSV/IDX: number of classes for one-hot labels' })
+    .group(['targets', 'label-column', 'classes'], GROUPS.data);
 }
 
-/** The flags of `train` and `coordinator`: what to train, how, and how long. */
+/** The flags of `train` and `coordinator`: what to train, how, and how long (not `--workers`: local workers are train's, see trainFlags). */
 export function trainingFlags<T>(y: Argv<T>) {
-  return withConfigFile(dataSourceFlags(y))
+  return withConfigFile(dataSourceFlags(y.group(['data', 'test-data'], GROUPS.data)))
     .option('data', { type: 'string', demandOption: true, describe: 'mnist | xor | spirals | circles | a .json, .csv or IDX file (IMAGES,LABELS for IDX)' })
     .option('test-data', { type: 'string', describe: 'held-out data (mnist, spirals and circles bring their own)' })
     .option('layers', { type: 'string', describe: 'layer sizes n_0,...,n_L, e.g. 784,30,10 (default: inputs,30,outputs)' })
@@ -40,7 +52,6 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('momentum', { type: 'number', describe: 'μ for --optimizer momentum (default 0.9)' })
     .option('weight-decay', { type: 'number', describe: 'L2 weight decay λ (default 0)' })
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
-    .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
     .option('gradient-form', { type: 'string', choices: GRADIENT_FORM_CHOICES, describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
     .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default $SHARDPROP_KERNEL, else auto: wasm where available)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
@@ -52,7 +63,19 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('hello-timeout', { type: 'number', describe: 'seconds a new connection has to say hello before it is dropped (default 10)' })
     .option('wait-workers', { type: 'number', describe: 'seconds to wait for a worker when every worker is gone (default 60)' })
     .option('dashboard', { type: 'boolean', default: true, describe: 'serve a live web page of the run on the coordinator\'s port (--no-dashboard: none)' })
-    .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' });
+    .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' })
+    .group(['layers', 'activation', 'loss', 'dtype', 'init', 'init-scheme'], GROUPS.model)
+    .group(['epochs', 'steps', 'batch', 'lr', 'optimizer', 'momentum', 'weight-decay', 'seed', 'kernel'], GROUPS.training)
+    .group(['gradient-form', 'step-timeout', 'hello-timeout', 'wait-workers', 'dashboard'], GROUPS.workers)
+    .group(['out', 'metrics', 'trace', 'json'], GROUPS.output)
+    .group(['checkpoint-dir', 'checkpoint-every', 'resume'], GROUPS.checkpoints);
+}
+
+/** Every flag of `train` (and of a sweep's runs): the training flags and the local workers. */
+export function trainFlags<T>(y: Argv<T>) {
+  return trainingFlags(y)
+    .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
+    .group(['workers'], GROUPS.workers);
 }
 
 /** Numbers from the command line; yargs turns "abc" into NaN, which we refuse by name. */

@@ -19,6 +19,18 @@ import { LOCAL_WORKER_MAIN, type Logger } from '@shardprop/worker';
  */
 export const NODE_FLAGS: readonly string[] = ['--initial-old-space-size=64'];
 
+/** Local workers not yet stopped, of every run in this process (a sweep trains several at once). */
+const running = new Set<LocalWorkers>();
+
+/**
+ * Kills them when this process exits without having stopped them (a second Ctrl-C,
+ * process.exit): they are in process groups of their own, so the terminal's signal
+ * does not reach them.
+ */
+function killRunning(): void {
+  for (const workers of running) workers.kill();
+}
+
 /**
  * N worker processes on this machine, each running the worker package's local
  * worker script (as `shardprop worker --connect URL --reconnect-for 0` would).
@@ -31,6 +43,8 @@ export class LocalWorkers {
   constructor(private readonly log: Logger) {}
 
   start(count: number, url: string, token: string | undefined, onUnexpectedExit: (message: string) => void): void {
+    if (!process.listeners('exit').includes(killRunning)) process.on('exit', killRunning);
+    running.add(this);
     for (let i = 0; i < count; i++) {
       // a local worker lives and dies with this coordinator: no reconnecting to a successor
       const child = spawn(process.execPath, [...NODE_FLAGS, LOCAL_WORKER_MAIN, '--connect', url, '--name', `local-${i + 1}`], {
@@ -67,6 +81,7 @@ export class LocalWorkers {
           }),
       ),
     );
+    running.delete(this);
   }
 
   /** Process ids of the workers started (for measurements). */
@@ -77,6 +92,7 @@ export class LocalWorkers {
   /** Kills every worker at once (on failure or interruption). */
   kill(): void {
     this.stopping = true;
+    running.delete(this);
     for (const child of this.children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
 }

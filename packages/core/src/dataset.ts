@@ -14,6 +14,37 @@ export interface Dataset {
   outputs: number;
   x: Floats;
   y: Floats;
+  /** For a file of named columns (CSV): which became inputs and which targets, to tell the user. */
+  columns?: DatasetColumns;
+}
+
+/** The columns of a file (CSV) that became a data set's inputs and targets: every column not a target is an input, in order. */
+export interface DatasetColumns {
+  /** The file's header, or undefined where it has none (then columns are "column N", 1-based). */
+  header?: readonly string[];
+  count: number;
+  /** The 0-based columns that are targets. */
+  targets: readonly number[];
+  /** One target column of class indices, one-hot encoded (--label-column); else the targets are numbers as they are. */
+  oneHot: boolean;
+}
+
+/** One line saying which columns are inputs and which targets: `inputs: 2 columns ("x1", "x2"); target: "label", class indices one-hot (2 classes)`. */
+export function describeColumns(columns: DatasetColumns, outputs: number): string {
+  const name = (c: number): string => `"${columns.header?.[c] || `column ${c + 1}`}"`;
+  const isInput = (c: number): boolean => !columns.targets.includes(c);
+  // the first three and the last two inputs, never a list of a million
+  const first: number[] = [];
+  for (let c = 0; c < columns.count && first.length < 6; c++) if (isInput(c)) first.push(c);
+  const last: number[] = [];
+  for (let c = columns.count - 1; c >= 0 && last.length < 2; c--) if (isInput(c)) last.unshift(c);
+  const inputCount = columns.count - columns.targets.length;
+  const shown = inputCount <= 6 ? first.map(name).join(', ') : `${first.slice(0, 3).map(name).join(', ')}, …, ${last.map(name).join(', ')}`;
+  const inputs = `inputs: ${inputCount} column${inputCount === 1 ? '' : 's'} (${shown})`;
+  if (columns.oneHot) return `${inputs}; target: ${name(columns.targets[0])}, class indices one-hot (${outputs} classes)`;
+  const n = columns.targets.length;
+  const targets = n <= 6 ? columns.targets.map(name).join(', ') : `${columns.targets.slice(0, 3).map(name).join(', ')}, …, ${columns.targets.slice(-2).map(name).join(', ')}`;
+  return `${inputs}; target${n === 1 ? '' : 's'}: ${targets}, regressed on as ${n === 1 ? 'a number' : 'numbers'} (--label-column NAME for classes)`;
 }
 
 /** Raised for any bad data-set input; the message names the file and, where it applies, the row. */

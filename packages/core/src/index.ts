@@ -12,7 +12,7 @@ export { FactoredBackprop, factorBlocks, factorWidth } from './factors.js';
 export { referenceGradient, referenceForward } from './reference.js';
 export { Optimizer, OPTIMIZER_KINDS, DEFAULT_MOMENTUM, validateOptimizer, type OptimizerConfig, type OptimizerKind, type OptimizerState } from './optimizers.js';
 export { Sampler } from './sampler.js';
-export { DatasetError, makeDataset, datasetAs, subset, fingerprint, type Dataset } from './dataset.js';
+export { DatasetError, makeDataset, datasetAs, describeColumns, subset, fingerprint, type Dataset, type DatasetColumns } from './dataset.js';
 export { ModelFileError, MODEL_FORMAT, modelToJson, saveModel, parseModel, loadModel, type ModelJson } from './model-file.js';
 export { loadSource, readDataFile, BUILT_IN_SOURCES, type SourceOptions } from './loaders/source.js';
 export { loadJson } from './loaders/json.js';

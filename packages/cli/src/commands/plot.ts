@@ -9,7 +9,9 @@ export const plotCommand: CommandModule = {
     y
       .positional('metrics', { type: 'string', array: true, describe: 'metrics files written by train --metrics' })
       .option('out', { alias: 'o', type: 'string', demandOption: true, describe: 'the picture: a .svg or .png file' })
-      .option('label', { type: 'string', array: true, describe: 'name of a run in the legend, once per file in order (default: the file name without extension)' }),
+      .option('label', { type: 'string', array: true, describe: 'name of a run in the legend, once per file in order (default: the file name without extension)' })
+      .example('$0 plot runs/tour/lr-3.jsonl runs/tour/lr-0.5.jsonl -o curves.svg', 'two runs\' curves, overlaid')
+      .example('$0 plot a.jsonl b.jsonl --label fast --label slow -o curves.png', 'named in the legend, as a PNG'),
   async handler(args) {
     const files = (args.metrics as unknown[]).map(String);
     const labels = args.label === undefined ? undefined : [args.label].flat().map(String);

@@ -2,7 +2,7 @@
 import type { CommandModule } from 'yargs';
 import { OutputError, PREDICTION_TASKS, checkReplaceable, predictData, type PredictionTask } from '@shardprop/coordinator';
 import { writeFileAtomically } from '@shardprop/core';
-import { dataSourceFlags, kernelFromEnv, sourceFlags, str } from '../flags.js';
+import { GROUPS, dataSourceFlags, kernelFromEnv, sourceFlags, str } from '../flags.js';
 import { writePredictions } from '../predictions.js';
 
 export const predictCommand: CommandModule = {
@@ -14,7 +14,11 @@ export const predictCommand: CommandModule = {
       .option('data', { type: 'string', demandOption: true, describe: 'a data source, as for train; a CSV may hold only the inputs' })
       .option('out', { alias: 'o', type: 'string', describe: 'write the predictions to this file (default: stdout)' })
       .option('json', { type: 'boolean', default: false, describe: 'JSON lines instead of CSV' })
-      .option('task', { type: 'string', choices: PREDICTION_TASKS, describe: 'classes and scores, or output values (default: classification under cross-entropy or for class-label data)' }),
+      .option('task', { type: 'string', choices: PREDICTION_TASKS, describe: 'classes and scores, or output values (default: classification under cross-entropy or for class-label data)' })
+      .group(['model', 'data'], GROUPS.data)
+      .group(['out', 'json', 'task'], GROUPS.output)
+      .example('$0 predict --model runs/tour/lr-3.json --data mnist', 'the class and scores of each held-out digit, as CSV')
+      .example('$0 predict --model model.json --data new.csv --json --out predictions.jsonl', 'a CSV of inputs only, as JSON lines in a file'),
   async handler(args) {
     const out = str(args, 'out');
     if (out !== undefined) checkReplaceable('--out', out);

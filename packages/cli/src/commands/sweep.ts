@@ -8,7 +8,7 @@ import { UsageError, timestamp, validateTrainOptions } from '@shardprop/coordina
 import { createLogger } from '@shardprop/worker';
 import { flagTypesOf } from '../config.js';
 import { EXIT_FAILED, SIGNAL_EXIT, exitWith, stopOnSignal } from '../exit.js';
-import { num, str, trainOptionsFromArgs, trainingFlags, type Args } from '../flags.js';
+import { num, str, trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
 import { MAX_PARALLEL, readSweepFile, type SweepFile } from '../sweep-file.js';
 import { formatResults, runSweep, type SweepRun } from '../sweep.js';
 
@@ -21,12 +21,15 @@ export const sweepCommand: CommandModule = {
       .option('out', { type: 'string', describe: 'the sweep\'s directory (default: the file\'s "out", else sweeps/<time>)' })
       .option('parallel', { type: 'number', describe: 'runs at once (default 1)' })
       .option('resume', { type: 'boolean', describe: 'skip the runs that already finished in --out' })
-      .option('json', { type: 'boolean', default: false, describe: 'print the results as one JSON object' }),
+      .option('json', { type: 'boolean', default: false, describe: 'print the results as one JSON object' })
+      .example('$0 sweep --config examples/sweep.json', 'every combination of its grid, in sweeps/<time>')
+      .example('$0 sweep --config examples/sweep.json --out sweeps/lr --parallel 2', 'two runs at once, in sweeps/lr')
+      .example('$0 sweep --config examples/sweep.json --out sweeps/lr --resume', 'after Ctrl-C: only the runs not done yet'),
   handler: (args) => sweep(args),
 };
 
 async function sweep(args: Args): Promise<void> {
-  const file = readSweepFile(str(args, 'config') as string, flagTypesOf(trainingFlags(yargs([]))));
+  const file = readSweepFile(str(args, 'config') as string, flagTypesOf(trainFlags(yargs([]))));
   const given = num(args, 'parallel');
   if (given !== undefined && !(Number.isInteger(given) && given >= 1 && given <= MAX_PARALLEL)) throw new UsageError(`--parallel must be an integer from 1 to ${MAX_PARALLEL}, got ${given}`);
   const parallel = given ?? file.parallel ?? 1;

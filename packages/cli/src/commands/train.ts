@@ -5,15 +5,20 @@
  */
 import type { CommandModule } from 'yargs';
 import { TrainingInterrupted, train, type ServeOptions, type TrainSummary } from '@shardprop/coordinator';
+import { describeColumns } from '@shardprop/core';
 import { createLogger } from '@shardprop/worker';
 import { SIGNAL_EXIT, stopOnSignal } from '../exit.js';
-import { trainOptionsFromArgs, trainingFlags, type Args } from '../flags.js';
+import { trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
 import { createProgress } from '../progress.js';
 
 export const trainCommand: CommandModule = {
   command: 'train',
   describe: 'train a model (in this process with --workers 0)',
-  builder: (y) => trainingFlags(y),
+  builder: (y) =>
+    trainFlags(y)
+      .example('$0 train --data mnist --layers 784,30,10 --epochs 1 --lr 3', 'the embedded digits, one local worker per CPU core')
+      .example('$0 train --data xor --layers 2,4,1 --epochs 2000 --batch full --lr 2 --workers 0', 'XOR by full-batch gradient descent, in this process')
+      .example('$0 train --data examples/xor.csv --label-column label --epochs 2000 --batch full --checkpoint-dir ckpt', 'a CSV file with a class column; Ctrl-C keeps a checkpoint'),
   handler: (args) => runTraining(args),
 };
 
@@ -24,11 +29,11 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
   const log = createLogger();
   const progress = createProgress(!json && process.stdout.isTTY === true && process.stderr.isTTY === true);
   let lastEpochLog = -Infinity;
-  // With a checkpoint directory, SIGINT and SIGTERM end the run after the current step, with a checkpoint
-  // (at once while it waits for workers).
+  // SIGINT and SIGTERM end the run: with a checkpoint directory after the current step, with a checkpoint
+  // (at once while it waits for workers); without one at once, saying what was lost. Local workers stop with it.
   const stopping = new AbortController();
-  const stopCode = options.checkpointDir === undefined ? () => undefined : stopOnSignal((signal) => {
-    log.warn(`${signal}: stopping after this step and writing a checkpoint`);
+  const stopCode = stopOnSignal((signal) => {
+    if (options.checkpointDir !== undefined) log.warn(`${signal}: stopping after this step and writing a checkpoint`);
     stopping.abort();
   });
   let summary: TrainSummary;
@@ -53,6 +58,8 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
           { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype },
           'training',
         );
+        // a CSV file: which of its columns the model learns from and which it predicts, before any time is spent
+        if (plan.train.columns) log.info({ data: plan.train.source, inputs: plan.train.inputs, outputs: plan.train.outputs }, describeColumns(plan.train.columns, plan.train.outputs));
         if (plan.resumeFrom) log.info({ step: plan.resumeFrom.step, checkpointDir: options.checkpointDir }, `resuming after step ${plan.resumeFrom.step}`);
       },
       onStep: (p) => progress.update(p),
@@ -68,7 +75,7 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
   } catch (err) {
     if (!(err instanceof TrainingInterrupted)) throw err;
     progress.clear();
-    log.warn({ step: err.step, checkpoint: err.checkpoint }, err.checkpoint || err.step > 0 ? `${err.message}; continue with --resume` : err.message);
+    log.warn({ step: err.step, checkpoint: err.checkpoint }, interruptedLine(err, options.checkpointDir));
     process.exit(stopCode() ?? SIGNAL_EXIT.SIGINT);
   }
   progress.clear();
@@ -82,4 +89,12 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
         `${Math.round(summary.samplesPerSecond)} samples/s: train risk ${summary.trainRisk.toFixed(5)}${test}\nmodel saved to ${summary.model}\n`,
     );
   }
+}
+
+/** The one line of a run stopped by a signal: where to continue from, or (no --checkpoint-dir) what was lost and how to keep it next time. */
+function interruptedLine(err: TrainingInterrupted, checkpointDir: string | undefined): string {
+  if (err.checkpoint || (checkpointDir !== undefined && err.step > 0)) return `${err.message}; continue with --resume`;
+  if (checkpointDir !== undefined || err.step === 0) return err.message;
+  const steps = err.step === 1 ? 'the 1 step trained is' : `the ${err.step} steps trained are`;
+  return `${err.message}: ${steps} lost (no --checkpoint-dir); next time give --checkpoint-dir DIR to keep a checkpoint when stopped and continue with --resume`;
 }

@@ -4,9 +4,9 @@
  */
 import type { CommandModule } from 'yargs';
 import { UsageError, validateSeed } from '@shardprop/coordinator';
-import { fingerprint, loadSource, type Dataset } from '@shardprop/core';
+import { describeColumns, fingerprint, loadSource, type Dataset } from '@shardprop/core';
 import { createLogger, exitWorkerProcess, runWorker, workerLog } from '@shardprop/worker';
-import { dataSourceFlags, num, readToken, sourceFlags, str, type Args } from '../flags.js';
+import { GROUPS, dataSourceFlags, num, readToken, sourceFlags, str, type Args } from '../flags.js';
 import { readInputFile } from '../input-file.js';
 
 export const workerCommand: CommandModule = {
@@ -21,7 +21,12 @@ export const workerCommand: CommandModule = {
       .option('reconnect-for', { type: 'number', describe: 'seconds to keep trying to reach a coordinator that is not there or went away (default 30; 0: give up at once)' })
       .option('silence-timeout', { type: 'number', describe: 'seconds without a word from the coordinator (pinged after 5 s of silence) before it is taken for gone and the worker reconnects (default 20)' })
       .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
-      .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' }),
+      .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' })
+      .group(['connect', 'name', 'token-file', 'ca', 'reconnect-for', 'silence-timeout'], 'Connection:')
+      .group(['data', 'seed'], GROUPS.data)
+      .example('$0 worker --connect ws://127.0.0.1:7070', 'join a coordinator on this machine')
+      .example('$0 worker --connect wss://coordinator.example:7070 --token-file token --ca cert.pem', 'join one elsewhere, over TLS with its self-signed certificate')
+      .example('$0 worker --connect ws://10.0.0.1:7070 --data /data/train.csv --label-column label', 'load the data set from this disk instead of receiving the shard'),
   handler: (args) => work(args),
 };
 
@@ -37,6 +42,7 @@ async function work(args: Args): Promise<void> {
     const { train } = loadSource(source, { ...sourceFlags(args), seed });
     data = { train, fingerprint: fingerprint(train) };
     log.info({ data: train.source, samples: train.count, fingerprint: data.fingerprint }, 'loaded the data set; the coordinator will check it is the same as its own');
+    if (train.columns) log.info({ data: train.source, inputs: train.inputs, outputs: train.outputs }, describeColumns(train.columns, train.outputs));
   }
   const reconnectFor = num(args, 'reconnect-for');
   if (reconnectFor !== undefined && !(reconnectFor >= 0 && reconnectFor <= 86_400)) throw new UsageError(`--reconnect-for must be a number of seconds from 0 to 86400, got ${reconnectFor}`);

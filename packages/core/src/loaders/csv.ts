@@ -6,6 +6,8 @@
  *   - else the last `targets` columns (default 1) are y, the others x.
  * A first row with any non-numeric cell is a header. Blank lines are skipped.
  * Rows in messages are 1-based data rows (the header is not a row), with the file line.
+ * With neither option given, a file that surely wants a label column is refused
+ * (refuseUnsaid), and the data set says which columns it took (`columns`).
  */
 import { parse, type Info } from 'csv-parse/sync';
 import { DatasetError, makeDataset, type Dataset } from '../dataset.js';
@@ -43,6 +45,7 @@ export function loadCsv(path: string, options: CsvOptions = {}): Dataset {
   if (rows.length === 0) throw new DatasetError(`${path}: no data rows, only a header`);
   const columns = header ? header.length : rows[0].cells.length;
 
+  const unsaid = options.labelColumn === undefined && options.targets === undefined;
   // Parse every cell first, so that a bad number is reported with its row and line.
   const values = new Float64Array(rows.length * columns);
   rows.forEach(({ cells, line }, r) => {
@@ -52,17 +55,51 @@ export function loadCsv(path: string, options: CsvOptions = {}): Dataset {
       const v = numberOf(cells[c]);
       if (Number.isNaN(v)) {
         const name = header ? ` ("${header[c]}")` : '';
-        throw new DatasetError(`${path}: ${where}, column ${c + 1}${name}: ${JSON.stringify(cells[c])} is not a finite number`);
+        // words where the target is taken by default are most likely class names
+        const hint = unsaid && c === columns - 1 && cells[c] !== '' ? textTargetHint : '';
+        throw new DatasetError(`${path}: ${where}, column ${c + 1}${name}: ${JSON.stringify(cells[c])} is not a finite number${hint}`);
       }
       values[r * columns + c] = v;
     }
   });
 
   if (options.inputsOnly) return makeDataset(path, values, new Float64Array(0), columns, 0);
-  return options.labelColumn !== undefined
-    ? withLabelColumn(path, rows, values, columns, labelIndex(path, options.labelColumn, header, columns), options.classes)
-    : withTargetColumns(path, values, rows.length, columns, options.targets ?? 1);
+  if (unsaid) refuseUnsaid(path, header, values, rows.length, columns);
+  if (options.labelColumn !== undefined) {
+    const label = labelIndex(path, options.labelColumn, header, columns);
+    const ds = withLabelColumn(path, rows, values, columns, label, options.classes);
+    return { ...ds, columns: { header, count: columns, targets: [label], oneHot: true } };
+  }
+  const ds = withTargetColumns(path, values, rows.length, columns, options.targets ?? 1);
+  const targets = Array.from({ length: ds.outputs }, (_, t) => ds.inputs + t);
+  return { ...ds, columns: { header, count: columns, targets, oneHot: false } };
 }
+
+const textTargetHint =
+  ': the last column is the target by default and targets must be numbers; for classes give --label-column with class indices 0..K-1, or say which columns are targets with --targets N';
+
+/** Header names that say "this column is the class": a file with one, and neither --label-column nor --targets, is surely misread. */
+const LABEL_NAMES = new Set(['label', 'labels', 'class', 'classes', 'target', 'targets', 'y']);
+
+/**
+ * Without --label-column or --targets every column but the last is an input and the last a
+ * number to regress on. A column named like a label (LABEL_NAMES) holding class indices
+ * (non-negative integers) then becomes an input or a regression target: refused, saying what to give.
+ */
+function refuseUnsaid(path: string, header: string[] | undefined, values: Float64Array, count: number, columns: number): void {
+  if (!header) return;
+  for (let c = 0; c < columns; c++) {
+    if (!LABEL_NAMES.has(header[c].trim().toLowerCase())) continue;
+    let classIndices = true;
+    for (let r = 0; r < count && classIndices; r++) classIndices = Number.isInteger(values[r * columns + c]) && values[r * columns + c] >= 0;
+    if (!classIndices) continue;
+    const role = c === columns - 1 ? 'the target, regressed on as a number' : 'an input';
+    throw new DatasetError(
+      `${path}: column ${c + 1} ("${header[c]}") looks like class labels but would be ${role}: give --label-column ${header[c]} to learn its classes, or --targets N to say the last N columns are the targets`,
+    );
+  }
+}
+
 
 /** The longest row a CSV file may have, in characters (a million columns of 15-digit numbers fit). */
 export const MAX_ROW_CHARS = 16 * 2 ** 20;
