@@ -25,7 +25,7 @@ export interface InProcessTiming {
 
 /** At most this long, or MAX_BATCHES batches, is spent timing the in-process alternative (one batch at least). */
 const BUDGET_SECONDS = 0.25;
-const MAX_BATCHES = 20;
+const MAX_BATCHES = 1000;
 
 /** The run's time at the coordinator, with the in-process alternative timed when compute was not most of it. */
 export function whereTimeWent(plan: TrainingPlan, steps: number, t: Omit<RunTime, 'steps' | 'inProcess'>): RunTime {
