@@ -80,8 +80,9 @@ export class WorkerActivity {
     this.log('info', `worker done: ${this.line()}`, { workerId: this.workerId, ...this.rounded() });
   }
 
+  /** The totals as the log line's fields have them (ms), so the line and its fields agree. */
   private line(): string {
-    const t = this.totals;
+    const t = this.rounded();
     return `${t.steps.toLocaleString('en-US')} steps computed, ${t.samples.toLocaleString('en-US')} samples, compute ${t.computeSeconds.toFixed(2)} s, waiting ${t.waitSeconds.toFixed(2)} s`;
   }
 
