@@ -25,5 +25,5 @@ function seconds(s: number): string {
 }
 
 function ms(s: number): string {
-  return s < 0.01 ? `${(s * 1000).toFixed(3)} ms` : `${(s * 1000).toFixed(1)} ms`;
+  return `${(s * 1000).toFixed(s < 0.001 ? 3 : 1)} ms`;
 }
