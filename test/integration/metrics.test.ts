@@ -158,6 +158,24 @@ describe('a distributed run\'s operators', () => {
     await stopWithCheckpoint(run, dir);
   }, 60_000);
 
+  it('see each `shardprop worker` of a `shardprop coordinator` end with a summary that agrees with the coordinator\'s', async () => {
+    const coordinator = collect(startCli(['coordinator', '--port', '0', '--expect', '2', '--data', 'circles', '--layers', '2,8,2', '--epochs', '2', '--batch', '50', '--lr', '1', '--json', '--out', tmp.path('c.json')]));
+    const url = /ws:\/\/[\d.:]+/.exec(await coordinator.stderrLines((l) => l.includes('shardprop worker --connect')))![0];
+    const workers = [1, 2].map(() => collect(startCli(['worker', '--connect', url])));
+    const exited = await coordinator.exited;
+    expect(exited.code, exited.stderr.slice(-2000)).toBe(0);
+    const summary = JSON.parse(exited.stdout) as TrainSummary;
+    expect(summary.time!.steps).toBe(summary.steps);
+    const done = await Promise.all(workers.map(async (w) => {
+      expect((await w.exited).code).toBe(0);
+      return JSON.parse(await w.stderrLines((l) => l.includes('"worker done: ')));
+    }));
+    expect(done.map((d) => d.steps)).toEqual([summary.steps, summary.steps]);
+    expect(done[0].samples + done[1].samples).toBe(summary.samples);
+    // the workers' backprop is at most what the coordinator counted as compute (the slowest's, step by step)
+    expect(Math.max(done[0].computeSeconds, done[1].computeSeconds)).toBeLessThanOrEqual(summary.time!.computeSeconds + 0.002);
+  }, 60_000);
+
   it('are told where the time went, and that --workers 0 is measured faster, for a tiny model at batch 1 on 2 workers', async () => {
     const r = await runCli(['train', '--data', 'xor', '--layers', '2,2,1', '--batch', '1', '--lr', '0.5', '--steps', '400', '--workers', '2', '--out', tmp.path('tiny.json')]);
     expect(r.code, r.stderr.slice(-2000)).toBe(0);
