@@ -4,7 +4,7 @@
  * few seconds otherwise), and a one-line summary at its end. It counts and reports;
  * the session computes. Local workers (train --workers N) report nothing.
  */
-import type { WorkerLog } from './client.js';
+import type { WorkerLog } from './log.js';
 
 /** 'terminal': a progress line rewritten in place; 'log': a log line every LOG_EVERY_MS. */
 export type ActivityReport = 'terminal' | 'log';

@@ -10,6 +10,7 @@ import { prepareWasmKernels, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
 import { WorkerActivity, type ActivityReport } from './activity.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
+import type { WorkerLog } from './log.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
 
 export interface WorkerOptions {
@@ -47,7 +48,7 @@ export interface WorkerOptions {
   report?: ActivityReport;
 }
 
-export type WorkerLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+export type { WorkerLog } from './log.js';
 
 /**
  * Joins a coordinator and computes gradient sums until it says training is over,
