@@ -28,6 +28,12 @@ describe('WorkerActivity', () => {
     expect(w.drawn()).toBe('');
   });
 
+  it('has nothing to sum up when it never joined (refused at the door, or no coordinator there)', () => {
+    const w = scripted('log');
+    w.activity.summary();
+    expect(w.logged).toEqual([]);
+  });
+
   it('draws its progress on one terminal line and clears it before any log line', () => {
     const w = scripted('terminal');
     w.activity.joined(1);

@@ -25,7 +25,8 @@ export interface WorkerTotals {
 
 export class WorkerActivity {
   readonly totals: WorkerTotals = { steps: 0, samples: 0, computeSeconds: 0, waitSeconds: 0 };
-  private workerId = 0;
+  /** Its id once welcomed (the last one, after a reconnection). */
+  private workerId: number | null = null;
   private training = false;
   private lastReport = -Infinity;
   /** A progress line is on the terminal (cleared before any log line). */
@@ -75,8 +76,9 @@ export class WorkerActivity {
     }
   }
 
-  /** The one-line summary the worker ends with. */
+  /** The one-line summary the worker ends with, once it has joined (a worker refused at the door has nothing to sum up). */
   summary(): void {
+    if (this.workerId === null) return;
     this.log('info', `worker done: ${this.line()}`, { workerId: this.workerId, ...this.rounded() });
   }
 
