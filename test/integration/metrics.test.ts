@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { train, type EpochMetrics, type TrainSummary } from '@shardprop/coordinator';
-import { collect, killAll, runCli, startCli, tempDir, type Collected, type Exited } from '../helpers/cli.js';
+import { BIN, NODE_FLAGS, collect, killAll, runCli, startCli, tempDir, type Collected, type Exited } from '../helpers/cli.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 import { UNBOUNDED_STEPS, stopWithCheckpoint } from '../helpers/runs.js';
 
@@ -174,6 +174,34 @@ describe('a distributed run\'s operators', () => {
     expect(done[0].samples + done[1].samples).toBe(summary.samples);
     // the workers' backprop is at most what the coordinator counted as compute (the slowest's, step by step)
     expect(Math.max(done[0].computeSeconds, done[1].computeSeconds)).toBeLessThanOrEqual(summary.time!.computeSeconds + 0.002);
+  }, 60_000);
+
+  it('see a `shardprop worker`\'s progress line on its terminal (a pseudo-terminal from script(1)), then its summary', async () => {
+    const dir = tmp.path('tty');
+    const coordinator = collect(startCli(['coordinator', '--port', '0', '--expect', '1', '--data', 'xor', '--layers', '2,4,1', '--batch', 'full', '--lr', '1', '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--out', tmp.path('tty.json')]));
+    const url = /ws:\/\/[\d.:]+/.exec(await coordinator.stderrLines((l) => l.includes('shardprop worker --connect')))![0];
+    const command = [process.execPath, ...NODE_FLAGS, BIN, 'worker', '--connect', url].map((a) => `'${a}'`).join(' ');
+    // script(1) runs it on a pseudo-terminal and copies what it writes there to its stdout
+    const worker = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      let screen = '';
+      const exited = new Promise<number | null>((resolve) => worker.on('close', resolve));
+      await new Promise<void>((resolve, reject) => {
+        worker.stdout!.on('data', (d) => {
+          screen += d;
+          if (/\r\x1b\[2Kworker 1: [\d,]+ steps computed, [\d,]+ samples, compute \d+\.\d\d s, waiting \d+\.\d\d s/.test(screen)) resolve();
+        });
+        worker.on('close', () => reject(new Error(`the worker ended before drawing its progress:\n${screen.slice(-2000)}`)));
+      });
+      await stopWithCheckpoint(coordinator, dir);
+      expect(await exited).toBe(0);
+      // the line is cleared before the summary, which follows the last progress line
+      const last = screen.lastIndexOf('\r\x1b[2Kworker 1: ');
+      expect(screen.indexOf('\r\x1b[2K', last + 1)).toBeGreaterThan(last);
+      expect(screen.slice(last)).toMatch(/worker done: [\d,]+ steps computed, [\d,]+ samples, compute \d+\.\d\d s, waiting \d+\.\d\d s/);
+    } finally {
+      worker.kill('SIGKILL');
+    }
   }, 60_000);
 
   it('are told where the time went, and that --workers 0 is measured faster, for a tiny model at batch 1 on 2 workers', async () => {
