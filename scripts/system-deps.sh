@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Debian packages the tests use, installed where missing:
 # - chromium: the dashboard's browser test (driven by playwright-core; never a browser download);
-# - dataset-fashion-mnist: the Fashion-MNIST example (IDX files under /usr/share/datasets/fashion-mnist).
+# - dataset-fashion-mnist: the Fashion-MNIST example (IDX files under /usr/share/datasets/fashion-mnist);
+# - prometheus: its promtool checks what GET /metrics serves (the metrics test). The package is large
+#   (~96 MB installed) and holds Prometheus's server too, which Debian starts where systemd runs;
+#   only promtool is used. Installed without its recommends (the node exporter).
 # Without apt-get, or without the right to use it (not root, no password-less sudo), the
 # tests that need them skip, saying why (exit 0). An install that could run and failed
 # exits 1: in CI those tests would otherwise skip with the build green.
@@ -10,6 +13,7 @@ missing_packages() {
   missing=()
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+  [ -x /usr/bin/promtool ] || missing+=(prometheus)
 }
 missing_packages
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -26,7 +30,11 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo -n"
 fi
 echo "system-deps: installing ${missing[*]} (Debian packages)" >&2
-if ! { $sudo apt-get install -y -qq "${missing[@]}" >/dev/null || { $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }; }; then
+# the missing packages' own dependencies, and only those
+install() {
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+if ! { install || { $sudo apt-get update -qq >/dev/null && install; }; }; then
   missing_packages
   if [ ${#missing[@]} -gt 0 ]; then
     echo "system-deps: apt-get could not install ${missing[*]}" >&2

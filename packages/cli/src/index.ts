@@ -1,2 +1,3 @@
 export { runSweep, bestRun, formatResults, type SweepRun, type SweepOptions, type SweepResult, type SweepRunRecord } from './sweep.js';
 export { buildCli, main } from './main.js';
+export { timeReport } from './time-report.js';

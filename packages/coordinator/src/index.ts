@@ -7,6 +7,8 @@ export {
 export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution } from './training-loop.js';
 export { planTraining, chunkOf, timestamp, type TrainingPlan } from './plan.js';
 export { type RunRecord } from './run-record.js';
+export { RunMetrics, METRICS_CONTENT_TYPE, type MetricsSource } from './metrics.js';
+export { whereTimeWent, timeInProcess, type RunTime, type InProcessTiming } from './where-time-goes.js';
 export { Coordinator, WorkerLostError, type CoordinatorOptions } from './ws-adapter.js';
 export { StepMachine, type MachineOptions } from './step-machine.js';
 export {

@@ -9,11 +9,13 @@ import { createLogger, type Logger } from '@shardprop/worker';
 import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
 import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
+import { RunMetrics } from './metrics.js';
 import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { writeRunRecord } from './run-record.js';
 import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
 import { isLoopback } from './transport.js';
+import { whereTimeWent } from './where-time-goes.js';
 import { Coordinator } from './ws-adapter.js';
 
 export interface TrainCallbacks extends TrainingHooks {
@@ -24,6 +26,8 @@ export interface TrainCallbacks extends TrainingHooks {
   onListening?(url: string): void;
   /** Called when the dashboard is served, with its address (without the token). */
   onDashboard?(url: string): void;
+  /** Awaited with the summary once the run is over, before the coordinator closes: its dashboard and /metrics still answer. */
+  onFinished?(summary: TrainSummary): void | Promise<void>;
 }
 
 /**
@@ -42,18 +46,24 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
   callbacks.onPlan?.(plan);
   // what the dashboard shows; served only where there is a coordinator (createEngine)
   const dashboard = options.dashboard && workers > 0 ? new DashboardState(plan) : undefined;
+  // GET /metrics, beside the dashboard
+  const metrics = dashboard ? new RunMetrics(plan) : undefined;
   let engine: DistributableEngine | undefined;
   try {
-    engine = await createEngine(plan, options, workers, callbacks, log, dashboard);
+    engine = await createEngine(plan, options, workers, callbacks, log, dashboard, metrics);
     await waitForWorkers(engine, plan, callbacks.signal);
-    const summary = await runTraining(plan, engine, dashboard?.observe(callbacks) ?? callbacks);
+    const hooks = dashboard?.observe(callbacks) ?? callbacks;
+    const summary = await runTraining(plan, engine, metrics?.observe(hooks) ?? hooks);
     dashboard?.finish('finished');
+    const timing = engine.timing?.();
+    if (workers > 0 && timing) summary.time = whereTimeWent(plan, engine.stepsDone ?? 0, timing);
     try {
       summary.runRecord = writeRunRecord({ options, plan, summary, startedAt, endedAt: new Date() });
     } catch (err) {
       // the model is saved; a record that cannot be written should not cost the run
       log.warn({ err }, `the run record next to ${plan.outPath} could not be written`);
     }
+    await callbacks.onFinished?.(summary);
     return summary;
   } catch (err) {
     dashboard?.finish(err instanceof TrainingInterrupted ? 'stopped' : 'failed', (err as Error).message);
@@ -67,6 +77,8 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
 /** A distributed engine is usable once its workers have joined. */
 interface DistributableEngine extends GradientEngine {
   waitForWorkers?(): Promise<void>;
+  /** Steps whose gradient it computed (distributed: its workers). */
+  readonly stepsDone?: number;
 }
 
 /** Until the engine's workers have joined; a stop asked for meanwhile ends the run at once, with nothing new to checkpoint. */
@@ -86,7 +98,7 @@ async function waitForWorkers(engine: DistributableEngine, plan: TrainingPlan, s
 
 /** The in-process engine for 0 workers; else a coordinator listening, with `workers` local ones to start or (--expect) to wait for. */
 async function createEngine(
-  plan: TrainingPlan, options: TrainOptions & ServeOptions, workers: number, callbacks: TrainCallbacks, log: Logger, dashboard?: DashboardState,
+  plan: TrainingPlan, options: TrainOptions & ServeOptions, workers: number, callbacks: TrainCallbacks, log: Logger, dashboard?: DashboardState, metrics?: RunMetrics,
 ): Promise<DistributableEngine> {
   if (workers === 0) return inProcessEngine(plan);
   const local = options.expect === undefined;
@@ -98,7 +110,7 @@ async function createEngine(
   // local workers get a fresh secret through their environment, so no other local process can join in their place
   const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
   // the dashboard needs the user's token (--token-file), never the local workers' secret
-  const site = dashboard ? new DashboardHttp(dashboard, { token: options.token, log }) : undefined;
+  const site = dashboard ? new DashboardHttp(dashboard, { token: options.token, log, metrics }) : undefined;
   const server = await Coordinator.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm ?? DEFAULT_GRADIENT_FORM, token, tls: options.tls,
     onHttpRequest: site?.handle,
     stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
@@ -111,11 +123,16 @@ async function createEngine(
     dashboard.watchWorkers(() => server.snapshot());
     callbacks.onDashboard?.(dashboardUrl(server.url));
   }
+  metrics?.watch(server);
   const children = new LocalWorkers(log);
   let gaveUp = false;
+  let stepsDone = 0;
   return {
     get workers() {
       return server.workers;
+    },
+    get stepsDone() {
+      return stepsDone;
     },
     async waitForWorkers() {
       const joined = server.waitForWorkers();
@@ -127,7 +144,12 @@ async function createEngine(
         throw err;
       }
     },
-    gradient: (step, indices, model, grad) => server.gradient(step, indices, model, grad),
+    async gradient(step, indices, model, grad) {
+      const result = await server.gradient(step, indices, model, grad);
+      stepsDone++;
+      metrics?.stepDone(step, result.count);
+      return result;
+    },
     stop: () => server.stop(),
     timing: () => server.timing(),
     contributions: () => server.contributions(),

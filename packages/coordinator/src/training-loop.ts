@@ -2,6 +2,7 @@ import { Backprop, Optimizer, Sampler, type BatchResult, type Floats, type Model
 import { Keeper } from './keeping.js';
 import { OutputError, appendLine } from './outputs.js';
 import { EVAL_CHUNK, type TrainingPlan } from './plan.js';
+import type { RunTime } from './where-time-goes.js';
 
 /**
  * Computes the gradient SUM of the global batch of one step. The in-process engine
@@ -46,6 +47,8 @@ export interface WorkerContribution {
 export interface TrainSummary {
   steps: number;
   epochs: number;
+  /** Samples whose gradients the steps of this run summed (from the checkpoint on, when it resumed). */
+  samples: number;
   trainRisk: number;
   trainAccuracy: number;
   testRisk?: number;
@@ -61,6 +64,8 @@ export interface TrainSummary {
   seed: number;
   /** The run record written next to the model (train(); see run-record.ts). */
   runRecord?: string;
+  /** Distributed runs (train()): where the steps' time went at the coordinator. */
+  time?: RunTime;
 }
 
 export interface StepProgress {
@@ -259,6 +264,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   const summary: TrainSummary = {
     steps: plan.totalSteps,
     epochs: plan.totalSteps / plan.batchesPerEpoch,
+    samples,
     trainRisk: trainEval.lossSum / trainEval.count,
     trainAccuracy: trainEval.correct / trainEval.count,
     samplesPerSecond: samples / Math.max(seconds, 1e-9),

@@ -5,6 +5,7 @@
  * this file only decodes, encodes, sends and keeps the sockets.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { factorWidth, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type ErrorCode, type GradientForm } from '@shardprop/protocol';
@@ -74,6 +75,10 @@ export class Coordinator implements GradientEngine {
   /** Sends of 'done' still on their way (awaited by close). */
   private readonly goodbyes: Promise<void>[] = [];
   private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0, syncSeconds: 0 };
+  /** The sockets of open connections, and the bytes of those closed (for /metrics). */
+  private readonly wires = new Map<ConnectionId, Socket>();
+  private readonly closedTraffic = { bytesIn: 0, bytesOut: 0 };
+  private readonly dropCounts = new Map<string, number>();
 
   private constructor(private readonly options: CoordinatorOptions, private readonly transport: Transport, readonly gradientForm: GradientForm) {
     this.machine = new StepMachine({
@@ -81,7 +86,7 @@ export class Coordinator implements GradientEngine {
       stepTimeoutMs: options.stepTimeoutMs, waitWorkersMs: options.waitWorkersMs, heartbeatMs: options.heartbeatMs, helloTimeoutMs: options.helloTimeoutMs,
     });
     this.divergence = new DivergenceCheck(options.plan);
-    transport.wss.on('connection', (ws, req) => this.connect(ws, `${req.socket.remoteAddress}:${req.socket.remotePort}`));
+    transport.wss.on('connection', (ws, req) => this.connect(ws, req.socket));
     // The tick waits for the I/O already there (setImmediate runs after this turn's poll phase): a loop held
     // up past a deadline reads the gradient that arrived in time before it drops anyone for being late.
     this.ticker = setInterval(() => setImmediate(() => this.feed({ type: 'tick', now: performance.now() })), TICK_MS);
@@ -157,6 +162,21 @@ export class Coordinator implements GradientEngine {
     return this.machine.snapshot();
   }
 
+  /** Bytes read from and written to the workers' sockets so far, closed ones included. */
+  traffic(): { bytesIn: number; bytesOut: number } {
+    const total = { ...this.closedTraffic };
+    for (const socket of this.wires.values()) {
+      total.bytesIn += socket.bytesRead;
+      total.bytesOut += socket.bytesWritten;
+    }
+    return total;
+  }
+
+  /** Connections cut off so far, by error code. */
+  drops(): ReadonlyMap<string, number> {
+    return this.dropCounts;
+  }
+
   /** The run is to stop: a step in flight finishes if anyone can compute it; waiting for workers ends now (SP_ERR_STOPPED). */
   stop(): void {
     this.feed({ type: 'stop', now: performance.now() });
@@ -172,14 +192,19 @@ export class Coordinator implements GradientEngine {
     await this.transport.close();
   }
 
-  private connect(ws: WebSocket, address: string): void {
+  private connect(ws: WebSocket, socket: Socket): void {
+    const address = `${socket.remoteAddress}:${socket.remotePort}`;
     const connection = this.nextConnection++;
     this.sockets.set(connection, ws);
+    this.wires.set(connection, socket);
     // the fragments of a message as they arrived: a gradient's values are copied from them, not assembled first
     ws.binaryType = 'fragments';
     ws.on('message', (data: Buffer[], isBinary: boolean) => this.receive(connection, data, isBinary));
     ws.on('close', () => {
       this.sockets.delete(connection);
+      this.wires.delete(connection);
+      this.closedTraffic.bytesIn += socket.bytesRead;
+      this.closedTraffic.bytesOut += socket.bytesWritten;
       this.feed({ type: 'closed', connection, now: performance.now() });
     });
     ws.on('pong', () => this.feed({ type: 'pong', connection, now: performance.now() }));
@@ -243,6 +268,7 @@ export class Coordinator implements GradientEngine {
         for (const to of a.to) this.sockets.get(to)?.ping();
         break;
       case 'drop':
+        this.dropCounts.set(a.code, (this.dropCounts.get(a.code) ?? 0) + 1);
         this.sockets.get(a.to)?.terminate();
         break;
       case 'done':

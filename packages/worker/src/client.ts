@@ -8,7 +8,9 @@ import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { prepareWasmKernels, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
+import { WorkerActivity, type ActivityReport } from './activity.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
+import type { WorkerLog } from './log.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
 
 export interface WorkerOptions {
@@ -39,16 +41,22 @@ export interface WorkerOptions {
   silentForMs?: number;
   /** Called with one-line log messages (the CLI hands them to pino). */
   log?: WorkerLog;
+  /**
+   * Tell the user what the worker does (activity.ts): waiting, training (a progress
+   * line on a terminal, a log line every few seconds otherwise), and a summary at the end.
+   */
+  report?: ActivityReport;
 }
 
-export type WorkerLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+export type { WorkerLog } from './log.js';
 
 /**
  * Joins a coordinator and computes gradient sums until it says training is over,
  * reconnecting (with backoff) when the coordinator cannot be reached or goes away.
  */
 export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
-  const log = options.log ?? (() => {});
+  const activity = options.report ? new WorkerActivity(options.report, options.log ?? (() => {})) : null;
+  const log = activity?.log ?? options.log ?? (() => {});
   const name = options.name ?? `${hostname()}:${process.pid}`;
   const windowMs = options.reconnectForMs ?? 30_000;
   let delay = 100;
@@ -56,14 +64,18 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   // compiled once, before any welcome: the coordinator may ask for the wasm kernels
   await prepareWasmKernels();
   for (;;) {
-    const exit = await connectOnce(options, log, name, () => {
+    const exit = await connectOnce(options, log, name, activity, () => {
       lostSince = null;
       delay = 100;
     });
-    if (exit.reason !== 'error' && exit.reason !== 'closed') return exit;
+    if (exit.reason !== 'error' && exit.reason !== 'closed') {
+      activity?.summary();
+      return exit;
+    }
     lostSince ??= performance.now();
     const waited = performance.now() - lostSince;
     if (waited + delay > windowMs) {
+      activity?.summary();
       return windowMs > 0 ? { ...exit, message: `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s` } : exit;
     }
     log('warn', `${exit.message}; trying again in ${delay} ms`, { code: exit.code, retryMs: delay });
@@ -73,7 +85,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
 }
 
 /** One connection: hello, then the session's messages, until it finishes or the connection ends. `onJoined` runs on the welcome. */
-function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoined: () => void): Promise<WorkerExit> {
+function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, onJoined: () => void): Promise<WorkerExit> {
   return new Promise((resolve) => {
     const session = new WorkerSession(options.data?.train);
     let settled = false;
@@ -81,6 +93,8 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
     let sentAt = 0;
     /** The newest step message not yet computed. */
     let latest: { step: Step; arrived: number } | null = null;
+    /** How long the step being computed waited for its parameters since the last gradient went out (ms; 0 for the first). */
+    let waitedMs = 0;
     const wallClock = (): number => performance.timeOrigin + performance.now();
     const silentForMs = options.silentForMs ?? DEFAULT_SILENT_MS;
     /** From the upgrade on: is the coordinator still there? */
@@ -110,15 +124,22 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
       else ws.close();
     };
     const act = (actions: SessionAction[]): void => {
+      // said after the welcome's own log line
+      let joinedAs: number | null = null;
       for (const a of actions) {
         if (settled) return;
         if (a.type === 'send') {
           sendFragments(ws, a.fragments);
           sentAt = wallClock();
+          activity?.computed(a.count, a.computeMs, waitedMs);
         } else if (a.type === 'log') log(a.level, a.message, a.fields);
-        else if (a.type === 'joined') onJoined();
+        else if (a.type === 'joined') {
+          onJoined();
+          joinedAs = a.workerId;
+        }
         else finish(a.exit);
       }
+      if (joinedAs !== null && !settled) activity?.joined(joinedAs);
     };
     const handle = (event: SessionEvent): void => {
       let actions: SessionAction[];
@@ -176,6 +197,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
         const next = latest!;
         latest = null;
         if (settled) return;
+        waitedMs = sentAt > 0 ? next.arrived - sentAt : 0;
         handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt });
         heard(); // busy until now: the silence is counted from here
       });

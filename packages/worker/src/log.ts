@@ -4,9 +4,11 @@
  */
 import { destination, pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { WorkerLog } from './client.js';
 
 export type { Logger };
+
+/** How runWorker logs: one-line messages, fields apart (the CLI hands them to pino). */
+export type WorkerLog = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
 /**
  * Logs go to stderr (stdout is kept for --json), synchronously so nothing is lost at exit:

@@ -23,10 +23,11 @@ export type SessionEvent =
   | { type: 'invalid'; code: ErrorCode; reason: string };
 
 export type SessionAction =
-  | { type: 'send'; fragments: Buffer[] }
+  /** A gradient: its fragments, the samples it sums and its backprop's time. */
+  | { type: 'send'; fragments: Buffer[]; count: number; computeMs: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
   /** Welcomed: the client stops counting reconnection time. */
-  | { type: 'joined' }
+  | { type: 'joined'; workerId: number }
   | { type: 'finish'; exit: WorkerExit };
 
 export class WorkerSession {
@@ -52,7 +53,9 @@ export class WorkerSession {
     if (event.type === 'step') {
       if (!this.worker) return invalid('SP_ERR_BEFORE_WELCOME', 'step before welcome');
       const gradient = this.worker.compute(event.step, event.receivedAt, event.previousSentAt);
-      return gradient.ok ? [{ type: 'send', fragments: gradient.message }] : invalid(gradient.code, gradient.reason);
+      if (!gradient.ok) return invalid(gradient.code, gradient.reason);
+      const { count, computeMs } = this.worker.last;
+      return [{ type: 'send', fragments: gradient.message, count, computeMs }];
     }
     const m = event.message;
     switch (m.type) {
@@ -61,7 +64,7 @@ export class WorkerSession {
         if (!made.ok) return invalid(made.code, made.reason);
         this.worker = made.message;
         const fields = { workerId: m.workerId, samples: m.shard.indices.length, shard: idRanges(m.shard.indices), fingerprint: m.fingerprint, kernel: m.kernel };
-        return [{ type: 'joined' }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} with ${m.shard.indices.length} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
+        return [{ type: 'joined', workerId: m.workerId }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} with ${m.shard.indices.length} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
       }
       case 'reshard': {
         if (!this.worker) return invalid('SP_ERR_BEFORE_WELCOME', 'reshard before welcome');

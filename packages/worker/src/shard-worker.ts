@@ -25,6 +25,8 @@ export class ShardWorker {
   /** The shard's sample ids, ascending (the protocol checks it): a sample's row is its place here. */
   private ids!: Uint32Array;
   private local!: Uint32Array;
+  /** The last gradient's samples and backprop time (ms), for the worker's report. */
+  readonly last = { count: 0, computeMs: 0 };
 
   /** A worker for `welcome`; its shard is set by setShard, which the caller must check. */
   private constructor(readonly welcome: Welcome, private readonly ownData: Dataset | undefined, private readonly now: () => number) {
@@ -92,6 +94,8 @@ export class ShardWorker {
       r = this.bp.gradient(this.model, this.data, this.local, 0, count, grad);
     }
     const head = { type: 'gradient' as const, step: step.step, round: step.round, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: this.now() - t0, receivedAt, previousSentAt };
+    this.last.count = r.count;
+    this.last.computeMs = head.computeMs;
     return { ok: true, message: encodeGradient(head, grad) };
   }
 }

@@ -10,6 +10,7 @@ import { createLogger } from '@shardprop/worker';
 import { SIGNAL_EXIT, stopOnSignal } from '../exit.js';
 import { trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
 import { createProgress } from '../progress.js';
+import { timeReport } from '../time-report.js';
 
 export const trainCommand: CommandModule = {
   command: 'train',
@@ -88,6 +89,7 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
       `trained ${summary.steps} steps (${summary.epochs.toFixed(2)} epochs) in ${summary.seconds.toFixed(2)} s, ` +
         `${Math.round(summary.samplesPerSecond)} samples/s: train risk ${summary.trainRisk.toFixed(5)}${test}\nmodel saved to ${summary.model}\n`,
     );
+    if (summary.time) process.stdout.write(timeReport(summary.time, summary.workers).map((line) => line + '\n').join(''));
   }
 }
 

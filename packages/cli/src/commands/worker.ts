@@ -60,6 +60,8 @@ async function work(args: Args): Promise<void> {
     name: str(args, 'name'),
     data,
     log: workerLog(log),
+    // a progress line where someone watches, a log line every few seconds otherwise
+    report: process.stderr.isTTY ? 'terminal' : 'log',
   });
   exitWorkerProcess(exit, log);
 }

@@ -3,12 +3,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { TOKEN_HEADER } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
+import { METRICS_CONTENT_TYPE, type RunMetrics } from '../metrics.js';
 import { isLoopback, sameSecret } from '../transport.js';
 import { Feed } from './feed.js';
 import type { DashboardState } from './state.js';
 
 /** The path of the live feed (server-sent events). */
 const FEED_PATH = '/events';
+/** The run's figures for Prometheus (metrics.ts). */
+const METRICS_PATH = '/metrics';
 
 /** The page's address on the coordinator's port: ws://HOST:PORT → http://HOST:PORT/ (wss → https). */
 export function dashboardUrl(coordinatorUrl: string): string {
@@ -50,11 +53,13 @@ export interface DashboardHttpOptions {
   token?: string;
   /** Where a failure of the live feed is logged. */
   log?: Logger;
+  /** Served at GET /metrics, under the same token rule as the page. */
+  metrics?: RunMetrics;
 }
 
 /**
  * The dashboard's HTTP side, on the coordinator's port: GET / (the page),
- * GET /events (the live feed) and the page's scripts and styles; 404 for any
+ * GET /events (the live feed), GET /metrics (for Prometheus) and the page's scripts and styles; 404 for any
  * other path, 405 for any other method. Read-only: nothing here can change the run.
  */
 export class DashboardHttp {
@@ -91,14 +96,15 @@ export class DashboardHttp {
     const path = q < 0 ? url : url.slice(0, q);
     const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
     const isFeed = path === FEED_PATH;
+    const metrics = path === METRICS_PATH ? this.options.metrics : undefined;
     const asset = this.assets.get(path);
-    if (!isFeed && !asset) return reply(res, 404, 'not found');
+    if (!isFeed && !metrics && !asset) return reply(res, 404, 'not found');
     const methods = isFeed ? ['GET'] : ['GET', 'HEAD'];
     if (!methods.includes(req.method ?? '')) {
       res.setHeader('allow', methods.join(', '));
       return reply(res, 405, 'method not allowed');
     }
-    if ((isFeed || asset!.needsToken) && !this.authorised(req, query)) {
+    if ((isFeed || metrics || asset!.needsToken) && !this.authorised(req, query)) {
       return reply(res, 401, 'this dashboard needs the coordinator\'s token: add ?token=... (the content of --token-file) to its address');
     }
     if (isFeed) {
@@ -108,6 +114,7 @@ export class DashboardHttp {
       this.feed.add(res);
       return;
     }
+    if (metrics) return void this.serveMetrics(metrics, req, res);
     res.writeHead(200, {
       ...COMMON_HEADERS,
       'content-type': asset!.type,
@@ -117,11 +124,25 @@ export class DashboardHttp {
     res.end(req.method === 'HEAD' ? undefined : asset!.body);
   }
 
+  private async serveMetrics(metrics: RunMetrics, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const body = Buffer.from(await metrics.text());
+      res.writeHead(200, { ...COMMON_HEADERS, 'content-type': METRICS_CONTENT_TYPE, 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } catch (err) {
+      this.options.log?.error({ reason: (err as Error).message }, 'the metrics could not be written');
+      if (res.headersSent) res.destroy();
+      else reply(res, 500, 'internal error');
+    }
+  }
+
   private authorised(req: IncomingMessage, query: URLSearchParams): boolean {
     const expected = this.options.token;
     if (expected === undefined) return true;
     const header = req.headers[TOKEN_HEADER];
-    const given = typeof header === 'string' ? header : query.get('token');
+    // Prometheus sends a token as `authorization: Bearer ...` (its scrape config's authorization.credentials)
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const given = typeof header === 'string' ? header : bearer ?? query.get('token');
     return given !== null && sameSecret(given, expected);
   }
 }
