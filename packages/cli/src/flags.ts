@@ -74,7 +74,7 @@ export function trainingFlags<T>(y: Argv<T>) {
 /** Every flag of `train` (and of a sweep's runs): the training flags and the local workers. */
 export function trainFlags<T>(y: Argv<T>) {
   return trainingFlags(y)
-    .option('workers', { type: 'number', describe: 'local worker processes (default: CPU cores); 0 trains in this process' })
+    .option('workers', { type: 'number', describe: 'local worker processes; 0 (the default, fastest on one machine) trains in this process' })
     .group(['workers'], GROUPS.workers);
 }
 

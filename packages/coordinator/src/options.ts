@@ -1,4 +1,3 @@
-import { availableParallelism } from 'node:os';
 import {
   ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, resolveKernel,
   type ActivationName, type Dtype, type InitScheme, type KernelChoice, type KernelName, type LossName, type OptimizerKind,
@@ -129,9 +128,16 @@ export function validateTrainOptions(o: TrainOptions): void {
 }
 
 /** --workers (from 0: in process) or --expect (from 1): an integer up to the coordinator's MAX_WORKERS. */
-/** Local workers when neither --workers nor --expect says: one per core. */
+/**
+ * Local workers when neither --workers nor --expect says: none, training in this
+ * process, the fastest on one machine as measured (bench/README.md: on a 2-core
+ * machine the README's MNIST job ran 10-20x faster in process than with a worker
+ * per core, and a 784,512,512,10 model at batch 200 3x faster; local workers
+ * exchange the parameters and gradients every step, and the cores they would add
+ * are the ones the in-process kernels use).
+ */
 export function defaultWorkers(): number {
-  return availableParallelism();
+  return 0;
 }
 
 export function validateWorkerCount(flag: string, n: number | undefined, min: number): void {
