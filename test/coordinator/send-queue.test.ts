@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { addressHex } from '../../packages/coordinator/src/addresses.js';
-import { procAddress, readSendQueues } from '../../packages/coordinator/src/dashboard/send-queue.js';
+import { addressHex, procAddress, readSendQueues } from '../../packages/coordinator/src/dashboard/send-queue.js';
 
 describe('what a viewer has taken: the kernel\'s send queues', () => {
   it('reads addresses as /proc lists them and as Node gives them, to the same 16 bytes', () => {

@@ -23,4 +23,3 @@ export { predict, predictData, PREDICTION_TASKS, type Predictions, type PredictO
 export { exportModel, EXPORT_FORMATS, type ExportFormat, type ExportOptions, type ExportResult } from './export-model.js';
 export { checkReplaceable, OutputError } from './outputs.js';
 export { readTrainedOn, type DataFlags, type TrainedOn } from './model-data.js';
-export { selfSignedCertificate, checkHosts, type SelfSigned } from './certificate.js';

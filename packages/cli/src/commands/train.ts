@@ -8,8 +8,7 @@ import { TrainingInterrupted, train, type ServeOptions, type TrainSummary } from
 import { describeColumns } from '@shardprop/core';
 import { createLogger } from '@shardprop/worker';
 import { SIGNAL_EXIT, stopOnSignal } from '../exit.js';
-import { str, trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
-import { joinHint } from '../join-hint.js';
+import { trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
 import { createProgress } from '../progress.js';
 import { timeReport } from '../time-report.js';
 
@@ -48,11 +47,7 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
         log.info({ step, path }, 'checkpoint written');
       },
       onListening(url) {
-        if (serve.expect === undefined) return;
-        const tlsCert = str(args, 'tls-cert');
-        const hint = joinHint(url, serve.host ?? '127.0.0.1', str(args, 'token-file'), tlsCert === undefined || !serve.tls ? undefined : { path: tlsCert, pem: serve.tls.cert });
-        log.info({ command: hint.command, otherAddresses: hint.otherAddresses.length > 0 ? hint.otherAddresses : undefined }, `workers join with: ${hint.command}`);
-        if (hint.warning) log.warn(hint.warning);
+        if (serve.expect !== undefined) log.info(`workers join with: shardprop worker --connect ${url}`);
       },
       onDashboard(url) {
         // the token itself is never printed

@@ -5,7 +5,7 @@
  * (Linux); without those files it counts as 0, and only Node's buffer is seen.
  */
 import { readFileSync } from 'node:fs';
-import { addressHex } from '../addresses.js';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /** The peer side of a socket, as Node gives it. */
 export interface SocketEnds {
@@ -64,5 +64,27 @@ export function procAddress(hex: string): string | null {
     for (let b = 0; b < 4; b++) bytes[16 - words * 4 + w * 4 + b] = parseInt(word.slice(6 - 2 * b, 8 - 2 * b), 16);
   }
   if (words === 1) bytes.writeUInt16BE(0xffff, 10); // IPv4: as ::ffff:a.b.c.d
+  return bytes.toString('hex');
+}
+
+/** An address as Node gives it (IPv4, IPv6, IPv4-mapped IPv6, with or without a zone) as the 16 bytes of its IPv6 form, in hex. */
+export function addressHex(address: string): string | null {
+  const plain = address.replace(/%.*$/, '');
+  if (isIPv4(plain)) return addressHex(`::ffff:${plain}`);
+  if (!isIPv6(plain)) return null;
+  const bytes = Buffer.alloc(16);
+  // a dotted IPv4 tail is two groups
+  let text = plain;
+  const tail = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (tail) {
+    const [a, b, c, d] = tail[1].split('.').map(Number);
+    text = text.slice(0, -tail[1].length) + `${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, rest] = text.split('::');
+  const left = head ? head.split(':') : [];
+  const right = rest === undefined ? [] : rest ? rest.split(':') : [];
+  const groups = rest === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  if (groups.length !== 8) return null;
+  groups.forEach((g, i) => bytes.writeUInt16BE(parseInt(g, 16), i * 2));
   return bytes.toString('hex');
 }
