@@ -9,7 +9,6 @@ import { WebSocket } from 'ws';
 import { prepareWasmKernels, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
 import { WorkerActivity, type ActivityReport } from './activity.js';
-import { connectFailure, unexpectedResponse } from './connect-errors.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import type { WorkerLog } from './log.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
@@ -22,8 +21,6 @@ export interface WorkerOptions {
   token?: string;
   /** PEM certificate(s) to trust for a wss:// coordinator (e.g. its self-signed certificate). */
   ca?: Buffer;
-  /** Where `ca` came from (--ca), for messages. */
-  caPath?: string;
   /**
    * The training data, loaded by this worker itself (the same source as the
    * coordinator's): the coordinator then sends only which samples to hold, after
@@ -165,8 +162,15 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
       headers: options.token === undefined ? undefined : { [TOKEN_HEADER]: options.token },
     });
     ws.on('unexpected-response', (_req, res) => {
+      const refused = res.statusCode === 401;
+      const message = refused
+        ? options.token === undefined
+          ? 'the coordinator refused us: this coordinator needs a token (--token-file) and the worker gave none'
+          : 'the coordinator refused us: wrong token'
+        : `the coordinator at ${options.url} answered HTTP ${res.statusCode} instead of a WebSocket`;
       res.resume();
-      finish(unexpectedResponse(res.statusCode ?? 0, options.url, options.token));
+      if (refused) finish({ reason: 'refused', message, code: options.token === undefined ? 'SP_ERR_TOKEN_MISSING' : 'SP_ERR_TOKEN_WRONG' });
+      else finish({ reason: 'error', message, code: 'SP_ERR_UNREACHABLE' });
     });
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
@@ -198,18 +202,10 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
         heard(); // busy until now: the silence is counted from here
       });
     });
-    // a failure before the WebSocket opened is judged (retry, or say what to fix); its 'close' waits for that
-    let judging = false;
     ws.on('error', (err) => {
-      if (liveness !== null) {
-        finish({ reason: 'error', message: `lost the coordinator at ${options.url}: ${err.message}`, code: 'SP_ERR_UNREACHABLE' });
-        return;
-      }
-      judging = true;
-      void connectFailure(err, options.url, options.caPath).then((exit) => finish(exit));
+      finish({ reason: 'error', message: `cannot reach the coordinator at ${options.url}: ${err.message}`, code: 'SP_ERR_UNREACHABLE' });
     });
     ws.on('close', (code, reason) => {
-      if (judging) return;
       finish({ reason: 'closed', message: `the coordinator closed the connection (${code}${reason.length ? `: ${reason.toString()}` : ''})`, code: 'SP_ERR_CONNECTION_CLOSED' });
     });
   });

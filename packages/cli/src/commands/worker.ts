@@ -55,7 +55,6 @@ async function work(args: Args): Promise<void> {
     url,
     token,
     ca: ca === undefined ? undefined : readInputFile(ca, '--ca'),
-    caPath: ca,
     reconnectForMs: reconnectFor === undefined ? undefined : reconnectFor * 1000,
     silentForMs: silence === undefined ? undefined : silence * 1000,
     name: str(args, 'name'),
