@@ -70,7 +70,7 @@ describe('security', () => {
     expect(c.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
     const untrusting = await collect(startCli(['worker', '--connect', c.url, '--reconnect-for', '0'])).exited;
     expect(untrusting.code).toBe(1);
-    expect(untrusting.stderr).toMatch(/cannot reach the coordinator at wss:.*self[- ]signed/i);
+    expect(untrusting.stderr).toMatch(/the coordinator at wss:.*does not trust \(self[- ]signed.*--ca cert.pem \[SP_ERR_TLS_UNTRUSTED\]/i);
     const trusting = await collect(startCli(['worker', '--connect', c.url, '--ca', cert])).exited;
     expect(trusting.code, trusting.stderr).toBe(0);
     expect((await c.exited).code).toBe(0);

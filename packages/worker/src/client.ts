@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { prepareWasmKernels, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
+import { explainConnectError } from './connect-errors.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
 
@@ -145,7 +146,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
       const message = refused
         ? options.token === undefined
           ? 'the coordinator refused us: this coordinator needs a token (--token-file) and the worker gave none'
-          : 'the coordinator refused us: wrong token'
+          : 'the coordinator refused us: wrong token (give the worker the same secret as the coordinator\'s --token-file)'
         : `the coordinator at ${options.url} answered HTTP ${res.statusCode} instead of a WebSocket`;
       res.resume();
       if (refused) finish({ reason: 'refused', message, code: options.token === undefined ? 'SP_ERR_TOKEN_MISSING' : 'SP_ERR_TOKEN_WRONG' });
@@ -180,10 +181,18 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
         heard(); // busy until now: the silence is counted from here
       });
     });
+    /** Set while a failure before the upgrade is being explained (which may take a probe): the close that follows it says less. */
+    let explaining = false;
     ws.on('error', (err) => {
-      finish({ reason: 'error', message: `cannot reach the coordinator at ${options.url}: ${err.message}`, code: 'SP_ERR_UNREACHABLE' });
+      if (liveness !== null || settled) {
+        finish({ reason: 'error', message: `lost the coordinator at ${options.url}: ${err.message}`, code: 'SP_ERR_UNREACHABLE' });
+        return;
+      }
+      explaining = true;
+      void explainConnectError(err, new URL(options.url), options.ca !== undefined).then((exit) => finish(exit));
     });
     ws.on('close', (code, reason) => {
+      if (explaining) return;
       finish({ reason: 'closed', message: `the coordinator closed the connection (${code}${reason.length ? `: ${reason.toString()}` : ''})`, code: 'SP_ERR_CONNECTION_CLOSED' });
     });
   });
