@@ -48,7 +48,7 @@ describe('security', () => {
     expect(none.stderr).toMatch(/needs a token \(--token-file\) and the worker gave none/);
     const wrong = await collect(startCli(['worker', '--connect', c.url, '--token-file', tmp.path('bad.token')])).exited;
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^shardprop: the coordinator refused us: wrong token \[SP_ERR_TOKEN_WRONG\]$/m);
+    expect(wrong.stderr).toMatch(/^shardprop: the coordinator refused us: wrong token \(give the worker the same secret as the coordinator's --token-file\) \[SP_ERR_TOKEN_WRONG\]$/m);
     const right = await collect(startCli(['worker', '--connect', c.url], { SHARDPROP_TOKEN: TOKEN })).exited;
     expect(right.code, right.stderr).toBe(0);
     const done = await c.exited;
