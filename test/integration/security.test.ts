@@ -48,7 +48,7 @@ describe('security', () => {
     expect(none.stderr).toMatch(/needs a token \(--token-file\) and the worker gave none/);
     const wrong = await collect(startCli(['worker', '--connect', c.url, '--token-file', tmp.path('bad.token')])).exited;
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr).toMatch(/^shardprop: the coordinator refused us: wrong token \[SP_ERR_TOKEN_WRONG\]$/m);
+    expect(wrong.stderr).toMatch(/^shardprop: the coordinator refused us: wrong token \(give the worker the same secret as the coordinator's --token-file\) \[SP_ERR_TOKEN_WRONG\]$/m);
     const right = await collect(startCli(['worker', '--connect', c.url], { SHARDPROP_TOKEN: TOKEN })).exited;
     expect(right.code, right.stderr).toBe(0);
     const done = await c.exited;
@@ -70,7 +70,7 @@ describe('security', () => {
     expect(c.url).toMatch(/^wss:\/\/127\.0\.0\.1:\d+$/);
     const untrusting = await collect(startCli(['worker', '--connect', c.url, '--reconnect-for', '0'])).exited;
     expect(untrusting.code).toBe(1);
-    expect(untrusting.stderr).toMatch(/cannot reach the coordinator at wss:.*self[- ]signed/i);
+    expect(untrusting.stderr).toMatch(/the coordinator at wss:.*does not trust \(self[- ]signed.*--ca cert.pem \[SP_ERR_TLS_UNTRUSTED\]/i);
     const trusting = await collect(startCli(['worker', '--connect', c.url, '--ca', cert])).exited;
     expect(trusting.code, trusting.stderr).toBe(0);
     expect((await c.exited).code).toBe(0);

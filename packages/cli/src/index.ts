@@ -1,3 +1,5 @@
 export { runSweep, bestRun, formatResults, type SweepRun, type SweepOptions, type SweepResult, type SweepRunRecord } from './sweep.js';
 export { buildCli, main } from './main.js';
 export { timeReport } from './time-report.js';
+export { joinHint, type JoinHint, type JoinFiles } from './join-hint.js';
+export { writeCertificate, validateCertificateHosts, type CertificateFiles } from './certs.js';

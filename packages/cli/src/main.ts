@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
+import { certsCommand } from './commands/certs.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evalCommand } from './commands/eval.js';
 import { exportCommand } from './commands/export.js';
@@ -16,7 +17,7 @@ import { workerCommand } from './commands/worker.js';
 import { EXIT_BAD_INPUT, exitWith, report } from './exit.js';
 import { usageLine } from './usage.js';
 
-const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand];
+const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand, certsCommand];
 const NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /** The version in @shardprop/cli's package.json (one folder above src/ and dist/ alike). */

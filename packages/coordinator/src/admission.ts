@@ -35,7 +35,7 @@ export interface Refusal {
 /** Why this hello is refused, or null to admit it. */
 export function admissionRefusal(hello: Hello, state: AdmissionState): Refusal | null {
   if (hello.version !== PROTOCOL_VERSION) {
-    const reason = `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`;
+    const reason = `protocol version mismatch: the worker speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}: run the same shardprop release on both machines`;
     return { reason, code: 'SP_ERR_VERSION', closeCode: 1002, close: 'protocol version mismatch' };
   }
   if (state.training ? state.workers >= MAX_WORKERS : state.workers >= state.expect) {

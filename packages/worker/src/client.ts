@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { prepareWasmKernels, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
 import { WorkerActivity, type ActivityReport } from './activity.js';
+import { explainConnectError } from './connect-errors.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import type { WorkerLog } from './log.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
@@ -166,11 +167,13 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
       const message = refused
         ? options.token === undefined
           ? 'the coordinator refused us: this coordinator needs a token (--token-file) and the worker gave none'
-          : 'the coordinator refused us: wrong token'
-        : `the coordinator at ${options.url} answered HTTP ${res.statusCode} instead of a WebSocket`;
+          : 'the coordinator refused us: wrong token (give the worker the same secret as the coordinator\'s --token-file)'
+        : `something that is not a shardprop coordinator answers at ${options.url} (HTTP ${res.statusCode} instead of a WebSocket): check the address and port in --connect`;
       res.resume();
       if (refused) finish({ reason: 'refused', message, code: options.token === undefined ? 'SP_ERR_TOKEN_MISSING' : 'SP_ERR_TOKEN_WRONG' });
-      else finish({ reason: 'error', message, code: 'SP_ERR_UNREACHABLE' });
+      // a coordinator that is closing may answer 503 for a moment: worth another try; any other answer is another server's
+      else if (res.statusCode === 503) finish({ reason: 'error', message: `the coordinator at ${options.url} answered HTTP 503 (busy or closing)`, code: 'SP_ERR_UNREACHABLE' });
+      else finish({ reason: 'refused', message, code: 'SP_ERR_NOT_COORDINATOR' });
     });
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
@@ -202,10 +205,18 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
         heard(); // busy until now: the silence is counted from here
       });
     });
+    /** Set while a failure before the upgrade is being explained (which may take a probe): the close that follows it says less. */
+    let explaining = false;
     ws.on('error', (err) => {
-      finish({ reason: 'error', message: `cannot reach the coordinator at ${options.url}: ${err.message}`, code: 'SP_ERR_UNREACHABLE' });
+      if (liveness !== null || settled) {
+        finish({ reason: 'error', message: `lost the coordinator at ${options.url}: ${err.message}`, code: 'SP_ERR_UNREACHABLE' });
+        return;
+      }
+      explaining = true;
+      void explainConnectError(err, new URL(options.url), options.ca !== undefined).then((exit) => finish(exit));
     });
     ws.on('close', (code, reason) => {
+      if (explaining) return;
       finish({ reason: 'closed', message: `the coordinator closed the connection (${code}${reason.length ? `: ${reason.toString()}` : ''})`, code: 'SP_ERR_CONNECTION_CLOSED' });
     });
   });

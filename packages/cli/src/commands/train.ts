@@ -8,7 +8,8 @@ import { TrainingInterrupted, train, type ServeOptions, type TrainSummary } from
 import { describeColumns } from '@shardprop/core';
 import { createLogger } from '@shardprop/worker';
 import { SIGNAL_EXIT, stopOnSignal } from '../exit.js';
-import { trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
+import { str, trainFlags, trainOptionsFromArgs, type Args } from '../flags.js';
+import { joinHint } from '../join-hint.js';
 import { createProgress } from '../progress.js';
 import { timeReport } from '../time-report.js';
 
@@ -47,7 +48,10 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
         log.info({ step, path }, 'checkpoint written');
       },
       onListening(url) {
-        if (serve.expect !== undefined) log.info(`workers join with: shardprop worker --connect ${url}`);
+        if (serve.expect === undefined) return;
+        const hint = joinHint(url, { tokenFile: str(args, 'token-file'), cert: serve.tls && { path: str(args, 'tls-cert')!, pem: serve.tls.cert } });
+        log.info({ alternatives: hint.alternatives.length > 0 ? hint.alternatives : undefined }, `workers join with: ${hint.command}`);
+        if (hint.warning !== undefined) log.warn(hint.warning);
       },
       onDashboard(url) {
         // the token itself is never printed
