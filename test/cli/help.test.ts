@@ -34,7 +34,7 @@ describe('shardprop --version and --help', () => {
     expect(r.stdout.split('\nExamples:\n')[1].match(/^ {2}shardprop train /gm)?.length).toBeGreaterThanOrEqual(2);
   });
 
-  it.each(['train', 'coordinator', 'worker', 'eval', 'predict', 'export', 'plot', 'sweep'])('%s --help shows two or three examples of itself', async (command) => {
+  it.each(['train', 'coordinator', 'worker', 'eval', 'predict', 'export', 'plot', 'sweep', 'certs'])('%s --help shows two or three examples of itself', async (command) => {
     const r = await runCli([command, '--help']);
     expect(r.code).toBe(0);
     const examples = r.stdout.split('\nExamples:\n')[1] ?? '';
@@ -69,7 +69,7 @@ describe('a mistyped command or flag', () => {
       'shardprop: --workers: the coordinator waits for --expect workers that join by themselves; --workers is for shardprop train (see shardprop coordinator --help)'],
     ['a value not among the choices', ['train', '--data', 'xor', '--optimizer', 'adm'], 'shardprop: --optimizer "adm" is not one of sgd, momentum, adam; did you mean adam? (see shardprop train --help)'],
     ['a word where flags go', ['train', '--data', 'xor', 'extra'], 'shardprop: unexpected word "extra" (shardprop train takes flags only) (see shardprop train --help)'],
-    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot or sweep (see shardprop --help)'],
+    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot, sweep or certs (see shardprop --help)'],
   ];
   it.each(refused)('%s: one line with the nearest name, exit 2', async (_, args, line) => {
     const r = await runCli(args);

@@ -76,6 +76,17 @@ describe('shardprop certs', () => {
     expect(none.code).toBe(2);
   });
 
+  it('keeps a certificate and key that exist unless --force says to replace them', async () => {
+    const { cert } = await certs('kept', ['127.0.0.1']);
+    const before = readFileSync(cert, 'utf8');
+    const again = await runCli(['certs', '--host', '127.0.0.1', '--out-dir', tmp.path('kept')]);
+    expect(again.code).toBe(2);
+    expect(again.stderr.trim()).toBe(`shardprop: ${cert} exists already: give --force to replace it (workers then need the new cert.pem), or another --out-dir`);
+    expect(readFileSync(cert, 'utf8')).toBe(before);
+    expect((await runCli(['certs', '--host', '127.0.0.1', '--out-dir', tmp.path('kept'), '--force'])).code).toBe(0);
+    expect(readFileSync(cert, 'utf8')).not.toBe(before);
+  });
+
   it('a worker connecting by IP over wss:// with --ca trusts a certificate made for that IP, and trains', async () => {
     const { cert, key } = await certs('by-ip', ['127.0.0.1']);
     const c = await coordinator(['--tls-cert', cert, '--tls-key', key]);

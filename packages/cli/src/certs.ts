@@ -4,7 +4,7 @@
  * what `shardprop certs` writes. Not a CA: workers trust this one certificate
  * with --ca.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { generate } from 'selfsigned';
@@ -32,9 +32,13 @@ export function validateCertificateHosts(hosts: string[]): void {
   }
 }
 
-/** Makes a key pair and a certificate for `hosts`, valid for `days`, and writes cert.pem and key.pem (mode 600) in `outDir`. */
-export async function writeCertificate(hosts: string[], outDir: string, days = 365): Promise<CertificateFiles> {
+/** Makes a key pair and a certificate for `hosts`, valid for `days`, and writes cert.pem and key.pem (mode 600) in `outDir` (replacing them only when asked). */
+export async function writeCertificate(hosts: string[], outDir: string, days = 365, replace = false): Promise<CertificateFiles> {
   validateCertificateHosts(hosts);
+  // a key in use is not lost by a second run: replacing it takes --force
+  for (const file of ['cert.pem', 'key.pem'].map((f) => join(outDir, f))) {
+    if (!replace && existsSync(file)) throw new UsageError(`${file} exists already: give --force to replace it (workers then need the new cert.pem), or another --out-dir`);
+  }
   if (!(Number.isInteger(days) && days >= 1 && days <= 3650)) throw new UsageError(`--days must be a whole number from 1 to 3650, got ${days}`);
   const notBeforeDate = new Date();
   const notAfterDate = new Date(notBeforeDate.getTime() + days * 86_400_000);

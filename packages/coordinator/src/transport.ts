@@ -6,6 +6,9 @@ import { TOKEN_HEADER, type ErrorCode } from '@shardprop/protocol';
 import { WebSocketServer } from 'ws';
 import { ConnectionGuard, UPGRADE_TIMEOUT_MS, socketBounds, type FloodReport, type SocketBounds } from './connection-guard.js';
 
+/** Connections the kernel may hold before they are accepted (Node's default is 511). */
+const LISTEN_BACKLOG = 4096;
+
 /** A listening WebSocket server, plain (ws://) or over TLS (wss://). */
 export interface Transport {
   wss: WebSocketServer;
@@ -84,7 +87,9 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
     // ws forwards the server's errors to wss: both must have a listener, for good
     server.on('error', failed);
     wss.on('error', failed);
-    server.listen(port, host, () => {
+    // a long accept queue (the kernel caps it at net.core.somaxconn): under a flood of connections a
+    // worker's handshake waits in it for the guard to make room, instead of being dropped and retried seconds later
+    server.listen(port, host, LISTEN_BACKLOG, () => {
       listening = true;
       resolve({ wss, port: (server.address() as AddressInfo).port, scheme: tls ? 'wss' : 'ws', close: () => closeServers(wss, server, guard) });
     });
