@@ -42,6 +42,8 @@ interface Client {
 
 interface Encoded {
   data: string;
+  /** Its length in bytes, counted once for every client it goes to. */
+  bytes: number;
   cursor: Cursor;
   rest: string;
   newPoints: boolean;
@@ -148,8 +150,7 @@ export class Feed {
     client.heartbeatAt = now;
   }
 
-  private write(client: Client, text: string): void {
-    const bytes = Buffer.byteLength(text);
+  private write(client: Client, text: string, bytes = Buffer.byteLength(text)): void {
     client.written += bytes;
     client.sinceHeartbeat += bytes;
     client.res.write(text);
@@ -162,11 +163,12 @@ export class Feed {
       const { frame, cursor } = this.state.frame(client.cursor);
       const { steps, epochs, ...rest } = frame;
       const newPoints = frame.reset || steps[0].length > 0 || epochs[0].length > 0;
-      out = { data: `data: ${JSON.stringify(frame)}\n\n`, cursor, rest: JSON.stringify(rest), newPoints };
+      const data = `data: ${JSON.stringify(frame)}\n\n`;
+      out = { data, bytes: Buffer.byteLength(data), cursor, rest: JSON.stringify(rest), newPoints };
       encoded.set(key, out);
     }
     if (!out.newPoints && out.rest === client.lastRest) return;
-    this.write(client, out.data);
+    this.write(client, out.data, out.bytes);
     client.cursor = out.cursor;
     client.lastRest = out.rest;
   }
