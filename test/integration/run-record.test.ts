@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planTraining, train } from '@shardprop/coordinator';
 import { fingerprint, loadSource } from '@shardprop/core';
@@ -39,6 +40,9 @@ describe('the run record next to the model', () => {
     const record = readJson(recordPath);
 
     expect(record.format).toBe('shardprop.run/v1');
+    expect(record.status).toBe('finished');
+    expect(record.process).toEqual({ pid: expect.any(Number), host: hostname() });
+    expect(record).not.toHaveProperty('dashboard'); // only while the run is on
     expect(record.versions).toEqual({ shardprop: version, node: process.version, protocol: PROTOCOL_VERSION });
     const [started, ended] = [Date.parse(record.startedAt), Date.parse(record.endedAt)];
     expect(started).toBeGreaterThanOrEqual(before - 1000);
@@ -64,7 +68,7 @@ describe('the run record next to the model', () => {
     expect(record.result).toMatchObject({ steps: 300, epochs: 3, workers: 2 });
     for (const key of ['trainRisk', 'trainAccuracy', 'testRisk', 'testAccuracy', 'samplesPerSecond']) expect(typeof record.result[key], key).toBe('number');
 
-    expect(record.files).toEqual({ model: out, metrics, trace, checkpointDir: ckpt, checkpoint: `${ckpt}/checkpoint.bin` });
+    expect(record.files).toEqual({ model: out, runMetrics: tmp.path('cli/model.metrics.jsonl'), metrics, trace, checkpointDir: ckpt, checkpoint: `${ckpt}/checkpoint.bin` });
     for (const path of Object.values(record.files) as string[]) expect(existsSync(path), path).toBe(true);
   });
 
@@ -74,7 +78,7 @@ describe('the run record next to the model', () => {
     const options = { data: 'xor', layers: [2, 3, 1], steps: 5, batch: 'full' as const, workers: 2, out: tmp.path('secret/model.json'), token, tls: { cert: Buffer.from(cert), key: Buffer.from(key) } };
     const plan = planTraining(options, 'js', 2);
     const summary = { steps: 5, workers: 2 } as TrainSummary;
-    const record = makeRunRecord({ options, plan, summary, startedAt: new Date(), endedAt: new Date() });
+    const record = makeRunRecord({ options, plan, status: 'finished', workers: 2, summary, startedAt: new Date(), endedAt: new Date() });
     // a Buffer would be written as {"type":"Buffer","data":[...]}: read it back as text, so a leaked key shows
     const json = JSON.stringify(record, (_, v) => (v?.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString() : v));
     expect(record.config).toMatchObject({ data: 'xor', workers: 2, out: options.out }); // the options did reach it
@@ -94,9 +98,9 @@ describe('the run record next to the model', () => {
     expect(record.config).not.toHaveProperty('gradientForm');
     expect(record.config).not.toHaveProperty('stepTimeout');
     expect(record.data.test).toBeUndefined();
-    expect(record.files).toEqual({ model: out });
+    expect(record.files).toEqual({ model: out, runMetrics: tmp.path('api/lr-1.metrics.jsonl') });
     expect(record.result).toEqual(JSON.parse(JSON.stringify({ ...summary, runRecord: undefined })));
     // written atomically: no temporary file left next to it
-    expect(readdirSync(tmp.path('api')).sort()).toEqual(['lr-1.json', 'lr-1.run.json']);
+    expect(readdirSync(tmp.path('api')).sort()).toEqual(['lr-1.json', 'lr-1.metrics.jsonl', 'lr-1.run.json']);
   });
 });

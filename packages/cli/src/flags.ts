@@ -44,6 +44,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('gradient-form', { type: 'string', choices: GRADIENT_FORM_CHOICES, describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
     .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default $SHARDPROP_KERNEL, else auto: wasm where available)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
+    .option('metrics-every', { type: 'number', describe: 'a metrics line of the training risk every N steps as well as every epoch (run folder and --metrics)' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
     .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (needs --checkpoint-dir)' })
@@ -132,6 +133,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
     kernel: (str(args, 'kernel') ?? kernelFromEnv()) as TrainOptions['kernel'],
     metrics: str(args, 'metrics'),
+    metricsEvery: num(args, 'metrics-every'),
     trace: str(args, 'trace'),
     checkpointDir: str(args, 'checkpoint-dir'),
     checkpointEvery: num(args, 'checkpoint-every'),
