@@ -4,6 +4,7 @@
  * one line; see exit.ts for every exit code.
  */
 import yargs from 'yargs';
+import { boardCommand } from './commands/board.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evalCommand } from './commands/eval.js';
 import { plotCommand } from './commands/plot.js';
@@ -12,7 +13,7 @@ import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT_BAD_INPUT, exitWith, report } from './exit.js';
 
-const COMMANDS = [trainCommand, coordinatorCommand, workerCommand, evalCommand, plotCommand, sweepCommand];
+const COMMANDS = [trainCommand, coordinatorCommand, workerCommand, evalCommand, plotCommand, sweepCommand, boardCommand];
 
 export function buildCli(argv: string[]) {
   const names = COMMANDS.map((c) => String(c.command).split(' ')[0]);

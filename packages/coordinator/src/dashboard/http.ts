@@ -37,13 +37,13 @@ function loadAssets(): Map<string, Asset> {
   ]);
 }
 
-const COMMON_HEADERS = {
+export const COMMON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
-const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export interface DashboardHttpOptions {
   /** When set (the user's --token-file), the page and the feed need it: `?token=` or the x-shardprop-token header. */
@@ -127,7 +127,7 @@ export class DashboardHttp {
 }
 
 /** A Host header naming this machine's loopback (127.x.x.x, localhost, [::1]), with or without a port. */
-function isLoopbackHost(host: string | undefined): boolean {
+export function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return false;
   const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())?.[1];
   if (name === undefined) return false;
@@ -135,7 +135,7 @@ function isLoopbackHost(host: string | undefined): boolean {
 }
 
 /** A short plain answer; refusals close the connection, so a body nobody reads is not kept coming. */
-function reply(res: ServerResponse, status: number, message: string): void {
+export function reply(res: ServerResponse, status: number, message: string): void {
   const close = status >= 400 ? { connection: 'close' } : {};
   res.writeHead(status, { ...COMMON_HEADERS, ...close, 'content-type': 'text/plain; charset=utf-8' }).end(message + '\n');
 }
