@@ -32,6 +32,7 @@ function loadAssets(): Map<string, Asset> {
     ['/', { body: own('dashboard.html'), type: 'text/html; charset=utf-8', needsToken: true }],
     ['/dashboard.js', { body: own('dashboard.js'), type: js, needsToken: false }],
     ['/dashboard.css', { body: own('dashboard.css'), type: css, needsToken: false }],
+    ['/smooth.js', { body: own('smooth.js'), type: js, needsToken: false }],
     ['/uPlot.iife.min.js', { body: uplot('uPlot.iife.min.js'), type: js, needsToken: false }],
     ['/uPlot.min.css', { body: uplot('uPlot.min.css'), type: css, needsToken: false }],
   ]);
