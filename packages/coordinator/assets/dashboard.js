@@ -121,6 +121,12 @@
     el.className = 'status ' + (kind || '');
   }
 
+  /** When (local time) and why a worker left. */
+  function leftNote(w) {
+    const at = typeof w.leftAt === 'number' ? new Date(w.leftAt).toLocaleTimeString('en-GB') : '';
+    return [at, w.reason].filter(Boolean).join(' · ');
+  }
+
   function showWorkers(workers) {
     const body = $('workers').tBodies[0];
     const rows = workers.map((w) => {
@@ -131,6 +137,9 @@
         [w.id], [w.name], [w.address], [w.shard, true],
         [fixed(w.stepMs, 2), true], [fixed(w.computeMs, 2), true], [fixed(w.waitMs, 2), true],
         [fixed(w.computeSeconds, 2), true], [fixed(w.waitSeconds, 2), true], [w.state],
+        [typeof w.cpu === 'number' ? (100 * w.cpu).toFixed(0) : '–', true],
+        [typeof w.rssBytes === 'number' ? (w.rssBytes / 1048576).toFixed(0) : '–', true],
+        [w.state === 'left' ? leftNote(w) : ''],
       ];
       for (const [value, numeric] of cells) {
         const td = document.createElement('td');

@@ -152,9 +152,9 @@ export class Coordinator implements GradientEngine {
     return { ...this.time };
   }
 
-  /** Every worker as the dashboard's table shows it. */
+  /** Every worker as the dashboard's table shows it; when one left, in wall-clock ms (the machine's clock is performance.now()). */
   snapshot(): WorkerSnapshot[] {
-    return this.machine.snapshot();
+    return this.machine.snapshot().map((w) => (w.leftAt === undefined ? w : { ...w, leftAt: performance.timeOrigin + w.leftAt }));
   }
 
   /** The run is to stop: a step in flight finishes if anyone can compute it; waiting for workers ends now (SP_ERR_STOPPED). */

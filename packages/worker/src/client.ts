@@ -10,6 +10,7 @@ import { prepareWasmKernels, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
+import { UsageMeter } from './usage.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT of the coordinator. */
@@ -76,6 +77,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
 function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoined: () => void): Promise<WorkerExit> {
   return new Promise((resolve) => {
     const session = new WorkerSession(options.data?.train);
+    const usage = new UsageMeter();
     let settled = false;
     /** When the last gradient went out, in wall-clock ms (see Gradient.previousSentAt). */
     let sentAt = 0;
@@ -176,7 +178,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, onJoi
         const next = latest!;
         latest = null;
         if (settled) return;
-        handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt });
+        handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt, usage: usage.read() });
         heard(); // busy until now: the silence is counted from here
       });
     });

@@ -3,8 +3,8 @@ import type { TrainingPlan } from '../plan.js';
 import type { WorkerSnapshot } from '../step-events.js';
 import type { EpochMetrics, StepProgress, TrainingHooks } from '../training-loop.js';
 
-/** One worker's row in the dashboard's table: as the step machine's snapshot has it, or 'left' once it is gone. */
-export type WorkerRow = Omit<WorkerSnapshot, 'state'> & { state: WorkerSnapshot['state'] | 'left' };
+/** One worker's row in the dashboard's table: as the step machine's snapshot has it ('left' once it is gone, with why and when). */
+export type WorkerRow = WorkerSnapshot;
 
 export type RunStatus = 'waiting for workers' | 'training' | 'finished' | 'stopped' | 'failed';
 
@@ -208,7 +208,8 @@ export class DashboardState {
     const now = this.workerSource();
     const ids = new Set(now.map((w) => w.id));
     for (const old of this.rows) {
-      if (ids.has(old.id)) continue;
+      // a source that keeps the rows of those that left (the step machine) says why; one that does not, only that they did
+      if (ids.has(old.id) || old.state === 'left') continue;
       this.left.push({ ...old, state: 'left' });
       if (this.left.length > MAX_LEFT) this.left.shift();
     }
