@@ -6,8 +6,9 @@ import { fingerprint, loadSource } from '@shardprop/core';
 import { PROTOCOL_VERSION } from '@shardprop/protocol';
 import { makeRunRecord, runRecordPath } from '../../packages/coordinator/src/run-record.js';
 import type { TrainSummary } from '@shardprop/coordinator';
-import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
+import { collect, killAll, runCli, startCli, summaryOf, tempDir } from '../helpers/cli.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
+import { UNBOUNDED_STEPS } from '../helpers/runs.js';
 
 const tmp = tempDir('shardprop-run-record-');
 afterAll(() => {
@@ -70,6 +71,32 @@ describe('the run record next to the model', () => {
 
     expect(record.files).toEqual({ model: out, runMetrics: tmp.path('cli/model.metrics.jsonl'), metrics, trace, checkpointDir: ckpt, checkpoint: `${ckpt}/checkpoint.bin` });
     for (const path of Object.values(record.files) as string[]) expect(existsSync(path), path).toBe(true);
+  });
+
+  it('says running from the start, with its process and live dashboard; stopped by SIGTERM (with a checkpoint folder), it says stopped and why; its metrics lines are beside it', async () => {
+    const out = tmp.path('stopped/model.json');
+    const run = collect(startCli(['train', '--data', 'xor', '--layers', '2,4,1', '--batch', 'full', '--lr', '1', '--workers', '1', '--steps', UNBOUNDED_STEPS,
+      '--metrics-every', '5', '--checkpoint-dir', tmp.path('stopped/ckpt'), '--out', out]));
+    const dashboard = JSON.parse(await run.stderrLines((l) => l.includes('"dashboard"'))).dashboard as string;
+    // the record is rewritten with the dashboard's address before the address is logged
+    const running = readJson(tmp.path('stopped/model.run.json'));
+    expect(running).toMatchObject({ status: 'running', process: { pid: run.child.pid, host: hostname() }, dashboard, config: { steps: Number(UNBOUNDED_STEPS), metricsEvery: 5 } });
+    expect(running).not.toHaveProperty('endedAt');
+    expect(running).not.toHaveProperty('result');
+    // full batches: an epoch a step (logged at most once a second); by the 10th, two step lines are written
+    await run.stderrLines((l) => Number(/"msg":"epoch (\d+) done"/.exec(l)?.[1]) >= 10);
+    run.child.kill('SIGTERM');
+    const exited = await run.exited;
+    expect(exited.code, exited.stderr.slice(-1500)).toBe(143);
+    const stopped = readJson(tmp.path('stopped/model.run.json'));
+    expect(stopped).toMatchObject({ status: 'stopped', reason: expect.stringMatching(/^training stopped/) });
+    expect(stopped).not.toHaveProperty('dashboard');
+    expect(Date.parse(stopped.endedAt)).toBeGreaterThanOrEqual(Date.parse(stopped.startedAt));
+    // every line whole and a metrics line; step lines every 5 steps
+    const lines = readFileSync(tmp.path('stopped/model.metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const steps = lines.filter((l) => l.kind === 'step').map((l) => l.step);
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    for (const [i, s] of steps.entries()) expect(s).toBe(5 * (i + 1));
   });
 
   it('never holds the token or the TLS certificate and key it was given', () => {
