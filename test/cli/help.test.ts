@@ -69,7 +69,9 @@ describe('a mistyped command or flag', () => {
       'shardprop: --workers: the coordinator waits for --expect workers that join by themselves; --workers is for shardprop train (see shardprop coordinator --help)'],
     ['a value not among the choices', ['train', '--data', 'xor', '--optimizer', 'adm'], 'shardprop: --optimizer "adm" is not one of sgd, momentum, adam; did you mean adam? (see shardprop train --help)'],
     ['a word where flags go', ['train', '--data', 'xor', 'extra'], 'shardprop: unexpected word "extra" (shardprop train takes flags only) (see shardprop train --help)'],
-    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot, sweep or certs (see shardprop --help)'],
+    ['a word where a number goes, quoted as typed', ['train', '--data', 'xor', '--lr', 'fast'], 'shardprop: --lr must be a number, got "fast"'],
+    ['a word where a number goes, as --flag=value', ['board', '--port=x'], 'shardprop: --port must be a number, got "x"'],
+    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot, sweep, board or certs (see shardprop --help)'],
   ];
   it.each(refused)('%s: one line with the nearest name, exit 2', async (_, args, line) => {
     const r = await runCli(args);

@@ -5,11 +5,19 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Feed, HEARTBEAT_BYTES, HEARTBEAT_MS, MAX_BUFFERED_BYTES, MAX_FEED_CLIENTS, PUBLISH_MS, STALLED_MS } from '../../packages/coordinator/src/dashboard/feed.js';
 import { DashboardState, MAX_POINTS, Series, type Frame, type WorkerRow } from '../../packages/coordinator/src/dashboard/state.js';
 import type { Logger } from '@shardprop/worker';
+import type { EpochMetrics, StepMetrics } from '@shardprop/coordinator';
 import { dashboardPlan } from '../helpers/dashboard.js';
 
 const plan = dashboardPlan(100);
 
 const progress = (step: number, risk = 1 / step) => ({ step, totalSteps: 100, epoch: step, risk, samplesPerSecond: 1000 });
+/** A step as the training loop reports it, with a metrics line of its own (--metrics-every 1): 4 samples a step, 10 ms each. */
+const line = (step: number, risk = 1 / step): StepMetrics => ({ kind: 'step', step, epoch: step, samples: 4 * step, seconds: step / 100, risk, steps: 1 });
+function stepped(state: DashboardState, step: number, risk = 1 / step): void {
+  state.onStep(progress(step, risk));
+  state.onMetrics(line(step, risk));
+}
+const epochLine = (m: Omit<EpochMetrics, 'kind' | 'samples'>): EpochMetrics => ({ kind: 'epoch', samples: 4 * m.step, ...m });
 
 function worker(id: number, state: WorkerRow['state'] = 'computing'): WorkerRow {
   return { id, name: `w${id}`, address: `127.0.0.1:${4000 + id}`, shard: 2, state, computeSeconds: 0, waitSeconds: 0 };
@@ -60,17 +68,21 @@ describe('dashboard state', () => {
   it('a new client gets everything, then only what is new since its cursor', () => {
     const state = new DashboardState(plan);
     expect(state.frame(null).frame.status).toBe('waiting for workers');
-    for (let step = 1; step <= 5; step++) state.onStep(progress(step));
-    state.onEpoch({ step: 5, epoch: 1, risk: 0.5, testRisk: 0.25, testAccuracy: 0.75, samplesPerSecond: 1, seconds: 1 });
+    for (let step = 1; step <= 5; step++) stepped(state, step);
+    state.onEpoch(epochLine({ step: 5, epoch: 1, risk: 0.5, testRisk: 0.25, testAccuracy: 0.75, samplesPerSecond: 1, seconds: 1 }));
     const first = state.frame(null);
-    expect(first.frame).toMatchObject({ reset: true, status: 'training', step: 5, steps: [[1, 2, 3, 4, 5], [1, 0.5, 1 / 3, 0.25, 0.2]], epochs: [[1], [5], [0.5], [0.25], [0.75]] });
+    expect(first.frame).toMatchObject({
+      reset: true, status: 'training', step: 5,
+      steps: [[1, 2, 3, 4, 5], [1, 2, 3, 4, 5], [4, 8, 12, 16, 20], [0.01, 0.02, 0.03, 0.04, 0.05], [1, 0.5, 1 / 3, 0.25, 0.2]],
+      epochs: [[1], [5], [20], [1], [0.5], [0.25], [0.75]],
+    });
     expect(first.frame.run).toEqual({ data: 'xor', samples: 4, testSamples: 0, layers: [2, 4, 1], batch: 4, totalSteps: 100, optimizer: 'sgd', lr: 1, dtype: 'float64' });
-    state.onStep(progress(6));
+    stepped(state, 6);
     const next = state.frame(first.cursor);
     expect(next.frame.reset).toBe(false);
-    expect(next.frame.steps).toEqual([[6], [1 / 6]]);
-    expect(next.frame.epochs).toEqual([[], [], [], [], []]);
-    expect(state.frame(next.cursor).frame.steps).toEqual([[], []]);
+    expect(next.frame.steps).toEqual([[6], [6], [24], [0.06], [1 / 6]]);
+    expect(next.frame.epochs).toEqual([[], [], [], [], [], [], []]);
+    expect(state.frame(next.cursor).frame.steps).toEqual([[], [], [], [], []]);
   });
 
   it('workers that are gone stay in the table as left; the hooks it wraps are all still called', () => {
@@ -84,11 +96,12 @@ describe('dashboard state', () => {
 
     const seen: string[] = [];
     const stop = new AbortController().signal;
-    const hooks = state.observe({ onStep: () => seen.push('step'), signal: stop, onPlan: () => seen.push('plan') });
+    const hooks = state.observe({ onStep: () => seen.push('step'), onMetrics: () => seen.push('metrics'), signal: stop, onPlan: () => seen.push('plan') });
     hooks.onStep!(progress(1));
-    hooks.onEpoch!({ step: 1, epoch: 1, risk: 1, samplesPerSecond: 1, seconds: 1 });
+    hooks.onMetrics!(line(1));
+    hooks.onEpoch!(epochLine({ step: 1, epoch: 1, risk: 1, samplesPerSecond: 1, seconds: 1 }));
     hooks.onPlan();
-    expect(seen).toEqual(['step', 'plan']);
+    expect(seen).toEqual(['step', 'metrics', 'plan']);
     expect(hooks.signal).toBe(stop);
     expect(state.frame(null).frame.steps[0]).toEqual([1]);
     state.finish('failed', 'every worker was lost');
@@ -102,22 +115,22 @@ describe('dashboard state', () => {
     let cursor: ReturnType<DashboardState['frame']>['cursor'] | null = null;
     let followed: number[] = [];
     for (let step = 1; step <= last; step++) {
-      state.onStep(progress(step));
-      if (step % 100 === 0) state.onEpoch({ step, epoch: step / 100, risk: 1 / step, testRisk: 1, testAccuracy: step / 1e6, samplesPerSecond: 1, seconds: 1 });
+      stepped(state, step);
+      if (step % 100 === 0) state.onEpoch(epochLine({ step, epoch: step / 100, risk: 1 / step, testRisk: 1, testAccuracy: step / 1e6, samplesPerSecond: 1, seconds: 1 }));
       if (step % 997 === 0) {
         const next = state.frame(cursor);
         followed.push(...(next.frame.steps[0] as number[]));
         cursor = next.cursor;
       }
     }
-    state.onEpoch({ step: last, epoch: 1000, risk: 1, samplesPerSecond: 1, seconds: 1 }); // no test pass: the figure stays
+    state.onEpoch(epochLine({ step: last, epoch: 1000, risk: 1, samplesPerSecond: 1, seconds: 1 })); // no test pass: the figure stays
     // before the end the thinned curve may stop short; the figures never do
     const running = state.frame(null).frame;
     expect(running).toMatchObject({ step: last, risk: 1 / last, testAccuracy: 99_900 / 1e6 });
     state.finish('finished');
     const whole = state.frame(null).frame;
     expect(whole.steps[0].at(-1)).toBe(last);
-    expect(whole.steps[1].at(-1)).toBe(1 / last);
+    expect(whole.steps[4].at(-1)).toBe(1 / last);
     expect(whole.epochs[0].at(-1)).toBe(1000);
     expect(whole.steps[0].length).toBeLessThanOrEqual(MAX_POINTS + 1);
     // a page that followed the run gets the last point too
@@ -180,7 +193,7 @@ describe('dashboard feed', () => {
 
     slow.buffered = MAX_BUFFERED_BYTES + 1;
     for (let step = 1; step <= 3; step++) {
-      state.onStep(progress(step));
+      stepped(state, step);
       feed.publish();
     }
     feed.publish(); // nothing new: nothing sent
@@ -188,7 +201,7 @@ describe('dashboard feed', () => {
     expect(slow.frames).toHaveLength(1);
 
     slow.buffered = 0;
-    state.onStep(progress(4));
+    stepped(state, 4);
     state.finish('finished');
     feed.close();
     expect(slow.frames.map((f) => f.steps[0])).toEqual([[], [1, 2, 3, 4]]);

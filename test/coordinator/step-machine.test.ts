@@ -199,7 +199,7 @@ describe('the step machine: joining', () => {
     expect(c.machine.state).toBe('waiting for workers');
     c.join('c');
     expect(c.machine.state).toBe('idle');
-    expect(c.machine.snapshot().map((w) => w.name)).toEqual(['b', 'c']);
+    expect(c.machine.snapshot().map((w) => [w.name, w.state])).toEqual([['b', 'idle'], ['c', 'idle'], ['a', 'left']]);
   });
 
   it('drops a connection that sends no hello in time; a flood of them is logged a line at a time', () => {
@@ -418,7 +418,7 @@ describe('the step machine: faults', () => {
     const c = new Cluster(1);
     const a = c.join();
     c.feed({ type: 'closed', connection: a }); // between steps
-    expect(c.machine.snapshot()).toEqual([]);
+    expect(c.machine.snapshot().map((w) => w.state)).toEqual(['left']);
     const asked = c.step(1, [0, 1, 2, 3, 4, 5]);
     expect(outline(asked)).toEqual(['log warn no worker is left: waiting up to 5 s for a worker to join (shardprop worker --connect ws://127.0.0.1:7070)']);
     expect(c.machine.state).toBe('waiting for joiners');
@@ -625,7 +625,10 @@ describe('the step machine: heartbeats and closing', () => {
     const [wa, wb] = c.machine.snapshot();
     expect(wa).toMatchObject({ state: 'idle', stepMs: 10, waitMs: 15 });
     expect(wb).toMatchObject({ state: 'idle', stepMs: 25, waitMs: 0 });
+    c.now = 40;
     c.feed({ type: 'closed', connection: a });
-    expect(c.machine.snapshot().map((w) => [w.name, w.state, w.shard])).toEqual([['b', 'resharding', 0]]);
+    // one that left keeps its row: its last figures, why and when (the machine's clock)
+    expect(c.machine.snapshot().map((w) => [w.name, w.state, w.shard])).toEqual([['b', 'resharding', 0], ['a', 'left', 0]]);
+    expect(c.machine.snapshot()[1]).toMatchObject({ stepMs: 10, reason: 'the connection closed', leftAt: 40 });
   });
 });

@@ -177,6 +177,9 @@ describe('dashboard over HTTP', () => {
     expect(last.workers[0]).toMatchObject({ shard: 4, state: 'idle' });
     expect(last.workers[0].stepMs).toBeGreaterThanOrEqual(last.workers[0].computeMs!);
     expect(last.workers[0].computeSeconds).toBeGreaterThan(0);
+    // its process, as its gradients said: some CPU, and a resident Node process's memory
+    expect(last.workers[0].cpu).toBeGreaterThan(0);
+    expect(last.workers[0].rssBytes).toBeGreaterThan(16 << 20);
     expect(last.step).toBe(400);
     // every step point the feed sent, in order, ending at the last step
     const steps = feed.frames.flatMap((f) => f.steps[0]) as number[];
@@ -332,6 +335,9 @@ describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; ski
       for (const r of table) {
         expect(r[2]).toMatch(/^127\.0\.0\.1:\d+$/);
         expect(['computing', 'waiting', 'idle']).toContain(r[9]);
+        // CPU % and RSS MiB of its process
+        expect(r[10]).toMatch(/^\d+$/);
+        expect(Number(r[11])).toBeGreaterThan(16);
       }
       expect(await page.locator('#risk-chart canvas').count()).toBeGreaterThan(0);
       // the curve gains points and the step moves on, frame after frame

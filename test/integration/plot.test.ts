@@ -107,6 +107,33 @@ describe('shardprop plot', () => {
     expect(labels).toEqual(['a/xor', 'b/xor', `${basename(tmp.dir)}/xor`, 'a/xor #4']);
   });
 
+  it('--x samples lines up runs of different batch sizes, drawn from their step lines (--metrics-every); an older file without samples is refused', async () => {
+    // spirals, 1000 samples, 2 epochs: batch 10 takes 200 steps, batch 50 takes 40; both see 2000 samples
+    const runs = await Promise.all([['10', '20'], ['50', '4']].map(([batch, every]) =>
+      runCli(['train', '--data', 'spirals', '--layers', '2,8,2', '--epochs', '2', '--batch', batch, '--metrics-every', every, '--workers', '0',
+        '--metrics', tmp.path(`b${batch}.jsonl`), '--out', tmp.path(`b${batch}.model.json`)], { timeoutMs: 20_000 })));
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const stepLines = linesOf(tmp.path('b10.jsonl')).filter((l) => (l as unknown as { kind: string }).kind === 'step');
+    expect(stepLines.map((l) => l.step)).toEqual(Array.from({ length: 10 }, (_, i) => 20 * (i + 1)));
+    expect(stepLines.map((l) => l.samples)).toEqual(Array.from({ length: 10 }, (_, i) => 200 * (i + 1)));
+
+    const out = tmp.path('samples.svg');
+    await plotMetrics([tmp.path('b10.jsonl'), tmp.path('b50.jsonl')], out, undefined, 'samples');
+    const svg = readFileSync(out, 'utf8');
+    // the risk of each run's 10 step lines, the accuracy of its 2 epochs, on one samples axis ending at 2000 for both
+    expect(linePaths(svg)).toEqual([{ run: 'b10', points: 10 }, { run: 'b50', points: 10 }, { run: 'b10', points: 2 }, { run: 'b50', points: 2 }]);
+    // both risk lines start at 200 samples (b10: step 20; b50: step 4) and span the axis to 2,000 (step 200; step 40)
+    for (const run of ['b10', 'b50']) expect(svg).toMatch(new RegExp(`aria-label="samples seen: 200; training risk \\(metrics lines\\): [0-9.]+; run: ${run}" [^>]*d="M0,[^"]*L360,[0-9.]+"`));
+    expect(svg).toContain("X-axis titled 'samples seen' for a linear scale with values from 200 to 2,000");
+
+    const old = tmp.write('old.jsonl', '{"step":10,"epoch":1,"risk":0.5}\n');
+    const r = await runCli(['plot', old, '--x', 'samples', '-o', tmp.path('never.svg')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('old.jsonl, line 1: no "samples" for the x axis');
+    const bad = await runCli(['plot', old, '--x', 'minutes', '-o', tmp.path('never.svg')]);
+    expect(bad.code).toBe(2);
+  });
+
   const errors: [string, () => string[], string[]][] = [
     ['a missing file', () => [tmp.path('nope.jsonl')], ['nope.jsonl: file not found']],
     ['an empty file', () => [tmp.write('empty.jsonl', '\n')], ['empty.jsonl: empty file']],

@@ -1,12 +1,14 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planTraining, train } from '@shardprop/coordinator';
 import { fingerprint, loadSource } from '@shardprop/core';
 import { PROTOCOL_VERSION } from '@shardprop/protocol';
 import { makeRunRecord, runRecordPath } from '../../packages/coordinator/src/run-record.js';
 import type { TrainSummary } from '@shardprop/coordinator';
-import { killAll, runCli, summaryOf, tempDir } from '../helpers/cli.js';
+import { collect, killAll, runCli, startCli, summaryOf, tempDir } from '../helpers/cli.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
+import { UNBOUNDED_STEPS } from '../helpers/runs.js';
 
 const tmp = tempDir('shardprop-run-record-');
 afterAll(() => {
@@ -39,6 +41,9 @@ describe('the run record next to the model', () => {
     const record = readJson(recordPath);
 
     expect(record.format).toBe('shardprop.run/v1');
+    expect(record.status).toBe('finished');
+    expect(record.process).toEqual({ pid: expect.any(Number), host: hostname() });
+    expect(record).not.toHaveProperty('dashboard'); // only while the run is on
     expect(record.versions).toEqual({ shardprop: version, node: process.version, protocol: PROTOCOL_VERSION });
     const [started, ended] = [Date.parse(record.startedAt), Date.parse(record.endedAt)];
     expect(started).toBeGreaterThanOrEqual(before - 1000);
@@ -64,8 +69,34 @@ describe('the run record next to the model', () => {
     expect(record.result).toMatchObject({ steps: 300, epochs: 3, workers: 2 });
     for (const key of ['trainRisk', 'trainAccuracy', 'testRisk', 'testAccuracy', 'samplesPerSecond']) expect(typeof record.result[key], key).toBe('number');
 
-    expect(record.files).toEqual({ model: out, metrics, trace, checkpointDir: ckpt, checkpoint: `${ckpt}/checkpoint.bin` });
+    expect(record.files).toEqual({ model: out, runMetrics: tmp.path('cli/model.metrics.jsonl'), metrics, trace, checkpointDir: ckpt, checkpoint: `${ckpt}/checkpoint.bin` });
     for (const path of Object.values(record.files) as string[]) expect(existsSync(path), path).toBe(true);
+  });
+
+  it('says running from the start, with its process and live dashboard; stopped by SIGTERM (with a checkpoint folder), it says stopped and why; its metrics lines are beside it', async () => {
+    const out = tmp.path('stopped/model.json');
+    const run = collect(startCli(['train', '--data', 'xor', '--layers', '2,4,1', '--batch', 'full', '--lr', '1', '--workers', '1', '--steps', UNBOUNDED_STEPS,
+      '--metrics-every', '5', '--checkpoint-dir', tmp.path('stopped/ckpt'), '--out', out]));
+    const dashboard = JSON.parse(await run.stderrLines((l) => l.includes('"dashboard"'))).dashboard as string;
+    // the record is rewritten with the dashboard's address before the address is logged
+    const running = readJson(tmp.path('stopped/model.run.json'));
+    expect(running).toMatchObject({ status: 'running', process: { pid: run.child.pid, host: hostname() }, dashboard, config: { steps: Number(UNBOUNDED_STEPS), metricsEvery: 5 } });
+    expect(running).not.toHaveProperty('endedAt');
+    expect(running).not.toHaveProperty('result');
+    // full batches: an epoch a step (logged at most once a second); by the 10th, two step lines are written
+    await run.stderrLines((l) => Number(/"msg":"epoch (\d+) done"/.exec(l)?.[1]) >= 10);
+    run.child.kill('SIGTERM');
+    const exited = await run.exited;
+    expect(exited.code, exited.stderr.slice(-1500)).toBe(143);
+    const stopped = readJson(tmp.path('stopped/model.run.json'));
+    expect(stopped).toMatchObject({ status: 'stopped', reason: expect.stringMatching(/^training stopped/) });
+    expect(stopped).not.toHaveProperty('dashboard');
+    expect(Date.parse(stopped.endedAt)).toBeGreaterThanOrEqual(Date.parse(stopped.startedAt));
+    // every line whole and a metrics line; step lines every 5 steps
+    const lines = readFileSync(tmp.path('stopped/model.metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const steps = lines.filter((l) => l.kind === 'step').map((l) => l.step);
+    expect(steps.length).toBeGreaterThanOrEqual(2);
+    for (const [i, s] of steps.entries()) expect(s).toBe(5 * (i + 1));
   });
 
   it('never holds the token or the TLS certificate and key it was given', () => {
@@ -74,7 +105,7 @@ describe('the run record next to the model', () => {
     const options = { data: 'xor', layers: [2, 3, 1], steps: 5, batch: 'full' as const, workers: 2, out: tmp.path('secret/model.json'), token, tls: { cert: Buffer.from(cert), key: Buffer.from(key) } };
     const plan = planTraining(options, 'js', 2);
     const summary = { steps: 5, workers: 2 } as TrainSummary;
-    const record = makeRunRecord({ options, plan, summary, startedAt: new Date(), endedAt: new Date() });
+    const record = makeRunRecord({ options, plan, status: 'finished', workers: 2, summary, startedAt: new Date(), endedAt: new Date() });
     // a Buffer would be written as {"type":"Buffer","data":[...]}: read it back as text, so a leaked key shows
     const json = JSON.stringify(record, (_, v) => (v?.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString() : v));
     expect(record.config).toMatchObject({ data: 'xor', workers: 2, out: options.out }); // the options did reach it
@@ -94,9 +125,9 @@ describe('the run record next to the model', () => {
     expect(record.config).not.toHaveProperty('gradientForm');
     expect(record.config).not.toHaveProperty('stepTimeout');
     expect(record.data.test).toBeUndefined();
-    expect(record.files).toEqual({ model: out });
+    expect(record.files).toEqual({ model: out, runMetrics: tmp.path('api/lr-1.metrics.jsonl') });
     expect(record.result).toEqual(JSON.parse(JSON.stringify({ ...summary, runRecord: undefined })));
     // written atomically: no temporary file left next to it
-    expect(readdirSync(tmp.path('api')).sort()).toEqual(['lr-1.json', 'lr-1.run.json']);
+    expect(readdirSync(tmp.path('api')).sort()).toEqual(['lr-1.json', 'lr-1.metrics.jsonl', 'lr-1.run.json']);
   });
 });

@@ -16,6 +16,13 @@ describe('validation: every check returns its code and reason, none throws', () 
     expect(g.lossSum).toBe(1.25);
   });
 
+  it('takes a worker\'s CPU and memory with its gradient, and a gradient without them (workers before they were sent)', () => {
+    expect(accepted(decodeGradient(gradient({ cpu: 0.97, rssBytes: 123_456_789 }), expectation))).toMatchObject({ cpu: 0.97, rssBytes: 123_456_789 });
+    const without = accepted(decodeGradient(gradient(), expectation));
+    expect(without.cpu).toBeUndefined();
+    expect(without.rssBytes).toBeUndefined();
+  });
+
   it('encodes a typed-array view as its own bytes', () => {
     const whole = Uint32Array.from([9, 8, 7, 6, 5]);
     const spec64 = { layers: [2, 1], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float64' as const };
@@ -39,6 +46,10 @@ describe('validation: every check returns its code and reason, none throws', () 
     ['a missing arrival time', { receivedAt: undefined }, 'SP_ERR_BAD_FIELD', /receivedAt/],
     ['an infinite send time', { previousSentAt: Infinity }, 'SP_ERR_BAD_FIELD', /previousSentAt/],
     ['too many correct', { correct: 4 }, 'SP_ERR_BAD_FIELD', /correct/],
+    ['a negative CPU', { cpu: -0.5 }, 'SP_ERR_BAD_FIELD', /cpu must be a finite non-negative number/],
+    ['a NaN CPU', { cpu: NaN }, 'SP_ERR_BAD_FIELD', /cpu/],
+    ['a memory as text', { rssBytes: '1 GB' }, 'SP_ERR_BAD_FIELD', /rssBytes/],
+    ['an infinite memory', { rssBytes: Infinity }, 'SP_ERR_BAD_FIELD', /rssBytes/],
     ['a string step', { step: '5' }, 'SP_ERR_WRONG_STEP', /step/],
     ['another type', { type: 'hello' }, 'SP_ERR_UNEXPECTED_TYPE', /expected gradient, got "hello"/],
   ])('refuses %s, with its code', (_name, over, code, message) => {

@@ -47,6 +47,13 @@ describe('the worker session', () => {
     expect(Array.from(g.grad)).toEqual(Array.from(want));
   });
 
+  it('sends its process\'s CPU and memory with the gradient when the client gives them', () => {
+    const s = new WorkerSession(undefined, () => 0);
+    s.handle({ type: 'message', message: welcome(shardOf([2, 3, 4, 5])) });
+    const g = sentGradient(s.handle({ type: 'step', step: step([2, 3]), receivedAt: 0, previousSentAt: 0, usage: { cpu: 0.75, rssBytes: 64 << 20 } }));
+    expect(g).toMatchObject({ cpu: 0.75, rssBytes: 64 << 20, count: 2 });
+  });
+
   it('in the factors form it sends the samples\' factors in batch order', () => {
     const s = new WorkerSession(undefined);
     s.handle({ type: 'message', message: welcome(shardOf([0, 1, 2, 3, 4]), 'factors') });

@@ -55,6 +55,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('gradient-form', { type: 'string', choices: GRADIENT_FORM_CHOICES, describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
     .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default $SHARDPROP_KERNEL, else auto: wasm where available)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
+    .option('metrics-every', { type: 'number', describe: 'a metrics line of the training risk every N steps as well as every epoch (run folder and --metrics)' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
     .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (needs --checkpoint-dir)' })
@@ -78,12 +79,30 @@ export function trainFlags<T>(y: Argv<T>) {
     .group(['workers'], GROUPS.workers);
 }
 
-/** Numbers from the command line; yargs turns "abc" into NaN, which we refuse by name. */
+/** The words of the command line being parsed, so a refused number is quoted as typed. */
+let typed: readonly string[] = [];
+export function rememberArgv(argv: readonly string[]): void {
+  typed = argv;
+}
+
+/** What the user typed after --key (as `--key V` or `--key=V`), if it is on the command line. */
+function typedValue(key: string): string | undefined {
+  for (let i = 0; i < typed.length; i++) {
+    if (typed[i] === `--${key}`) return typed[i + 1];
+    if (typed[i].startsWith(`--${key}=`)) return typed[i].slice(key.length + 3);
+  }
+  return undefined;
+}
+
+/** Numbers from the command line; yargs turns "abc" into NaN, which we refuse by name, quoting what was typed. */
 export function num(args: Args, key: string): number | undefined {
   const v = args[key];
   if (v === undefined) return undefined;
   if (Array.isArray(v)) throw new UsageError(`--${key} was given more than once`);
-  if (typeof v !== 'number' || Number.isNaN(v)) throw new UsageError(`--${key} must be a number, got ${JSON.stringify(String(v))}`);
+  if (typeof v !== 'number' || Number.isNaN(v)) {
+    const shown = typeof v === 'number' ? typedValue(key) : String(v);
+    throw new UsageError(shown === undefined ? `--${key} must be a number` : `--${key} must be a number, got ${JSON.stringify(shown)}`);
+  }
   return v;
 }
 
@@ -155,6 +174,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
     kernel: (str(args, 'kernel') ?? kernelFromEnv()) as TrainOptions['kernel'],
     metrics: str(args, 'metrics'),
+    metricsEvery: num(args, 'metrics-every'),
     trace: str(args, 'trace'),
     checkpointDir: str(args, 'checkpoint-dir'),
     checkpointEvery: num(args, 'checkpoint-every'),

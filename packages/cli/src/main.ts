@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv, type CommandModule } from 'yargs';
+import { boardCommand } from './commands/board.js';
 import { certsCommand } from './commands/certs.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evalCommand } from './commands/eval.js';
@@ -15,9 +16,10 @@ import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT_BAD_INPUT, exitWith, report } from './exit.js';
+import { rememberArgv } from './flags.js';
 import { usageLine } from './usage.js';
 
-const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand, certsCommand];
+const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand, boardCommand, certsCommand];
 const NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /** The version in @shardprop/cli's package.json (one folder above src/ and dist/ alike). */
@@ -29,7 +31,7 @@ export function buildCli(argv: string[]) {
     .usage('$0 <command> [options]\n\nA data-parallel trainer for fully connected networks.')
     .command(COMMANDS)
     .demandCommand(1, `name a command: ${NAMES.slice(0, -1).join(', ')} or ${NAMES.at(-1)}`)
-    .example('$0 train --data mnist --layers 784,30,10 --epochs 1 --lr 3', 'train on the embedded digits with local workers')
+    .example('$0 train --data mnist --layers 784,30,10 --epochs 1 --lr 3', 'train on the embedded digits (in this process; --workers N for local workers)')
     .example('$0 train --help', 'every flag of a command, with examples')
     .strict()
     .recommendCommands()
@@ -57,6 +59,7 @@ function flagsOf(command: CommandModule): string[] {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  rememberArgv(argv);
   try {
     await buildCli(argv).parseAsync();
   } catch (err) {

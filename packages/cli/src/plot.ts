@@ -1,7 +1,9 @@
 /**
  * `shardprop plot`: the learning curves of one or more runs, from their `--metrics`
- * files (one JSON line per epoch), overlaid and labelled. Two panels side by side:
- * training risk and test accuracy against the step. Drawn by vega-lite (compiled to
+ * files (a JSON line per epoch, and every --metrics-every steps), overlaid and
+ * labelled. Two panels side by side: training risk (of the step lines when there
+ * are any, else of the epochs) and test accuracy, against the step, the epoch, the
+ * samples seen or the wall time. Drawn by vega-lite (compiled to
  * a vega view rendered server-side to SVG); resvg turns the SVG into a PNG.
  */
 import { extname } from 'node:path';
@@ -10,12 +12,16 @@ import { writeFileAtomically } from '@shardprop/core';
 import * as vega from 'vega';
 import * as vl from 'vega-lite';
 import { readInputFile } from './input-file.js';
+import { PLOT_X, type PlotX } from './plot-axes.js';
 import { UsageError } from '@shardprop/coordinator';
+
+const X_TITLE: Record<PlotX, string> = { step: 'step', epoch: 'epoch', samples: 'samples seen', seconds: 'wall time (s)' };
 
 /** One `--metrics` line, reduced to what the plot shows. */
 interface MetricsPoint {
   run: string;
-  step: number;
+  kind: 'step' | 'epoch';
+  x: number;
   /** Mean loss over the epoch's batches; null when the epoch had none (JSON has no NaN). */
   risk: number | null;
   testAccuracy?: number;
@@ -30,12 +36,13 @@ type Format = (typeof FORMATS)[number];
  * Throws a UsageError (exit code 2) for a missing, empty or malformed file (naming it and the line),
  * an unknown extension or an output that cannot be written.
  */
-export async function plotMetrics(files: string[], out: string, labels?: string[]): Promise<void> {
+export async function plotMetrics(files: string[], out: string, labels?: string[], x: PlotX = 'step'): Promise<void> {
   const format = formatOf(out);
+  if (!PLOT_X.includes(x)) throw new UsageError(`plot: --x must be ${PLOT_X.join(', ')}; got ${JSON.stringify(x)}`);
   if (files.length === 0) throw new UsageError('plot: name at least one metrics file (written by shardprop train --metrics FILE)');
   const runs = runLabels(files, labels);
-  const points = files.flatMap((file, i) => readMetrics(file, runs[i]));
-  const svg = await renderSvg(chartSpec(points, runs));
+  const points = files.flatMap((file, i) => riskFromSteps(readMetrics(file, runs[i], x)));
+  const svg = await renderSvg(chartSpec(points, runs, x));
   const bytes = format === '.svg' ? Buffer.from(svg) : svgToPng(svg);
   try {
     writeFileAtomically(out, (put) => put(bytes));
@@ -73,8 +80,14 @@ function defaultLabels(files: string[]): string[] {
   return labels.map((l, i) => (labels.indexOf(l) === i ? l : `${l} #${i + 1}`));
 }
 
-/** The lines of a `--metrics` file; each must be JSON with a numeric `step` and a `risk` (a number, or null for NaN). */
-function readMetrics(file: string, run: string): MetricsPoint[] {
+/** A run with step lines draws its risk from them (finer than the epochs'); its epoch lines keep the test accuracy only. */
+function riskFromSteps(points: MetricsPoint[]): MetricsPoint[] {
+  if (!points.some((p) => p.kind === 'step')) return points;
+  return points.map((p) => (p.kind === 'epoch' ? { ...p, risk: null } : p));
+}
+
+/** The lines of a `--metrics` file; each must be JSON with a numeric `step`, the x field and a `risk` (a number, or null for NaN). */
+function readMetrics(file: string, run: string, x: PlotX): MetricsPoint[] {
   const text = readInputFile(file).toString('utf8');
   const points: MetricsPoint[] = [];
   const lines = text.split('\n');
@@ -93,7 +106,9 @@ function readMetrics(file: string, run: string): MetricsPoint[] {
       throw new UsageError(`${where}: not a metrics line: expected an object with a numeric "step" and "risk" (as shardprop train --metrics writes)`);
     }
     if (r.testAccuracy !== undefined && !Number.isFinite(r.testAccuracy)) throw new UsageError(`${where}: "testAccuracy" is ${JSON.stringify(r.testAccuracy)}, expected a number`);
-    points.push({ run, step: r.step as number, risk: r.risk as number | null, testAccuracy: r.testAccuracy as number | undefined });
+    if (!Number.isFinite(r[x])) throw new UsageError(`${where}: no "${x}" for the x axis (metrics files from before shardprop wrote it have only step and epoch); use --x step`);
+    const kind = r.kind === 'step' ? 'step' : 'epoch';
+    points.push({ run, kind, x: r[x] as number, risk: r.risk as number | null, testAccuracy: r.testAccuracy as number | undefined });
   }
   if (points.length === 0) throw new UsageError(`${file}: empty file, expected one JSON line per epoch (from shardprop train --metrics)`);
   return points;
@@ -103,20 +118,22 @@ type ConcatSpec = Extract<vl.TopLevelSpec, { hconcat: unknown }>;
 type Panel = ConcatSpec['hconcat'][number];
 
 /** Risk on the left, test accuracy on the right (left out when no run has test data); one colour per run, one legend. */
-function chartSpec(points: MetricsPoint[], runs: string[]): vl.TopLevelSpec {
+function chartSpec(points: MetricsPoint[], runs: string[], x: PlotX): vl.TopLevelSpec {
+  const steps = points.some((p) => p.kind === 'step');
   const panel = (field: 'risk' | 'testAccuracy', title: string, zero: boolean): Panel => ({
     title,
     width: 360,
     height: 240,
     transform: [{ filter: `isValid(datum.${field})` }],
-    mark: { type: 'line', point: true },
+    // step lines are many: a dot on each would hide the line
+    mark: { type: 'line', point: !(steps && field === 'risk') },
     encoding: {
-      x: { field: 'step', type: 'quantitative', title: 'step' },
+      x: { field: 'x', type: 'quantitative', title: X_TITLE[x] },
       y: { field, type: 'quantitative', title, scale: { zero } },
       color: { field: 'run', type: 'nominal', title: 'run', scale: { domain: runs }, sort: runs },
     },
   });
-  const panels = [panel('risk', 'training risk (epoch mean)', true)];
+  const panels = [panel('risk', steps ? 'training risk (metrics lines)' : 'training risk (epoch mean)', true)];
   if (points.some((p) => p.testAccuracy !== undefined)) panels.push(panel('testAccuracy', 'test accuracy', false));
   const spec: ConcatSpec = {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',

@@ -189,7 +189,7 @@ function readDoneRun(run: SweepRun & { dir: string }): SweepRunRecord | undefine
     throw new UsageError(`--resume: ${join(run.dir, RUN_FILE)} was made with other options than this sweep gives that run; sweep into another directory`);
   }
   const record = file.runRecord === undefined ? undefined : readJson<RunRecord>(file.runRecord);
-  if (record === undefined) return undefined;
+  if (record?.result === undefined || record.endedAt === undefined) return undefined;
   return { name: run.name, values: run.values, status: 'done', summary: record.result, wallSeconds: (Date.parse(record.endedAt) - Date.parse(record.startedAt)) / 1000 };
 }
 

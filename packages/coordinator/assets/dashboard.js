@@ -10,46 +10,91 @@
   const feedUrl = 'events' + (token ? '?token=' + encodeURIComponent(token) : '');
 
   const $ = (id) => document.getElementById(id);
-  // columns: [step, risk] and [epoch, train risk, test risk, test accuracy]
-  const steps = [[], []];
-  const epochs = [[], [], [], []];
+  const { ema } = shardpropSmooth;
+  // the feed's columns: steps [step, epoch, samples, seconds, train risk] (its metrics lines),
+  // epochs [epoch, step, samples, seconds, train risk, test risk, test accuracy]
+  const steps = [[], [], [], [], []];
+  const epochs = [[], [], [], [], [], [], []];
+  const STEP_X = { step: 0, epoch: 1, samples: 2, seconds: 3 };
+  const EPOCH_X = { step: 1, epoch: 0, samples: 2, seconds: 3 };
+  const X_LABEL = { step: 'step', epoch: 'epoch', samples: 'samples seen', seconds: 'wall time (s)' };
+  let xAxis = 'step';
+  let smoothing = 0.6;
   let over = false;
 
   const chartWidth = (el) => Math.max(300, el.clientWidth - 4);
   const riskEl = $('risk-chart');
   const epochEl = $('epoch-chart');
-  const riskChart = new uPlot(
-    {
-      width: chartWidth(riskEl),
-      height: 260,
-      // log scale: the first steps' risk would flatten the rest of the curve
-      scales: { x: { time: false }, y: { distr: 3 } },
-      axes: [{ label: 'step' }, { label: 'risk (log scale)' }],
-      series: [{ label: 'step' }, { label: 'train risk', stroke: '#1f77b4', width: 1.5 }],
-    },
-    steps,
-    riskEl,
-  );
-  const epochChart = new uPlot(
-    {
-      width: chartWidth(epochEl),
-      height: 260,
-      scales: { x: { time: false }, accuracy: { range: [0, 1] } },
-      axes: [{ label: 'epoch' }, { label: 'risk' }, { scale: 'accuracy', side: 1, label: 'accuracy', grid: { show: false } }],
-      series: [
-        { label: 'epoch' },
-        { label: 'train risk', stroke: '#1f77b4', width: 1.5 },
-        { label: 'test risk', stroke: '#ff7f0e', width: 1.5 },
-        { label: 'test accuracy', stroke: '#2ca02c', width: 1.5, scale: 'accuracy' },
-      ],
-    },
-    epochs,
-    epochEl,
-  );
+  let riskChart = null;
+  let epochChart = null;
+
+  /** The charts for the x axis chosen (made again when it changes: uPlot's axis labels are fixed). */
+  function makeCharts() {
+    riskChart?.destroy();
+    epochChart?.destroy();
+    riskChart = new uPlot(
+      {
+        width: chartWidth(riskEl),
+        height: 260,
+        // log scale: the first steps' risk would flatten the rest of the curve
+        scales: { x: { time: false }, y: { distr: 3 } },
+        axes: [{ label: X_LABEL[xAxis] }, { label: 'risk (log scale)' }],
+        series: [
+          { label: X_LABEL[xAxis] },
+          { label: 'train risk', stroke: 'rgba(31,119,180,0.25)', width: 1 },
+          { label: 'smoothed', stroke: '#1f77b4', width: 2 },
+        ],
+      },
+      riskData(),
+      riskEl,
+    );
+    epochChart = new uPlot(
+      {
+        width: chartWidth(epochEl),
+        height: 260,
+        // the accuracy axis fits the data: a run at 0.97 is not a flat line at the top of 0..1
+        scales: { x: { time: false }, accuracy: {} },
+        axes: [{ label: X_LABEL[xAxis] }, { label: 'risk' }, { scale: 'accuracy', side: 1, label: 'accuracy', grid: { show: false }, size: 60 }],
+        series: [
+          { label: X_LABEL[xAxis] },
+          { label: 'train risk', stroke: '#1f77b4', width: 1.5 },
+          { label: 'test risk', stroke: '#ff7f0e', width: 1.5 },
+          { label: 'test accuracy', stroke: '#2ca02c', width: 1.5, scale: 'accuracy' },
+        ],
+      },
+      epochData(),
+      epochEl,
+    );
+  }
+
+  /** [x, train risk, its moving average]: both on the log scale. */
+  function riskData() {
+    const risk = steps[4];
+    return [steps[STEP_X[xAxis]], risk.map(onLogScale), ema(risk, smoothing).map(onLogScale)];
+  }
+
+  function epochData() {
+    return [epochs[EPOCH_X[xAxis]], epochs[4], epochs[5], epochs[6]];
+  }
+
   addEventListener('resize', () => {
     riskChart.setSize({ width: chartWidth(riskEl), height: 260 });
     epochChart.setSize({ width: chartWidth(epochEl), height: 260 });
   });
+  $('x-axis').addEventListener('change', (e) => {
+    xAxis = e.target.value;
+    makeCharts();
+  });
+  $('smoothing').addEventListener('input', (e) => {
+    smoothing = Number(e.target.value);
+    $('smoothing-value').textContent = smoothing.toFixed(2);
+    riskChart.setData(riskData());
+  });
+
+  // a log axis has no place for 0, a negative or NaN: uPlot's ticks never end and the page freezes; such a point is a gap
+  function onLogScale(v) {
+    return typeof v === 'number' && v > 0 ? v : null;
+  }
 
   /** Appends (or, on reset, replaces with) the given columns; thins to MAX_POINTS, keeping the first and the last point. */
   function extend(target, columns, reset) {
@@ -67,8 +112,6 @@
     }
   }
 
-  // a log axis has no place for 0, a negative or NaN: uPlot's ticks never end and the page freezes; such a point is a gap
-  const onLogScale = (v) => (typeof v === 'number' && v > 0 ? v : null);
 
   const fixed = (v, digits) => (typeof v === 'number' ? v.toFixed(digits) : '–');
 
@@ -76,6 +119,12 @@
     const el = $('status');
     el.textContent = text;
     el.className = 'status ' + (kind || '');
+  }
+
+  /** When (local time) and why a worker left. */
+  function leftNote(w) {
+    const at = typeof w.leftAt === 'number' ? new Date(w.leftAt).toLocaleTimeString('en-GB') : '';
+    return [at, w.reason].filter(Boolean).join(' · ');
   }
 
   function showWorkers(workers) {
@@ -88,6 +137,9 @@
         [w.id], [w.name], [w.address], [w.shard, true],
         [fixed(w.stepMs, 2), true], [fixed(w.computeMs, 2), true], [fixed(w.waitMs, 2), true],
         [fixed(w.computeSeconds, 2), true], [fixed(w.waitSeconds, 2), true], [w.state],
+        [typeof w.cpu === 'number' ? (100 * w.cpu).toFixed(0) : '–', true],
+        [typeof w.rssBytes === 'number' ? (w.rssBytes / 1048576).toFixed(0) : '–', true],
+        [w.state === 'left' ? leftNote(w) : ''],
       ];
       for (const [value, numeric] of cells) {
         const td = document.createElement('td');
@@ -103,12 +155,10 @@
   function apply(frame) {
     const { run } = frame;
     $('run').textContent = `${run.data} (${run.samples} samples) · layers ${run.layers.join(',')} · batch ${run.batch} · ${run.optimizer} η=${run.lr} · ${run.dtype}`;
-    extend(steps, [frame.steps[0], frame.steps[1].map(onLogScale)], frame.reset);
-    // the feed's epoch columns are [epoch, step, train risk, test risk, test accuracy]: the chart skips the step
-    const [epoch, , trainRisk, testRisk, testAccuracy] = frame.epochs;
-    extend(epochs, [epoch, trainRisk, testRisk, testAccuracy], frame.reset);
-    riskChart.setData(steps);
-    epochChart.setData(epochs);
+    extend(steps, frame.steps, frame.reset);
+    extend(epochs, frame.epochs, frame.reset);
+    riskChart.setData(riskData());
+    epochChart.setData(epochData());
     riskEl.dataset.points = String(steps[0].length);
     epochEl.dataset.points = String(epochs[0].length);
 
@@ -125,6 +175,7 @@
     document.title = `shardprop · ${frame.status} · step ${frame.step}`;
   }
 
+  makeCharts();
   const feed = new EventSource(feedUrl);
   feed.onmessage = (event) => apply(JSON.parse(event.data));
   feed.onerror = () => {

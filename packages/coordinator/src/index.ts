@@ -6,7 +6,9 @@ export {
 } from './options.js';
 export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution } from './training-loop.js';
 export { planTraining, chunkOf, timestamp, type TrainingPlan } from './plan.js';
-export { type RunRecord } from './run-record.js';
+export { metricsPath, runRecordPath, type RunRecord, type RunRecordStatus } from './run-record.js';
+export { serveBoard, type Board, type BoardOptions } from './board/http.js';
+export { type StepMetrics } from './metrics-lines.js';
 export { RunMetrics, METRICS_CONTENT_TYPE, type MetricsSource } from './metrics.js';
 export { whereTimeWent, timeInProcess, type RunTime, type InProcessTiming } from './where-time-goes.js';
 export { Coordinator, WorkerLostError, type CoordinatorOptions } from './ws-adapter.js';

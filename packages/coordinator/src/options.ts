@@ -61,8 +61,14 @@ export interface TrainOptions {
   labelColumn?: string | number;
   /** CSV/IDX: number of classes for one-hot labels. */
   classes?: number;
-  /** Append one JSON line per epoch here. */
+  /** Append one JSON line per epoch here (and one every `metricsEvery` steps, when given). */
   metrics?: string;
+  /**
+   * A metrics line of the training risk every this many steps, as well as every
+   * epoch: to the run folder's metrics and to `metrics`. Without it the run folder
+   * gets one now and then (metrics-lines.ts) and `metrics` only the epochs.
+   */
+  metricsEvery?: number;
   /** Append one JSON line per step here: the global batch and each worker's part of it (for audits). */
   trace?: string;
   /** Where checkpoints go (checkpoint.bin, replaced atomically). The CLI also writes one on SIGINT or SIGTERM. */
@@ -116,6 +122,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.gradientForm !== undefined && !GRADIENT_FORM_CHOICES.includes(o.gradientForm)) throw new UsageError(`--gradient-form must be one of ${GRADIENT_FORM_CHOICES.join(', ')}`);
   if (o.kernel !== undefined && !KERNEL_CHOICES.includes(o.kernel)) throw new UsageError(`--kernel must be ${KERNEL_CHOICES.join(', ')}; got ${JSON.stringify(o.kernel)}`);
   positiveInt('checkpoint-every', o.checkpointEvery);
+  positiveInt('metrics-every', o.metricsEvery);
   for (const [flag, v] of [['step-timeout', o.stepTimeout], ['wait-workers', o.waitWorkers], ['hello-timeout', o.helloTimeout]] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v > 0 && v <= 86_400)) throw new UsageError(`--${flag} must be a number of seconds from 0 to 86400, got ${v}`);
   }

@@ -1,9 +1,12 @@
 /**
  * The run record: a short JSON file next to the trained model that says how it was
  * made. For `model.json` it is `model.run.json` (the model's path without `.json`, plus
- * `.run.json`), so several models in one folder each keep their own record.
+ * `.run.json`), so several models in one folder each keep their own record. It is
+ * written when the run starts (status running, with its process) and again when it
+ * ends, however it ends; `shardprop board` lists runs by it.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_MOMENTUM, checkpointPath, fingerprint, writeFileAtomically, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION } from '@shardprop/protocol';
@@ -14,18 +17,29 @@ import type { TrainSummary } from './training-loop.js';
 
 export const RUN_RECORD_FORMAT = 'shardprop.run/v1';
 
+/** How a run is (running) or ended. */
+export type RunRecordStatus = 'running' | 'finished' | 'stopped' | 'failed';
+
 export interface RunRecord {
   format: typeof RUN_RECORD_FORMAT;
+  status: RunRecordStatus;
+  /** Why the run stopped or failed. */
+  reason?: string;
   startedAt: string;
-  endedAt: string;
+  /** When it ended (absent while running). */
+  endedAt?: string;
+  /** The process that trains: a record that says running with a process gone is a run that died. */
+  process: { pid: number; host: string };
+  /** The live dashboard's address while the run is on (without the token). */
+  dashboard?: string;
   versions: { shardprop: string; node: string; protocol: number };
   /** What was asked for, with every default the run used filled in (never a token or TLS key). */
   config: Record<string, unknown>;
   data: { train: DataRecord; test?: DataRecord };
-  /** What `train()` resolved to (`--json`'s summary). */
-  result: TrainSummary;
-  /** Absolute paths of what the run wrote. */
-  files: { model: string; metrics?: string; trace?: string; checkpointDir?: string; checkpoint?: string };
+  /** What `train()` resolved to (`--json`'s summary); absent until the run has finished. */
+  result?: TrainSummary;
+  /** Absolute paths of what the run wrote; runMetrics: its metrics lines, always written (metricsPath). */
+  files: { model: string; runMetrics: string; metrics?: string; trace?: string; checkpointDir?: string; checkpoint?: string };
 }
 
 interface DataRecord {
@@ -42,15 +56,26 @@ export function runRecordPath(modelPath: string): string {
   return `${modelPath.replace(/\.json$/i, '')}.run.json`;
 }
 
+/** model.json -> model.metrics.jsonl: the run's metrics lines, beside its record. */
+export function metricsPath(modelPath: string): string {
+  return `${modelPath.replace(/\.json$/i, '')}.metrics.jsonl`;
+}
+
 export interface RunFacts {
   options: TrainOptions & ServeOptions;
   plan: TrainingPlan;
-  summary: TrainSummary;
+  status: RunRecordStatus;
+  reason?: string;
+  /** Worker processes the run has (0: trains in-process). */
+  workers: number;
+  dashboard?: string;
+  /** The finished run's summary. */
+  summary?: TrainSummary;
   startedAt: Date;
-  endedAt: Date;
+  endedAt?: Date;
 }
 
-/** Writes the record of a finished run next to its model (atomically) and returns its path. */
+/** Writes the record of a run next to its model (atomically: a reader sees the old record or the new) and returns its path. */
 export function writeRunRecord(facts: RunFacts): string {
   const path = runRecordPath(facts.plan.outPath);
   const json = JSON.stringify(makeRunRecord(facts), null, 2) + '\n';
@@ -58,7 +83,7 @@ export function writeRunRecord(facts: RunFacts): string {
   return path;
 }
 
-export function makeRunRecord({ options, plan, summary, startedAt, endedAt }: RunFacts): RunRecord {
+export function makeRunRecord({ options, plan, status, reason, workers, dashboard, summary, startedAt, endedAt }: RunFacts): RunRecord {
   const { token: _token, tls: _tls, ...given } = options;
   const { optimizer, spec } = plan;
   const resolved = {
@@ -76,17 +101,21 @@ export function makeRunRecord({ options, plan, summary, startedAt, endedAt }: Ru
     momentum: optimizer.kind === 'momentum' ? (optimizer.momentum ?? DEFAULT_MOMENTUM) : undefined,
     weightDecay: optimizer.weightDecay ?? 0,
     seed: plan.seed,
-    workers: summary.workers,
-    gradientForm: summary.workers > 0 ? (options.gradientForm ?? DEFAULT_GRADIENT_FORM) : undefined,
-    stepTimeout: summary.workers > 0 ? (options.stepTimeout ?? DEFAULT_STEP_TIMEOUT_SECONDS) : undefined,
-    waitWorkers: summary.workers > 0 ? (options.waitWorkers ?? DEFAULT_WAIT_WORKERS_SECONDS) : undefined,
+    workers: summary?.workers ?? workers,
+    gradientForm: workers > 0 ? (options.gradientForm ?? DEFAULT_GRADIENT_FORM) : undefined,
+    stepTimeout: workers > 0 ? (options.stepTimeout ?? DEFAULT_STEP_TIMEOUT_SECONDS) : undefined,
+    waitWorkers: workers > 0 ? (options.waitWorkers ?? DEFAULT_WAIT_WORKERS_SECONDS) : undefined,
     resume: options.resume === true,
   };
   const dir = options.checkpointDir;
   return {
     format: RUN_RECORD_FORMAT,
+    status,
+    reason,
     startedAt: startedAt.toISOString(),
-    endedAt: endedAt.toISOString(),
+    endedAt: endedAt?.toISOString(),
+    process: { pid: process.pid, host: hostname() },
+    dashboard,
     versions: { shardprop: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
     config: { ...given, ...resolved },
     data: {
@@ -96,6 +125,7 @@ export function makeRunRecord({ options, plan, summary, startedAt, endedAt }: Ru
     result: summary,
     files: {
       model: resolve(plan.outPath),
+      runMetrics: resolve(metricsPath(plan.outPath)),
       metrics: options.metrics === undefined ? undefined : resolve(options.metrics),
       trace: options.trace === undefined ? undefined : resolve(options.trace),
       checkpointDir: dir === undefined ? undefined : resolve(dir),

@@ -80,8 +80,11 @@ export interface WorkerSnapshot {
   address: string;
   /** Samples in its shard (0 until it has one). */
   shard: number;
-  /** ready: joined, training not started; joining: joined during training, no shard yet; resharding: a worker left, shards not yet cut again. */
-  state: 'ready' | 'joining' | 'resharding' | 'computing' | 'waiting' | 'idle';
+  /**
+   * ready: joined, training not started; joining: joined during training, no shard yet; resharding: a worker left, shards not yet
+   * cut again; left: gone (its last figures kept, with why and when).
+   */
+  state: 'ready' | 'joining' | 'resharding' | 'computing' | 'waiting' | 'idle' | 'left';
   /** Its last step (ms): from the parameters sent to its gradient received; its backprop; then its wait for the slowest worker. */
   stepMs?: number;
   computeMs?: number;
@@ -89,4 +92,10 @@ export interface WorkerSnapshot {
   /** Totals over the steps it answered (seconds). */
   computeSeconds: number;
   waitSeconds: number;
+  /** Its process, as of its last gradient: cores busy over about the last second, and resident memory (absent: not sent). */
+  cpu?: number;
+  rssBytes?: number;
+  /** A worker that left: why, and when (the machine's clock; the adapter's snapshot gives wall-clock ms since the epoch). */
+  reason?: string;
+  leftAt?: number;
 }

@@ -52,7 +52,13 @@ interface Member {
   last?: { stepMs: number; computeMs: number; waitMs: number };
   computeSeconds: number;
   waitSeconds: number;
+  /** Its process's use, as its last gradient said. */
+  cpu?: number;
+  rssBytes?: number;
 }
+
+/** Rows of workers that left, kept for the dashboard at most (the oldest go first). */
+const MAX_DEPARTED = 64;
 
 /** The step out now: what the loop asked for, and this sending of it. */
 interface InFlight {
@@ -81,6 +87,10 @@ export class StepMachine {
   private members: Member[] = [];
   /** Joined during training: they get a share of the data at the next sending of a step. */
   private joining: Member[] = [];
+  /** Workers that left, as the dashboard's table keeps them. */
+  private readonly departed: WorkerSnapshot[] = [];
+  /** The `now` of the event being handled. */
+  private clock = 0;
   private readonly byConnection = new Map<ConnectionId, Member>();
   /** The shards in slot order; null when workers came or went and they must be cut again before the next sending. */
   private shards: Shard[] | null = null;
@@ -146,6 +156,7 @@ export class StepMachine {
   /** Takes one event; returns what to do, in order. */
   handle(event: MachineEvent): Action[] {
     this.actions = [];
+    this.clock = event.now;
     switch (event.type) {
       case 'connected':
         this.onConnected(event.connection, event.address, event.now);
@@ -197,11 +208,17 @@ export class StepMachine {
       if (this.machineState !== 'in step') return 'idle';
       return this.sum.has(m.slot) ? 'waiting' : 'computing';
     };
-    return [...this.members, ...this.joining].map((m) => {
-      // a worker left: slots and shards are stale until the next sending cuts them again
-      const range = this.joining.includes(m) || this.shards === null ? undefined : this.shards[m.slot];
-      return { id: m.workerId, name: m.name, address: m.address, shard: range ? range.end - range.start : 0, state: state(m), ...m.last, computeSeconds: m.computeSeconds, waitSeconds: m.waitSeconds };
-    });
+    const rows = [...this.members, ...this.joining].map((m) => this.row(m, state(m)));
+    return [...rows, ...this.departed];
+  }
+
+  private row(m: Member, state: WorkerSnapshot['state']): WorkerSnapshot {
+    // a worker left: slots and shards are stale until the next sending cuts them again
+    const range = this.joining.includes(m) || this.shards === null ? undefined : this.shards[m.slot];
+    return {
+      id: m.workerId, name: m.name, address: m.address, shard: range ? range.end - range.start : 0, state, ...m.last,
+      computeSeconds: m.computeSeconds, waitSeconds: m.waitSeconds, cpu: m.cpu, rssBytes: m.rssBytes,
+    };
   }
 
   /** Who contributed what to the last finished step (for the trace). */
@@ -399,6 +416,8 @@ export class StepMachine {
     f.lastPreviousSentAt = Math.max(f.lastPreviousSentAt, g.previousSentAt);
     m.arrivedAt = now;
     m.computeMs = g.computeMs;
+    if (g.cpu !== undefined) m.cpu = g.cpu;
+    if (g.rssBytes !== undefined) m.rssBytes = g.rssBytes;
     this.sum.add(m.slot, g);
     if (!this.sum.complete) return;
     const result = this.sum.finish(f.batch, f.grad);
@@ -452,6 +471,8 @@ export class StepMachine {
   /** A member or joiner is gone: during training its samples go to the others, and a step in flight goes out again (handle). */
   private gone(m: Member, reason: string): void {
     this.byConnection.delete(m.connection);
+    this.departed.push({ ...this.row(m, 'left'), shard: 0, reason, leftAt: this.clock });
+    if (this.departed.length > MAX_DEPARTED) this.departed.shift();
     const j = this.joining.indexOf(m);
     if (j >= 0) {
       this.joining.splice(j, 1);

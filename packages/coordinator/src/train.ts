@@ -12,7 +12,7 @@ import { LocalWorkers } from './local-workers.js';
 import { RunMetrics } from './metrics.js';
 import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
-import { writeRunRecord } from './run-record.js';
+import { RunFolder } from './run-folder.js';
 import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
 import { isLoopback } from './transport.js';
 import { whereTimeWent } from './where-time-goes.js';
@@ -48,25 +48,27 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
   const dashboard = options.dashboard && workers > 0 ? new DashboardState(plan) : undefined;
   // GET /metrics, beside the dashboard
   const metrics = dashboard ? new RunMetrics(plan) : undefined;
+  // the record says running from now on, with the dashboard's address once there is one
+  const folder = new RunFolder(options, plan, workers, log, startedAt);
+  folder.start();
+  const served: TrainCallbacks = { ...callbacks, onDashboard: (url) => (folder.setDashboard(url), callbacks.onDashboard?.(url)) };
   let engine: DistributableEngine | undefined;
   try {
-    engine = await createEngine(plan, options, workers, callbacks, log, dashboard, metrics);
+    engine = await createEngine(plan, options, workers, served, log, dashboard, metrics);
     await waitForWorkers(engine, plan, callbacks.signal);
     const hooks = dashboard?.observe(callbacks) ?? callbacks;
-    const summary = await runTraining(plan, engine, metrics?.observe(hooks) ?? hooks);
+    const summary = await runTraining(plan, engine, folder.observe(metrics?.observe(hooks) ?? hooks));
     dashboard?.finish('finished');
     const timing = engine.timing?.();
     if (workers > 0 && timing) summary.time = whereTimeWent(plan, engine.stepsDone ?? 0, timing);
-    try {
-      summary.runRecord = writeRunRecord({ options, plan, summary, startedAt, endedAt: new Date() });
-    } catch (err) {
-      // the model is saved; a record that cannot be written should not cost the run
-      log.warn({ err }, `the run record next to ${plan.outPath} could not be written`);
-    }
+    // the model is saved; a record that cannot be written does not cost the run
+    summary.runRecord = folder.finish('finished', summary);
     await callbacks.onFinished?.(summary);
     return summary;
   } catch (err) {
-    dashboard?.finish(err instanceof TrainingInterrupted ? 'stopped' : 'failed', (err as Error).message);
+    const status = err instanceof TrainingInterrupted ? 'stopped' : 'failed';
+    dashboard?.finish(status, (err as Error).message);
+    folder.finish(status, undefined, (err as Error).message);
     throw err;
   } finally {
     // after finish(): the dashboard's last frame carries the run's end

@@ -1,6 +1,7 @@
 import { Backprop, Optimizer, Sampler, type BatchResult, type Floats, type Model, type OptimizerConfig } from '@shardprop/core';
 import { Keeper } from './keeping.js';
 import { OutputError, appendLine } from './outputs.js';
+import { StepWindow, samplesBefore, type StepMetrics } from './metrics-lines.js';
 import { EVAL_CHUNK, type TrainingPlan } from './plan.js';
 import type { RunTime } from './where-time-goes.js';
 
@@ -78,8 +79,12 @@ export interface StepProgress {
 }
 
 export interface EpochMetrics {
+  kind: 'epoch';
   step: number;
   epoch: number;
+  /** Samples seen since step 1. */
+  samples: number;
+  /** Mean loss over the epoch's batches. */
   risk: number;
   testRisk?: number;
   testAccuracy?: number;
@@ -94,6 +99,8 @@ export interface EpochMetrics {
 export interface TrainingHooks {
   onStep?(progress: StepProgress): void;
   onEpoch?(metrics: EpochMetrics): void;
+  /** A metrics line of steps: every --metrics-every steps, else now and then (StepWindow). */
+  onMetrics?(line: StepMetrics): void;
   /** A checkpoint was written after `step`. */
   onCheckpoint?(step: number, path: string): void;
   /**
@@ -176,9 +183,10 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   let epochLoss = 0;
   let epochCount = 0;
   let lastProgress = 0;
+  const window = new StepWindow(plan.options.metricsEvery);
 
   const elapsed = (): number => (performance.now() - started) / 1000;
-  const { checkpointEvery, metrics: metricsFile, trace } = plan.options;
+  const { checkpointEvery, metrics: metricsFile, metricsEvery, trace } = plan.options;
   let firstStep = 1;
   const resume = plan.resumeFrom;
   if (resume) {
@@ -187,10 +195,14 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     sampler.setState(resume.sampler);
     firstStep = resume.step + 1;
   }
+  // samples seen since step 1, resumed runs included (the samples axis of the curves)
+  let seen = samplesBefore(firstStep - 1, plan.batchesPerEpoch, plan.batchSize, train.count);
   const endEpoch = (step: number, epoch: number): void => {
     const metrics: EpochMetrics = {
+      kind: 'epoch',
       step,
       epoch,
+      samples: seen,
       risk: epochCount > 0 ? epochLoss / epochCount : NaN,
       samplesPerSecond: samples / Math.max(elapsed(), 1e-9),
       seconds: elapsed(),
@@ -232,8 +244,15 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
         appendLine('--trace', trace, JSON.stringify(record) + '\n');
       }
       samples += result.count;
+      seen += result.count;
       epochLoss += result.lossSum;
       epochCount += result.count;
+      window.add(result.lossSum, result.count);
+      if (window.due(step, elapsed(), step === plan.totalSteps)) {
+        const line = window.take(step, plan.batchesPerEpoch, seen, elapsed());
+        if (metricsFile && metricsEvery !== undefined) appendLine('--metrics', metricsFile, JSON.stringify(line) + '\n');
+        hooks.onMetrics?.(line);
+      }
       const epochDone = sampler.epoch !== epoch || step === plan.totalSteps;
       if (hooks.onStep && (epochDone || performance.now() - lastProgress > 100)) {
         lastProgress = performance.now();

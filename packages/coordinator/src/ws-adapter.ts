@@ -157,9 +157,9 @@ export class Coordinator implements GradientEngine {
     return { ...this.time };
   }
 
-  /** Every worker as the dashboard's table shows it. */
+  /** Every worker as the dashboard's table shows it; when one left, in wall-clock ms (the machine's clock is performance.now()). */
   snapshot(): WorkerSnapshot[] {
-    return this.machine.snapshot();
+    return this.machine.snapshot().map((w) => (w.leftAt === undefined ? w : { ...w, leftAt: performance.timeOrigin + w.leftAt }));
   }
 
   /** Bytes read from and written to the workers' sockets so far, closed ones included. */

@@ -101,6 +101,13 @@ export interface Gradient {
    */
   receivedAt: number;
   previousSentAt: number;
+  /**
+   * What the worker process uses, for the dashboard (absent from workers before
+   * they sent it): CPU as cores busy over about the last second (1 = one core),
+   * and resident memory in bytes.
+   */
+  cpu?: number;
+  rssBytes?: number;
   /** The gradient sum (form 'dense'), or the count × factorWidth factors of the shard's samples in batch order (form 'factors'). */
   grad: Floats;
 }

@@ -89,6 +89,10 @@ export function decodeGradient(data: Frames, expect: Expectation, into?: Floats)
   if (typeof m.receivedAt !== 'number' || !Number.isFinite(m.receivedAt) || typeof m.previousSentAt !== 'number' || !Number.isFinite(m.previousSentAt)) {
     return failure('SP_ERR_BAD_FIELD', 'gradient: receivedAt and previousSentAt must be finite numbers');
   }
+  for (const key of ['cpu', 'rssBytes'] as const) {
+    const v = m[key];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) return failure('SP_ERR_BAD_FIELD', `gradient: ${key} must be a finite non-negative number when given`);
+  }
   if (!isFloats(m.grad, expect.dtype)) return failure('SP_ERR_WRONG_ARRAY', `gradient: grad must be a ${expect.dtype} array`);
   if (m.grad.length !== length) {
     const of = expect.form === 'dense' ? 'the model\'s parameters' : `factors of ${expect.count} samples`;

@@ -13,6 +13,7 @@ import { explainConnectError } from './connect-errors.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import type { WorkerLog } from './log.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
+import { UsageMeter } from './usage.js';
 
 export interface WorkerOptions {
   /** ws://HOST:PORT of the coordinator. */
@@ -89,6 +90,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
 function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, onJoined: () => void): Promise<WorkerExit> {
   return new Promise((resolve) => {
     const session = new WorkerSession(options.data?.train);
+    const usage = new UsageMeter();
     let settled = false;
     /** When the last gradient went out, in wall-clock ms (see Gradient.previousSentAt). */
     let sentAt = 0;
@@ -201,7 +203,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
         latest = null;
         if (settled) return;
         waitedMs = sentAt > 0 ? next.arrived - sentAt : 0;
-        handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt });
+        handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt, usage: usage.read() });
         heard(); // busy until now: the silence is counted from here
       });
     });

@@ -7,6 +7,7 @@ import { totalmem } from 'node:os';
 import type { Dataset } from '@shardprop/core';
 import type { ErrorCode, Receiving, Step, ToWorker } from '@shardprop/protocol';
 import { ShardWorker } from './shard-worker.js';
+import type { ProcessUsage } from './usage.js';
 
 /**
  * Why a worker stopped: 'done' when the coordinator said training is over;
@@ -18,7 +19,7 @@ export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'invalid' | 
 export type SessionEvent =
   | { type: 'message'; message: Exclude<ToWorker, Step> }
   /** A step to compute, with when it arrived and when the previous gradient went out (wall-clock ms; see Gradient). */
-  | { type: 'step'; step: Step; receivedAt: number; previousSentAt: number }
+  | { type: 'step'; step: Step; receivedAt: number; previousSentAt: number; usage?: ProcessUsage }
   /** A message from the coordinator that failed its checks. */
   | { type: 'invalid'; code: ErrorCode; reason: string };
 
@@ -52,7 +53,7 @@ export class WorkerSession {
     if (event.type === 'invalid') return invalid(event.code, event.reason);
     if (event.type === 'step') {
       if (!this.worker) return invalid('SP_ERR_BEFORE_WELCOME', 'step before welcome');
-      const gradient = this.worker.compute(event.step, event.receivedAt, event.previousSentAt);
+      const gradient = this.worker.compute(event.step, event.receivedAt, event.previousSentAt, event.usage);
       if (!gradient.ok) return invalid(gradient.code, gradient.reason);
       const { count, computeMs } = this.worker.last;
       return [{ type: 'send', fragments: gradient.message, count, computeMs }];

@@ -8,6 +8,7 @@ import {
   type Dataset, type Floats, type Kernels,
 } from '@shardprop/core';
 import { encodeGradient, failure, type Checked, type Failure, type Receiving, type ShardData, type Step, type Welcome } from '@shardprop/protocol';
+import type { ProcessUsage } from './usage.js';
 
 export class ShardWorker {
   readonly model: Model;
@@ -72,7 +73,7 @@ export class ShardWorker {
   }
 
   /** The gradient message of one step (its fragments): the sum, or the factors, over the batch's samples in this shard. */
-  compute(step: Step, receivedAt: number, previousSentAt: number): Checked<Buffer[]> {
+  compute(step: Step, receivedAt: number, previousSentAt: number, usage?: ProcessUsage): Checked<Buffer[]> {
     const t0 = this.now();
     if (step.params !== this.model.params) this.model.params.set(step.params);
     let count = 0;
@@ -93,7 +94,7 @@ export class ShardWorker {
     } else {
       r = this.bp.gradient(this.model, this.data, this.local, 0, count, grad);
     }
-    const head = { type: 'gradient' as const, step: step.step, round: step.round, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: this.now() - t0, receivedAt, previousSentAt };
+    const head = { type: 'gradient' as const, step: step.step, round: step.round, count: r.count, lossSum: r.lossSum, correct: r.correct, computeMs: this.now() - t0, receivedAt, previousSentAt, cpu: usage?.cpu, rssBytes: usage?.rssBytes };
     this.last.count = r.count;
     this.last.computeMs = head.computeMs;
     return { ok: true, message: encodeGradient(head, grad) };

@@ -35,18 +35,19 @@ function loadAssets(): Map<string, Asset> {
     ['/', { body: own('dashboard.html'), type: 'text/html; charset=utf-8', needsToken: true }],
     ['/dashboard.js', { body: own('dashboard.js'), type: js, needsToken: false }],
     ['/dashboard.css', { body: own('dashboard.css'), type: css, needsToken: false }],
+    ['/smooth.js', { body: own('smooth.js'), type: js, needsToken: false }],
     ['/uPlot.iife.min.js', { body: uplot('uPlot.iife.min.js'), type: js, needsToken: false }],
     ['/uPlot.min.css', { body: uplot('uPlot.min.css'), type: css, needsToken: false }],
   ]);
 }
 
-const COMMON_HEADERS = {
+export const COMMON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
   'x-frame-options': 'DENY',
 };
-const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const PAGE_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 export interface DashboardHttpOptions {
   /** When set (the user's --token-file), the page and the feed need it: `?token=` or the x-shardprop-token header. */
@@ -148,7 +149,7 @@ export class DashboardHttp {
 }
 
 /** A Host header naming this machine's loopback (127.x.x.x, localhost, [::1]), with or without a port. */
-function isLoopbackHost(host: string | undefined): boolean {
+export function isLoopbackHost(host: string | undefined): boolean {
   if (host === undefined) return false;
   const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec(host.trim().toLowerCase())?.[1];
   if (name === undefined) return false;
@@ -156,7 +157,7 @@ function isLoopbackHost(host: string | undefined): boolean {
 }
 
 /** A short plain answer; refusals close the connection, so a body nobody reads is not kept coming. */
-function reply(res: ServerResponse, status: number, message: string): void {
+export function reply(res: ServerResponse, status: number, message: string): void {
   const close = status >= 400 ? { connection: 'close' } : {};
   res.writeHead(status, { ...COMMON_HEADERS, ...close, 'content-type': 'text/plain; charset=utf-8' }).end(message + '\n');
 }

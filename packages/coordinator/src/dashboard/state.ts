@@ -1,9 +1,10 @@
+import type { StepMetrics } from '../metrics-lines.js';
 import type { TrainingPlan } from '../plan.js';
 import type { WorkerSnapshot } from '../step-events.js';
 import type { EpochMetrics, StepProgress, TrainingHooks } from '../training-loop.js';
 
-/** One worker's row in the dashboard's table: as the step machine's snapshot has it, or 'left' once it is gone. */
-export type WorkerRow = Omit<WorkerSnapshot, 'state'> & { state: WorkerSnapshot['state'] | 'left' };
+/** One worker's row in the dashboard's table: as the step machine's snapshot has it ('left' once it is gone, with why and when). */
+export type WorkerRow = WorkerSnapshot;
 
 export type RunStatus = 'waiting for workers' | 'training' | 'finished' | 'stopped' | 'failed';
 
@@ -23,12 +24,12 @@ export interface Frame {
   step: number;
   epoch: number;
   samplesPerSecond: number;
-  /** The figures shown: the latest step's train risk and the latest epoch's test accuracy (null: none yet), whatever points the series kept. */
+  /** The figures shown: the latest metrics line's train risk and the latest epoch's test accuracy (null: none yet), whatever points the series kept. */
   risk: number | null;
   testAccuracy: number | null;
-  /** Columns [step, train risk]: the risk is the mean over the epoch so far. */
+  /** The run's metrics step lines (metrics-lines.ts), columns [step, epoch, samples, seconds, train risk]: the risk of the steps since the line before. */
   steps: (number | null)[][];
-  /** Columns [epoch, step, train risk, test risk, test accuracy]. */
+  /** Columns [epoch, step, samples, seconds, train risk, test risk, test accuracy]. */
   epochs: (number | null)[][];
   workers: WorkerRow[];
 }
@@ -118,8 +119,8 @@ export class Series {
 }
 
 /**
- * What the dashboard shows of a run: its settings, the risk per step, the
- * test risk and accuracy per epoch, samples/s and the workers. Fed by the
+ * What the dashboard shows of a run: its settings, the risk of its metrics
+ * lines, the test risk and accuracy per epoch, samples/s and the workers. Fed by the
  * training loop's hooks (cheap: a push per call) and read by the feed a few
  * times a second.
  */
@@ -132,8 +133,8 @@ export class DashboardState {
   private samplesPerSecond = 0;
   private risk: number | null = null;
   private testAccuracy: number | null = null;
-  private readonly steps = new Series(2);
-  private readonly epochs = new Series(5);
+  private readonly steps = new Series(5);
+  private readonly epochs = new Series(7);
   private workerSource: () => WorkerRow[] = () => [];
   private rows: WorkerRow[] = [];
   private readonly left: WorkerRow[] = [];
@@ -157,13 +158,17 @@ export class DashboardState {
     this.workerSource = source;
   }
 
-  /** `hooks` with the dashboard's own in front of onStep and onEpoch; every other hook as it was. */
+  /** `hooks` with the dashboard's own in front of onStep, onMetrics and onEpoch; every other hook as it was. */
   observe<T extends TrainingHooks>(hooks: T): T {
     return {
       ...hooks,
       onStep: (p: StepProgress) => {
         this.onStep(p);
         hooks.onStep?.(p);
+      },
+      onMetrics: (line: StepMetrics) => {
+        this.onMetrics(line);
+        hooks.onMetrics?.(line);
       },
       onEpoch: (m: EpochMetrics) => {
         this.onEpoch(m);
@@ -177,14 +182,17 @@ export class DashboardState {
     this.step = p.step;
     this.epoch = p.epoch;
     this.samplesPerSecond = p.samplesPerSecond;
-    this.risk = finiteOrNull(p.risk);
-    this.steps.add(p.step, p.risk);
+  }
+
+  onMetrics(line: StepMetrics): void {
+    this.risk = line.risk;
+    this.steps.add(line.step, line.epoch, line.samples, line.seconds, line.risk ?? NaN);
   }
 
   onEpoch(m: EpochMetrics): void {
     // an epoch without a test pass keeps the last figure
     this.testAccuracy = finiteOrNull(m.testAccuracy) ?? this.testAccuracy;
-    this.epochs.add(m.epoch, m.step, m.risk, m.testRisk ?? NaN, m.testAccuracy ?? NaN);
+    this.epochs.add(m.epoch, m.step, m.samples, m.seconds, m.risk, m.testRisk ?? NaN, m.testAccuracy ?? NaN);
   }
 
   /** The run is over: its status, and the last points the series skipped (the curves end where the run did). */
@@ -200,7 +208,8 @@ export class DashboardState {
     const now = this.workerSource();
     const ids = new Set(now.map((w) => w.id));
     for (const old of this.rows) {
-      if (ids.has(old.id)) continue;
+      // a source that keeps the rows of those that left (the step machine) says why; one that does not, only that they did
+      if (ids.has(old.id) || old.state === 'left') continue;
       this.left.push({ ...old, state: 'left' });
       if (this.left.length > MAX_LEFT) this.left.shift();
     }
