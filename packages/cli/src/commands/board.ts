@@ -28,7 +28,7 @@ async function board(args: Args): Promise<void> {
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port must be an integer from 0 to 65535, got ${port}`);
   const tokenFile = str(args, 'token-file');
   const dir = str(args, 'dir') as string;
-  const served = await serveBoard({ dir, host: str(args, 'host'), port, token: tokenFile === undefined ? undefined : readToken(tokenFile), log: createLogger('warn') });
+  const served = await serveBoard({ dir, host: str(args, 'host'), port, token: tokenFile === undefined ? undefined : readToken(tokenFile), log: createLogger() });
   const note = existsSync(dir) ? '' : ` (${dir} does not exist yet: runs appear as they write their records there)`;
   process.stdout.write(`board of ${dir}: ${served.url}${note}\n`);
   await new Promise<void>((resolve) => {
