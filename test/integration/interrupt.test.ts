@@ -64,6 +64,8 @@ describe('a run stopped by a signal without --checkpoint-dir', () => {
       expect(Number(LOST.exec(lines[0])![1])).toBeGreaterThan(0);
       expect(workers.filter(running)).toEqual([]);
       expect(existsSync(tmp.path('ctrlc.json'))).toBe(false);
+      // the run folder says what happened: stopped, not running (which the board would call died)
+      expect(JSON.parse(readFileSync(tmp.path('ctrlc.run.json'), 'utf8'))).toMatchObject({ status: 'stopped', reason: expect.stringContaining('stopped') });
     } finally {
       try {
         process.kill(-child.pid!, 'SIGKILL');
