@@ -5,7 +5,7 @@ export {
   type TrainOptions, type ServeOptions, type GradientFormChoice,
 } from './options.js';
 export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution } from './training-loop.js';
-export { planTraining, chunkOf, timestamp, type TrainingPlan } from './plan.js';
+export { planTraining, timestamp, type TrainingPlan } from './plan.js';
 export { metricsPath, runRecordPath, type RunRecord, type RunRecordStatus } from './run-record.js';
 export { serveBoard, type Board, type BoardOptions } from './board/http.js';
 export { type StepMetrics } from './metrics-lines.js';

@@ -46,6 +46,7 @@ export class Keeper {
         fingerprint: this.plan.fingerprint,
         spec: this.plan.spec,
         batchSize: this.plan.batchSize,
+        block: this.plan.block,
         params: this.model.params,
         optimizer: { config: this.plan.optimizer, state: this.optimizer.state() },
         sampler: samplerState,

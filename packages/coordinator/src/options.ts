@@ -1,5 +1,5 @@
 import {
-  ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, resolveKernel,
+  ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, MAX_BLOCK, OPTIMIZER_KINDS, resolveKernel,
   type ActivationName, type Dtype, type InitScheme, type KernelChoice, type KernelName, type LossName, type OptimizerKind,
 } from '@shardprop/core';
 import { GRADIENT_FORMS, type GradientForm } from '@shardprop/protocol';
@@ -44,6 +44,8 @@ export interface TrainOptions {
   steps?: number;
   /** Mini-batch size, or 'full' for full-batch gradient descent. */
   batch?: number | 'full';
+  /** Rows per canonical block K: the batch is summed in blocks of K positions and one fixed tree over them (default DEFAULT_BLOCK; a resumed run keeps its checkpoint's). */
+  block?: number;
   lr?: number;
   optimizer?: OptimizerKind;
   momentum?: number;
@@ -103,6 +105,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   positiveInt('epochs', o.epochs);
   positiveInt('steps', o.steps);
   if (o.batch !== undefined && o.batch !== 'full') positiveInt('batch', o.batch);
+  positiveInt('block', o.block);
+  if (o.block !== undefined && o.block > MAX_BLOCK) throw new UsageError(`--block must be at most ${MAX_BLOCK} rows, got ${o.block}`);
   if (o.layers !== undefined) {
     if (!Array.isArray(o.layers) || o.layers.length < 2) throw new UsageError('--layers needs at least two sizes, e.g. 784,30,10');
     for (const n of o.layers) {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import {
-  CheckpointError, DEFAULT_SPEC, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, shortList, validateOptimizer, validateSpec,
+  CheckpointError, DEFAULT_BLOCK, DEFAULT_SPEC, blockCount, stackDepth, Model, checkpointPath, createKernels, fingerprint, loadCheckpoint, loadModel, loadSource, shortList, validateOptimizer, validateSpec,
   type Checkpoint, type Dataset, type KernelName, type Kernels, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
 import { checkAppendable, checkFolder, checkReplaceable } from './outputs.js';
@@ -18,10 +18,11 @@ export interface TrainingPlan {
   test?: Dataset;
   batchSize: number;
   /**
-   * Samples per backprop pass of the in-process engine, the workers and the coordinator's
-   * rebuild from factors: bit-exact results need the same products over the same rows.
+   * The canonical block size K (core's blocks.ts): every block of K batch positions is one
+   * backprop pass from zero, wherever it is computed, and the blocks are added in one fixed
+   * tree; so the result does not depend on the number of workers.
    */
-  chunk: number;
+  block: number;
   totalSteps: number;
   batchesPerEpoch: number;
   optimizer: OptimizerConfig;
@@ -119,6 +120,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
     };
     if (resumeFrom.fingerprint !== dataFingerprint) differs('data set fingerprint', resumeFrom.fingerprint, dataFingerprint);
     if (resumeFrom.batchSize !== batchSize) differs('batch size', resumeFrom.batchSize, batchSize);
+    if (options.block !== undefined && resumeFrom.block !== undefined && resumeFrom.block !== options.block) differs('block size (--block)', resumeFrom.block, options.block);
     const norm = (c: OptimizerConfig) => JSON.stringify([c.kind, c.lr, c.weightDecay ?? 0, c.momentum ?? null, c.beta1 ?? null, c.beta2 ?? null, c.eps ?? null]);
     if (norm(resumeFrom.optimizer.config) !== norm(optimizer)) differs('optimizer', resumeFrom.optimizer.config, optimizer);
     if (resumeFrom.sampler.order.length !== train.count) differs('sample count', resumeFrom.sampler.order.length, train.count);
@@ -127,7 +129,8 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
       throw new UsageError(`${asked} is fewer than the ${resumeFrom.step} steps the checkpoint in ${options.checkpointDir} has already trained: to go on from it, give --steps (or --epochs) beyond that`);
     }
   }
-  if (kernel === 'wasm' && !fitsWasmMemory(model.params.length, model.spec.dtype, workers)) {
+  const block = options.block ?? resumeFrom?.block ?? DEFAULT_BLOCK;
+  if (kernel === 'wasm' && !fitsWasmMemory(model.params.length, model.spec.dtype, workers, blockCount(batchSize, block))) {
     const size = `${model.params.length} ${model.spec.dtype} parameters`;
     if (options.kernel === 'wasm') throw new UsageError(`--kernel wasm (or SHARDPROP_KERNEL=wasm): a model of ${size} does not fit the wasm kernels' memory (4 GiB with its gradients); use --kernel js`);
     kernel = 'js'; // auto: the portable kernels have no such limit
@@ -149,7 +152,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
     train,
     test,
     batchSize,
-    chunk: chunkOf(batchSize),
+    block,
     totalSteps,
     batchesPerEpoch,
     optimizer,
@@ -171,23 +174,17 @@ function checkSpecAgrees(options: TrainOptions, spec: ModelSpec, source: string)
   }
 }
 
-/**
- * Whether a model's arrays fit the wasm kernels' 32-bit memory: the parameters, the
- * gradient sum, and on a coordinator one incoming gradient per worker, with room to spare.
- */
-/** The most rows backprop takes at a time. */
-const MAX_CHUNK = 256;
-
-/** Rows backprop takes at a time: the whole batch up to MAX_CHUNK (factors' bitwise guarantee relies on every copy agreeing). */
-export function chunkOf(batchSize: number): number {
-  return Math.min(batchSize, MAX_CHUNK);
-}
-
 /** Rows evaluation takes at a time (train's test figures and `shardprop eval` alike). */
-export const EVAL_CHUNK = MAX_CHUNK;
+export const EVAL_CHUNK = 256;
 
-export function fitsWasmMemory(size: number, dtype: 'float32' | 'float64', workers: number): boolean {
-  const arrays = 2 + Math.max(workers, 0);
+/**
+ * Whether a model's arrays fit the wasm kernels' 32-bit memory, with room to spare: the
+ * parameters, the gradient sum, the tree's stack of partial sums, and on a coordinator
+ * the workers' pieces (dense: at most one per block, and at most stackDepth per worker).
+ */
+export function fitsWasmMemory(size: number, dtype: 'float32' | 'float64', workers: number, blocks = 1): boolean {
+  const stack = stackDepth(blocks);
+  const arrays = 2 + stack + (workers > 0 ? Math.min(blocks, workers * stack) : 0);
   return arrays * size * (dtype === 'float64' ? 8 : 4) <= 3.5 * 2 ** 30;
 }
 

@@ -45,7 +45,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Action =
   | { type: 'send'; to: ConnectionId; message: ToWorker }
   /** The same encoded step to every member: its parameters straight from `params`. */
-  | { type: 'broadcast-step'; to: ConnectionId[]; step: number; round: number; batch: Uint32Array; params: Floats }
+  /** The step to every member: `workers[i]` computes blocks [cuts[i], cuts[i+1]). */
+  | { type: 'broadcast-step'; to: ConnectionId[]; step: number; round: number; batch: Uint32Array; workers: Uint32Array; cuts: Uint32Array; params: Floats }
   /** Send the refusal, then close the connection with the WebSocket code and reason. */
   | { type: 'refuse'; to: ConnectionId; reason: string; code: ErrorCode; closeCode: number; closeReason: string }
   | { type: 'ping'; to: ConnectionId[] }
@@ -53,7 +54,7 @@ export type Action =
   | { type: 'drop'; to: ConnectionId; code: ErrorCode; reason: string }
   /** Tell these workers training is over and close their connections. */
   | { type: 'done'; to: ConnectionId[]; reason: string }
-  /** `expect` workers have joined and have their shards: training may start. */
+  /** `expect` workers have joined and have the data: training may start. */
   | { type: 'workers-ready' }
   /** The step's gradient sum is in the step event's `grad`. */
   | { type: 'step-done'; step: number; result: BatchResult; timing: StepTiming }
@@ -78,11 +79,11 @@ export interface WorkerSnapshot {
   name: string;
   /** Where its connection comes from (host:port). */
   address: string;
-  /** Samples in its shard (0 until it has one). */
+  /** Samples of the blocks dealt to it in the step out or the last one (0 until it is dealt some). */
   shard: number;
   /**
-   * ready: joined, training not started; joining: joined during training, no shard yet; resharding: a worker left, shards not yet
-   * cut again; left: gone (its last figures kept, with why and when).
+   * ready: joined, training not started; joining: joined during training, not dealt blocks yet; resharding: workers came
+   * or went, the blocks are dealt again at the next sending; left: gone (its last figures kept, with why and when).
    */
   state: 'ready' | 'joining' | 'resharding' | 'computing' | 'waiting' | 'idle' | 'left';
   /** Its last step (ms): from the parameters sent to its gradient received; its backprop; then its wait for the slowest worker. */

@@ -6,11 +6,10 @@
  * or logger: every deadline is a timestamp checked on `tick`. ws-adapter.ts runs
  * it over WebSockets; test/coordinator/step-machine.test.ts with scripted events.
  */
-import { datasetAs, subset, type Floats } from '@shardprop/core';
+import { datasetAs, type Floats } from '@shardprop/core';
 import { PROTOCOL_VERSION, failure, type Checked, type ErrorCode, type Expectation, type Gradient, type GradientForm, type Hello, type ShardData, type ToWorker } from '@shardprop/protocol';
 import { MAX_PENDING_CONNECTIONS, MAX_PENDING_PER_HOST, admissionRefusal } from './admission.js';
 import type { TrainingPlan } from './plan.js';
-import { shardIndices, splitShards, type Shard } from './sharding.js';
 import {
   DEFAULT_HEARTBEAT_MS, DEFAULT_HELLO_TIMEOUT_MS, DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS,
   type Action, type ConnectionId, type LogLevel, type MachineEvent, type MachineState, type StepTiming, type WorkerSnapshot,
@@ -20,8 +19,8 @@ import { Throttle } from './throttle.js';
 import type { WorkerContribution } from './training-loop.js';
 
 export interface MachineOptions {
-  /** The run: the model's shape, the data, the kernels, the batch size, the chunk and the data's fingerprint. */
-  plan: Pick<TrainingPlan, 'spec' | 'train' | 'kernels' | 'batchSize' | 'chunk' | 'fingerprint'>;
+  /** The run: the model's shape, the data, the kernels, the batch size, the block size and the data's fingerprint. */
+  plan: Pick<TrainingPlan, 'spec' | 'train' | 'kernels' | 'batchSize' | 'block' | 'fingerprint'>;
   /** Workers to wait for before training starts. */
   expect: number;
   gradientForm: GradientForm;
@@ -40,9 +39,9 @@ interface Member {
   workerId: number;
   name: string;
   address: string;
-  /** Position in shard order (its shard is shards[slot]): gradients are added in this order. */
+  /** Position in the deal: slot i computes the i-th range of blocks. */
   slot: number;
-  /** The worker loaded the same data set itself (fingerprints checked): its shard goes without rows. */
+  /** The worker loaded the same data set itself (fingerprints checked): its welcome goes without rows. */
   ownData: boolean;
   /** Answered the last heartbeat. */
   alive: boolean;
@@ -92,8 +91,13 @@ export class StepMachine {
   /** The `now` of the event being handled. */
   private clock = 0;
   private readonly byConnection = new Map<ConnectionId, Member>();
-  /** The shards in slot order; null when workers came or went and they must be cut again before the next sending. */
-  private shards: Shard[] | null = null;
+  /** Workers came or went: the slots are made again before the next sending. */
+  private stale = true;
+  /** The members' ids in slot order, as the step message names them. */
+  private memberIds = new Uint32Array(0);
+  /** The data set as welcomes carry it: its ids, and its rows for the workers without data of their own (made once). */
+  private ids: Uint32Array | null = null;
+  private rows: { x: Floats; y: Floats } | null = null;
   private nextWorkerId = 1;
   private round = 0;
   private inFlight: InFlight | null = null;
@@ -108,7 +112,7 @@ export class StepMachine {
   private givenUp = false;
   private actions: Action[] = [];
 
-  /** The step's sum: one slot per member, made when the shards are cut. */
+  /** The step's sum: one slot per member, made again when the members change. */
   private readonly sum: StepSum;
   private readonly stepTimeoutMs: number;
   private readonly waitWorkersMs: number;
@@ -204,7 +208,7 @@ export class StepMachine {
     const state = (m: Member): WorkerSnapshot['state'] => {
       if (this.joining.includes(m)) return 'joining';
       if (this.machineState === 'waiting for workers') return 'ready';
-      if (this.shards === null) return 'resharding';
+      if (this.stale) return 'resharding';
       if (this.machineState !== 'in step') return 'idle';
       return this.sum.has(m.slot) ? 'waiting' : 'computing';
     };
@@ -213,10 +217,10 @@ export class StepMachine {
   }
 
   private row(m: Member, state: WorkerSnapshot['state']): WorkerSnapshot {
-    // a worker left: slots and shards are stale until the next sending cuts them again
-    const range = this.joining.includes(m) || this.shards === null ? undefined : this.shards[m.slot];
+    // workers came or went: slots are stale until the next sending deals the blocks again
+    const dealt = this.joining.includes(m) || this.stale || this.machineState === 'waiting for workers' ? 0 : this.sum.part(m.slot).count;
     return {
-      id: m.workerId, name: m.name, address: m.address, shard: range ? range.end - range.start : 0, state, ...m.last,
+      id: m.workerId, name: m.name, address: m.address, shard: dealt, state, ...m.last,
       computeSeconds: m.computeSeconds, waitSeconds: m.waitSeconds, cpu: m.cpu, rssBytes: m.rssBytes,
     };
   }
@@ -293,54 +297,61 @@ export class StepMachine {
       if (this.members.length === this.options.expect) this.start();
       return;
     }
-    // during training: welcomed with no samples; it gets a share when the shards are cut again
+    // during training: welcomed now; it is dealt blocks from the next sending on
     this.joining.push(member);
-    const { train } = this.options.plan;
-    this.welcome(member, { indices: new Uint32Array(0), inputs: train.inputs, outputs: train.outputs });
-    this.log('info', { workerId, name, address, ownData }, 'worker joined during training: it gets a share of the data at the next step');
+    this.welcome(member);
+    this.log('info', { workerId, name, address, ownData }, 'worker joined during training: it is dealt blocks from the next step on');
     if (this.machineState === 'waiting for joiners') {
       this.log('info', { step: this.inFlight!.step, workers: this.joining.length }, 'workers are back: the step goes on');
       this.send(now);
     }
   }
 
-  private welcome(m: Member, shard: ShardData): void {
+  /** The welcome: the run's settings and the whole training set, its rows unless the worker loaded the same set itself. */
+  private welcome(m: Member): void {
     const { plan, gradientForm } = this.options;
+    const { train } = plan;
+    const ids = { indices: this.allIds(), inputs: train.inputs, outputs: train.outputs };
+    const shard: ShardData = m.ownData ? ids : { ...ids, ...this.dataRows() };
     const message: ToWorker = {
-      type: 'welcome', version: PROTOCOL_VERSION, workerId: m.workerId, spec: plan.spec, total: plan.train.count, chunk: plan.chunk,
+      type: 'welcome', version: PROTOCOL_VERSION, workerId: m.workerId, spec: plan.spec, total: train.count, block: plan.block,
       fingerprint: plan.fingerprint, gradientForm, kernel: plan.kernels.name, shard,
     };
     this.actions.push({ type: 'send', to: m.connection, message });
   }
 
-  /** All expected workers are here: cut the shards, send each its welcome. */
+  /** 0..count-1: the ids of the whole training set. */
+  private allIds(): Uint32Array {
+    if (!this.ids) {
+      this.ids = new Uint32Array(this.options.plan.train.count);
+      for (let i = 0; i < this.ids.length; i++) this.ids[i] = i;
+    }
+    return this.ids;
+  }
+
+  /** The training set's rows in the run's dtype, made once for every welcome. */
+  private dataRows(): { x: Floats; y: Floats } {
+    if (!this.rows) {
+      const { x, y } = datasetAs(this.options.plan.train, this.options.plan.spec.dtype);
+      this.rows = { x, y };
+    }
+    return this.rows;
+  }
+
+  /** All expected workers are here: send each its welcome. */
   private start(): void {
-    this.cutShards('welcome');
-    this.log('info', { gradientForm: this.options.gradientForm }, 'workers send gradients');
+    for (const m of this.members) this.welcome(m);
+    this.log('info', { gradientForm: this.options.gradientForm, block: this.options.plan.block }, 'workers send gradients');
     this.machineState = 'idle';
     this.actions.push({ type: 'workers-ready' });
   }
 
-  /** Cuts the data set into one contiguous shard per member, in member order, and tells each its own in a `how` message. */
-  private cutShards(how: 'welcome' | 'reshard'): void {
-    const { plan } = this.options;
-    const shards = splitShards(plan.train.count, this.members.length);
-    this.sum.reslot(shards);
-    this.members.forEach((m, slot) => {
-      m.slot = slot;
-      const range = shards[slot];
-      const ids = shardIndices(range);
-      const shard: ShardData = { indices: ids, inputs: plan.train.inputs, outputs: plan.train.outputs };
-      if (!m.ownData) {
-        const part = datasetAs(subset(plan.train, ids), plan.spec.dtype);
-        shard.x = part.x;
-        shard.y = part.y;
-      }
-      if (how === 'welcome') this.welcome(m, shard);
-      else this.actions.push({ type: 'send', to: m.connection, message: { type: 'reshard', shard } });
-      this.log('info', { workerId: m.workerId, shard: [range.start, range.end], samples: ids.length }, 'shard assigned');
-    });
-    this.shards = shards;
+  /** The members, in order, take the slots of the deal. */
+  private reslot(): void {
+    this.members.forEach((m, slot) => (m.slot = slot));
+    this.memberIds = Uint32Array.from(this.members, (m) => m.workerId);
+    this.sum.reslot(this.members.length);
+    this.stale = false;
   }
 
   private onStep(e: Extract<MachineEvent, { type: 'step' }>): void {
@@ -355,17 +366,17 @@ export class StepMachine {
 
   /**
    * Sends the step in flight (again, after workers came or went) to every member:
-   * workers that joined since become members here, and the shards are cut again
+   * workers that joined since become members here, and the slots are made again
    * first whenever the members changed.
    */
   private send(now: number): void {
     const f = this.inFlight!;
     if (this.joining.length > 0) {
       this.members.push(...this.joining.splice(0));
-      this.shards = null;
+      this.stale = true;
     }
-    if (this.shards === null) this.cutShards('reshard');
-    this.sum.begin(f.batch, this.shards!);
+    if (this.stale) this.reslot();
+    this.sum.begin(f.batch);
     f.round = ++this.round;
     f.sentAt = now;
     f.deadline = now + this.stepTimeoutMs;
@@ -373,7 +384,9 @@ export class StepMachine {
     f.lastReceivedAt = 0;
     f.lastPreviousSentAt = 0;
     this.machineState = 'in step';
-    this.actions.push({ type: 'broadcast-step', to: this.members.map((m) => m.connection), step: f.step, round: f.round, batch: f.batch, params: f.params });
+    this.actions.push({
+      type: 'broadcast-step', to: this.members.map((m) => m.connection), step: f.step, round: f.round, batch: f.batch, workers: this.memberIds, cuts: this.sum.cuts, params: f.params,
+    });
   }
 
   /**
@@ -488,9 +501,9 @@ export class StepMachine {
       this.log('warn', { workerId: m.workerId, reason }, 'worker left before training started');
       return;
     }
-    this.shards = null;
+    this.stale = true;
     const step = this.lastStep;
-    this.log('warn', { workerId: m.workerId, name: m.name, step, reason, left: this.members.length }, 'worker lost: its samples go to the others');
+    this.log('warn', { workerId: m.workerId, name: m.name, step, reason, left: this.members.length }, 'worker lost: its blocks go to the others');
     this.lastLoss = `worker ${m.workerId} (${m.name}) was lost at step ${step} (${reason})`;
     if (this.inFlight) this.inFlight.lost = true;
   }

@@ -1,99 +1,185 @@
 /**
  * One step's gradient sum as the workers' parts come in, for the step machine:
- * how many of the batch's samples each slot (worker) holds, what its gradient
- * must look like and where its values land, and the sum in a fixed order (dense
- * sums in slot order; factors put back in batch order and rebuilt). Arithmetic
- * and memory only: who is a member, and when, is the machine's business.
+ * the batch's canonical blocks dealt to the slots (workers) as ranges, what each
+ * slot's gradient must look like and where its values land, and the sum by the
+ * one tree (core's blocks.ts): dense pieces pushed in block order, or factors
+ * rebuilt block by block and pushed likewise. The same blocks and tree as the
+ * in-process engine, so the same bits for any number of workers. Arithmetic and
+ * memory only: who is a member, and when, is the machine's business.
  */
-import { FactoredBackprop, factorBlocks, factorWidth, layoutOf, type BatchResult, type Floats } from '@shardprop/core';
+import { BlockBackprop, ScalarTree, TreeStack, VectorTree, blockCount, layoutOf, pieceCount, type BatchResult, type Floats } from '@shardprop/core';
 import type { Expectation, Gradient, GradientForm } from '@shardprop/protocol';
 import { IncomingBuffers } from './incoming.js';
 import type { TrainingPlan } from './plan.js';
-import { Reducer } from './reducer.js';
-import { countPerShard, type Shard } from './sharding.js';
 
-export type SumPlan = Pick<TrainingPlan, 'spec' | 'train' | 'kernels' | 'batchSize' | 'chunk'>;
+export type SumPlan = Pick<TrainingPlan, 'spec' | 'train' | 'kernels' | 'batchSize' | 'block'>;
+
+/**
+ * The blocks of a step dealt to `slots` workers: contiguous ranges in slot order,
+ * as even as integer division allows (a slot gets no block when there are fewer
+ * blocks than slots). Written into `cuts` (slots + 1 boundaries).
+ */
+export function dealBlocks(blocks: number, slots: number, cuts: Uint32Array): void {
+  for (let i = 0; i <= slots; i++) cuts[i] = Math.floor((i * blocks) / slots);
+}
 
 export class StepSum {
-  /** What every gradient is checked against; step, round and count are set per message. */
+  /** What every gradient is checked against; step, round, count, blocks and pieces are set per message. */
   private readonly expectation: Expectation;
+  private readonly size: number;
+  private readonly block: number;
+  private slots = 0;
+  /** Slot i computes blocks [cuts[i], cuts[i+1]) of this sending. */
+  cuts = new Uint32Array(1);
   private counts = new Int32Array(0);
-  private lossSums = new Float64Array(0);
-  private reducer: Reducer;
-  /** Where each slot's gradient is copied on arrival (reused every step). */
+  private pieces = new Int32Array(0);
+  private correct = new Int32Array(0);
+  private received = new Uint8Array(0);
+  private missing = 0;
+  private blocks = 0;
+  private batchLength = 0;
+  /** Each block's loss sum, as the slots sent them. */
+  private readonly blockLoss: Float64Array;
+  private readonly losses = new ScalarTree();
+  /** Where each slot's values are copied on arrival: its own buffer (dense), or its place in `factors`. */
   private incoming: Floats[] = [];
+  /** Dense: each slot's buffer, and views of its pieces (made again only when the buffer changes). */
+  private owned: (Floats | null)[] = [];
+  private views: Floats[][] = [];
   private readonly buffers: IncomingBuffers;
-  /** owner[p]: the slot holding position p of the step's batch. */
-  private readonly owner: Int32Array;
-  /** Factors form: the whole batch's factors in batch order, and the backprop that turns them into the sum. */
+  /** Dense: the tree over every slot's pieces; values are the views, added in place. */
+  private readonly stack = new TreeStack();
+  private readonly scratch = new TreeStack();
+  private refs: Floats[] = [];
+  private readonly mergeRefs = (left: number): void => this.plan.kernels.addRowVector(1, this.size, this.refs[left + 1], this.refs[left]);
+  /** Factors: the whole batch's factors, block after block (each slot's part lands in its place), and the rebuild. */
   private readonly factors: Floats | null;
-  private readonly rebuild: FactoredBackprop | null;
-  private readonly factorWidths: number[];
+  private readonly rebuild: BlockBackprop | null;
+  private readonly tree: VectorTree | null;
 
   constructor(private readonly plan: SumPlan, readonly form: GradientForm) {
     const { layers, dtype } = plan.spec;
     const { kernels } = plan;
-    this.expectation = { size: layoutOf(layers).size, dtype, form, factorWidth: factorWidth(layers), step: 0, round: 0, count: 0, allFinite: (x) => kernels.allFinite(x) };
-    this.owner = new Int32Array(plan.batchSize);
-    this.factorWidths = factorBlocks(layers);
+    this.size = layoutOf(layers).size;
+    this.block = plan.block;
     const factored = form === 'factors';
-    this.factors = factored ? kernels.alloc(dtype, plan.batchSize * this.expectation.factorWidth) : null;
-    // the chunk of the in-process engine: the same products over the same rows give the same sums
-    this.rebuild = factored ? new FactoredBackprop(plan.spec, plan.chunk, kernels) : null;
-    this.reducer = new Reducer(0, kernels);
+    this.rebuild = factored ? new BlockBackprop(plan.spec, plan.block, kernels) : null;
+    const factorWidth = this.rebuild?.factorWidth ?? 0;
+    this.expectation = { size: this.size, dtype, form, factorWidth, step: 0, round: 0, count: 0, blocks: 0, pieces: 0, allFinite: (x) => kernels.allFinite(x) };
+    this.factors = factored ? kernels.alloc(dtype, plan.batchSize * factorWidth) : null;
+    this.tree = factored ? new VectorTree(this.size, dtype, kernels) : null;
+    this.blockLoss = new Float64Array(blockCount(plan.batchSize, plan.block));
     this.buffers = new IncomingBuffers((length) => kernels.alloc(dtype, length));
   }
 
-  /** One slot per shard from now on, each with room for the largest gradient its shard can send. */
-  reslot(shards: readonly Shard[]): void {
-    const n = shards.length;
-    this.counts = new Int32Array(n);
-    this.lossSums = new Float64Array(n);
-    this.reducer = new Reducer(n, this.plan.kernels);
-    for (const b of this.incoming) this.buffers.release(b);
-    const { size, factorWidth: width } = this.expectation;
-    this.incoming = shards.map((s) => this.buffers.take(this.form === 'dense' ? size : Math.min(this.plan.batchSize, s.end - s.start) * width));
+  /** `slots` workers from now on. */
+  reslot(slots: number): void {
+    this.slots = slots;
+    this.cuts = new Uint32Array(slots + 1);
+    this.counts = new Int32Array(slots);
+    this.pieces = new Int32Array(slots);
+    this.correct = new Int32Array(slots);
+    this.received = new Uint8Array(slots);
+    for (const b of this.owned) if (b) this.buffers.release(b);
+    this.owned = new Array<Floats | null>(slots).fill(null);
+    this.incoming = new Array<Floats>(slots);
+    this.views = Array.from({ length: slots }, () => []);
   }
 
-  /** A new sending of a step over `batch`: who owes what, and nothing received yet. */
-  begin(batch: Uint32Array, shards: readonly Shard[]): void {
-    countPerShard(batch, shards, this.counts, this.owner);
-    this.reducer.reset();
+  /** A new sending of a step over `batch`: the blocks dealt, room for every part, and nothing received yet. */
+  begin(batch: Uint32Array): void {
+    const B = batch.length;
+    this.batchLength = B;
+    this.blocks = blockCount(B, this.block);
+    dealBlocks(this.blocks, this.slots, this.cuts);
+    const width = this.expectation.factorWidth;
+    for (let s = 0; s < this.slots; s++) {
+      const first = this.cuts[s];
+      const end = this.cuts[s + 1];
+      const from = Math.min(first * this.block, B);
+      const to = Math.min(end * this.block, B);
+      this.counts[s] = to - from;
+      if (this.factors) {
+        this.incoming[s] = this.factors.subarray(from * width, to * width);
+        continue;
+      }
+      const pieces = pieceCount(this.scratch, first, end, this.blocks);
+      this.pieces[s] = pieces;
+      let own = this.owned[s];
+      if (own === null || own.length < pieces * this.size) {
+        if (own) this.buffers.release(own);
+        own = this.owned[s] = this.buffers.take(Math.max(1, pieces) * this.size);
+        this.views[s] = [];
+      }
+      const views = this.views[s];
+      for (let p = views.length; p < pieces; p++) views.push(own.subarray(p * this.size, (p + 1) * this.size));
+      this.incoming[s] = own;
+    }
+    this.received.fill(0);
+    this.missing = this.slots;
   }
 
   has(slot: number): boolean {
-    return this.reducer.has(slot);
+    return this.received[slot] === 1;
   }
 
   get complete(): boolean {
-    return this.reducer.complete;
+    return this.missing === 0;
   }
 
   /** What slot `slot`'s gradient for this sending must be, and where its values go. */
   expecting(slot: number, step: number, round: number): { expectation: Expectation; into: Floats } {
-    this.expectation.step = step;
-    this.expectation.round = round;
-    this.expectation.count = this.counts[slot];
-    return { expectation: this.expectation, into: this.incoming[slot] };
+    const e = this.expectation;
+    e.step = step;
+    e.round = round;
+    e.count = this.counts[slot];
+    e.blocks = this.cuts[slot + 1] - this.cuts[slot];
+    e.pieces = this.pieces[slot];
+    return { expectation: e, into: this.incoming[slot] };
   }
 
   add(slot: number, g: Gradient): void {
-    this.lossSums[slot] = g.lossSum;
-    this.reducer.add(slot, g, g.grad);
+    if (this.received[slot] === 1) throw new RangeError(`slot ${slot} already reported`);
+    this.blockLoss.set(g.blockLoss, this.cuts[slot]);
+    this.correct[slot] = g.correct;
+    this.received[slot] = 1;
+    this.missing--;
   }
 
-  /** The step's gradient sum into `grad`, from every slot's dense sum or factors; the totals. */
+  /** The step's gradient sum into `grad` (the tree's root), and the totals; the loss sum by the same tree. */
   finish(batch: Uint32Array, grad: Floats): BatchResult {
-    if (!this.factors || !this.rebuild) return this.reducer.reduce(grad);
-    const m = batch.length;
-    const factors = this.factors.subarray(0, m * this.expectation.factorWidth);
-    const total = this.reducer.assemble(this.owner, m, this.factorWidths, factors);
-    this.rebuild.gradientFromFactors(this.plan.train, batch, 0, m, factors, grad);
+    const total: BatchResult = { count: this.batchLength, lossSum: this.losses.sum(this.blockLoss, this.blocks), correct: 0 };
+    for (let s = 0; s < this.slots; s++) total.correct += this.correct[s];
+    if (this.rebuild && this.factors && this.tree) {
+      const { block } = this;
+      const width = this.rebuild.factorWidth;
+      this.tree.reset(this.blocks, grad);
+      for (let j = 0; j < this.blocks; j++) {
+        const from = j * block;
+        const to = Math.min(from + block, this.batchLength);
+        this.rebuild.bp.gradientFromFactors(this.plan.train, batch, from, to, this.factors.subarray(from * width, to * width), this.tree.next());
+        this.tree.push(j, j + 1);
+      }
+      return total;
+    }
+    // every slot's pieces, in block order, onto the one tree
+    this.stack.reset(this.blocks);
+    if (this.refs.length < this.blocks) this.refs = new Array<Floats>(this.blocks);
+    for (let s = 0; s < this.slots; s++) {
+      pieceCount(this.scratch, this.cuts[s], this.cuts[s + 1], this.blocks);
+      for (let p = 0; p < this.scratch.depth; p++) {
+        this.refs[this.stack.depth] = this.views[s][p];
+        this.stack.push(this.scratch.start(p), this.scratch.stop(p), this.mergeRefs);
+      }
+    }
+    grad.set(this.refs[0]);
     return total;
   }
 
-  /** Slot `slot`'s samples and loss sum in the last sending. */
+  /** Slot `slot`'s samples and loss sum in the last sending (its blocks' loss sums added in order: for the trace and the dashboard). */
   part(slot: number): { count: number; lossSum: number } {
-    return { count: this.counts[slot], lossSum: this.lossSums[slot] };
+    let lossSum = 0;
+    for (let j = this.cuts[slot]; j < this.cuts[slot + 1]; j++) lossSum += this.blockLoss[j];
+    return { count: this.counts[slot], lossSum };
   }
 }

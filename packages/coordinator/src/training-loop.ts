@@ -1,4 +1,4 @@
-import { Backprop, Optimizer, Sampler, type BatchResult, type Floats, type Model, type OptimizerConfig } from '@shardprop/core';
+import { Backprop, BlockBackprop, Optimizer, Sampler, type BatchResult, type Floats, type Model, type OptimizerConfig } from '@shardprop/core';
 import { Keeper } from './keeping.js';
 import { OutputError, appendLine } from './outputs.js';
 import { StepWindow, samplesBefore, type StepMetrics } from './metrics-lines.js';
@@ -144,16 +144,16 @@ export class TrainingDiverged extends Error {
   }
 }
 
-/** Gradients computed in this process: the reference every distributed run must match. */
+/** Gradients computed in this process, by the same blocks and tree as the workers': the reference every distributed run matches bit for bit. */
 export function inProcessEngine(plan: TrainingPlan): GradientEngine {
-  const bp = new Backprop(plan.spec, plan.chunk, plan.kernels);
+  const bp = new BlockBackprop(plan.spec, plan.block, plan.kernels);
   let computeSeconds = 0;
   let lastYield = performance.now();
   return {
     workers: 0,
     async gradient(_step, indices, model, grad) {
       const t0 = performance.now();
-      const result = bp.gradient(model, plan.train, indices, 0, indices.length, grad);
+      const result = bp.gradient(model, plan.train, indices, grad);
       computeSeconds += (performance.now() - t0) / 1000;
       // this engine never waits on a socket: let signal handlers and timers run now and then (before the loop reads the signal)
       if (performance.now() - lastYield > 50) {

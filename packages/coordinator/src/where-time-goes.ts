@@ -3,7 +3,7 @@
  * when the exchange outweighed the compute, the alternative measured: the same
  * model's gradient of a batch as large, timed in this process at the run's end.
  */
-import { Backprop, Sampler } from '@shardprop/core';
+import { BlockBackprop, Sampler } from '@shardprop/core';
 import type { TrainingPlan } from './plan.js';
 
 export interface RunTime {
@@ -37,16 +37,16 @@ export function whereTimeWent(plan: TrainingPlan, steps: number, t: Omit<RunTime
 
 /**
  * The gradient of the run's first batches at the trained parameters, computed here
- * as --workers 0 would (the same kernels, chunk and batch size); the model is read,
+ * as --workers 0 would (the same kernels, blocks and batch size); the model is read,
  * never changed. The first batch warms up and is not counted, when there is time.
  */
 export function timeInProcess(plan: TrainingPlan): InProcessTiming {
-  const bp = new Backprop(plan.spec, plan.chunk, plan.kernels);
+  const bp = new BlockBackprop(plan.spec, plan.block, plan.kernels);
   const grad = plan.kernels.alloc(plan.spec.dtype, plan.model.params.length);
   const sampler = new Sampler(plan.train.count, plan.batchSize, plan.samplerSeed);
   const gradient = (): void => {
     const indices = sampler.next();
-    bp.gradient(plan.model, plan.train, indices, 0, indices.length, grad);
+    bp.gradient(plan.model, plan.train, indices, grad);
   };
   const started = performance.now();
   gradient();

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
-import { factorWidth, type BatchResult, type Floats, type Model } from '@shardprop/core';
+import { blockCount, factorWidth, stackDepth, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type ErrorCode, type GradientForm } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { DivergenceCheck } from './divergence.js';
@@ -96,12 +96,14 @@ export class Coordinator implements GradientEngine {
   static async listen(options: CoordinatorOptions): Promise<Coordinator> {
     const { plan } = options;
     const form = resolveGradientForm(options.gradientForm, plan.spec.layers, plan.batchSize, plan.model.params.length);
-    // the largest legitimate message from a worker: its gradient (dense, or the factors of a whole batch), in float64 at most
-    const values = form === 'dense' ? plan.model.params.length : plan.batchSize * factorWidth(plan.spec.layers);
+    // the largest legitimate message from a worker: its pieces (dense: at most one per block, and at most a range's
+    // stack of them) or the factors of a whole batch, in float64 at most; and a loss sum per block
+    const blocks = blockCount(plan.batchSize, plan.block);
+    const values = form === 'dense' ? plan.model.params.length * Math.min(blocks, stackDepth(blocks)) : plan.batchSize * factorWidth(plan.spec.layers);
     const transport = await listenWebSocket({
       host: options.host,
       port: options.port,
-      maxPayload: values * 8 + 64 * 1024,
+      maxPayload: (values + blocks) * 8 + 64 * 1024,
       tls: options.tls,
       // only with a token: a stranger is turned away before it can send a byte of payload
       verifyToken: options.token,
@@ -252,7 +254,7 @@ export class Coordinator implements GradientEngine {
         this.sockets.get(a.to)?.send(encode(a.message));
         break;
       case 'broadcast-step': {
-        const message = encodeStep(a.step, a.round, a.batch, a.params);
+        const message = encodeStep(a.step, a.round, a.batch, a.workers, a.cuts, a.params);
         for (const to of a.to) {
           const ws = this.sockets.get(to);
           if (ws) sendFragments(ws, message);

@@ -45,6 +45,7 @@ export class Backprop {
   private gradArray: Floats | null = null;
   private gradW: Floats[] = [];
   private gradB: Floats[] = [];
+  private readonly boundViews = new WeakMap<Floats, { W: Floats[]; b: Floats[] }>();
 
   constructor(readonly spec: ModelSpec, readonly chunk = 256, readonly kernels: Kernels = jsKernels) {
     if (!Number.isInteger(chunk) || chunk < 1) throw new RangeError(`chunk must be a positive integer, got ${chunk}`);
@@ -199,11 +200,19 @@ export class Backprop {
     return correct;
   }
 
-  /** Views of ∂W^l and ∂b^l into `grad` (gradW[l], gradB[l], l = 1..L), rebuilt only when a different array comes in. */
+  /**
+   * Views of ∂W^l and ∂b^l into `grad` (gradW[l], gradB[l], l = 1..L), made once
+   * per array: the blocks of a step are summed into a few arrays in turn.
+   */
   protected bindGradient(grad: Floats): void {
     if (grad === this.gradArray) return;
     if (grad.length !== this.layout.size) throw new RangeError(`gradient buffer has length ${grad.length}, expected ${this.layout.size}`);
     this.gradArray = grad;
-    ({ W: this.gradW, b: this.gradB } = layerViews(this.layers, grad));
+    let views = this.boundViews.get(grad);
+    if (!views) {
+      views = layerViews(this.layers, grad);
+      this.boundViews.set(grad, views);
+    }
+    ({ W: this.gradW, b: this.gradB } = views);
   }
 }

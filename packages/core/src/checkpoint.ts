@@ -30,6 +30,8 @@ export interface Checkpoint {
   fingerprint: string;
   spec: ModelSpec;
   batchSize: number;
+  /** The run's block size K (absent from checkpoints written before blocks: then the run's default). */
+  block?: number;
   params: Floats;
   optimizer: { config: OptimizerConfig; state: OptimizerState };
   sampler: { rng: RngState; order: Uint32Array; cursor: number; epochsStarted: number };
@@ -72,6 +74,7 @@ export function saveCheckpoint(dir: string, c: Checkpoint): string {
     fingerprint: c.fingerprint,
     spec: c.spec,
     batchSize: c.batchSize,
+    block: c.block,
     optimizer: { config: c.optimizer.config, t: c.optimizer.state.t, buffers: c.optimizer.state.buffers.length },
     sampler: { rng: c.sampler.rng, cursor: c.sampler.cursor, epochsStarted: c.sampler.epochsStarted },
     arrays: arrays.map((a) => ({ type: kindOf(a), length: a.length })),
@@ -153,6 +156,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
     if (!isPermutation(order)) throw new RangeError(`bad sampler state: its order is not a permutation of the ${order.length} sample ids`);
     if (!Number.isSafeInteger(h.step) || h.step < 0 || typeof h.fingerprint !== 'string') throw new RangeError('bad step or fingerprint');
     if (!Number.isSafeInteger(h.batchSize) || h.batchSize < 1 || h.batchSize > order.length) throw new RangeError(`bad batch size ${JSON.stringify(h.batchSize)} for ${order.length} samples`);
+    if (h.block !== undefined && !(Number.isSafeInteger(h.block) && h.block >= 1)) throw new RangeError(`bad block size ${JSON.stringify(h.block)}`);
     if (!Number.isSafeInteger(h.optimizer.t) || h.optimizer.t < 0) throw new RangeError('bad optimizer step count');
     if (![params, ...rest].every((a) => allFinite(a as Floats))) throw new RangeError('non-finite parameters or optimizer state');
     return {
@@ -160,6 +164,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
       fingerprint: h.fingerprint,
       spec,
       batchSize: h.batchSize,
+      block: h.block,
       params: params as Floats,
       optimizer: { config: h.optimizer.config, state: { t: h.optimizer.t, buffers: rest as Floats[] } },
       sampler: { rng: rng as RngState, order, cursor, epochsStarted },

@@ -17,8 +17,8 @@ export function encode(message: ToCoordinator | ToWorker): Buffer {
 }
 
 /** A step as the fragments of one message: the header, then the parameters' bytes straight from `params` (see tail-array.ts). */
-export function encodeStep(step: number, round: number, batch: Uint32Array, params: Floats): Buffer[] {
-  return encodeWithTail(packr, { type: 'step', step, round, batch }, 'params', params);
+export function encodeStep(step: number, round: number, batch: Uint32Array, workers: Uint32Array, cuts: Uint32Array, params: Floats): Buffer[] {
+  return encodeWithTail(packr, { type: 'step', step, round, batch, workers, cuts }, 'params', params);
 }
 
 /** A gradient as the fragments of one message: the header, then the bytes of `grad`. */

@@ -1,6 +1,6 @@
 export {
   PROTOCOL_VERSION, TOKEN_HEADER, GRADIENT_FORMS,
-  type Hello, type ShardData, type GradientForm, type Welcome, type Refused, type Reshard, type Step, type Gradient, type Done, type ToCoordinator, type ToWorker,
+  type Hello, type ShardData, type GradientForm, type Welcome, type Refused, type Step, type Gradient, type Done, type ToCoordinator, type ToWorker,
 } from './messages.js';
 export { ERROR_CODES, failure, isErrorCode, type ErrorCode, type Checked, type Failure } from './errors.js';
 export { encode, encodeStep, encodeGradient, decodeMap, type Frames } from './codec.js';

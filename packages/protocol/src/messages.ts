@@ -4,12 +4,12 @@
  * on arrival is validate.ts. The README's table lists them.
  *
  *   worker → coordinator   hello, gradient
- *   coordinator → worker   welcome, refused, reshard, step, done
+ *   coordinator → worker   welcome, refused, step, done
  */
 import type { Floats, KernelName, ModelSpec } from '@shardprop/core';
 import type { ErrorCode } from './errors.js';
 
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /** The HTTP header of the WebSocket upgrade that carries the coordinator's token: it is checked there, once, before any message. */
 export const TOKEN_HEADER = 'x-shardprop-token';
@@ -23,8 +23,10 @@ export interface Hello {
 }
 
 /**
- * The shard a worker holds: global sample ids (ascending) with their rows, or
- * without them (x, y absent) when the worker loaded the same data set itself.
+ * The rows a worker holds: since canonical blocks (version 5), the whole training
+ * set, ids 0..total-1 (ascending), so it can compute any block of any batch; with
+ * the rows, or without them (x, y absent) when the worker loaded the same data
+ * set itself.
  */
 export interface ShardData {
   indices: Uint32Array;
@@ -50,8 +52,8 @@ export interface Welcome {
   spec: ModelSpec;
   /** Total samples of the data set (global ids are 0..total-1). */
   total: number;
-  /** Rows per backprop chunk. */
-  chunk: number;
+  /** The run's block size K: the batch is summed in blocks of K positions, each one backprop pass from zero. */
+  block: number;
   fingerprint: string;
   gradientForm: GradientForm;
   /** The coordinator's kernels: every worker computes with the same ones, so results do not depend on the number of workers. */
@@ -66,13 +68,10 @@ export interface Refused {
   code?: ErrorCode;
 }
 
-/** The worker's samples from now on (workers came or went): it replaces the shard it held. */
-export interface Reshard {
-  type: 'reshard';
-  shard: ShardData;
-}
-
-/** One training step: the same bytes go to every worker; each computes the part of `batch` in its shard. */
+/**
+ * One training step: the same bytes go to every worker. The batch's blocks are
+ * dealt as ranges: the worker `workers[i]` computes blocks [cuts[i], cuts[i+1]).
+ */
 export interface Step {
   type: 'step';
   step: number;
@@ -81,6 +80,10 @@ export interface Step {
   params: Floats;
   /** Global sample ids of the whole global mini-batch, in order. */
   batch: Uint32Array;
+  /** Worker ids, in the order of their ranges. */
+  workers: Uint32Array;
+  /** workers.length + 1 block boundaries, from 0 up to the batch's block count. */
+  cuts: Uint32Array;
 }
 
 export interface Gradient {
@@ -88,8 +91,10 @@ export interface Gradient {
   step: number;
   /** The round of the step message it answers. */
   round: number;
+  /** Samples of its blocks. */
   count: number;
-  lossSum: number;
+  /** The loss sum of each of its blocks, in block order: the coordinator adds them in the tree. */
+  blockLoss: Float64Array;
   correct: number;
   /** Milliseconds of backprop for this step, for the metrics. */
   computeMs: number;
@@ -108,7 +113,11 @@ export interface Gradient {
    */
   cpu?: number;
   rssBytes?: number;
-  /** The gradient sum (form 'dense'), or the count × factorWidth factors of the shard's samples in batch order (form 'factors'). */
+  /**
+   * Form 'dense': the canonical pieces of its range of blocks (core's blocks.ts), one
+   * parameter vector each, one after another. Form 'factors': the factors of its
+   * blocks, each block laid out as FactoredBackprop lays out its rows, in block order.
+   */
   grad: Floats;
 }
 
@@ -118,4 +127,4 @@ export interface Done {
 }
 
 export type ToCoordinator = Hello | Gradient;
-export type ToWorker = Welcome | Refused | Reshard | Step | Done;
+export type ToWorker = Welcome | Refused | Step | Done;

@@ -5,7 +5,7 @@
  * none throws. What to do about a failure (drop the sender, ignore a stale
  * gradient) is the receiver's rule.
  */
-import { allFinite, validateSpec, type ActivationName, type Dtype, type Floats, type LossName, type ModelSpec } from '@shardprop/core';
+import { MAX_BLOCK, allFinite, blockCount, validateSpec, type ActivationName, type Dtype, type Floats, type LossName, type ModelSpec } from '@shardprop/core';
 import { decodeMap, packr, type Frames } from './codec.js';
 import { failure, isErrorCode, type Checked } from './errors.js';
 import { GRADIENT_FORMS, type GradientForm, type Gradient, type Hello, type ShardData, type ToWorker, type Welcome } from './messages.js';
@@ -57,8 +57,11 @@ export interface Expectation {
   step: number;
   /** Its current round: an earlier round of the same step is stale, a later one invalid. */
   round: number;
-  /** Samples of the current step that lie in this worker's shard. */
+  /** Samples of the blocks dealt to this worker in the current sending. */
   count: number;
+  /** Its blocks, and (dense) the canonical pieces they make: the values sent are pieces × size. */
+  blocks: number;
+  pieces: number;
   /** The check that every value is finite (the coordinator's kernels'); the portable one when not given. */
   allFinite?: (x: Floats) => boolean;
 }
@@ -71,7 +74,7 @@ export interface Expectation {
  * decoding is the fallback); the returned grad is then a view of `into`.
  */
 export function decodeGradient(data: Frames, expect: Expectation, into?: Floats): Checked<Gradient> {
-  const length = expect.form === 'dense' ? expect.size : expect.count * expect.factorWidth;
+  const length = expect.form === 'dense' ? expect.pieces * expect.size : expect.count * expect.factorWidth;
   const decoded = decodeInto(data, 'grad', into && into.length >= length ? into.subarray(0, length) : undefined);
   if (!decoded.ok) return decoded;
   const m = decoded.message;
@@ -80,10 +83,13 @@ export function decodeGradient(data: Frames, expect: Expectation, into?: Floats)
   if (!isCount(m.round) || m.round > expect.round) return failure('SP_ERR_WRONG_ROUND', `gradient for round ${String(m.round)} of step ${expect.step}, expected round ${expect.round}`);
   if (m.round < expect.round) return failure('SP_ERR_STALE_ROUND', `a gradient for round ${m.round} of step ${expect.step}, now in round ${expect.round}`);
   if (m.count !== expect.count) return failure('SP_ERR_WRONG_COUNT', `gradient over ${String(m.count)} samples, expected ${expect.count}`);
-  if (typeof m.lossSum !== 'number') return failure('SP_ERR_BAD_FIELD', 'gradient: lossSum must be a finite non-negative number');
-  // a non-finite loss, like non-finite values, is what a diverging run sends: the receiver tells the two apart
-  if (!Number.isFinite(m.lossSum)) return failure('SP_ERR_NOT_FINITE', 'gradient: lossSum is NaN or infinite');
-  if (m.lossSum < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: lossSum must be a finite non-negative number');
+  const losses = m.blockLoss;
+  if (!(losses instanceof Float64Array) || losses.length !== expect.blocks) return failure('SP_ERR_BAD_FIELD', `gradient: blockLoss must be ${expect.blocks} float64 loss sums, one per block`);
+  for (let j = 0; j < losses.length; j++) {
+    // a non-finite loss, like non-finite values, is what a diverging run sends: the receiver tells the two apart
+    if (!Number.isFinite(losses[j])) return failure('SP_ERR_NOT_FINITE', 'gradient: a block\'s loss sum is NaN or infinite');
+    if (losses[j] < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: a block\'s loss sum is negative');
+  }
   if (!isCount(m.correct) || m.correct > expect.count) return failure('SP_ERR_BAD_FIELD', 'gradient: correct must be an integer from 0 to count');
   if (typeof m.computeMs !== 'number' || !Number.isFinite(m.computeMs) || m.computeMs < 0) return failure('SP_ERR_BAD_FIELD', 'gradient: computeMs must be a finite non-negative number');
   if (typeof m.receivedAt !== 'number' || !Number.isFinite(m.receivedAt) || typeof m.previousSentAt !== 'number' || !Number.isFinite(m.previousSentAt)) {
@@ -95,7 +101,7 @@ export function decodeGradient(data: Frames, expect: Expectation, into?: Floats)
   }
   if (!isFloats(m.grad, expect.dtype)) return failure('SP_ERR_WRONG_ARRAY', `gradient: grad must be a ${expect.dtype} array`);
   if (m.grad.length !== length) {
-    const of = expect.form === 'dense' ? 'the model\'s parameters' : `factors of ${expect.count} samples`;
+    const of = expect.form === 'dense' ? `${expect.pieces} canonical pieces of the model's parameters` : `factors of ${expect.count} samples`;
     return failure('SP_ERR_WRONG_ARRAY', `gradient: grad has ${m.grad.length} values, expected ${length} (${of})`);
   }
   if (!(expect.allFinite ?? allFinite)(m.grad)) return failure('SP_ERR_NOT_FINITE', 'gradient: grad holds NaN or infinite values');
@@ -108,6 +114,8 @@ export interface Receiving {
   spec: ModelSpec;
   /** Samples in the data set. */
   total: number;
+  /** The run's block size K. */
+  block: number;
 }
 
 /**
@@ -128,11 +136,6 @@ export function decodeToWorker(data: Frames, model?: Receiving): Checked<ToWorke
       return { ok: true, message: { type: 'refused', reason: m.reason, code: isErrorCode(m.code) ? m.code : undefined } };
     case 'done':
       return { ok: true, message: { type: 'done', reason: typeof m.reason === 'string' ? m.reason : undefined } };
-    case 'reshard': {
-      if (!model) return failure('SP_ERR_BEFORE_WELCOME', 'reshard before welcome');
-      const shard = checkShard(m.shard, model.spec, model.total);
-      return shard.ok ? { ok: true, message: { type: 'reshard', shard: shard.message } } : shard;
-    }
     case 'step': {
       if (!model) return failure('SP_ERR_BEFORE_WELCOME', 'step before welcome');
       if (!isCount(m.step) || m.step < 1) return failure('SP_ERR_BAD_FIELD', 'step: step must be a positive integer');
@@ -140,22 +143,43 @@ export function decodeToWorker(data: Frames, model?: Receiving): Checked<ToWorke
       const { dtype } = model.spec;
       const size = model.params.length;
       if (!isFloats(m.params, dtype) || m.params.length !== size) return failure('SP_ERR_WRONG_ARRAY', `step: params must be ${size} ${dtype} values`);
-      if (!(m.batch instanceof Uint32Array)) return failure('SP_ERR_WRONG_ARRAY', 'step: batch must be a Uint32Array');
-      return { ok: true, message: m as unknown as ToWorker };
+      const dealt = checkDeal(m, model);
+      return dealt ?? { ok: true, message: m as unknown as ToWorker };
     }
     default:
       return failure('SP_ERR_UNEXPECTED_TYPE', `unknown message type ${describeType(m.type)}`);
   }
 }
 
-/** The largest data set (sample ids are indices of typed arrays) and backprop chunk a welcome may name. */
+/**
+ * A step's batch and its deal: sample ids within the data set, and block ranges
+ * that start at 0, never go back and end at the batch's last block. Null when
+ * they are sound (nothing is allocated to check them).
+ */
+function checkDeal(m: Record<string, unknown>, model: Receiving): Checked<never> | null {
+  const { batch, workers, cuts } = m;
+  if (!(batch instanceof Uint32Array) || batch.length === 0) return failure('SP_ERR_WRONG_ARRAY', 'step: batch must be a non-empty Uint32Array');
+  for (let i = 0; i < batch.length; i++) {
+    if (batch[i] >= model.total) return failure('SP_ERR_BAD_FIELD', `step: sample id ${batch[i]} beyond the data set's ${model.total}`);
+  }
+  if (!(workers instanceof Uint32Array) || !(cuts instanceof Uint32Array) || cuts.length !== workers.length + 1) {
+    return failure('SP_ERR_WRONG_ARRAY', 'step: workers and cuts must be Uint32Arrays, one more cut than workers');
+  }
+  const blocks = blockCount(batch.length, model.block);
+  if (cuts[0] !== 0 || cuts[cuts.length - 1] !== blocks) return failure('SP_ERR_BAD_FIELD', `step: the cuts must run from block 0 to block ${blocks}`);
+  for (let i = 1; i < cuts.length; i++) {
+    if (cuts[i] < cuts[i - 1]) return failure('SP_ERR_BAD_FIELD', 'step: the cuts must not go back');
+  }
+  return null;
+}
+
+/** The largest data set (sample ids are indices of typed arrays) a welcome may name. */
 const MAX_SAMPLES = 2 ** 31 - 1;
-const MAX_CHUNK = 65_536;
 
 function checkWelcome(m: Record<string, unknown>): Checked<Welcome> {
-  if (!isCount(m.version) || !isCount(m.workerId) || !isCount(m.total) || !isCount(m.chunk) || m.chunk < 1) return failure('SP_ERR_BAD_FIELD', 'welcome: bad header');
+  if (!isCount(m.version) || !isCount(m.workerId) || !isCount(m.total) || !isCount(m.block) || m.block < 1) return failure('SP_ERR_BAD_FIELD', 'welcome: bad header');
   if (m.total > MAX_SAMPLES) return failure('SP_ERR_BAD_FIELD', `welcome: total ${m.total} samples, at most ${MAX_SAMPLES}`);
-  if (m.chunk > MAX_CHUNK) return failure('SP_ERR_BAD_FIELD', `welcome: chunk ${m.chunk} rows, at most ${MAX_CHUNK}`);
+  if (m.block > MAX_BLOCK) return failure('SP_ERR_BAD_FIELD', `welcome: block ${m.block} rows, at most ${MAX_BLOCK}`);
   const given = m.spec as ModelSpec | undefined;
   if (!given || typeof given !== 'object') return failure('SP_ERR_BAD_SPEC', 'welcome: no model spec');
   let spec: ModelSpec;
@@ -175,7 +199,7 @@ function checkWelcome(m: Record<string, unknown>): Checked<Welcome> {
     version: m.version,
     workerId: m.workerId,
     total: m.total,
-    chunk: m.chunk,
+    block: m.block,
     fingerprint: m.fingerprint,
     gradientForm: m.gradientForm as GradientForm,
     kernel: m.kernel,
@@ -185,7 +209,7 @@ function checkWelcome(m: Record<string, unknown>): Checked<Welcome> {
   return { ok: true, message: welcome };
 }
 
-/** A shard as the welcome or a reshard carries it, checked against the model and the data set's size. */
+/** The rows as the welcome carries them, checked against the model and the data set's size. */
 function checkShard(value: unknown, spec: ModelSpec, total: number): Checked<ShardData> {
   const shard = value as ShardData | undefined;
   if (!shard || typeof shard !== 'object' || !(shard.indices instanceof Uint32Array)) return failure('SP_ERR_BAD_SHARD', 'bad shard');
@@ -195,6 +219,7 @@ function checkShard(value: unknown, spec: ModelSpec, total: number): Checked<Sha
     if (g <= previous) return failure('SP_ERR_BAD_SHARD', `shard: sample ids must ascend, got ${g} after ${previous}`);
     previous = g;
   }
+  if (shard.indices.length !== total) return failure('SP_ERR_BAD_SHARD', `the welcome must carry the whole data set's ${total} sample ids, got ${shard.indices.length}`);
   if (shard.inputs !== spec.layers[0] || shard.outputs !== spec.layers[spec.layers.length - 1]) return failure('SP_ERR_BAD_SHARD', 'the shard\'s width does not match the model');
   const n = shard.indices.length;
   if (shard.x !== undefined || shard.y !== undefined) {

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 
 export { runWorker, type WorkerOptions, type WorkerLog } from './client.js';
 export { WorkerActivity, LOG_EVERY_MS, type ActivityReport, type WorkerTotals } from './activity.js';
-export { WorkerSession, idRanges, type WorkerExit, type SessionEvent, type SessionAction } from './session.js';
+export { WorkerSession, type WorkerExit, type SessionEvent, type SessionAction } from './session.js';
 export { ShardWorker } from './shard-worker.js';
 export { createLogger, workerLog, type Logger } from './log.js';
 export { EXIT_FAILED, EXIT_BAD_INPUT, exitWith, exitWorkerProcess } from './process.js';

@@ -64,14 +64,8 @@ export class WorkerSession {
         const made = ShardWorker.fromWelcome(m, this.ownData, this.now, this.maxBytes);
         if (!made.ok) return invalid(made.code, made.reason);
         this.worker = made.message;
-        const fields = { workerId: m.workerId, samples: m.shard.indices.length, shard: idRanges(m.shard.indices), fingerprint: m.fingerprint, kernel: m.kernel };
-        return [{ type: 'joined', workerId: m.workerId }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} with ${m.shard.indices.length} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
-      }
-      case 'reshard': {
-        if (!this.worker) return invalid('SP_ERR_BEFORE_WELCOME', 'reshard before welcome');
-        const failed = this.worker.setShard(m.shard);
-        if (failed) return invalid(failed.code, failed.reason);
-        return [{ type: 'log', level: 'info', message: `now holds ${m.shard.indices.length} samples`, fields: { samples: m.shard.indices.length, shard: idRanges(m.shard.indices) } }];
+        const fields = { workerId: m.workerId, samples: m.total, block: m.block, fingerprint: m.fingerprint, kernel: m.kernel };
+        return [{ type: 'joined', workerId: m.workerId }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} holding the ${m.total} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
       }
       case 'refused':
         return [{ type: 'finish', exit: { reason: 'refused', message: m.reason, code: m.code } }];
@@ -87,17 +81,6 @@ function invalid(code: ErrorCode, reason: string): SessionAction[] {
     { type: 'log', level: 'error', message: `invalid message from the coordinator: ${reason}`, fields: { code } },
     { type: 'finish', exit: { reason: 'invalid', message: reason, code } },
   ];
-}
-
-/** Sample ids as [start, end) ranges, for a compact log of which samples a worker holds. */
-export function idRanges(ids: Uint32Array): [number, number][] {
-  const ranges: [number, number][] = [];
-  for (const id of ids) {
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === id) last[1] = id + 1;
-    else ranges.push([id, id + 1]);
-  }
-  return ranges;
 }
 
 /** What a worker may allocate for a coordinator's model by default: half of this machine's memory. */
