@@ -4,7 +4,7 @@
  * coordinator, never retyped here.
  */
 import type { Argv } from 'yargs';
-import { ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, type KernelChoice } from '@shardprop/core';
+import { ACTIVATIONS, DEFAULT_BLOCK, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, type KernelChoice } from '@shardprop/core';
 import { GRADIENT_FORM_CHOICES, UsageError, type TrainOptions } from '@shardprop/coordinator';
 import { withConfigFile } from './config.js';
 import { readInputFile } from './input-file.js';
@@ -47,6 +47,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('epochs', { type: 'number', describe: 'passes over the training data (default 10)' })
     .option('steps', { type: 'number', describe: 'optimizer steps, instead of --epochs' })
     .option('batch', { type: 'string', describe: 'mini-batch size, or "full" for full-batch gradient descent (default 10)' })
+    .option('block', { type: 'number', describe: `rows per canonical block: the batch is summed in blocks of this many and one fixed tree, so any number of workers gives the same bits (default ${DEFAULT_BLOCK}; a resumed run keeps its checkpoint's)` })
     .option('lr', { type: 'number', describe: 'learning rate η (default 3 for sgd, 0.5 momentum, 0.001 adam)' })
     .option('optimizer', { type: 'string', choices: OPTIMIZER_KINDS, describe: 'default sgd' })
     .option('momentum', { type: 'number', describe: 'μ for --optimizer momentum (default 0.9)' })
@@ -66,7 +67,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('dashboard', { type: 'boolean', default: true, describe: 'serve a live web page of the run on the coordinator\'s port (--no-dashboard: none)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' })
     .group(['layers', 'activation', 'loss', 'dtype', 'init', 'init-scheme'], GROUPS.model)
-    .group(['epochs', 'steps', 'batch', 'lr', 'optimizer', 'momentum', 'weight-decay', 'seed', 'kernel'], GROUPS.training)
+    .group(['epochs', 'steps', 'batch', 'block', 'lr', 'optimizer', 'momentum', 'weight-decay', 'seed', 'kernel'], GROUPS.training)
     .group(['gradient-form', 'step-timeout', 'hello-timeout', 'wait-workers', 'dashboard'], GROUPS.workers)
     .group(['out', 'metrics', 'trace', 'json'], GROUPS.output)
     .group(['checkpoint-dir', 'checkpoint-every', 'resume'], GROUPS.checkpoints);
@@ -165,6 +166,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     epochs: num(args, 'epochs'),
     steps: num(args, 'steps'),
     batch: parseBatch(str(args, 'batch')),
+    block: num(args, 'block'),
     lr: num(args, 'lr'),
     optimizer: str(args, 'optimizer') as TrainOptions['optimizer'],
     momentum: num(args, 'momentum'),

@@ -96,6 +96,7 @@ export function makeRunRecord({ options, plan, status, reason, workers, dashboar
     steps: plan.totalSteps,
     epochs: plan.totalSteps / plan.batchesPerEpoch,
     batch: plan.batchSize,
+    block: plan.block,
     optimizer: optimizer.kind,
     lr: optimizer.lr,
     momentum: optimizer.kind === 'momentum' ? (optimizer.momentum ?? DEFAULT_MOMENTUM) : undefined,
