@@ -81,8 +81,8 @@ describe('tail-array messages', () => {
 });
 
 describe('the protocol over tail-array messages', () => {
-  const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, round: 1, count: 3 };
-  const head = { type: 'gradient' as const, step: 5, round: 1, count: 3, lossSum: 1.5, correct: 1, computeMs: 0.1, receivedAt: 5, previousSentAt: 4 };
+  const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, round: 1, count: 3, blocks: 1, pieces: 1 };
+  const head = { type: 'gradient' as const, step: 5, round: 1, count: 3, blockLoss: Float64Array.from([1.5]), correct: 1, computeMs: 0.1, receivedAt: 5, previousSentAt: 4 };
 
   it('a gradient is copied into the worker\'s buffer and validated as ever', () => {
     const into = new Float32Array(4);
@@ -99,16 +99,18 @@ describe('the protocol over tail-array messages', () => {
 
   it('a step lands in the worker\'s parameters without a copy in between', () => {
     const params = new Float64Array(3);
-    const message = encodeStep(9, 1, Uint32Array.from([4, 2]), Float64Array.from([0.5, -1, 2]));
-    const m = accepted(decodeToWorker(message, { size: 3, dtype: 'float64', params, spec: { layers: [2, 1], activation: 'sigmoid', loss: 'quadratic', dtype: 'float64' } }));
+    const receiving = { params, total: 5, block: 2, spec: { layers: [2, 1], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float64' as const } };
+    const message = encodeStep(9, 1, Uint32Array.from([4, 2]), Uint32Array.from([3]), Uint32Array.from([0, 1]), Float64Array.from([0.5, -1, 2]));
+    const m = accepted(decodeToWorker(message, receiving));
     expect(m.type).toBe('step');
     if (m.type !== 'step') return;
     expect(m.params).toBe(params);
     expect(Array.from(params)).toEqual([0.5, -1, 2]);
     expect(Array.from(m.batch)).toEqual([4, 2]);
     expect(m.step).toBe(9);
+    expect(Array.from(m.workers)).toEqual([3]);
     // parameters of the wrong type are refused, not copied
-    expect(refused(decodeToWorker(encodeStep(9, 1, Uint32Array.from([1]), Float32Array.from([1, 2, 3])), { size: 3, dtype: 'float64', params, spec: { layers: [2, 1], activation: 'sigmoid', loss: 'quadratic', dtype: 'float64' } })).reason).toMatch(/params must be 3 float64 values/);
+    expect(refused(decodeToWorker(encodeStep(9, 1, Uint32Array.from([1]), Uint32Array.from([3]), Uint32Array.from([0, 1]), Float32Array.from([1, 2, 3])), receiving)).reason).toMatch(/params must be 3 float64 values/);
     expect(Array.from(params)).toEqual([0.5, -1, 2]);
   });
 });

@@ -4,16 +4,20 @@ import { readFileSync } from 'node:fs';
 import { ERROR_CODES, decodeGradient, decodeHello, decodeToWorker, encode } from '@shardprop/protocol';
 import { accepted, refused } from '../helpers/checked.js';
 
-const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, round: 2, count: 3 };
+// a worker dealt two blocks (3 samples) whose range makes one canonical piece: 4 parameters
+const expectation = { size: 4, dtype: 'float32' as const, form: 'dense' as const, factorWidth: 2, step: 5, round: 2, count: 3, blocks: 2, pieces: 1 };
 const gradient = (over: Record<string, unknown> = {}) =>
-  encode({ type: 'gradient', step: 5, round: 2, count: 3, lossSum: 1.25, correct: 2, computeMs: 0.5, receivedAt: 1000.5, previousSentAt: 999.25, grad: Float32Array.from([1, 2, 3, 4]), ...over } as never);
+  encode({
+    type: 'gradient', step: 5, round: 2, count: 3, blockLoss: Float64Array.from([1, 0.25]), correct: 2, computeMs: 0.5, receivedAt: 1000.5, previousSentAt: 999.25,
+    grad: Float32Array.from([1, 2, 3, 4]), ...over,
+  } as never);
 
 describe('validation: every check returns its code and reason, none throws', () => {
   it('round-trips a gradient, typed arrays intact', () => {
     const g = accepted(decodeGradient(gradient(), expectation));
     expect(g.grad).toBeInstanceOf(Float32Array);
     expect(Array.from(g.grad)).toEqual([1, 2, 3, 4]);
-    expect(g.lossSum).toBe(1.25);
+    expect(Array.from(g.blockLoss)).toEqual([1, 0.25]);
   });
 
   it('takes a worker\'s CPU and memory with its gradient, and a gradient without them (workers before they were sent)', () => {
@@ -26,7 +30,8 @@ describe('validation: every check returns its code and reason, none throws', () 
   it('encodes a typed-array view as its own bytes', () => {
     const whole = Uint32Array.from([9, 8, 7, 6, 5]);
     const spec64 = { layers: [2, 1], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float64' as const };
-    const m = accepted(decodeToWorker(encode({ type: 'step', step: 2, round: 1, params: new Float64Array(3), batch: whole.subarray(1, 3) }), { params: new Float64Array(3), spec: spec64, total: 10 }));
+    const step = { type: 'step', step: 2, round: 1, params: new Float64Array(3), batch: whole.subarray(1, 3), workers: Uint32Array.from([1]), cuts: Uint32Array.from([0, 1]) };
+    const m = accepted(decodeToWorker(encode(step as never), { params: new Float64Array(3), spec: spec64, total: 10, block: 4 }));
     expect(m.type === 'step' && Array.from(m.batch)).toEqual([8, 7]);
   });
 
@@ -37,12 +42,16 @@ describe('validation: every check returns its code and reason, none throws', () 
     ['no round', { round: undefined }, 'SP_ERR_WRONG_ROUND', /round/],
     ['a NaN gradient', { grad: Float32Array.from([1, NaN, 3, 4]) }, 'SP_ERR_NOT_FINITE', /NaN or infinite/],
     ['an infinite gradient', { grad: Float32Array.from([1, 2, Infinity, 4]) }, 'SP_ERR_NOT_FINITE', /NaN or infinite/],
-    ['a short gradient', { grad: Float32Array.from([1, 2, 3]) }, 'SP_ERR_WRONG_ARRAY', /3 values, expected 4 \(the model's parameters\)/],
+    ['a short gradient', { grad: Float32Array.from([1, 2, 3]) }, 'SP_ERR_WRONG_ARRAY', /3 values, expected 4 \(1 canonical pieces of the model's parameters\)/],
+    ['a gradient of two pieces where one is due', { grad: new Float32Array(8) }, 'SP_ERR_WRONG_ARRAY', /8 values, expected 4/],
     ['a gradient of the wrong dtype', { grad: Float64Array.from([1, 2, 3, 4]) }, 'SP_ERR_WRONG_ARRAY', /float32 array/],
     ['a gradient as a plain array', { grad: [1, 2, 3, 4] }, 'SP_ERR_WRONG_ARRAY', /float32 array/],
-    ['a negative loss', { lossSum: -1 }, 'SP_ERR_BAD_FIELD', /lossSum/],
-    ['a NaN loss (what a diverging run sends)', { lossSum: NaN }, 'SP_ERR_NOT_FINITE', /gradient: lossSum is NaN or infinite/],
-    ['an infinite loss', { lossSum: Infinity }, 'SP_ERR_NOT_FINITE', /gradient: lossSum is NaN or infinite/],
+    ['a negative loss', { blockLoss: Float64Array.from([1, -1]) }, 'SP_ERR_BAD_FIELD', /loss sum is negative/],
+    ['a NaN loss (what a diverging run sends)', { blockLoss: Float64Array.from([NaN, 1]) }, 'SP_ERR_NOT_FINITE', /gradient: a block's loss sum is NaN or infinite/],
+    ['an infinite loss', { blockLoss: Float64Array.from([1, Infinity]) }, 'SP_ERR_NOT_FINITE', /gradient: a block's loss sum is NaN or infinite/],
+    ['a loss per block missing', { blockLoss: Float64Array.from([1]) }, 'SP_ERR_BAD_FIELD', /blockLoss must be 2 float64 loss sums/],
+    ['the losses as one number', { blockLoss: 1.25 }, 'SP_ERR_BAD_FIELD', /blockLoss/],
+    ['the losses as float32', { blockLoss: Float32Array.from([1, 0.25]) }, 'SP_ERR_BAD_FIELD', /blockLoss/],
     ['a missing arrival time', { receivedAt: undefined }, 'SP_ERR_BAD_FIELD', /receivedAt/],
     ['an infinite send time', { previousSentAt: Infinity }, 'SP_ERR_BAD_FIELD', /previousSentAt/],
     ['too many correct', { correct: 4 }, 'SP_ERR_BAD_FIELD', /correct/],
@@ -58,6 +67,13 @@ describe('validation: every check returns its code and reason, none throws', () 
     expect(failure.reason).toMatch(message);
   });
 
+  it('a worker dealt no block sends no values and no loss', () => {
+    const none = { ...expectation, count: 0, blocks: 0, pieces: 0 };
+    const g = accepted(decodeGradient(gradient({ count: 0, correct: 0, blockLoss: new Float64Array(0), grad: new Float32Array(0) }), none));
+    expect(g.grad).toHaveLength(0);
+    expect(refused(decodeGradient(gradient({ count: 0, correct: 0, blockLoss: new Float64Array(0) }), none)).code).toBe('SP_ERR_WRONG_ARRAY');
+  });
+
   it('checks factors against the count of samples: count × factorWidth values', () => {
     const factors = { ...expectation, form: 'factors' as const };
     const six = Float32Array.from([1, 2, 3, 4, 5, 6]);
@@ -66,22 +82,26 @@ describe('validation: every check returns its code and reason, none throws', () 
     expect(refused(decodeGradient(gradient({ grad: Float32Array.from([1, 2, 3, 4, 5, NaN]) }), factors)).reason).toMatch(/NaN or infinite/);
   });
 
-  it('a welcome may leave the shard\'s rows out (the worker loaded the data itself), but its width must fit the model', () => {
+  it('a welcome carries the whole data set, its rows left out when the worker loaded it itself; its width must fit the model', () => {
     const spec = { layers: [3, 2], activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
-    const welcome = (shard: Record<string, unknown>) =>
-      encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', shard } as never);
-    const m = accepted(decodeToWorker(welcome({ indices: Uint32Array.from([0, 1]), inputs: 3, outputs: 2 })));
+    const all = Uint32Array.from([0, 1, 2, 3]);
+    const welcome = (shard: Record<string, unknown>, over: Record<string, unknown> = {}) =>
+      encode({ type: 'welcome', version: 5, workerId: 1, spec, total: 4, block: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', shard, ...over } as never);
+    const m = accepted(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 })));
     expect(m.type === 'welcome' && m.shard.x).toBeUndefined();
-    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 4, outputs: 2 }))).reason).toMatch(/width/);
-    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3) }))).reason).toMatch(/bad shard rows/);
-    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([0]), inputs: 3, outputs: 2, x: new Float32Array(3), y: new Float32Array(1) }))).reason).toMatch(/do not match/);
-    expect(refused(decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'sparse', kernel: 'js', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).reason).toMatch(/gradientForm/);
+    expect(m.type === 'welcome' && m.block).toBe(2);
+    expect(refused(decodeToWorker(welcome({ indices: all, inputs: 4, outputs: 2 }))).reason).toMatch(/width/);
+    expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2, x: new Float32Array(3) }))).reason).toMatch(/bad shard rows/);
+    expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2, x: new Float32Array(12), y: new Float32Array(1) }))).reason).toMatch(/do not match/);
+    expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 }, { gradientForm: 'sparse' }))).reason).toMatch(/gradientForm/);
+    for (const block of [0, 65_537, 1.5, undefined]) expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 }, { block }))).code).toBe('SP_ERR_BAD_FIELD');
     // the spec is checked as the core checks it (here: an unknown activation), and ids against the total
-    expect(refused(decodeToWorker(encode({ type: 'welcome', version: 2, workerId: 1, spec: { ...spec, activation: 'swish' }, total: 4, chunk: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', shard: { indices: new Uint32Array(0), inputs: 3, outputs: 2 } } as never))).reason).toMatch(/welcome: bad model spec: unknown activation/);
-    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2 }))).reason).toMatch(/sample id 4 beyond/);
-    // ids ascend, each once: a worker finds a sample's row by a binary search, with no array the size of the data set
-    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([2, 1]), inputs: 3, outputs: 2 }))).reason).toBe('shard: sample ids must ascend, got 1 after 2');
-    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([1, 1]), inputs: 3, outputs: 2 }))).code).toBe('SP_ERR_BAD_SHARD');
+    expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 }, { spec: { ...spec, activation: 'swish' } }))).reason).toMatch(/welcome: bad model spec: unknown activation/);
+    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([0, 1, 2, 4]), inputs: 3, outputs: 2 }))).reason).toMatch(/sample id 4 beyond/);
+    // every id once, ascending: the whole set, nothing less
+    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([0, 2, 1, 3]), inputs: 3, outputs: 2 }))).reason).toBe('shard: sample ids must ascend, got 1 after 2');
+    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([0, 1, 1, 3]), inputs: 3, outputs: 2 }))).code).toBe('SP_ERR_BAD_SHARD');
+    expect(refused(decodeToWorker(welcome({ indices: Uint32Array.from([0, 1]), inputs: 3, outputs: 2 }))).reason).toMatch(/whole data set's 4 sample ids, got 2/);
   });
 
   it('tells an earlier round of the current step (overtaken by a resend) from an offence', () => {
@@ -89,16 +109,28 @@ describe('validation: every check returns its code and reason, none throws', () 
     expect(refused(decodeGradient(gradient({ round: 3 }), expectation)).code).not.toBe('SP_ERR_STALE_ROUND');
   });
 
-  it('a reshard carries a shard checked like the welcome\'s, and only after the welcome', () => {
+  it('a step\'s batch and deal are checked before the worker sees them: ids within the data set, cuts from block 0 to the last, never going back', () => {
     const spec = { layers: [3, 2], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype: 'float32' as const };
-    const reshard = (shard: Record<string, unknown>) => encode({ type: 'reshard', shard } as never);
-    const receiving = { params: new Float32Array(8), spec, total: 6 };
-    const m = accepted(decodeToWorker(reshard({ indices: Uint32Array.from([4, 5]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(4) }), receiving));
-    expect(m.type === 'reshard' && Array.from(m.shard.indices)).toEqual([4, 5]);
-    expect(refused(decodeToWorker(reshard({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2, x: new Float32Array(6), y: new Float32Array(2) }), receiving)).reason).toMatch(/do not match/);
-    // sample ids beyond the data set are refused in the protocol, before the worker sees them
-    expect(refused(decodeToWorker(reshard({ indices: Uint32Array.from([6]), inputs: 3, outputs: 2 }), receiving)).reason).toMatch(/sample id 6 beyond the data set's 6/);
-    expect(refused(decodeToWorker(reshard({ indices: Uint32Array.from([4]), inputs: 3, outputs: 2 }))).reason).toMatch(/reshard before welcome/);
+    const receiving = { params: new Float32Array(8), spec, total: 6, block: 2 };
+    // 5 positions in blocks of 2: 3 blocks
+    const step = (over: Record<string, unknown>) =>
+      encode({ type: 'step', step: 1, round: 1, params: new Float32Array(8), batch: Uint32Array.from([5, 0, 3, 3, 1]), workers: Uint32Array.from([7, 9]), cuts: Uint32Array.from([0, 2, 3]), ...over } as never);
+    const m = accepted(decodeToWorker(step({}), receiving));
+    expect(m.type === 'step' && Array.from(m.cuts)).toEqual([0, 2, 3]);
+    expect(accepted(decodeToWorker(step({ workers: Uint32Array.from([7, 9, 11]), cuts: Uint32Array.from([0, 3, 3, 3]) }), receiving)).type).toBe('step');
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ batch: Uint32Array.from([5, 6]) }, /sample id 6 beyond the data set's 6/],
+      [{ batch: new Uint32Array(0) }, /batch must be a non-empty Uint32Array/],
+      [{ batch: [1, 2] }, /batch must be a non-empty Uint32Array/],
+      [{ cuts: Uint32Array.from([0, 3]) }, /one more cut than workers/],
+      [{ workers: [7, 9] }, /Uint32Arrays/],
+      [{ cuts: Uint32Array.from([1, 2, 3]) }, /from block 0 to block 3/],
+      [{ cuts: Uint32Array.from([0, 2, 4]) }, /from block 0 to block 3/],
+      [{ cuts: Uint32Array.from([0, 3, 2]) }, /from block 0 to block 3/],
+      [{ workers: Uint32Array.from([7, 9, 11]), cuts: Uint32Array.from([0, 3, 1, 3]) }, /must not go back/],
+    ];
+    for (const [over, reason] of cases) expect(refused(decodeToWorker(step(over), receiving)).reason).toMatch(reason);
+    expect(refused(decodeToWorker(step({}))).reason).toMatch(/step before welcome/);
   });
 
   it('refuses what is not a message: undecodable bytes, or a value that is not a map', () => {
