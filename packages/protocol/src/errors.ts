@@ -20,7 +20,6 @@ export const ERROR_CODES = [
   'SP_ERR_BAD_SHARD',
   'SP_ERR_BAD_SPEC',
   'SP_ERR_BEFORE_WELCOME',
-  'SP_ERR_REPEATED_SAMPLES',
   'SP_ERR_NO_DATA',
   'SP_ERR_TOO_LARGE',
   // a message that passed its checks and still could not be handled: a bug, or a resource limit
