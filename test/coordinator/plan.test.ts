@@ -1,31 +1,94 @@
-import { describe, expect, it } from 'vitest';
-import { fingerprint, xor } from '@shardprop/core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CheckpointError, DEFAULT_BLOCK, Optimizer, Sampler, blockCount, fingerprint, prepareWasmKernels, saveCheckpoint, xor } from '@shardprop/core';
 import { UsageError } from '../../packages/coordinator/src/options.js';
 import { fitsWasmMemory, planTraining } from '../../packages/coordinator/src/plan.js';
 
+const root = mkdtempSync(join(tmpdir(), 'shardprop-plan-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+beforeAll(async () => {
+  expect(await prepareWasmKernels()).toBe(true);
+});
+
 /** Whether auto picks the wasm kernels for a model: their memory is 32-bit (4 GiB). */
 describe('fitsWasmMemory', () => {
-  it('counts the parameters, the gradient and one incoming gradient per worker against 3.5 GiB', () => {
-    // W-large: 535,040 float32 parameters, with 256 workers: 258 x 2.14 MB = 552 MB
-    expect(fitsWasmMemory(535_040, 'float32', 256)).toBe(true);
-    // 400M float32 parameters in process: 3.2 GB fits, with one worker (4.8 GB) not
-    expect(fitsWasmMemory(400_000_000, 'float32', 0)).toBe(true);
-    expect(fitsWasmMemory(400_000_000, 'float32', 1)).toBe(false);
-    expect(fitsWasmMemory(400_000_000, 'float64', 0)).toBe(false);
+  /** The most parameters of `bytes` each that fit when `arrays` arrays of them must: 3.5 GiB between them. */
+  const most = (arrays: number, bytes: number): number => Math.floor((3.5 * 2 ** 30) / (arrays * bytes));
+
+  it('counts the parameters, the gradient, the tree\'s stack of partial sums and the workers\' pieces against 3.5 GiB', () => {
+    // [workers, blocks, arrays]: 2 + the stack (2·levels + 2) + on a coordinator the pieces, at most one per block and stackDepth per worker
+    const cases = [
+      [0, 1, 2 + 2], // in process, one block
+      [0, 32, 2 + 12], // 32 blocks: 5 levels
+      [1, 1, 2 + 2 + 1],
+      [4, 32, 2 + 12 + 32], // a piece per block at most
+      [2, 1000, 2 + 22 + 2 * 22], // 1000 blocks: 10 levels; stackDepth pieces per worker at most
+      [256, 3, 2 + 6 + 3],
+    ];
+    for (const [workers, blocks, arrays] of cases) {
+      for (const [dtype, bytes] of [['float32', 4], ['float64', 8]] as const) {
+        const n = most(arrays, bytes);
+        expect(fitsWasmMemory(n, dtype, workers, blocks), `${n} ${dtype}, ${workers} workers, ${blocks} blocks`).toBe(true);
+        expect(fitsWasmMemory(n + 1, dtype, workers, blocks), `${n + 1} ${dtype}, ${workers} workers, ${blocks} blocks`).toBe(false);
+      }
+    }
+  });
+
+  it('W-large fits with 256 workers; a model that fits in process may not with one worker; blocks default to one', () => {
+    // W-large: 535,040 float32 parameters, batch 256 in blocks of 32: 2 + 8 + 8 arrays of 2.14 MB
+    expect(fitsWasmMemory(535_040, 'float32', 256, blockCount(256, DEFAULT_BLOCK))).toBe(true);
+    // 200M float32 parameters (800 MB each): 4 arrays in process fit, 5 with a worker do not
+    expect(fitsWasmMemory(200_000_000, 'float32', 0)).toBe(true);
+    expect(fitsWasmMemory(200_000_000, 'float32', 1)).toBe(false);
+    expect(fitsWasmMemory(200_000_000, 'float64', 0)).toBe(false);
   });
 });
 
 describe('planTraining', () => {
-  it('checks the wasm memory against the workers the engine will use (coordinator --expect), not --workers', () => {
-    // 4M float32 parameters: 16 MB each; 258 of them (256 workers) outgrow 3.5 GiB, 2 (in process) do not
-    const options = { data: 'xor', layers: [2, 1_000_000, 1], workers: 0 };
+  it('checks the wasm memory against the workers the engine will use (coordinator --expect), not --workers, and the batch\'s blocks', () => {
+    // 1.25M float32 parameters: 5 MB each. Spirals' 1000 samples in one batch of 1000 blocks of 1: the stack holds 22,
+    // and 256 workers send up to 1000 pieces (5 GB)
+    const options = { data: 'spirals', layers: [2, 250_000, 2], dtype: 'float32' as const, batch: 1000, block: 1, workers: 0 };
     expect(planTraining({ ...options, kernel: 'auto' }, 'wasm', 256).kernels.name).toBe('js');
     expect(() => planTraining({ ...options, kernel: 'wasm' }, 'wasm', 256)).toThrow(UsageError);
+    // in process: 2 + 22 arrays (120 MB)
+    expect(planTraining({ ...options, kernel: 'auto' }, 'wasm', 0).kernels.name).toBe('wasm');
+    // blocks of 32: 32 blocks, 2 + 12 + 32 arrays with 256 workers (230 MB)
+    expect(planTraining({ ...options, block: 32, kernel: 'auto' }, 'wasm', 256).kernels.name).toBe('wasm');
   });
 
-  it('always has the data fingerprint, and one backprop chunk for every engine', () => {
+  it('always has the data fingerprint, and the block size: --block, else the default', () => {
     const plan = planTraining({ data: 'xor', batch: 3 });
     expect(plan.fingerprint).toBe(fingerprint(xor()));
-    expect(plan.chunk).toBe(3);
+    expect(plan.block).toBe(DEFAULT_BLOCK);
+    expect(planTraining({ data: 'xor', batch: 3, block: 2 }).block).toBe(2);
+  });
+
+  it('a resumed run keeps its checkpoint\'s block size, refuses another --block, and takes the default from a checkpoint without one', () => {
+    const fresh = planTraining({ data: 'xor', batch: 3 });
+    const sampled = () => {
+      const sampler = new Sampler(fresh.train.count, fresh.batchSize, 1);
+      sampler.next();
+      return sampler.state();
+    };
+    const checkpoint = (block: number | undefined) => ({
+      step: 1, fingerprint: fresh.fingerprint, spec: fresh.spec, batchSize: fresh.batchSize, block, params: fresh.model.params,
+      optimizer: { config: fresh.optimizer, state: new Optimizer(fresh.optimizer, fresh.model.params.length, fresh.spec.dtype).state() },
+      sampler: sampled(),
+    });
+    const dir = join(root, 'with-block');
+    saveCheckpoint(dir, checkpoint(2));
+    const resumed = { data: 'xor', batch: 3, resume: true, checkpointDir: dir };
+    expect(planTraining(resumed).block).toBe(2);
+    expect(planTraining({ ...resumed, block: 2 }).block).toBe(2);
+    expect(() => planTraining({ ...resumed, block: 4 })).toThrow(CheckpointError);
+    expect(() => planTraining({ ...resumed, block: 4 })).toThrow(/its block size \(--block\) was 2, this run's is 4/);
+
+    const before = join(root, 'before-blocks');
+    saveCheckpoint(before, checkpoint(undefined));
+    expect(planTraining({ ...resumed, checkpointDir: before }).block).toBe(DEFAULT_BLOCK);
+    expect(planTraining({ ...resumed, checkpointDir: before, block: 4 }).block).toBe(4);
   });
 });
