@@ -4,12 +4,13 @@
 // Two passes: the whole suite with the default kernels (WebAssembly SIMD), then the
 // integration tests again with the portable kernels (SHARDPROP_KERNEL=js: every run
 // they start through the CLI computes with them, and train() is given them). Not
-// twice: the math and the distributed exactness suites, which run both kernels
-// within the first pass already, the fuzz test of hostile messages, where the
-// kernels only check that gradients are finite (test/core compares both checks),
-// and the tests of what surrounds the arithmetic (who may connect, what a user is
-// told, files, signals, the dashboard, metrics, flags), whose assertions are the
-// same whatever the kernels compute: a second pass would only double the time.
+// twice: the math and the distributed exactness suites (same-bits), which run
+// both kernels within the first pass already, the fuzz test of hostile
+// messages, where the kernels only check that gradients are finite (test/core
+// compares both checks), and the tests of what surrounds the arithmetic (who may
+// connect, what a user is told, files, signals, the dashboard, metrics, flags),
+// whose assertions are the same whatever the kernels compute: a second pass would
+// only double the time.
 // The line counts both passes. Arguments (vitest filters, flags) go to the first
 // pass only; with arguments there is no second pass.
 import { spawnSync } from 'node:child_process';
@@ -19,7 +20,7 @@ import { join } from 'node:path';
 
 /** The integration tests run again with the portable kernels. */
 const ONCE = new Set([
-  'exactness.test.ts', 'fuzz.test.ts',
+  'same-bits.test.ts', 'fuzz.test.ts',
   'security.test.ts', 'connect-errors.test.ts', 'readme-netns.test.ts', 'interrupt.test.ts', 'readme-tour.test.ts',
   'dashboard.test.ts', 'metrics.test.ts', 'outputs.test.ts', 'config.test.ts',
 ]);
