@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { FactoredBackprop, Model, Rng, createKernels, makeDataset, prepareWasmKernels, type Dataset, type Kernels } from '@shardprop/core';
+import { BlockBackprop, Model, Rng, createKernels, makeDataset, prepareWasmKernels, type Dataset, type Kernels } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient, type Receiving } from '@shardprop/protocol';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
 import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, lastCheckpoint, stopWithCheckpoint } from '../helpers/runs.js';
@@ -84,8 +84,8 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, { headers: { [TOKEN_HEADER]: TOKEN } });
     ws.binaryType = 'fragments';
-    let held: Uint32Array = new Uint32Array(0);
     let rows: Dataset | null = null;
+    let block = 1;
     let receiving: Receiving | undefined;
     let factorWidth = 0;
     let kernels: Kernels | undefined;
@@ -99,24 +99,27 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
       const checked = decodeToWorker(Buffer.concat(data), receiving);
       if (!checked.ok) return;
       const m = checked.message;
-      if (m.type === 'welcome' || m.type === 'reshard') {
-        held = m.shard.indices;
+      if (m.type === 'welcome') {
+        // the whole training set, as every worker holds it
         rows = m.shard.x && m.shard.y ? makeDataset('rogue', m.shard.x, m.shard.y, 2, 2) : null;
-        if (m.type === 'welcome') {
-          workerId = m.workerId;
-          receiving = { params: new Float64Array(2 * 12 + 12 + 12 * 2 + 2), spec: SPEC, total: m.total };
-          factorWidth = 12 + 2 + 12;
-          // the coordinator's kernels, as an honest worker computes with: the clean run's bits
-          kernels = createKernels(m.kernel);
-        }
+        workerId = m.workerId;
+        block = m.block;
+        receiving = { params: new Float64Array(2 * 12 + 12 + 12 * 2 + 2), spec: SPEC, total: m.total, block };
+        factorWidth = 12 + 2 + 12;
+        // the coordinator's kernels, as an honest worker computes with: the clean run's bits
+        kernels = createKernels(m.kernel);
         return;
       }
       if (m.type !== 'step') return;
-      const mine = new Set(held);
-      const count = Array.from(m.batch).filter((g) => mine.has(g)).length;
-      const head = { type: 'gradient' as const, step: m.step, round: m.round, count, lossSum: 0.5, correct: 0, computeMs: 1, receivedAt: 0, previousSentAt: 0 };
+      // the blocks dealt to it, and their samples
+      const slot = m.workers.indexOf(workerId!);
+      const first = m.cuts[slot];
+      const end = m.cuts[slot + 1];
+      const count = Math.min(end * block, m.batch.length) - Math.min(first * block, m.batch.length);
+      const blockLoss = new Float64Array(end - first).fill(0.5);
+      const head = { type: 'gradient' as const, step: m.step, round: m.round, count, blockLoss, correct: 0, computeMs: 1, receivedAt: 0, previousSentAt: 0 };
       const grad = new Float64Array(count * factorWidth);
-      // a zero-length gradient (none of the batch in its shard) cannot be shorter, nor hold a NaN
+      // a zero-length gradient (no block dealt to it) cannot be shorter, nor hold a NaN
       const wrongLength = /^invalid message: gradient: grad has \d+ values, expected \d+ \(factors of \d+ samples\)$/;
       const wrongStep = /^invalid message: gradient for step \d+, expected step \d+$/;
       const wrongRound = /^invalid message: gradient for round \d+ of step \d+, expected round \d+$/;
@@ -138,16 +141,18 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
             // what an honest worker sends (so the first copy counts), then the same again
             const model = new Model(SPEC);
             model.params.set(m.params);
-            const local = Uint32Array.from(Array.from(m.batch).map((g) => held.indexOf(g)).filter((r) => r >= 0));
             const factors = new Float64Array(count * factorWidth);
-            const r = rows ? new FactoredBackprop(SPEC, 9, kernels).factors(model, rows, local, 0, local.length, factors) : { lossSum: 0, correct: 0 };
-            const honest = encodeGradient({ ...head, lossSum: r.lossSum, correct: r.correct }, factors);
+            const losses = new Float64Array(end - first);
+            const r = rows ? new BlockBackprop(SPEC, block, kernels!).factors(model, rows, m.batch, first, end, factors, losses) : { correct: 0 };
+            const honest = encodeGradient({ ...head, blockLoss: losses, correct: r.correct }, factors);
             return [honest, honest];
           },
           // the second copy comes while the step waits for others, or once the next one began
           /^invalid message: (a gradient nobody asked for|gradient for step \d+, expected step \d+)$/,
         ],
-        ['a negative loss', () => [encodeGradient({ ...head, lossSum: -1 }, grad)], /^invalid message: gradient: lossSum must be a finite non-negative number$/],
+        // with no block dealt to it, any loss at all is one too many
+        ['a negative loss', () => [encodeGradient({ ...head, blockLoss: new Float64Array(Math.max(1, end - first)).fill(-1) }, grad)],
+          /^invalid message: gradient: (a block's loss sum is negative|blockLoss must be \d+ float64 loss sums, one per block)$/],
         ['truncated bytes', () => [[Buffer.concat(encodeGradient(head, grad)).subarray(0, 10)]], /^invalid message: undecodable message: /],
         ['random bytes', () => [[Buffer.from(Array.from({ length: 50 }, () => rng.int(256)))]], /^invalid message: /],
         ['twice a future round', () => [encodeGradient({ ...head, round: m.round + 1 }, grad), encodeGradient({ ...head, round: m.round + 1 }, grad)], wrongRound],

@@ -341,6 +341,7 @@ export class StepMachine {
   /** All expected workers are here: send each its welcome. */
   private start(): void {
     for (const m of this.members) this.welcome(m);
+    this.reslot();
     this.log('info', { gradientForm: this.options.gradientForm, block: this.options.plan.block }, 'workers send gradients');
     this.machineState = 'idle';
     this.actions.push({ type: 'workers-ready' });
