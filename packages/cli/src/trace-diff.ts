@@ -100,7 +100,7 @@ function tracedStep(value: unknown, where: string): TracedStep {
   }
   const batch = r.batch as unknown[];
   if (!batch.every((i) => Number.isInteger(i) && (i as number) >= 0 && (i as number) < 2 ** 32)) throw new UsageError(`${where}: "batch" must hold sample indices`);
-  if (r.workers !== undefined && !Array.isArray(r.workers)) throw new UsageError(`${where}: "workers" must be a list`);
+  if (r.workers !== undefined && !(Array.isArray(r.workers) && r.workers.every((w) => typeof w === 'object' && w !== null))) throw new UsageError(`${where}: "workers" must be a list of objects`);
   const lossSum = typeof r.lossSum === 'number' ? r.lossSum : null;
   return { step: r.step as number, batch: Uint32Array.from(batch as number[]), count: r.count, lossSum, params: r.params, workers: r.workers as WorkerContribution[] | undefined };
 }
