@@ -34,7 +34,7 @@ describe('shardprop --version and --help', () => {
     expect(r.stdout.split('\nExamples:\n')[1].match(/^ {2}shardprop train /gm)?.length).toBeGreaterThanOrEqual(2);
   });
 
-  it.each(['train', 'coordinator', 'worker', 'eval', 'predict', 'export', 'plot', 'sweep', 'certs'])('%s --help shows two or three examples of itself', async (command) => {
+  it.each(['train', 'coordinator', 'worker', 'eval', 'predict', 'export', 'plot', 'sweep', 'trace-diff', 'certs'])('%s --help shows two or three examples of itself', async (command) => {
     const r = await runCli([command, '--help']);
     expect(r.code).toBe(0);
     const examples = r.stdout.split('\nExamples:\n')[1] ?? '';
@@ -71,7 +71,7 @@ describe('a mistyped command or flag', () => {
     ['a word where flags go', ['train', '--data', 'xor', 'extra'], 'shardprop: unexpected word "extra" (shardprop train takes flags only) (see shardprop train --help)'],
     ['a word where a number goes, quoted as typed', ['train', '--data', 'xor', '--lr', 'fast'], 'shardprop: --lr must be a number, got "fast"'],
     ['a word where a number goes, as --flag=value', ['board', '--port=x'], 'shardprop: --port must be a number, got "x"'],
-    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot, sweep, board or certs (see shardprop --help)'],
+    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot, sweep, board, trace-diff or certs (see shardprop --help)'],
   ];
   it.each(refused)('%s: one line with the nearest name, exit 2', async (_, args, line) => {
     const r = await runCli(args);

@@ -57,7 +57,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default $SHARDPROP_KERNEL, else auto: wasm where available)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
     .option('metrics-every', { type: 'number', describe: 'a metrics line of the training risk every N steps as well as every epoch (run folder and --metrics)' })
-    .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch and each worker\'s part' })
+    .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch, the hash of the parameters after it and each worker\'s blocks (compare two with shardprop trace-diff)' })
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
     .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (needs --checkpoint-dir)' })
     .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --checkpoint-dir' })

@@ -13,13 +13,14 @@ import { exportCommand } from './commands/export.js';
 import { plotCommand } from './commands/plot.js';
 import { predictCommand } from './commands/predict.js';
 import { sweepCommand } from './commands/sweep.js';
+import { traceDiffCommand } from './commands/trace-diff.js';
 import { trainCommand } from './commands/train.js';
 import { workerCommand } from './commands/worker.js';
 import { EXIT_BAD_INPUT, exitWith, report } from './exit.js';
 import { rememberArgv } from './flags.js';
 import { usageLine } from './usage.js';
 
-const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand, boardCommand, certsCommand];
+const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand, boardCommand, traceDiffCommand, certsCommand];
 const NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /** The version in @shardprop/cli's package.json (one folder above src/ and dist/ alike). */

@@ -4,7 +4,7 @@ export {
   UsageError, validateTrainOptions, validateSeed, validateWorkerCount, defaultWorkers, GRADIENT_FORM_CHOICES,
   type TrainOptions, type ServeOptions, type GradientFormChoice,
 } from './options.js';
-export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution } from './training-loop.js';
+export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution, type TraceLine } from './training-loop.js';
 export { planTraining, timestamp, type TrainingPlan } from './plan.js';
 export { metricsPath, runRecordPath, type RunRecord, type RunRecordStatus } from './run-record.js';
 export { serveBoard, type Board, type BoardOptions } from './board/http.js';

@@ -36,7 +36,7 @@ export interface RunRecord {
   /** What was asked for, with every default the run used filled in (never a token or TLS key). */
   config: Record<string, unknown>;
   data: { train: DataRecord; test?: DataRecord };
-  /** What `train()` resolved to (`--json`'s summary); absent until the run has finished. */
+  /** What `train()` resolved to (`--json`'s summary, with the final parameters' hash `paramsHash`); absent until the run has finished. */
   result?: TrainSummary;
   /** Absolute paths of what the run wrote; runMetrics: its metrics lines, always written (metricsPath). */
   files: { model: string; runMetrics: string; metrics?: string; trace?: string; checkpointDir?: string; checkpoint?: string };

@@ -225,9 +225,10 @@ export class StepMachine {
     };
   }
 
-  /** Who contributed what to the last finished step (for the trace). */
+  /** Who contributed what to the last finished step (for the trace): each member's samples, loss sum and range of blocks. */
   contributions(): WorkerContribution[] {
-    return this.members.map((m) => ({ workerId: m.workerId, ...this.sum.part(m.slot) }));
+    const { cuts } = this.sum;
+    return this.members.map((m) => ({ workerId: m.workerId, ...this.sum.part(m.slot), blocks: [cuts[m.slot], cuts[m.slot + 1]] }));
   }
 
   private log(level: LogLevel, fields: Record<string, unknown>, message: string): void {

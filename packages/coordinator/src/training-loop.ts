@@ -1,4 +1,4 @@
-import { Backprop, BlockBackprop, Optimizer, Sampler, type BatchResult, type Floats, type Model, type OptimizerConfig } from '@shardprop/core';
+import { Backprop, BlockBackprop, Optimizer, Sampler, loadParamHash, type BatchResult, type Floats, type Model, type OptimizerConfig } from '@shardprop/core';
 import { Keeper } from './keeping.js';
 import { OutputError, appendLine } from './outputs.js';
 import { StepWindow, samplesBefore, type StepMetrics } from './metrics-lines.js';
@@ -42,6 +42,24 @@ export interface WorkerContribution {
   workerId: number;
   count: number;
   lossSum: number;
+  /** The step's blocks it computed: [first, end), block j being batch positions [jK, (j+1)K). */
+  blocks: [number, number];
+}
+
+/**
+ * One line of --trace, written after each step: the global batch (sample indices
+ * in order), its totals, the hash of the parameters after the step (core's
+ * loadParamHash: XXH64, 16 hex digits) and, with workers, each one's part. A run
+ * in process has no `workers`: it computed every block itself.
+ */
+export interface TraceLine {
+  step: number;
+  epoch: number;
+  batch: number[];
+  count: number;
+  lossSum: number;
+  params: string;
+  workers?: WorkerContribution[];
 }
 
 /** What `shardprop train --json` prints and `train()` resolves to. */
@@ -63,6 +81,8 @@ export interface TrainSummary {
   layers: number[];
   dtype: string;
   seed: number;
+  /** XXH64 of the final parameters' bytes (core's loadParamHash), 16 hex digits: the same for runs that end bit for bit alike. */
+  paramsHash: string;
   /** The run record written next to the model (train(); see run-record.ts). */
   runRecord?: string;
   /** Distributed runs (train()): where the steps' time went at the coordinator. */
@@ -178,6 +198,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
   const grad = plan.kernels.alloc(plan.spec.dtype, model.params.length);
   const evaluator = new Backprop(plan.spec, EVAL_CHUNK, plan.kernels);
   const keeper = new Keeper(plan, model, optimizer, sampler, plan.kernels, hooks.onCheckpoint);
+  const hash = await loadParamHash();
   const started = performance.now();
   let samples = 0;
   let epochLoss = 0;
@@ -240,7 +261,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
       }
       optimizer.step(model.params, grad, result.count);
       if (trace) {
-        const record = { step, epoch: epoch + 1, batch: Array.from(indices), count: result.count, lossSum: result.lossSum, workers: engine.contributions?.() };
+        const record: TraceLine = { step, epoch: epoch + 1, batch: Array.from(indices), count: result.count, lossSum: result.lossSum, params: hash.of(model.params), workers: engine.contributions?.() };
         appendLine('--trace', trace, JSON.stringify(record) + '\n');
       }
       samples += result.count;
@@ -294,6 +315,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     layers: [...plan.spec.layers],
     dtype: plan.spec.dtype,
     seed: plan.seed,
+    paramsHash: hash.of(model.params),
   };
   if (test) {
     const r = evaluator.evaluate(model, test);

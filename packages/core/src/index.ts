@@ -29,3 +29,4 @@ export { modelToOnnx, ONNX_OPSET, ONNX_IR_VERSION, ONNX_INPUT, ONNX_OUTPUT, type
 export { modelToSafetensors } from './export/safetensors.js';
 export { DEFAULT_BLOCK, MAX_BLOCK, blockCount, stackDepth, pieceCount, TreeStack, VectorTree, ScalarTree } from './blocks.js';
 export { BlockBackprop } from './block-backprop.js';
+export { PARAM_HASH, loadParamHash, type ParamHash } from './param-hash.js';
