@@ -4,7 +4,7 @@
 // Two passes: the whole suite with the default kernels (WebAssembly SIMD), then the
 // integration tests again with the portable kernels (SHARDPROP_KERNEL=js: every run
 // they start through the CLI computes with them, and train() is given them). Not
-// twice: the math and the distributed exactness suites (same-bits), which run
+// twice: the math and the distributed exactness suite, which run
 // both kernels within the first pass already, the fuzz test of hostile
 // messages, where the kernels only check that gradients are finite (test/core
 // compares both checks), and the tests of what surrounds the arithmetic (who may
