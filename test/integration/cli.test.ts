@@ -111,7 +111,9 @@ describe('bad input: one line, exit code 2', () => {
     ['a missing data file', ['train', '--data', '/nonexistent/data.csv', '--workers', '0'], /data\.csv/],
     ['a missing model file', ['eval', '--model', '/nonexistent/model.json', '--data', 'xor'], /model\.json/],
     ['an unknown kernel', ['train', '--data', 'xor', '--kernel', 'gpu'], /kernel/],
-    ['--kernel wasm for a model whose arrays outgrow its 4 GiB (2.25M float64 parameters, 256 workers)', ['train', '--data', 'xor', '--layers', '2,1500,1500,1', '--dtype', 'float64', '--workers', '256', '--kernel', 'wasm'], /does not fit the wasm kernels' memory.*--kernel js/],
+    // 2.25M float64 parameters, and a batch of 1,000 blocks of 1 dealt to 256 workers: the coordinator may hold a piece per block
+    ['--kernel wasm for a model whose arrays outgrow its 4 GiB (2.25M float64 parameters, 1,000 blocks over 256 workers)',
+      ['train', '--data', 'spirals', '--layers', '2,1500,1500,2', '--dtype', 'float64', '--batch', '1000', '--block', '1', '--workers', '256', '--kernel', 'wasm'], /does not fit the wasm kernels' memory.*--kernel js/],
     ['a metrics file that cannot be written (refused before training)', ['train', '--data', 'xor', '--workers', '0', '--metrics', `${process.execPath}/m.jsonl`], /--metrics .*m\.jsonl: cannot write there \(ENOTDIR\)/],
     ['no command', [], /command/],
   ];

@@ -310,7 +310,8 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; skipped where it is missing)`, () => {
   it('follows a real run of `shardprop train --workers 2`: the curve gains points, the table lists every worker; with a token, only with it', async () => {
     // unbounded: the page must see it train; the test ends it
-    const run = await withDashboard(['train', '--data', 'mnist', '--workers', '2', '--steps', UNBOUNDED_STEPS, '--batch', '10', '--json', '--out', tmp.path('mnist.json')]);
+    // blocks of 5: each of the two workers is dealt one of the batch's two blocks
+    const run = await withDashboard(['train', '--data', 'mnist', '--workers', '2', '--steps', UNBOUNDED_STEPS, '--batch', '10', '--block', '5', '--json', '--out', tmp.path('mnist.json')]);
     writeFileSync(tmp.path('token2'), `${TOKEN}\n`);
     const guarded = await withDashboard(['coordinator', '--port', '0', '--expect', '1', '--token-file', tmp.path('token2'), ...XOR, '--steps', '10', '--out', tmp.path('g.json')]);
     const profile = tempDir('shardprop-chromium-');
@@ -331,7 +332,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; ski
       await rows.nth(1).waitFor();
       expect(await rows.count()).toBe(2);
       const table = await rows.evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
-      expect(table.map((r) => [r[0], r[3]])).toEqual([['1', '4000'], ['2', '4000']]);
+      expect(table.map((r) => [r[0], r[3]])).toEqual([['1', '5'], ['2', '5']]);
       for (const r of table) {
         expect(r[2]).toMatch(/^127\.0\.0\.1:\d+$/);
         expect(['computing', 'waiting', 'idle']).toContain(r[9]);
