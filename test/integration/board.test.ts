@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { request, type IncomingMessage } from 'node:http';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { fetchText } from '../helpers/http.js';
 import { UNBOUNDED_STEPS } from '../helpers/runs.js';
 
 /**
@@ -23,20 +23,6 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
 const XOR = ['--data', 'xor', '--layers', '2,4,1', '--batch', 'full', '--lr', '1'];
 const TOKEN = '0123456789abcdef0123456789abcdef';
 
-interface Answer { status: number; headers: IncomingMessage['headers']; body: string }
-
-function fetchText(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Starts `shardprop board ARGS` and waits for its address in its log. */
 async function startBoard(args: string[]) {

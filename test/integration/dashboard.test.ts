@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { get, request, type IncomingMessage } from 'node:http';
+import { get, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -9,6 +9,7 @@ import { train } from '@shardprop/coordinator';
 import type { Frame } from '../../packages/coordinator/src/dashboard/state.js';
 import { createLogger } from '@shardprop/worker';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
+import { fetchText } from '../helpers/http.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 import { UNBOUNDED_STEPS } from '../helpers/runs.js';
 
@@ -36,18 +37,6 @@ async function withDashboard(args: string[]) {
   return { ...c, url: JSON.parse(line).dashboard as string };
 }
 
-function fetchText(url: string, init: { method?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; headers: IncomingMessage['headers']; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** Follows a live feed: its status, its frames as they come, and its end. */
 function openFeed(url: string, headers: Record<string, string> = {}) {

@@ -1,9 +1,9 @@
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, loadModel } from '@shardprop/core';
 import { maxAbsDiff } from '../helpers/arrays.js';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { ip, makeNamespaces, removeNamespaces } from '../helpers/netns.js';
 import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, stopWithCheckpoint } from '../helpers/runs.js';
 
 /**
@@ -22,52 +22,34 @@ const COORD_IP = `${subnet}.1`;
 const WORK_IP = `${subnet}.2`;
 const TOKEN = 'a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5';
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-/** Makes the two namespaces and their link; returns null, or why it could not. */
-function makeNamespaces(): string | null {
-  try {
-    if (process.getuid?.() !== 0) return 'not root';
-    ip('netns', 'add', NS_COORD);
-    ip('netns', 'add', NS_WORK);
-    ip('link', 'add', `${tag}a`, 'type', 'veth', 'peer', 'name', `${tag}b`);
-    ip('link', 'set', `${tag}a`, 'netns', NS_COORD);
-    ip('link', 'set', `${tag}b`, 'netns', NS_WORK);
-    ip('-n', NS_COORD, 'addr', 'add', `${COORD_IP}/24`, 'dev', `${tag}a`);
-    ip('-n', NS_WORK, 'addr', 'add', `${WORK_IP}/24`, 'dev', `${tag}b`);
-    for (const [ns, dev] of [[NS_COORD, `${tag}a`], [NS_WORK, `${tag}b`]]) {
-      ip('-n', ns, 'link', 'set', dev, 'up');
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-    }
-    return null;
-  } catch (err) {
-    return `cannot make network namespaces here: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`;
+/** The two namespaces and their link. */
+function link(): void {
+  ip('netns', 'add', NS_COORD);
+  ip('netns', 'add', NS_WORK);
+  ip('link', 'add', `${tag}a`, 'type', 'veth', 'peer', 'name', `${tag}b`);
+  ip('link', 'set', `${tag}a`, 'netns', NS_COORD);
+  ip('link', 'set', `${tag}b`, 'netns', NS_WORK);
+  ip('-n', NS_COORD, 'addr', 'add', `${COORD_IP}/24`, 'dev', `${tag}a`);
+  ip('-n', NS_WORK, 'addr', 'add', `${WORK_IP}/24`, 'dev', `${tag}b`);
+  for (const [ns, dev] of [[NS_COORD, `${tag}a`], [NS_WORK, `${tag}b`]]) {
+    ip('-n', ns, 'link', 'set', dev, 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
   }
 }
 
-function removeNamespaces(): void {
-  for (const ns of [NS_COORD, NS_WORK]) {
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      // not made, or gone already
-    }
-  }
-}
+const NAMESPACES = [NS_COORD, NS_WORK];
 
 let skipped: string | null = null;
 beforeAll(() => {
-  skipped = makeNamespaces();
+  skipped = makeNamespaces(link);
   if (skipped) {
-    removeNamespaces();
+    removeNamespaces(NAMESPACES);
     console.warn(`netns test skipped: ${skipped}`);
   }
 });
 afterAll(() => {
   killAll();
-  removeNamespaces();
+  removeNamespaces(NAMESPACES);
   tmp.remove();
 });
 

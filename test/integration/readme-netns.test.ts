@@ -1,9 +1,10 @@
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel } from '@shardprop/core';
 import { tempDir } from '../helpers/cli.js';
+import { ip, makeNamespaces, removeNamespaces } from '../helpers/netns.js';
 
 /**
  * The README's multi-machine commands, as written, on three "machines": network
@@ -22,42 +23,22 @@ const SWITCH = `${tag}-sw`;
 const HOSTS = [`${tag}-coord`, `${tag}-w1`, `${tag}-w2`];
 const COORD_IP = `${subnet}.1`;
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-/** A switch (a bridge in its own namespace) and three hosts on it, 10.202.x.1–3; null, or why not. */
-function makeHosts(): string | null {
-  try {
-    if (process.getuid?.() !== 0) return 'not root';
-    ip('netns', 'add', SWITCH);
-    ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge');
-    ip('-n', SWITCH, 'link', 'set', 'br0', 'up');
-    HOSTS.forEach((ns, i) => {
-      ip('netns', 'add', ns);
-      ip('link', 'add', `${tag}h${i}`, 'type', 'veth', 'peer', 'name', `${tag}p${i}`);
-      ip('link', 'set', `${tag}h${i}`, 'netns', ns);
-      ip('link', 'set', `${tag}p${i}`, 'netns', SWITCH);
-      ip('-n', SWITCH, 'link', 'set', `${tag}p${i}`, 'master', 'br0');
-      ip('-n', SWITCH, 'link', 'set', `${tag}p${i}`, 'up');
-      ip('-n', ns, 'addr', 'add', `${subnet}.${i + 1}/24`, 'dev', `${tag}h${i}`);
-      ip('-n', ns, 'link', 'set', `${tag}h${i}`, 'up');
-      ip('-n', ns, 'link', 'set', 'lo', 'up');
-    });
-    return null;
-  } catch (err) {
-    return `cannot make network namespaces here: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`;
-  }
-}
-
-function removeHosts(): void {
-  for (const ns of [...HOSTS, SWITCH]) {
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      // not made, or gone already
-    }
-  }
+/** A switch (a bridge in its own namespace) and three hosts on it, 10.202.x.1–3. */
+function switchAndHosts(): void {
+  ip('netns', 'add', SWITCH);
+  ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge');
+  ip('-n', SWITCH, 'link', 'set', 'br0', 'up');
+  HOSTS.forEach((ns, i) => {
+    ip('netns', 'add', ns);
+    ip('link', 'add', `${tag}h${i}`, 'type', 'veth', 'peer', 'name', `${tag}p${i}`);
+    ip('link', 'set', `${tag}h${i}`, 'netns', ns);
+    ip('link', 'set', `${tag}p${i}`, 'netns', SWITCH);
+    ip('-n', SWITCH, 'link', 'set', `${tag}p${i}`, 'master', 'br0');
+    ip('-n', SWITCH, 'link', 'set', `${tag}p${i}`, 'up');
+    ip('-n', ns, 'addr', 'add', `${subnet}.${i + 1}/24`, 'dev', `${tag}h${i}`);
+    ip('-n', ns, 'link', 'set', `${tag}h${i}`, 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+  });
 }
 
 /** The README's tested block: each command with the machine it runs on. */
@@ -116,9 +97,9 @@ function startOn(ns: string, command: string) {
 
 let skipped: string | null = null;
 beforeAll(() => {
-  skipped = makeHosts();
+  skipped = makeNamespaces(switchAndHosts);
   if (skipped) {
-    removeHosts();
+    removeNamespaces([...HOSTS, SWITCH]);
     console.warn(`README netns test skipped: ${skipped}`);
   }
 });
@@ -130,7 +111,7 @@ afterAll(() => {
       // gone already
     }
   }
-  removeHosts();
+  removeNamespaces([...HOSTS, SWITCH]);
   tmp.remove();
 });
 

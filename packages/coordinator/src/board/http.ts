@@ -4,15 +4,15 @@
  * new runs appear without a restart. Read-only, local by default, and under the
  * dashboard's rules (dashboard/http.ts): a loopback Host unless a token is given.
  */
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { TOKEN_HEADER } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { COMMON_HEADERS, PAGE_POLICY, isLoopbackHost, reply } from '../dashboard/http.js';
 import { UsageError } from '../options.js';
+import { pageAssets } from '../page-assets.js';
 import { isLoopback, sameSecret } from '../transport.js';
 import { RunFolders } from './runs.js';
 
@@ -33,27 +33,6 @@ export interface Board {
   close(): Promise<void>;
 }
 
-interface Asset {
-  body: Buffer;
-  type: string;
-  needsToken: boolean;
-}
-
-/** The page's files: ours from assets/ (two levels up from src/board and dist/board), uPlot's from its package. */
-function loadAssets(): Map<string, Asset> {
-  const own = (name: string) => readFileSync(new URL(`../../assets/${name}`, import.meta.url));
-  const uplot = (name: string) => readFileSync(createRequire(import.meta.url).resolve(`uplot/dist/${name}`));
-  const js = 'text/javascript; charset=utf-8';
-  const css = 'text/css; charset=utf-8';
-  return new Map([
-    ['/', { body: own('board.html'), type: 'text/html; charset=utf-8', needsToken: true }],
-    ['/board.js', { body: own('board.js'), type: js, needsToken: false }],
-    ['/board.css', { body: own('board.css'), type: css, needsToken: false }],
-    ['/smooth.js', { body: own('smooth.js'), type: js, needsToken: false }],
-    ['/uPlot.iife.min.js', { body: uplot('uPlot.iife.min.js'), type: js, needsToken: false }],
-    ['/uPlot.min.css', { body: uplot('uPlot.min.css'), type: css, needsToken: false }],
-  ]);
-}
 
 /** GET /api/runs: the listing; GET /api/curves?id=ID: one run's curves. */
 const RUNS_PATH = '/api/runs';
@@ -61,7 +40,7 @@ const CURVES_PATH = '/api/curves';
 
 /** The board's request handler: the page, its files and its two JSON answers; 404, 405 for anything else. */
 export class BoardHttp {
-  private readonly assets = loadAssets();
+  private readonly assets = pageAssets('board');
 
   constructor(private readonly runs: RunFolders, private readonly token?: string) {}
 

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createRequire } from 'node:module';
 import { TOKEN_HEADER } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { METRICS_CONTENT_TYPE, type RunMetrics } from '../metrics.js';
+import { pageAssets } from '../page-assets.js';
 import { isLoopback, sameSecret } from '../transport.js';
 import { Feed } from './feed.js';
 import type { DashboardState } from './state.js';
@@ -18,28 +17,6 @@ export function dashboardUrl(coordinatorUrl: string): string {
   return `${coordinatorUrl.replace(/^ws/, 'http')}/`;
 }
 
-interface Asset {
-  body: Buffer;
-  type: string;
-  /** The page needs the token; the code it loads is the package's own and tells nothing about the run. */
-  needsToken: boolean;
-}
-
-/** The page's files: ours from assets/ (two levels up from src/dashboard and from dist/dashboard), uPlot's from its package. */
-function loadAssets(): Map<string, Asset> {
-  const own = (name: string) => readFileSync(new URL(`../../assets/${name}`, import.meta.url));
-  const uplot = (name: string) => readFileSync(createRequire(import.meta.url).resolve(`uplot/dist/${name}`));
-  const js = 'text/javascript; charset=utf-8';
-  const css = 'text/css; charset=utf-8';
-  return new Map([
-    ['/', { body: own('dashboard.html'), type: 'text/html; charset=utf-8', needsToken: true }],
-    ['/dashboard.js', { body: own('dashboard.js'), type: js, needsToken: false }],
-    ['/dashboard.css', { body: own('dashboard.css'), type: css, needsToken: false }],
-    ['/smooth.js', { body: own('smooth.js'), type: js, needsToken: false }],
-    ['/uPlot.iife.min.js', { body: uplot('uPlot.iife.min.js'), type: js, needsToken: false }],
-    ['/uPlot.min.css', { body: uplot('uPlot.min.css'), type: css, needsToken: false }],
-  ]);
-}
 
 export const COMMON_HEADERS = {
   'cache-control': 'no-store',
@@ -64,7 +41,7 @@ export interface DashboardHttpOptions {
  * other path, 405 for any other method. Read-only: nothing here can change the run.
  */
 export class DashboardHttp {
-  private readonly assets = loadAssets();
+  private readonly assets = pageAssets('dashboard');
   private readonly feed: Feed;
 
   constructor(state: DashboardState, private readonly options: DashboardHttpOptions = {}) {
