@@ -1,13 +1,13 @@
 // A coordinator in this process (the built Coordinator: the step machine over WebSockets) and
 // N local worker processes on 127.0.0.1, training a float32 sigmoid network with plain SGD on the
 // peers' synthetic data: what the distributed probes measure.
-import { Model, Optimizer, Sampler, allFinite, createKernels, fingerprint, resolveKernel } from '../packages/core/dist/index.js';
-import { Coordinator, LocalWorkers, chunkOf } from '../packages/coordinator/dist/index.js';
+import { DEFAULT_BLOCK, Model, Optimizer, Sampler, allFinite, createKernels, fingerprint, resolveKernel } from '../packages/core/dist/index.js';
+import { Coordinator, LocalWorkers } from '../packages/coordinator/dist/index.js';
 import { createLogger } from '../packages/worker/dist/index.js';
 import { SAMPLES, syntheticData } from './workloads.mjs';
 
 /** Starts the coordinator and its workers; `step()` takes one SGD step and resolves to its sample count. */
-export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto', kernel = 'auto' }) {
+export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto', kernel = 'auto', block = DEFAULT_BLOCK }) {
   if (!(Number.isInteger(workers) && workers >= 1 && Number.isInteger(batch) && batch >= 1)) throw new RangeError('expected WORKERS >= 1 and BATCH >= 1');
   const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
   // as `shardprop train` does: the kernels resolved once, the parameters and the gradient where they work
@@ -19,7 +19,7 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
   const train = syntheticData(layers);
   // as planTraining makes it
   const plan = {
-    options: {}, spec, model, kernels, train, fingerprint: fingerprint(train), batchSize: batch, chunk: chunkOf(batch), totalSteps: Infinity,
+    options: {}, spec, model, kernels, train, fingerprint: fingerprint(train), batchSize: batch, block, totalSteps: Infinity,
     batchesPerEpoch: Math.ceil(SAMPLES / batch), optimizer, seed: 0, samplerSeed: 3, outPath: '',
   };
   const log = createLogger('warn');

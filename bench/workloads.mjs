@@ -34,3 +34,16 @@ export function syntheticData(layers, samples = SAMPLES) {
   for (let i = 0; i < samples; i++) y[i * outputs + rng.int(outputs)] = 1;
   return makeDataset('synthetic', x, y, inputs, outputs);
 }
+
+/**
+ * Removes `--block K` from a probe's arguments (so the timing stays last) and returns K,
+ * or `fallback` when it is absent: the canonical block size the probe trains with.
+ */
+export function takeBlock(args, fallback) {
+  const at = args.indexOf('--block');
+  if (at < 0) return fallback;
+  const given = args.splice(at, 2)[1];
+  const block = Number(given);
+  if (!(Number.isInteger(block) && block >= 1)) throw new RangeError(`--block: expected a positive integer, got ${given}`);
+  return block;
+}
