@@ -22,7 +22,7 @@ import type { Kernels } from './kernels/kernel.js';
 import type { Dtype, Floats } from './numbers.js';
 
 /** The default block size K, by measurement (see the README's Exactness section). */
-export const DEFAULT_BLOCK = 32;
+export const DEFAULT_BLOCK = 64;
 /** The largest block size a run may name. */
 export const MAX_BLOCK = 65_536;
 
