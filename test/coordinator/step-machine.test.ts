@@ -66,14 +66,14 @@ class Cluster {
   private readonly blocks: BlockBackprop;
   private nextConnection = 1;
 
-  constructor(readonly expect: number, readonly form: GradientForm = 'dense', dtype: Dtype = 'float64') {
+  constructor(readonly expect: number, readonly form: GradientForm = 'dense', dtype: Dtype = 'float64', tickMs?: number) {
     this.plan = makePlan(dtype);
     this.model = Model.init(this.plan.spec, 3);
     this.grad = jsKernels.alloc(dtype, this.model.params.length);
     this.blocks = new BlockBackprop(this.plan.spec, BLOCK, jsKernels);
     this.machine = new StepMachine({
       plan: this.plan, expect, gradientForm: form, url: 'ws://127.0.0.1:7070',
-      stepTimeoutMs: STEP_TIMEOUT, waitWorkersMs: WAIT_WORKERS, heartbeatMs: HEARTBEAT, helloTimeoutMs: HELLO_TIMEOUT,
+      stepTimeoutMs: STEP_TIMEOUT, waitWorkersMs: WAIT_WORKERS, heartbeatMs: HEARTBEAT, helloTimeoutMs: HELLO_TIMEOUT, tickMs,
     });
   }
 
@@ -570,6 +570,26 @@ describe('the step machine: faults', () => {
     expect(ofType(timedOut, 'broadcast-step')).toEqual([expect.objectContaining({ to: [b], round: 2 })]);
     expect(c.dealtTo(b)).toEqual([0, BLOCKS]);
     expectInProcess(c, c.answer(b), FIRST);
+  });
+
+  it('with ticks every 100 ms, time the coordinator was held up (a gap between ticks) does not count against --step-timeout', () => {
+    const c = new Cluster(2, 'dense', 'float64', 100);
+    const [a, b] = [c.join(), c.join()];
+    c.step(1, FIRST);
+    c.answer(b);
+    // b, idle, answers every ping at once, as a live worker does
+    const dropsAt = (now: number) => {
+      c.now = now;
+      const actions = c.feed({ type: 'tick' });
+      if (ofType(actions, 'ping').some((p) => p.to.includes(b))) c.feed({ type: 'pong', connection: b });
+      return ofType(actions, 'drop');
+    };
+    for (let t = 100; t <= 500; t += 100) expect(dropsAt(t)).toHaveLength(0);
+    // held up for 30 s, three step timeouts: on waking, a is not late yet
+    expect(dropsAt(30_500)).toHaveLength(0);
+    // its deadline moved by the 29.9 s held up: 10 s of the coordinator's running time in all
+    for (let t = 30_600; t < 39_900; t += 100) expect(dropsAt(t)).toHaveLength(0);
+    expect(dropsAt(39_900).map((x) => [x.to, x.code])).toEqual([[a, 'SP_ERR_STEP_TIMEOUT']]);
   });
 
   it('every worker gone: the step waits --wait-workers for one to join, who takes it over; without one, the step fails', () => {

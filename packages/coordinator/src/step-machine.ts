@@ -32,6 +32,12 @@ export interface MachineOptions {
   heartbeatMs?: number;
   /** A connection that sends no hello within this long is dropped. */
   helloTimeoutMs?: number;
+  /**
+   * The period of the clock's ticks, when they come regularly (the ws adapter): a gap of more
+   * than a second beyond it is time this process was held up (stopped, swapped out), which does
+   * not count against the workers' --step-timeout. Unset (scripted clocks that jump): no such rule.
+   */
+  tickMs?: number;
 }
 
 interface Member {
@@ -104,6 +110,8 @@ export class StepMachine {
   /** The step asked for last (the one in flight, or the one just done). */
   private lastStep = 0;
   private nextPingAt: number | null = null;
+  /** The clock of the last tick: one far later than the one before means this process was held up. */
+  private lastTickAt: number | null = null;
   /** The last loss during training, for the log when it leaves no worker. */
   private lastLoss = '';
   /** A stop was asked for: a step no worker is left to compute fails at once instead of waiting. */
@@ -511,6 +519,12 @@ export class StepMachine {
   }
 
   private onTick(now: number): void {
+    // Held up (stopped, swapped out, a long pause) between two ticks: that time does not count against
+    // the workers. A step sent just before the hold-up may have reached some workers only after it.
+    const { tickMs } = this.options;
+    const gap = tickMs === undefined || this.lastTickAt === null ? 0 : now - this.lastTickAt - tickMs;
+    this.lastTickAt = now;
+    if (gap > 1000 && this.inFlight && this.machineState === 'in step') this.inFlight.deadline += gap;
     this.logCrowded(this.crowded.due(now));
     let timedOut = 0;
     let lastSilent: string | undefined;

@@ -84,6 +84,7 @@ export class Coordinator implements GradientEngine {
     this.machine = new StepMachine({
       plan: options.plan, expect: options.expect, gradientForm, url: this.url,
       stepTimeoutMs: options.stepTimeoutMs, waitWorkersMs: options.waitWorkersMs, heartbeatMs: options.heartbeatMs, helloTimeoutMs: options.helloTimeoutMs,
+      tickMs: TICK_MS,
     });
     this.divergence = new DivergenceCheck(options.plan);
     transport.wss.on('connection', (ws, req) => this.connect(ws, req.socket));
