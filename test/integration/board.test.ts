@@ -1,7 +1,7 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { CHROMIUM, HAS_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
 import { fetchText } from '../helpers/http.js';
 import { UNBOUNDED_STEPS } from '../helpers/runs.js';
 
@@ -18,8 +18,6 @@ afterAll(() => {
   tmp.remove();
 });
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const XOR = ['--data', 'xor', '--layers', '2,4,1', '--batch', 'full', '--lr', '1'];
 const TOKEN = '0123456789abcdef0123456789abcdef';
 
@@ -137,22 +135,17 @@ describe('board over HTTP', () => {
   });
 });
 
-describe.skipIf(!existsSync(CHROMIUM))(`board in a browser (${CHROMIUM}; skipped where it is missing)`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`board in a browser (${CHROMIUM}; skipped where it is missing)`, () => {
   it('shows a finished run and a live one with curves that have points, switches the x axis, and opens a run\'s details', async () => {
     const dir = tmp.path('browser-runs');
     await makeRuns(dir);
     const board = await startBoard([dir]);
     const live = collect(startCli(['train', ...XOR, '--workers', '1', '--steps', UNBOUNDED_STEPS, '--out', `${dir}/live/model.json`]));
     const dashboard = JSON.parse(await live.stderrLines((l) => l.includes('"dashboard"'))).dashboard as string;
-    const profile = tempDir('shardprop-chromium-');
-    let context: BrowserContext | undefined;
+    let browser: Browser | undefined;
     try {
-      context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 0 });
-      context.setDefaultTimeout(0);
-      const page = context.pages()[0] ?? (await context.newPage());
-      const problems: string[] = [];
-      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-      page.on('pageerror', (err) => problems.push(err.message));
+      browser = await openBrowser();
+      const { page, problems } = browser;
 
       expect((await page.goto(board.url))!.status()).toBe(200);
       const row = (id: string) => page.locator(`#runs tbody tr[data-run="${id}"]`);
@@ -185,8 +178,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`board in a browser (${CHROMIUM}; skipped
       expect(await page.locator('#details table[data-part="summary"]').textContent()).toContain('steps200');
       expect(problems).toEqual([]);
     } finally {
-      await context?.close();
-      profile.remove();
+      await browser?.close();
       live.child.kill('SIGKILL');
       board.child.kill('SIGTERM');
     }

@@ -4,11 +4,11 @@ import { writeFile } from 'node:fs/promises';
 import { get, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { train } from '@shardprop/coordinator';
 import type { Frame } from '../../packages/coordinator/src/dashboard/state.js';
 import { createLogger } from '@shardprop/worker';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
+import { CHROMIUM, HAS_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
 import { fetchText } from '../helpers/http.js';
 import { DEFAULT_KERNEL } from '../helpers/kernels.js';
 import { UNBOUNDED_STEPS } from '../helpers/runs.js';
@@ -28,7 +28,6 @@ afterAll(() => {
 
 const TOKEN = '5f0c9e8d7b6a54433221100ffeeddccb';
 const XOR = ['--data', 'xor', '--layers', '2,4,1', '--batch', 'full', '--lr', '1'];
-const CHROMIUM = '/usr/bin/chromium';
 
 /** Starts `shardprop ARGS` and waits for its dashboard's address in its log. */
 async function withDashboard(args: string[]) {
@@ -294,25 +293,18 @@ describe('dashboard over HTTP', () => {
   });
 });
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; skipped where it is missing)`, () => {
+describe.skipIf(!HAS_CHROMIUM)(`dashboard in a browser (${CHROMIUM}; skipped where it is missing)`, () => {
   it('follows a real run of `shardprop train --workers 2`: the curve gains points, the table lists every worker; with a token, only with it', async () => {
     // unbounded: the page must see it train; the test ends it
     // blocks of 5: each of the two workers is dealt one of the batch's two blocks
     const run = await withDashboard(['train', '--data', 'mnist', '--workers', '2', '--steps', UNBOUNDED_STEPS, '--batch', '10', '--block', '5', '--json', '--out', tmp.path('mnist.json')]);
     writeFileSync(tmp.path('token2'), `${TOKEN}\n`);
     const guarded = await withDashboard(['coordinator', '--port', '0', '--expect', '1', '--token-file', tmp.path('token2'), ...XOR, '--steps', '10', '--out', tmp.path('g.json')]);
-    const profile = tempDir('shardprop-chromium-');
-    let context: BrowserContext | undefined;
+    let browser: Browser | undefined;
     try {
-      // no deadline on the launch or on any wait: the test's timeout bounds a hang
-      context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 0 });
-      context.setDefaultTimeout(0);
-      const page = context.pages()[0] ?? (await context.newPage());
-      const problems: string[] = [];
-      page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-      page.on('pageerror', (err) => problems.push(err.message));
+      browser = await openBrowser();
+      const { page, problems } = browser;
 
       const loaded = await page.goto(run.url);
       expect(loaded!.status()).toBe(200);
@@ -346,8 +338,7 @@ describe.skipIf(!existsSync(CHROMIUM))(`dashboard in a browser (${CHROMIUM}; ski
       await page.locator('#status', { hasText: 'waiting for workers' }).waitFor();
       expect(await page.locator('#run').textContent()).toContain('layers 2,4,1');
     } finally {
-      await context?.close();
-      profile.remove();
+      await browser?.close();
       run.child.kill('SIGKILL');
       guarded.child.kill('SIGKILL');
     }

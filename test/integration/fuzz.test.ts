@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { BlockBackprop, Model, Rng, createKernels, makeDataset, prepareWasmKernels, type Dataset, type Kernels } from '@shardprop/core';
+import { BlockBackprop, Model, Rng, blockStart, createKernels, makeDataset, prepareWasmKernels, type Dataset, type Kernels } from '@shardprop/core';
 import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, encodeGradient, type Receiving } from '@shardprop/protocol';
 import { collect, killAll, startCli, tempDir } from '../helpers/cli.js';
 import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, lastCheckpoint, stopWithCheckpoint } from '../helpers/runs.js';
@@ -115,7 +115,7 @@ function rogueWorker(url: string, rng: Rng, which: number): Promise<Rogue> {
       const slot = m.workers.indexOf(workerId!);
       const first = m.cuts[slot];
       const end = m.cuts[slot + 1];
-      const count = Math.min(end * block, m.batch.length) - Math.min(first * block, m.batch.length);
+      const count = blockStart(end, m.batch.length, block) - blockStart(first, m.batch.length, block);
       const blockLoss = new Float64Array(end - first).fill(0.5);
       const head = { type: 'gradient' as const, step: m.step, round: m.round, count, blockLoss, correct: 0, computeMs: 1, receivedAt: 0, previousSentAt: 0 };
       const grad = new Float64Array(count * factorWidth);

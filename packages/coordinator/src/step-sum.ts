@@ -7,7 +7,7 @@
  * in-process engine, so the same bits for any number of workers. Arithmetic and
  * memory only: who is a member, and when, is the machine's business.
  */
-import { BlockBackprop, ScalarTree, TreeStack, VectorTree, blockCount, layoutOf, pieceCount, type BatchResult, type Floats } from '@shardprop/core';
+import { BlockBackprop, ScalarTree, TreeStack, VectorTree, blockCount, blockStart, layoutOf, pieceCount, type BatchResult, type Floats } from '@shardprop/core';
 import type { Expectation, Gradient, GradientForm } from '@shardprop/protocol';
 import { IncomingBuffers } from './incoming.js';
 import type { TrainingPlan } from './plan.js';
@@ -96,8 +96,8 @@ export class StepSum {
     for (let s = 0; s < this.slots; s++) {
       const first = this.cuts[s];
       const end = this.cuts[s + 1];
-      const from = Math.min(first * this.block, B);
-      const to = Math.min(end * this.block, B);
+      const from = blockStart(first, B, this.block);
+      const to = blockStart(end, B, this.block);
       this.counts[s] = to - from;
       if (this.factors) {
         this.incoming[s] = this.factors.subarray(from * width, to * width);
@@ -155,8 +155,8 @@ export class StepSum {
       const width = this.rebuild.factorWidth;
       this.tree.reset(this.blocks, grad);
       for (let j = 0; j < this.blocks; j++) {
-        const from = j * block;
-        const to = Math.min(from + block, this.batchLength);
+        const from = blockStart(j, this.batchLength, block);
+        const to = blockStart(j + 1, this.batchLength, block);
         this.rebuild.bp.gradientFromFactors(this.plan.train, batch, from, to, this.factors.subarray(from * width, to * width), this.tree.next());
         this.tree.push(j, j + 1);
       }

@@ -7,7 +7,7 @@
  * tree: the same bits.
  */
 import { Backprop, type BatchResult } from './backprop.js';
-import { ScalarTree, VectorTree, blockCount } from './blocks.js';
+import { ScalarTree, VectorTree, blockCount, blockStart } from './blocks.js';
 import type { Dataset } from './dataset.js';
 import { FactoredBackprop, factorWidth } from './factors.js';
 import type { Kernels } from './kernels/kernel.js';
@@ -32,7 +32,7 @@ export class BlockBackprop {
 
   /** Rows of block j of a batch of `batch` positions. */
   rows(j: number, batch: number): number {
-    return Math.min(this.block, batch - j * this.block);
+    return blockStart(j + 1, batch, this.block) - blockStart(j, batch, this.block);
   }
 
   /** The gradient sum of the whole batch into `grad` (the tree's root); its loss sum is the tree's too. */

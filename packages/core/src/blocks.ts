@@ -21,7 +21,7 @@
 import type { Kernels } from './kernels/kernel.js';
 import type { Dtype, Floats } from './numbers.js';
 
-/** The default block size K, by measurement (see the README's Exactness section). */
+/** The default block size K, by measurement (see the README's "Same bits" section). */
 export const DEFAULT_BLOCK = 64;
 /** The largest block size a run may name. */
 export const MAX_BLOCK = 65_536;
@@ -29,6 +29,11 @@ export const MAX_BLOCK = 65_536;
 /** Blocks of a batch of `batch` positions: ceil(batch / block). */
 export function blockCount(batch: number, block: number): number {
   return Math.ceil(batch / block);
+}
+
+/** The batch position where block j starts: j·K, or the batch's end for blocks past it (so ranges of blocks give their rows by subtraction). */
+export function blockStart(j: number, batch: number, block: number): number {
+  return Math.min(j * block, batch);
 }
 
 /** Entries a TreeStack over `blocks` blocks can hold at once: its pieces of a range, plus one being pushed. */

@@ -27,6 +27,6 @@ export { readRegularFile, UnreadableFile, MAX_FILE_BYTES } from './regular-file.
 export { predictOutputs, classesOf, areClassLabels } from './predict.js';
 export { modelToOnnx, ONNX_OPSET, ONNX_IR_VERSION, ONNX_INPUT, ONNX_OUTPUT, type OnnxOptions } from './export/onnx.js';
 export { modelToSafetensors } from './export/safetensors.js';
-export { DEFAULT_BLOCK, MAX_BLOCK, blockCount, stackDepth, pieceCount, TreeStack, VectorTree, ScalarTree } from './blocks.js';
+export { DEFAULT_BLOCK, MAX_BLOCK, blockCount, blockStart, stackDepth, pieceCount, TreeStack, VectorTree, ScalarTree } from './blocks.js';
 export { BlockBackprop } from './block-backprop.js';
 export { PARAM_HASH, loadParamHash, type ParamHash } from './param-hash.js';

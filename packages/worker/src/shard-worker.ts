@@ -5,7 +5,7 @@
  * for computeMs is given).
  */
 import {
-  BlockBackprop, Model, bytesShown, createKernels, datasetAs, layoutOf, makeDataset, shortList,
+  BlockBackprop, Model, blockStart, bytesShown, createKernels, datasetAs, layoutOf, makeDataset, shortList,
   type Dataset, type Floats, type Kernels,
 } from '@shardprop/core';
 import { encodeGradient, failure, type Checked, type Failure, type Receiving, type ShardData, type Step, type Welcome } from '@shardprop/protocol';
@@ -76,7 +76,7 @@ export class ShardWorker {
     if (this.blockLoss.length < end - first) this.blockLoss = new Float64Array(end - first);
     const blockLoss = this.blockLoss.subarray(0, end - first);
     const { block } = this.welcome;
-    const count = Math.min(end * block, batch.length) - Math.min(first * block, batch.length);
+    const count = blockStart(end, batch.length, block) - blockStart(first, batch.length, block);
     let grad: Floats;
     let r;
     if (this.factored) {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { TOKEN_HEADER } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
-import { COMMON_HEADERS, PAGE_POLICY, isLoopbackHost, reply } from '../dashboard/http.js';
+import { COMMON_HEADERS, PAGE_POLICY, isLoopbackHost, neverThrows, reply } from '../dashboard/http.js';
 import { UsageError } from '../options.js';
 import { pageAssets } from '../page-assets.js';
 import { isLoopback, sameSecret } from '../transport.js';
@@ -44,14 +44,7 @@ export class BoardHttp {
 
   constructor(private readonly runs: RunFolders, private readonly token?: string) {}
 
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    try {
-      this.route(req, res);
-    } catch {
-      if (res.headersSent) res.destroy();
-      else reply(res, 500, 'internal error');
-    }
-  };
+  readonly handle = neverThrows((req, res) => this.route(req, res));
 
   private route(req: IncomingMessage, res: ServerResponse): void {
     // DNS rebinding: see DashboardHttp

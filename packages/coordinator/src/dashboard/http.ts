@@ -18,6 +18,18 @@ export function dashboardUrl(coordinatorUrl: string): string {
 }
 
 
+/** A request handler that never throws: a failure answers 500, or cuts a response already under way. */
+export function neverThrows(route: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    try {
+      route(req, res);
+    } catch {
+      if (res.headersSent) res.destroy();
+      else reply(res, 500, 'internal error');
+    }
+  };
+}
+
 export const COMMON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
@@ -49,14 +61,7 @@ export class DashboardHttp {
   }
 
   /** The request handler (for TransportOptions.onRequest). Never throws. */
-  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
-    try {
-      this.route(req, res);
-    } catch {
-      if (res.headersSent) res.destroy();
-      else reply(res, 500, 'internal error');
-    }
-  };
+  readonly handle = neverThrows((req, res) => this.route(req, res));
 
   /** Ends every live feed, after a last frame with the run's final status. */
   close(): void {
