@@ -1,15 +1,17 @@
-// Probe: shardprop's in-process training step, single thread, float32, with the wasm
-// kernels (the default where WebAssembly SIMD is available) or the portable ones.
-// Usage: node bench/ours.mjs seed|large [wasm|js] [--block K] [warmMs windowMs]    prints one JSON line
+// Probe: shardprop's in-process training step, float32, with the wasm kernels (the
+// default where WebAssembly SIMD is available; on --threads N threads, 1 by default)
+// or the portable ones (one thread).
+// Usage: node bench/ours.mjs seed|large [wasm|js] [--block K] [--threads N] [warmMs windowMs]    prints one JSON line
 import { BlockBackprop, DEFAULT_BLOCK, Model, Optimizer, Sampler, allFinite, createKernels, resolveKernel } from '../packages/core/dist/index.js';
 import { measureRate, probeTiming } from './measure.mjs';
-import { SAMPLES, flopsPerSample, syntheticData, takeBlock, workloadByKey } from './workloads.mjs';
+import { SAMPLES, flopsPerSample, syntheticData, takeBlock, takeCount, workloadByKey } from './workloads.mjs';
 
 const [key, ...rest] = process.argv.slice(2);
 const block = takeBlock(rest, DEFAULT_BLOCK);
+const threads = takeCount(rest, '--threads', 1);
 const kernelName = await resolveKernel(rest[0] === 'js' || rest[0] === 'wasm' ? rest.shift() : 'wasm');
 const timing = rest;
-const kernels = createKernels(kernelName);
+const kernels = createKernels(kernelName, threads);
 const { layers, batch, lr } = workloadByKey(key);
 const data = syntheticData(layers);
 
@@ -34,4 +36,4 @@ function step() {
 
 const { median, windows } = measureRate(step, probeTiming(timing));
 if (!allFinite(model.params)) throw new Error('training diverged: the timing would not be of real arithmetic');
-console.log(JSON.stringify({ framework: 'shardprop', kernel: kernelName, workload: key, block, samplesPerSec: Math.round(median), gflops: +((median * flopsPerSample(layers)) / 1e9).toFixed(2), windows: windows.map(Math.round) }));
+console.log(JSON.stringify({ framework: 'shardprop', kernel: kernelName, threads: kernels.threads, workload: key, block, samplesPerSec: Math.round(median), gflops: +((median * flopsPerSample(layers)) / 1e9).toFixed(2), windows: windows.map(Math.round) }));

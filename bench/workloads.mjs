@@ -40,10 +40,15 @@ export function syntheticData(layers, samples = SAMPLES) {
  * or `fallback` when it is absent: the canonical block size the probe trains with.
  */
 export function takeBlock(args, fallback) {
-  const at = args.indexOf('--block');
+  return takeCount(args, '--block', fallback);
+}
+
+/** `flag N` taken out of a probe's arguments (a positive integer), or `fallback` when absent. */
+export function takeCount(args, flag, fallback) {
+  const at = args.indexOf(flag);
   if (at < 0) return fallback;
   const given = args.splice(at, 2)[1];
-  const block = Number(given);
-  if (!(Number.isInteger(block) && block >= 1)) throw new RangeError(`--block: expected a positive integer, got ${given}`);
-  return block;
+  const count = Number(given);
+  if (!(Number.isInteger(count) && count >= 1)) throw new RangeError(`${flag}: expected a positive integer, got ${given}`);
+  return count;
 }

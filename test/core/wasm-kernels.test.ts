@@ -123,7 +123,7 @@ describe('WasmKernels', () => {
     const C = kernels.alloc('float32', 4);
     kernels.gemmNT(2, 2, 3, small, small, C, false); // A = B = [[1,2,3],[4,5,6]]: A·Aᵀ
     expect(Array.from(C)).toEqual([14, 32, 32, 77]);
-    expect((kernels as unknown as { staging: { bytes: number } }).staging.bytes).toBe(0);
+    expect((kernels as unknown as { areas: { bytes: number }[] }).areas[0].bytes).toBe(0);
     big[2_999_999] = 7;
     expect(kernels.allFinite(big)).toBe(true);
   });

@@ -16,9 +16,10 @@ export async function resolveKernel(choice: KernelChoice = 'auto'): Promise<Kern
 
 /**
  * Kernels by name: the wasm ones are a new instance with a memory of their own
- * (arrays for one model and its backprop belong in one instance), and need a
- * resolved resolveKernel() or prepareWasmKernels() first.
+ * (arrays for one model and its backprop belong in one instance) computing on
+ * `threads` threads, and need a resolved resolveKernel() or
+ * prepareWasmKernels() first. The js kernels run on one thread whatever is asked.
  */
-export function createKernels(name: KernelName): Kernels {
-  return name === 'wasm' ? WasmKernels.create() : jsKernels;
+export function createKernels(name: KernelName, threads = 1): Kernels {
+  return name === 'wasm' ? WasmKernels.create(threads) : jsKernels;
 }

@@ -208,6 +208,7 @@ export function allFinite(a: Floats): boolean {
 
 export const jsKernels: Kernels = {
   name: 'js',
+  threads: 1,
   alloc: allocFloats,
   activation: (name) => ACTIVATIONS[name],
   allFinite,

@@ -2,6 +2,7 @@ import { ACTIVATIONS, type Activation, type ActivationName } from '../activation
 import { allFinite } from './js.js';
 import type { Dtype, Floats } from '../numbers.js';
 import type { Kernels } from './kernel.js';
+import { KernelTeam, SLOT_BYTES } from './team.js';
 import { PACK_ROWS, kernelsWat } from './wasm-text.js';
 
 // The WebAssembly global of Node, typed as far as this file uses it (the project's lib has no DOM types).
@@ -32,16 +33,43 @@ interface TypedExports {
   relu_grad(z: number, delta: number, out: number, n: number): void;
 }
 
+/** The index of each export in the team's list (the same names as TypedExports). */
+type TypedOps = { [name in keyof TypedExports]: number };
+
 const PAGE = 65536;
 /** 4 GiB: all a 32-bit memory can address. Only reserved, never committed, until used. */
 const MAX_PAGES = 65536;
 /** Every allocation starts on a cache line. */
 const ALIGN = 64;
 
+/**
+ * The least work a thread is handed, below which a call stays on fewer threads:
+ * products in multiply-adds, elementwise passes in values. The defaults are
+ * measured (`node bench/run.mjs threads`; a hand-over costs about a microsecond
+ * each way); tests pass 1 to split even the smallest shapes.
+ */
+export interface SplitLimits {
+  readonly product: number;
+  readonly elementwise: number;
+}
+export const SPLIT_LIMITS: SplitLimits = { product: 1 << 17, elementwise: 1 << 14 };
+/** The scratch area of staged copies; area 1 + t is thread t's packing. */
+const STAGING = 0;
+/** Elementwise parts start on multiples of this many values (a cache line of float32). */
+const GRAIN = 16;
+
+/** Start of part t of `parts` over `total` units, on multiples of `grain`; part `parts` starts at total. */
+function cut(t: number, parts: number, total: number, grain: number): number {
+  return t >= parts ? total : grain * Math.floor((t * Math.floor(total / grain)) / parts);
+}
+
 /** `bytes` rounded up to a whole number of cache lines. */
 function aligned(bytes: number): number {
   return Math.ceil(bytes / ALIGN) * ALIGN;
 }
+
+/** Helpers of kernels nobody holds any more stop with them. */
+const closeWhenCollected = new FinalizationRegistry<KernelTeam>((team) => team.close());
 
 let compiled: Promise<WasmModule | null> | undefined;
 let ready: WasmModule | null | undefined;
@@ -99,23 +127,34 @@ export class WasmKernels implements Kernels {
   /** Every ArrayBuffer object this memory has had (one per size): an array is resident when its buffer is one of them. */
   private readonly buffers = new Set<ArrayBufferLike>();
   private top = ALIGN;
-  /** Scratch: copies of operands from elsewhere, and the products' packed operands. */
-  private staging = { at: 0, bytes: 0 };
-  private packing = { at: 0, bytes: 0 };
+  /** Scratch: copies of operands from elsewhere (areas[0]), and each thread's packed operands (areas[1 + t]). */
+  private readonly areas: { at: number; bytes: number }[] = [];
   private readonly sigmoid: Activation;
   private readonly relu: Activation;
+  /** The helper threads (threads − 1 of them), or null for one thread. */
+  private team: KernelTeam | null = null;
+  private readonly ops32: TypedOps;
+  private readonly ops64: TypedOps;
 
-  private constructor(module: WasmModule) {
+  private constructor(module: WasmModule, readonly threads: number, private readonly least: SplitLimits) {
     this.memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     this.buffers.add(this.memory.buffer);
+    for (let t = 0; t <= threads; t++) this.areas.push({ at: 0, bytes: 0 });
     const { exports } = new WebAssembly.Instance(module, { env: { memory: this.memory } });
-    const typed = (suffix: string) => {
-      const out: Record<string, unknown> = {};
-      for (const [name, fn] of Object.entries(exports)) if (name.endsWith(suffix)) out[name.slice(0, -suffix.length)] = fn;
-      return out as unknown as TypedExports;
+    const names = Object.keys(exports).sort();
+    const typed = <V>(suffix: string, value: (name: string) => V) => {
+      const out: Record<string, V> = {};
+      for (const name of names) if (name.endsWith(suffix)) out[name.slice(0, -suffix.length)] = value(name);
+      return out;
     };
-    this.f32 = typed('_f32');
-    this.f64 = typed('_f64');
+    this.f32 = typed('_f32', (name) => exports[name]) as unknown as TypedExports;
+    this.f64 = typed('_f64', (name) => exports[name]) as unknown as TypedExports;
+    this.ops32 = typed('_f32', (name) => names.indexOf(name)) as TypedOps;
+    this.ops64 = typed('_f64', (name) => names.indexOf(name)) as TypedOps;
+    if (threads > 1) {
+      this.team = new KernelTeam(module, this.memory, this.reserve((threads - 1) * SLOT_BYTES), threads - 1, names);
+      closeWhenCollected.register(this, this.team, this);
+    }
     this.sigmoid = {
       apply: (z, a, n) => this.apply('sigmoid', z, a, n),
       // σ' from a = σ(z)
@@ -127,10 +166,23 @@ export class WasmKernels implements Kernels {
     };
   }
 
-  /** A fresh instance with its own memory; needs a resolved `prepareWasmKernels()`. */
-  static create(): WasmKernels {
+  /**
+   * A fresh instance with its own memory, computing on `threads` threads (this
+   * one and threads − 1 helpers, started before it returns); needs a resolved
+   * `prepareWasmKernels()`. Any thread count gives the same bits.
+   */
+  static create(threads = 1, least: SplitLimits = SPLIT_LIMITS): WasmKernels {
     if (!ready) throw new Error(ready === null ? `WebAssembly SIMD kernels are not available here: ${unavailable}` : 'call prepareWasmKernels() first');
-    return new WasmKernels(ready);
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    return new WasmKernels(ready, threads, least);
+  }
+
+  /** Stops the helper threads; the kernels still work afterwards, on this thread alone. */
+  close(): void {
+    if (!this.team) return;
+    this.team.close();
+    closeWhenCollected.unregister(this);
+    this.team = null;
   }
 
   /** A zeroed array of `length` values in this module's memory. */
@@ -147,11 +199,9 @@ export class WasmKernels implements Kernels {
   }
 
   gemmNT(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void {
-    const x = this.typed(C);
-    // a block of pairs of rows of A and one panel of four rows of B, interleaved
-    const pack = this.scratch('packing', (Math.min(m - (m % 2), PACK_ROWS) + 4) * k * (C instanceof Float64Array ? 8 : 4));
-    if (this.resident(A) && this.resident(B) && this.resident(C)) x.gemm_nt(m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, accumulate ? 1 : 0, pack);
-    else this.staged([A, B, C], [m * k, n * k, m * n], accumulate, (p) => x.gemm_nt(m, n, k, p[0], p[1], p[2], accumulate ? 1 : 0, pack));
+    const acc = accumulate ? 1 : 0;
+    if (this.resident(A) && this.resident(B) && this.resident(C)) this.gemmNtAt(C instanceof Float64Array, m, n, k, A.byteOffset, B.byteOffset, C.byteOffset, acc);
+    else this.staged([A, B, C], [m * k, n * k, m * n], accumulate, (p) => this.gemmNtAt(C instanceof Float64Array, m, n, k, p[0], p[1], p[2], acc));
   }
 
   gemmNN(m: number, n: number, k: number, A: Floats, B: Floats, C: Floats, accumulate: boolean): void {
@@ -164,22 +214,91 @@ export class WasmKernels implements Kernels {
 
   /** C[m,n] (+)= Σ_p a(i,p) B[p,:] with a(i,p) = A[i*rowStride + p*colStride]: gemmNN and gemmTN. */
   private rowUpdate(m: number, n: number, k: number, A: Floats, rowStride: number, colStride: number, B: Floats, C: Floats, accumulate: boolean): void {
-    const x = this.typed(C);
-    const size = C instanceof Float64Array ? 8 : 4;
-    // the coefficients of a block of rows, four by four, and one strip of B
-    const pack = this.scratch('packing', (Math.min(m - (m % 4), PACK_ROWS) * size + 32) * k);
     const acc = accumulate ? 1 : 0;
-    if (this.resident(A) && this.resident(B) && this.resident(C)) x.row_update(m, n, k, A.byteOffset, rowStride, colStride, B.byteOffset, C.byteOffset, acc, pack);
-    else this.staged([A, B, C], [m * k, k * n, m * n], accumulate, (p) => x.row_update(m, n, k, p[0], rowStride, colStride, p[1], p[2], acc, pack));
+    const f64 = C instanceof Float64Array;
+    if (this.resident(A) && this.resident(B) && this.resident(C)) this.rowUpdateAt(f64, m, n, k, A.byteOffset, rowStride, colStride, B.byteOffset, C.byteOffset, acc);
+    else this.staged([A, B, C], [m * k, k * n, m * n], accumulate, (p) => this.rowUpdateAt(f64, m, n, k, p[0], rowStride, colStride, p[1], p[2], acc));
+  }
+
+  /**
+   * gemm_nt by rows of C: each thread takes whole pairs of rows (the odd last
+   * row goes with the last part), and a row's sums never depend on its
+   * neighbours, so every split gives the same bits.
+   */
+  private gemmNtAt(f64: boolean, m: number, n: number, k: number, A: number, B: number, C: number, acc: number): void {
+    const E = f64 ? 8 : 4;
+    const pairs = m >> 1;
+    const parts = this.partsFor(pairs, 2 * n * k, this.least.product);
+    // a block of pairs of rows of A and one panel of four rows of B, interleaved
+    const most = 2 * Math.ceil(pairs / parts);
+    const packBytes = (Math.min(most, PACK_ROWS) + 4) * k * E;
+    for (let t = parts - 1; t >= 0; t--) {
+      const r0 = cut(t, parts, m, 2);
+      const r1 = cut(t + 1, parts, m, 2);
+      const pack = this.scratch(1 + t, packBytes);
+      if (t > 0) this.team!.post(t - 1, (f64 ? this.ops64 : this.ops32).gemm_nt, r1 - r0, n, k, A + r0 * k * E, B, C + r0 * n * E, acc, pack);
+      else (f64 ? this.f64 : this.f32).gemm_nt(r1 - r0, n, k, A, B, C, acc, pack);
+    }
+    if (parts > 1) this.team!.join();
+  }
+
+  /** row_update by rows of C, whole fours of rows per thread (the last m % 4 with the last part): the same bits for any split. */
+  private rowUpdateAt(f64: boolean, m: number, n: number, k: number, A: number, rs: number, cs: number, B: number, C: number, acc: number): void {
+    const E = f64 ? 8 : 4;
+    const quads = m >> 2;
+    const parts = this.partsFor(quads, 4 * n * k, this.least.product);
+    // the coefficients of a block of rows, four by four, and one strip of B
+    const most = 4 * Math.ceil(quads / parts);
+    const packBytes = (Math.min(most, PACK_ROWS) * E + 32) * k;
+    for (let t = parts - 1; t >= 0; t--) {
+      const r0 = cut(t, parts, m, 4);
+      const r1 = cut(t + 1, parts, m, 4);
+      const pack = this.scratch(1 + t, packBytes);
+      if (t > 0) this.team!.post(t - 1, (f64 ? this.ops64 : this.ops32).row_update, r1 - r0, n, k, A + r0 * rs * E, rs, cs, B, C + r0 * n * E, acc, pack);
+      else (f64 ? this.f64 : this.f32).row_update(r1 - r0, n, k, A, rs, cs, B, C, acc, pack);
+    }
+    if (parts > 1) this.team!.join();
+  }
+
+  /** How many threads share `units` units of `work` each, each part at least `least` (1 without helpers). */
+  private partsFor(units: number, work: number, least: number): number {
+    if (!this.team) return 1;
+    return Math.max(1, Math.min(this.threads, units, Math.floor((units * work) / least)));
   }
 
   addRowVector(m: number, n: number, v: Floats, C: Floats): void {
-    const x = this.typed(C);
-    if (this.resident(v) && this.resident(C)) x.add_row_vector(m, n, v.byteOffset, C.byteOffset);
-    else this.staged([v, C], [n, m * n], true, (p) => x.add_row_vector(m, n, p[0], p[1]));
+    const f64 = C instanceof Float64Array;
+    if (this.resident(v) && this.resident(C)) this.addRowVectorAt(f64, m, n, v.byteOffset, C.byteOffset);
+    else this.staged([v, C], [n, m * n], true, (p) => this.addRowVectorAt(f64, m, n, p[0], p[1]));
+  }
+
+  /** C[r,:] += v by rows of C, or by columns for one row (the tree's sum of two gradients); elementwise, so any split. */
+  private addRowVectorAt(f64: boolean, m: number, n: number, v: number, C: number): void {
+    const E = f64 ? 8 : 4;
+    const x = f64 ? this.f64 : this.f32;
+    const op = (f64 ? this.ops64 : this.ops32).add_row_vector;
+    if (m === 1) {
+      const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+      for (let t = parts - 1; t >= 0; t--) {
+        const j0 = cut(t, parts, n, GRAIN);
+        const j1 = cut(t + 1, parts, n, GRAIN);
+        if (t > 0) this.team!.post(t - 1, op, 1, j1 - j0, v + j0 * E, C + j0 * E);
+        else x.add_row_vector(1, j1 - j0, v, C);
+      }
+    } else {
+      const parts = this.partsFor(m, n, this.least.elementwise);
+      for (let t = parts - 1; t >= 0; t--) {
+        const r0 = cut(t, parts, m, 1);
+        const r1 = cut(t + 1, parts, m, 1);
+        if (t > 0) this.team!.post(t - 1, op, r1 - r0, n, v, C + r0 * n * E);
+        else x.add_row_vector(r1 - r0, n, v, C);
+      }
+    }
+    this.team?.join();
   }
 
   sumRows(m: number, n: number, A: Floats, out: Floats, accumulate: boolean): void {
+    // one thread: a sum down the rows, small next to the products beside it
     const x = this.typed(out);
     if (this.resident(A) && this.resident(out)) x.sum_rows(m, n, A.byteOffset, out.byteOffset, accumulate ? 1 : 0);
     else this.staged([A, out], [m * n, n], accumulate, (p) => x.sum_rows(m, n, p[0], p[1], accumulate ? 1 : 0));
@@ -193,14 +312,38 @@ export class WasmKernels implements Kernels {
 
   /** True when no value of x is NaN or ±Infinity (an array from elsewhere: the portable check, one pass all the same). */
   allFinite(x: Floats): boolean {
-    return this.resident(x) ? this.typed(x).all_finite(x.byteOffset, x.length) === 1 : allFinite(x);
+    if (!this.resident(x)) return allFinite(x);
+    const f64 = x instanceof Float64Array;
+    const E = f64 ? 8 : 4;
+    const n = x.length;
+    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+    let finite = true;
+    for (let t = parts - 1; t >= 0; t--) {
+      const i0 = cut(t, parts, n, GRAIN);
+      const i1 = cut(t + 1, parts, n, GRAIN);
+      if (t > 0) this.team!.post(t - 1, (f64 ? this.ops64 : this.ops32).all_finite, x.byteOffset + i0 * E, i1 - i0);
+      else finite = (f64 ? this.f64 : this.f32).all_finite(x.byteOffset, i1 - i0) === 1;
+    }
+    return parts > 1 ? this.team!.join() && finite : finite;
   }
 
   /** θ ← θ − lr (g·scale + wd θ) over the first n values: the same bits as the portable loop. */
   sgdStep(params: Floats, grad: Floats, n: number, lr: number, scale: number, weightDecay: number): void {
-    const x = this.typed(params);
-    if (this.resident(params) && this.resident(grad)) x.sgd(params.byteOffset, grad.byteOffset, n, lr, scale, weightDecay);
-    else this.staged([grad, params], [n, n], true, (p) => x.sgd(p[1], p[0], n, lr, scale, weightDecay));
+    const f64 = params instanceof Float64Array;
+    if (this.resident(params) && this.resident(grad)) this.sgdAt(f64, params.byteOffset, grad.byteOffset, n, lr, scale, weightDecay);
+    else this.staged([grad, params], [n, n], true, (p) => this.sgdAt(f64, p[1], p[0], n, lr, scale, weightDecay));
+  }
+
+  private sgdAt(f64: boolean, params: number, grad: number, n: number, lr: number, scale: number, weightDecay: number): void {
+    const E = f64 ? 8 : 4;
+    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+    for (let t = parts - 1; t >= 0; t--) {
+      const i0 = cut(t, parts, n, GRAIN);
+      const i1 = cut(t + 1, parts, n, GRAIN);
+      if (t > 0) this.team!.post(t - 1, (f64 ? this.ops64 : this.ops32).sgd, params + i0 * E, grad + i0 * E, i1 - i0, lr, scale, weightDecay);
+      else (f64 ? this.f64 : this.f32).sgd(params, grad, i1 - i0, lr, scale, weightDecay);
+    }
+    if (parts > 1) this.team!.join();
   }
 
   private typed(v: Floats): TypedExports {
@@ -233,12 +376,12 @@ export class WasmKernels implements Kernels {
    * it is the last thing reserved; else a new one is reserved (the old one abandoned), twice
    * the need where the memory allows it, so that a run's growing shapes move it rarely.
    */
-  private scratch(area: 'staging' | 'packing', bytes: number): number {
-    const current = this[area];
+  private scratch(area: number, bytes: number): number {
+    const current = this.areas[area];
     if (bytes <= current.bytes) return current.at;
     if (current.bytes > 0 && current.at + aligned(current.bytes) === this.top) {
       this.reserve(aligned(bytes) - aligned(current.bytes));
-      this[area] = { at: current.at, bytes: aligned(bytes) };
+      this.areas[area] = { at: current.at, bytes: aligned(bytes) };
       return current.at;
     }
     let at: number;
@@ -248,7 +391,7 @@ export class WasmKernels implements Kernels {
     } catch {
       at = this.reserve(bytes);
     }
-    this[area] = { at, bytes };
+    this.areas[area] = { at, bytes };
     return at;
   }
 
@@ -262,7 +405,7 @@ export class WasmKernels implements Kernels {
     const size = out instanceof Float64Array ? 8 : 4;
     let need = 0;
     for (let i = 0; i < operands.length; i++) if (!this.resident(operands[i])) need += aligned(lengths[i] * size);
-    let at = this.scratch('staging', need);
+    let at = this.scratch(STAGING, need);
     const buffer = this.memory.buffer;
     const pointers: number[] = [];
     const copies: Floats[] = [];
@@ -285,15 +428,34 @@ export class WasmKernels implements Kernels {
 
   /** a = σ(z) over n values. */
   private apply(fn: 'sigmoid' | 'relu', z: Floats, a: Floats, n: number): void {
-    const x = this.typed(a);
-    if (this.resident(z) && this.resident(a)) x[fn](z.byteOffset, a.byteOffset, n);
-    else this.staged([z, a], [n, n], false, (p) => x[fn](p[0], p[1], n));
+    const f64 = a instanceof Float64Array;
+    if (this.resident(z) && this.resident(a)) this.elementwiseAt(f64, fn, z.byteOffset, a.byteOffset, -1, n);
+    else this.staged([z, a], [n, n], false, (p) => this.elementwiseAt(f64, fn, p[0], p[1], -1, n));
   }
 
   /** delta ⊙= σ'(...) over n values, from u (a for the sigmoid, z for relu). */
   private scale(fn: 'sigmoid_grad' | 'relu_grad', u: Floats, delta: Floats, n: number): void {
-    const x = this.typed(delta);
-    if (this.resident(u) && this.resident(delta)) x[fn](u.byteOffset, delta.byteOffset, delta.byteOffset, n);
-    else this.staged([u, delta], [n, n], true, (p) => x[fn](p[0], p[1], p[1], n));
+    const f64 = delta instanceof Float64Array;
+    if (this.resident(u) && this.resident(delta)) this.elementwiseAt(f64, fn, u.byteOffset, delta.byteOffset, delta.byteOffset, n);
+    else this.staged([u, delta], [n, n], true, (p) => this.elementwiseAt(f64, fn, p[0], p[1], p[1], n));
+  }
+
+  /** fn(x, out, n), or fn(x, y, out, n) when out ≥ 0, split across the threads by ranges of values. */
+  private elementwiseAt(f64: boolean, fn: 'sigmoid' | 'relu' | 'sigmoid_grad' | 'relu_grad', x: number, y: number, out: number, n: number): void {
+    const E = f64 ? 8 : 4;
+    const two = out >= 0;
+    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+    for (let t = parts - 1; t >= 0; t--) {
+      const i0 = cut(t, parts, n, GRAIN);
+      const count = cut(t + 1, parts, n, GRAIN) - i0;
+      const at = i0 * E;
+      if (t > 0) {
+        const op = (f64 ? this.ops64 : this.ops32)[fn];
+        if (two) this.team!.post(t - 1, op, x + at, y + at, out + at, count);
+        else this.team!.post(t - 1, op, x + at, y + at, count);
+      } else if (two) (f64 ? this.f64 : this.f32)[fn as 'sigmoid_grad'](x, y, out, count);
+      else (f64 ? this.f64 : this.f32)[fn as 'sigmoid'](x, y, count);
+    }
+    if (parts > 1) this.team!.join();
   }
 }

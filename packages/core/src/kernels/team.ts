@@ -1,0 +1,158 @@
+/**
+ * The helper threads of the wasm kernels: each runs the same module over the
+ * same shared memory, waits on its slot of a control block in that memory, runs
+ * the export named there with the arguments there, and says it is done. No
+ * message per call: the hand-over is Atomics.store + notify, and back.
+ * Which part of a product each thread computes is wasm.ts's business.
+ */
+import { Worker } from 'node:worker_threads';
+
+/** Bytes of one helper's slot: the int32 fields, then the arguments as float64. */
+export const SLOT_BYTES = 256;
+/** int32 fields of a slot */
+const SEQ = 0; // the job number the caller published
+const DONE = 1; // the job number the helper finished
+const OP = 2; // index of the export to run
+const RESULT = 3; // what it returned (all_finite)
+const FAILED = 4; // 1 when the export threw (a trap)
+const READY = 5; // 1 once the helper has its instance
+const ARGS_AT = 64; // byte offset of the float64 arguments in a slot
+export const MAX_ARGS = 12;
+
+/** Atomics.load polls before a helper sleeps, and before the caller does: a few microseconds. */
+const SPINS = 4000;
+/** How long a helper may take to start, and to answer once started, before the caller gives up. */
+const START_MS = 30_000;
+const ANSWER_MS = 120_000;
+
+/**
+ * The helper's loop as JavaScript source, evaluated in the worker thread (so it
+ * runs the same from the TypeScript sources and the built package). It spins a
+ * little after each job, since the next usually follows within microseconds.
+ */
+const HELPER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, slot, names } = workerData;
+const { exports } = new WebAssembly.Instance(module, { env: { memory } });
+const ops = names.map((name) => exports[name]);
+const ctl = new Int32Array(memory.buffer, slot, ${SLOT_BYTES / 4});
+const args = new Float64Array(memory.buffer, slot + ${ARGS_AT}, ${MAX_ARGS});
+Atomics.store(ctl, ${READY}, 1);
+Atomics.notify(ctl, ${READY});
+let seen = 0;
+for (;;) {
+  let seq = Atomics.load(ctl, ${SEQ});
+  for (let spin = 0; seq === seen && spin < ${SPINS}; spin++) seq = Atomics.load(ctl, ${SEQ});
+  while (seq === seen) {
+    Atomics.wait(ctl, ${SEQ}, seen);
+    seq = Atomics.load(ctl, ${SEQ});
+  }
+  seen = seq;
+  const op = ctl[${OP}];
+  if (op < 0) break;
+  try {
+    ctl[${RESULT}] = ops[op](args[0], args[1], args[2], args[3], args[4], args[5], args[6], args[7], args[8], args[9], args[10], args[11]) | 0;
+    ctl[${FAILED}] = 0;
+  } catch {
+    ctl[${FAILED}] = 1;
+  }
+  Atomics.store(ctl, ${DONE}, seen);
+  Atomics.notify(ctl, ${DONE});
+}
+`;
+
+/**
+ * `helpers` threads over `memory`, each with the slot at `slots + i * SLOT_BYTES`
+ * (reserved by the caller in that memory). The caller posts a job to a helper,
+ * does its own part, then joins. Helpers are unref'd: they never keep a process
+ * alive, and close() (or the caller's end) stops them.
+ */
+export class KernelTeam {
+  private readonly workers: Worker[] = [];
+  private readonly ctl: Int32Array[] = [];
+  private readonly args: Float64Array[] = [];
+  private readonly seq: number[] = [];
+  private readonly posted: boolean[] = [];
+  private closed = false;
+
+  /** `names`: the exports a job may name, by index (the same list in every thread). */
+  constructor(module: object, memory: { buffer: ArrayBufferLike }, slots: number, readonly helpers: number, private readonly names: readonly string[]) {
+    for (let i = 0; i < helpers; i++) {
+      const slot = slots + i * SLOT_BYTES;
+      this.ctl.push(new Int32Array(memory.buffer, slot, SLOT_BYTES / 4));
+      this.args.push(new Float64Array(memory.buffer, slot + ARGS_AT, MAX_ARGS));
+      this.seq.push(0);
+      this.posted.push(false);
+      // no execArgv: the source is a CommonJS script, whatever flags (--input-type=module) started this process
+      const worker = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, slot, names } });
+      worker.unref();
+      // a helper that dies outside a job is noticed at the next join (it never answers)
+      worker.on('error', () => undefined);
+      this.workers.push(worker);
+    }
+    // the helpers start in parallel; each takes tens of milliseconds (a new isolate)
+    for (let i = 0; i < helpers; i++) {
+      if (Atomics.wait(this.ctl[i], READY, 0, START_MS) === 'timed-out' && Atomics.load(this.ctl[i], READY) === 0) {
+        this.close();
+        throw new Error(`a kernel thread did not start within ${START_MS / 1000} s; use --threads 1`);
+      }
+    }
+  }
+
+  /** Hands helper `i` the export `op` (an index into names) with `args`; returns at once. */
+  post(i: number, op: number, a0: number, a1: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0): void {
+    const args = this.args[i];
+    args[0] = a0;
+    args[1] = a1;
+    args[2] = a2;
+    args[3] = a3;
+    args[4] = a4;
+    args[5] = a5;
+    args[6] = a6;
+    args[7] = a7;
+    args[8] = a8;
+    args[9] = a9;
+    const ctl = this.ctl[i];
+    ctl[OP] = op;
+    const seq = (this.seq[i] = (this.seq[i] + 1) | 0 || 1);
+    this.posted[i] = true;
+    Atomics.store(ctl, SEQ, seq);
+    Atomics.notify(ctl, SEQ);
+  }
+
+  /** Waits for every posted job; returns the AND of their results as booleans (all_finite), throws when one failed. */
+  join(): boolean {
+    let all = true;
+    let failed = -1;
+    for (let i = 0; i < this.helpers; i++) {
+      if (!this.posted[i]) continue;
+      this.posted[i] = false;
+      const ctl = this.ctl[i];
+      const seq = this.seq[i];
+      let done = Atomics.load(ctl, DONE);
+      for (let spin = 0; done !== seq && spin < SPINS; spin++) done = Atomics.load(ctl, DONE);
+      const deadline = Date.now() + ANSWER_MS;
+      while (done !== seq) {
+        if (Date.now() > deadline) throw new Error(`kernel thread ${i + 1} stopped answering (${this.names[ctl[OP]]}); use --threads 1`);
+        Atomics.wait(ctl, DONE, done, 1000);
+        done = Atomics.load(ctl, DONE);
+      }
+      if (ctl[FAILED] !== 0) failed = i;
+      else if (ctl[RESULT] === 0) all = false;
+    }
+    if (failed >= 0) throw new Error(`kernel thread ${failed + 1} failed in ${this.names[this.ctl[failed][OP]]}`);
+    return all;
+  }
+
+  /** Stops the helpers (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (let i = 0; i < this.workers.length; i++) {
+      this.ctl[i][OP] = -1;
+      Atomics.store(this.ctl[i], SEQ, (this.seq[i] + 1) | 0 || 1);
+      Atomics.notify(this.ctl[i], SEQ);
+      void this.workers[i].terminate();
+    }
+  }
+}
