@@ -6,12 +6,15 @@ import { Coordinator, LocalWorkers } from '../packages/coordinator/dist/index.js
 import { createLogger } from '../packages/worker/dist/index.js';
 import { SAMPLES, syntheticData } from './workloads.mjs';
 
-/** Starts the coordinator and its workers; `step()` takes one SGD step and resolves to its sample count. */
-export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto', kernel = 'auto', block = DEFAULT_BLOCK }) {
+/**
+ * Starts the coordinator and its workers; `step()` takes one SGD step and resolves to its sample count.
+ * `threads`: of each worker's kernels; `coordinatorThreads`: of the coordinator's sums and updates.
+ */
+export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto', kernel = 'auto', block = DEFAULT_BLOCK, threads = 1, coordinatorThreads = 1 }) {
   if (!(Number.isInteger(workers) && workers >= 1 && Number.isInteger(batch) && batch >= 1)) throw new RangeError('expected WORKERS >= 1 and BATCH >= 1');
   const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
   // as `shardprop train` does: the kernels resolved once, the parameters and the gradient where they work
-  const kernels = createKernels(await resolveKernel(kernel));
+  const kernels = createKernels(await resolveKernel(kernel), coordinatorThreads);
   const initial = Model.init(spec, 1);
   const model = new Model(spec, kernels.alloc('float32', initial.params.length));
   model.params.set(initial.params);
@@ -26,7 +29,7 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
   const server = await Coordinator.listen({ host: '127.0.0.1', port: 0, expect: workers, plan, log, gradientForm });
   const children = new LocalWorkers(log);
   const joined = server.waitForWorkers();
-  children.start(workers, server.url, undefined, (message) => server.abortWait(new Error(message)));
+  children.start(workers, server.url, undefined, threads, (message) => server.abortWait(new Error(message)));
   await joined;
 
   const opt = new Optimizer(optimizer, model.params.length, 'float32', kernels);

@@ -55,6 +55,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
     .option('gradient-form', { type: 'string', choices: GRADIENT_FORM_CHOICES, describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
     .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default $SHARDPROP_KERNEL, else auto: wasm where available)' })
+    .option('threads', { type: 'number', describe: 'threads of each process\'s kernels: this one\'s and each local worker\'s; any count gives the same bits (default: every core; with --workers N, the cores shared among them)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
     .option('metrics-every', { type: 'number', describe: 'a metrics line of the training risk every N steps as well as every epoch (run folder and --metrics)' })
     .option('trace', { type: 'string', describe: 'append one JSON line per step: the global batch, the hash of the parameters after it and each worker\'s blocks (compare two with shardprop trace-diff)' })
@@ -67,7 +68,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('dashboard', { type: 'boolean', default: true, describe: 'serve a live web page of the run on the coordinator\'s port (--no-dashboard: none)' })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' })
     .group(['layers', 'activation', 'loss', 'dtype', 'init', 'init-scheme'], GROUPS.model)
-    .group(['epochs', 'steps', 'batch', 'block', 'lr', 'optimizer', 'momentum', 'weight-decay', 'seed', 'kernel'], GROUPS.training)
+    .group(['epochs', 'steps', 'batch', 'block', 'lr', 'optimizer', 'momentum', 'weight-decay', 'seed', 'kernel', 'threads'], GROUPS.training)
     .group(['gradient-form', 'step-timeout', 'hello-timeout', 'wait-workers', 'dashboard'], GROUPS.workers)
     .group(['out', 'metrics', 'trace', 'json'], GROUPS.output)
     .group(['checkpoint-dir', 'checkpoint-every', 'resume'], GROUPS.checkpoints);
@@ -175,6 +176,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     workers: num(args, 'workers'),
     gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
     kernel: (str(args, 'kernel') ?? kernelFromEnv()) as TrainOptions['kernel'],
+    threads: num(args, 'threads'),
     metrics: str(args, 'metrics'),
     metricsEvery: num(args, 'metrics-every'),
     trace: str(args, 'trace'),

@@ -137,6 +137,7 @@
         [w.id], [w.name], [w.address], [w.shard, true],
         [fixed(w.stepMs, 2), true], [fixed(w.computeMs, 2), true], [fixed(w.waitMs, 2), true],
         [fixed(w.computeSeconds, 2), true], [fixed(w.waitSeconds, 2), true], [w.state],
+        [typeof w.threads === 'number' ? w.threads : '–', true],
         [typeof w.cpu === 'number' ? (100 * w.cpu).toFixed(0) : '–', true],
         [typeof w.rssBytes === 'number' ? (w.rssBytes / 1048576).toFixed(0) : '–', true],
         [w.state === 'left' ? leftNote(w) : ''],

@@ -1,7 +1,7 @@
 export { train, type TrainCallbacks } from './train.js';
 export { evaluate, type EvalOptions, type EvalResult } from './evaluate.js';
 export {
-  UsageError, validateTrainOptions, validateSeed, validateWorkerCount, defaultWorkers, GRADIENT_FORM_CHOICES,
+  UsageError, validateTrainOptions, validateSeed, validateWorkerCount, defaultWorkers, defaultThreads, localWorkerThreads, GRADIENT_FORM_CHOICES,
   type TrainOptions, type ServeOptions, type GradientFormChoice,
 } from './options.js';
 export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution, type TraceLine } from './training-loop.js';

@@ -42,12 +42,13 @@ export class LocalWorkers {
 
   constructor(private readonly log: Logger) {}
 
-  start(count: number, url: string, token: string | undefined, onUnexpectedExit: (message: string) => void): void {
+  /** `threads`: each worker's kernels' threads. */
+  start(count: number, url: string, token: string | undefined, threads: number, onUnexpectedExit: (message: string) => void): void {
     if (!process.listeners('exit').includes(killRunning)) process.on('exit', killRunning);
     running.add(this);
     for (let i = 0; i < count; i++) {
       // a local worker lives and dies with this coordinator: no reconnecting to a successor
-      const child = spawn(process.execPath, [...NODE_FLAGS, LOCAL_WORKER_MAIN, '--connect', url, '--name', `local-${i + 1}`], {
+      const child = spawn(process.execPath, [...NODE_FLAGS, LOCAL_WORKER_MAIN, '--connect', url, '--name', `local-${i + 1}`, '--threads', String(threads)], {
         stdio: ['ignore', 'ignore', 'inherit'],
         // a process group of its own: Ctrl-C in the terminal reaches the coordinator only, which
         // finishes the step with its workers, writes the checkpoint and then lets them go

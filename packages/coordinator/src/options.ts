@@ -1,5 +1,6 @@
+import { availableParallelism } from 'node:os';
 import {
-  ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, MAX_BLOCK, OPTIMIZER_KINDS, resolveKernel,
+  ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, MAX_BLOCK, MAX_THREADS, OPTIMIZER_KINDS, resolveKernel,
   type ActivationName, type Dtype, type InitScheme, type KernelChoice, type KernelName, type LossName, type OptimizerKind,
 } from '@shardprop/core';
 import { GRADIENT_FORMS, type GradientForm } from '@shardprop/protocol';
@@ -57,6 +58,13 @@ export interface TrainOptions {
   gradientForm?: GradientFormChoice;
   /** The matrix kernels: WebAssembly SIMD where available (auto), or forced; every worker uses the coordinator's. */
   kernel?: KernelChoice;
+  /**
+   * Threads of each process's kernels: this one's (in process: the training; with
+   * workers: the coordinator's sums and updates) and each local worker's. Default:
+   * every core here (defaultThreads), and the cores shared among N local workers
+   * (localWorkerThreads). Any count gives the same bits.
+   */
+  threads?: number;
   /** CSV: the last `targets` columns are targets. */
   targets?: number;
   /** CSV: a class-label column (name or 0-based index) turned one-hot. */
@@ -124,6 +132,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   validateSeed(o.seed);
   if (o.workers !== undefined) validateWorkerCount('--workers', o.workers, 0);
   if (o.gradientForm !== undefined && !GRADIENT_FORM_CHOICES.includes(o.gradientForm)) throw new UsageError(`--gradient-form must be one of ${GRADIENT_FORM_CHOICES.join(', ')}`);
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= MAX_THREADS)) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${o.threads}`);
   if (o.kernel !== undefined && !KERNEL_CHOICES.includes(o.kernel)) throw new UsageError(`--kernel must be ${KERNEL_CHOICES.join(', ')}; got ${JSON.stringify(o.kernel)}`);
   positiveInt('checkpoint-every', o.checkpointEvery);
   positiveInt('metrics-every', o.metricsEvery);
@@ -149,6 +158,16 @@ export function validateTrainOptions(o: TrainOptions): void {
  */
 export function defaultWorkers(): number {
   return 0;
+}
+
+/** Threads of a process that has this machine to itself: every core (os.availableParallelism). */
+export function defaultThreads(): number {
+  return Math.min(availableParallelism(), MAX_THREADS);
+}
+
+/** Threads of each of `workers` local workers: --threads as given, else the cores shared among them (at least 1). */
+export function localWorkerThreads(workers: number, threads: number | undefined): number {
+  return threads ?? Math.max(1, Math.floor(defaultThreads() / Math.max(1, workers)));
 }
 
 export function validateWorkerCount(flag: string, n: number | undefined, min: number): void {

@@ -4,7 +4,7 @@ import {
   type Checkpoint, type Dataset, type KernelName, type Kernels, type ModelSpec, type OptimizerConfig,
 } from '@shardprop/core';
 import { checkAppendable, checkFolder, checkReplaceable } from './outputs.js';
-import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_INIT_SCHEME, DEFAULT_LR, UsageError, defaultWorkers, validateTrainOptions, type TrainOptions } from './options.js';
+import { DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_HIDDEN, DEFAULT_INIT_SCHEME, DEFAULT_LR, UsageError, defaultThreads, defaultWorkers, validateTrainOptions, type TrainOptions } from './options.js';
 
 /** Everything a run needs, resolved from the options and the data: the same for every number of workers. */
 export interface TrainingPlan {
@@ -12,7 +12,7 @@ export interface TrainingPlan {
   spec: ModelSpec;
   /** The starting model (from --init or seeded initialisation), its parameters where the kernels work on them. */
   model: Model;
-  /** The matrix kernels of this run (the coordinator's; its workers use the same). */
+  /** The matrix kernels of this run (the coordinator's; its workers use the same), on `kernels.threads` threads. */
   kernels: Kernels;
   train: Dataset;
   test?: Dataset;
@@ -139,7 +139,7 @@ export function planTraining(options: TrainOptions, kernel: KernelName = 'js', w
   const outPath = options.out ?? defaultOutPath();
   checkReplaceable('--out', outPath);
   if (options.checkpointDir !== undefined) checkFolder('--checkpoint-dir', options.checkpointDir);
-  const kernels = createKernels(kernel);
+  const kernels = createKernels(kernel, options.threads ?? defaultThreads());
   const params = kernels.alloc(model.spec.dtype, model.params.length);
   params.set(model.params);
   return {

@@ -11,12 +11,14 @@ import { spacedOut, type StepMetrics } from './metrics-lines.js';
 import type { ServeOptions, TrainOptions } from './options.js';
 import { appendLine } from './outputs.js';
 import type { TrainingPlan } from './plan.js';
+import type { WorkerSnapshot } from './step-events.js';
 import { metricsPath, writeRunRecord, type RunRecordStatus } from './run-record.js';
 import type { EpochMetrics, TrainingHooks, TrainSummary } from './training-loop.js';
 
 export class RunFolder {
   readonly metrics: string;
   private dashboard?: string;
+  private workerTable?: () => WorkerSnapshot[];
   private broken = false;
   private lastEpochSeconds = -Infinity;
 
@@ -30,6 +32,11 @@ export class RunFolder {
       if (!this.options.resume) writeFileSync(this.metrics, '');
       this.record('running');
     });
+  }
+
+  /** Where the record finds the workers that joined (the coordinator's table), when the run ends. */
+  watchWorkers(snapshot: () => WorkerSnapshot[]): void {
+    this.workerTable = snapshot;
   }
 
   /** The live dashboard's address, in the record from now on. */
@@ -71,7 +78,8 @@ export class RunFolder {
 
   private record(status: RunRecordStatus, summary?: TrainSummary, reason?: string): string {
     const { options, plan, workers, dashboard, startedAt } = this;
-    return writeRunRecord({ options, plan, status, reason, workers, dashboard, summary, startedAt, endedAt: status === 'running' ? undefined : new Date() });
+    const workerProcesses = this.workerTable?.().map(({ id, name, threads }) => ({ id, name, threads }));
+    return writeRunRecord({ options, plan, status, reason, workers, dashboard, summary, workerProcesses, startedAt, endedAt: status === 'running' ? undefined : new Date() });
   }
 
   private append(line: StepMetrics | EpochMetrics): void {

@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_MOMENTUM, checkpointPath, fingerprint, writeFileAtomically, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION } from '@shardprop/protocol';
-import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, type ServeOptions, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, localWorkerThreads, type ServeOptions, type TrainOptions } from './options.js';
 import type { TrainingPlan } from './plan.js';
 import { DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS } from './step-events.js';
 import type { TrainSummary } from './training-loop.js';
@@ -28,8 +28,10 @@ export interface RunRecord {
   startedAt: string;
   /** When it ended (absent while running). */
   endedAt?: string;
-  /** The process that trains: a record that says running with a process gone is a run that died. */
-  process: { pid: number; host: string };
+  /** The process that trains (threads: of its kernels): a record that says running with a process gone is a run that died. */
+  process: { pid: number; host: string; threads: number };
+  /** The workers that joined, with the threads of each one's kernels (distributed runs; their hellos said). */
+  workerProcesses?: { id: number; name: string; threads?: number }[];
   /** The live dashboard's address while the run is on (without the token). */
   dashboard?: string;
   versions: { shardprop: string; node: string; protocol: number };
@@ -71,6 +73,8 @@ export interface RunFacts {
   dashboard?: string;
   /** The finished run's summary. */
   summary?: TrainSummary;
+  /** The workers that joined so far (the coordinator's table). */
+  workerProcesses?: RunRecord['workerProcesses'];
   startedAt: Date;
   endedAt?: Date;
 }
@@ -83,7 +87,7 @@ export function writeRunRecord(facts: RunFacts): string {
   return path;
 }
 
-export function makeRunRecord({ options, plan, status, reason, workers, dashboard, summary, startedAt, endedAt }: RunFacts): RunRecord {
+export function makeRunRecord({ options, plan, status, reason, workers, dashboard, summary, workerProcesses, startedAt, endedAt }: RunFacts): RunRecord {
   const { token: _token, tls: _tls, ...given } = options;
   const { optimizer, spec } = plan;
   const resolved = {
@@ -103,6 +107,9 @@ export function makeRunRecord({ options, plan, status, reason, workers, dashboar
     weightDecay: optimizer.weightDecay ?? 0,
     seed: plan.seed,
     workers: summary?.workers ?? workers,
+    threads: plan.kernels.threads,
+    // the local workers of --workers N (none with --expect: those say their own)
+    workerThreads: workers > 0 && options.expect === undefined ? localWorkerThreads(workers, options.threads) : undefined,
     gradientForm: workers > 0 ? (options.gradientForm ?? DEFAULT_GRADIENT_FORM) : undefined,
     stepTimeout: workers > 0 ? (options.stepTimeout ?? DEFAULT_STEP_TIMEOUT_SECONDS) : undefined,
     waitWorkers: workers > 0 ? (options.waitWorkers ?? DEFAULT_WAIT_WORKERS_SECONDS) : undefined,
@@ -115,7 +122,8 @@ export function makeRunRecord({ options, plan, status, reason, workers, dashboar
     reason,
     startedAt: startedAt.toISOString(),
     endedAt: endedAt?.toISOString(),
-    process: { pid: process.pid, host: hostname() },
+    process: { pid: process.pid, host: hostname(), threads: plan.kernels.threads },
+    workerProcesses: workerProcesses && workerProcesses.length > 0 ? workerProcesses : undefined,
     dashboard,
     versions: { shardprop: packageVersion(), node: process.version, protocol: PROTOCOL_VERSION },
     config: { ...given, ...resolved },

@@ -93,6 +93,8 @@ export interface WorkerSnapshot {
   /** Totals over the steps it answered (seconds). */
   computeSeconds: number;
   waitSeconds: number;
+  /** Threads its kernels compute on, as its hello said (absent: not said). */
+  threads?: number;
   /** Its process, as of its last gradient: cores busy over about the last second, and resident memory (absent: not sent). */
   cpu?: number;
   rssBytes?: number;

@@ -49,6 +49,8 @@ interface Member {
   slot: number;
   /** The worker loaded the same data set itself (fingerprints checked): its welcome goes without rows. */
   ownData: boolean;
+  /** Threads of its kernels, as its hello said. */
+  threads?: number;
   /** Answered the last heartbeat. */
   alive: boolean;
   /** Its part of the last step it answered, and its totals, for the dashboard. */
@@ -228,7 +230,7 @@ export class StepMachine {
     // workers came or went: slots are stale until the next sending deals the blocks again
     const dealt = this.joining.includes(m) || this.stale || this.machineState === 'waiting for workers' ? 0 : this.sum.part(m.slot).count;
     return {
-      id: m.workerId, name: m.name, address: m.address, shard: dealt, state, ...m.last,
+      id: m.workerId, name: m.name, address: m.address, shard: dealt, state, threads: m.threads, ...m.last,
       computeSeconds: m.computeSeconds, waitSeconds: m.waitSeconds, cpu: m.cpu, rssBytes: m.rssBytes,
     };
   }
@@ -294,7 +296,7 @@ export class StepMachine {
       return;
     }
     const member: Member = {
-      connection, workerId: this.nextWorkerId++, name: hello.name, address, slot: -1, ownData: hello.fingerprint !== undefined, alive: true,
+      connection, workerId: this.nextWorkerId++, name: hello.name, address, slot: -1, ownData: hello.fingerprint !== undefined, threads: hello.threads, alive: true,
       arrivedAt: 0, computeMs: 0, computeSeconds: 0, waitSeconds: 0,
     };
     this.byConnection.set(connection, member);

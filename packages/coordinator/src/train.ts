@@ -10,12 +10,13 @@ import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
 import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
 import { RunMetrics } from './metrics.js';
-import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, localWorkerThreads, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { RunFolder } from './run-folder.js';
 import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
 import { isLoopback } from './transport.js';
 import { whereTimeWent } from './where-time-goes.js';
+import type { WorkerSnapshot } from './step-events.js';
 import { Coordinator } from './ws-adapter.js';
 
 export interface TrainCallbacks extends TrainingHooks {
@@ -26,6 +27,8 @@ export interface TrainCallbacks extends TrainingHooks {
   onListening?(url: string): void;
   /** Called when the dashboard is served, with its address (without the token). */
   onDashboard?(url: string): void;
+  /** Called when the coordinator listens (distributed runs), with a way to read its worker table. */
+  onWorkerTable?(snapshot: () => WorkerSnapshot[]): void;
   /** Awaited with the summary once the run is over, before the coordinator closes: its dashboard and /metrics still answer. */
   onFinished?(summary: TrainSummary): void | Promise<void>;
 }
@@ -51,7 +54,11 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
   // the record says running from now on, with the dashboard's address once there is one
   const folder = new RunFolder(options, plan, workers, log, startedAt);
   folder.start();
-  const served: TrainCallbacks = { ...callbacks, onDashboard: (url) => (folder.setDashboard(url), callbacks.onDashboard?.(url)) };
+  const served: TrainCallbacks = {
+    ...callbacks,
+    onDashboard: (url) => (folder.setDashboard(url), callbacks.onDashboard?.(url)),
+    onWorkerTable: (snapshot) => (folder.watchWorkers(snapshot), callbacks.onWorkerTable?.(snapshot)),
+  };
   let engine: DistributableEngine | undefined;
   try {
     engine = await createEngine(plan, options, workers, served, log, dashboard, metrics);
@@ -73,6 +80,7 @@ export async function train(options: TrainOptions & ServeOptions, callbacks: Tra
   } finally {
     // after finish(): the dashboard's last frame carries the run's end
     await engine?.close?.();
+    plan.kernels.close();
   }
 }
 
@@ -126,6 +134,7 @@ async function createEngine(
     callbacks.onDashboard?.(dashboardUrl(server.url));
   }
   metrics?.watch(server);
+  callbacks.onWorkerTable?.(() => server.snapshot());
   const children = new LocalWorkers(log);
   let gaveUp = false;
   let stepsDone = 0;
@@ -138,7 +147,7 @@ async function createEngine(
     },
     async waitForWorkers() {
       const joined = server.waitForWorkers();
-      if (local) children.start(workers, server.url, token, (message) => server.abortWait(new Error(message)));
+      if (local) children.start(workers, server.url, token, localWorkerThreads(workers, options.threads), (message) => server.abortWait(new Error(message)));
       try {
         await joined;
       } catch (err) {

@@ -6,7 +6,7 @@ export { LOSSES, type Loss, type LossName } from './losses.js';
 export type { Kernels, KernelName } from './kernels/kernel.js';
 export { jsKernels, allFinite } from './kernels/js.js';
 export { SPLIT_LIMITS, WasmKernels, prepareWasmKernels, type SplitLimits } from './kernels/wasm.js';
-export { KERNEL_CHOICES, resolveKernel, createKernels, type KernelChoice } from './kernels/choose.js';
+export { KERNEL_CHOICES, MAX_THREADS, resolveKernel, createKernels, type KernelChoice } from './kernels/choose.js';
 export { Backprop, type BatchResult } from './backprop.js';
 export { FactoredBackprop, factorBlocks, factorWidth } from './factors.js';
 export { referenceGradient, referenceForward } from './reference.js';

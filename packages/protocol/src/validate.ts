@@ -5,7 +5,7 @@
  * none throws. What to do about a failure (drop the sender, ignore a stale
  * gradient) is the receiver's rule.
  */
-import { MAX_BLOCK, allFinite, blockCount, validateSpec, type ActivationName, type Dtype, type Floats, type LossName, type ModelSpec } from '@shardprop/core';
+import { MAX_BLOCK, MAX_THREADS, allFinite, blockCount, validateSpec, type ActivationName, type Dtype, type Floats, type LossName, type ModelSpec } from '@shardprop/core';
 import { decodeMap, packr, type Frames } from './codec.js';
 import { failure, isErrorCode, type Checked } from './errors.js';
 import { GRADIENT_FORMS, type GradientForm, type Gradient, type Hello, type ShardData, type ToWorker, type Welcome } from './messages.js';
@@ -42,7 +42,8 @@ export function decodeHello(data: Frames): Checked<Hello> {
   if (!isCount(m.version)) return failure('SP_ERR_BAD_FIELD', 'hello: version must be a non-negative integer');
   if (typeof m.name !== 'string' || m.name.length > 200) return failure('SP_ERR_BAD_FIELD', 'hello: name must be a string of at most 200 characters');
   if (m.fingerprint !== undefined && (typeof m.fingerprint !== 'string' || m.fingerprint.length > 200)) return failure('SP_ERR_BAD_FIELD', 'hello: fingerprint must be a string');
-  return { ok: true, message: { type: 'hello', version: m.version, name: m.name, fingerprint: m.fingerprint as string | undefined } };
+  if (m.threads !== undefined && !(isCount(m.threads) && m.threads >= 1 && m.threads <= MAX_THREADS)) return failure('SP_ERR_BAD_FIELD', `hello: threads must be an integer from 1 to ${MAX_THREADS}`);
+  return { ok: true, message: { type: 'hello', version: m.version, name: m.name, fingerprint: m.fingerprint as string | undefined, threads: m.threads as number | undefined } };
 }
 
 /** What the coordinator knows when a worker's gradient arrives, to check it against. */

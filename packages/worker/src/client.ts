@@ -48,6 +48,8 @@ export interface WorkerOptions {
    * line on a terminal, a log line every few seconds otherwise), and a summary at the end.
    */
   report?: ActivityReport;
+  /** Threads the kernels compute on (default 1; `shardprop worker` defaults to every core). Any count gives the same bits. */
+  threads?: number;
 }
 
 export type { WorkerLog } from './log.js';
@@ -89,7 +91,7 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
 /** One connection: hello, then the session's messages, until it finishes or the connection ends. `onJoined` runs on the welcome. */
 function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, onJoined: () => void): Promise<WorkerExit> {
   return new Promise((resolve) => {
-    const session = new WorkerSession(options.data?.train);
+    const session = new WorkerSession(options.data?.train, undefined, undefined, options.threads);
     const usage = new UsageMeter();
     let settled = false;
     /** When the last gradient went out, in wall-clock ms (see Gradient.previousSentAt). */
@@ -122,6 +124,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
       if (settled) return;
       settled = true;
       clearInterval(checker);
+      session.close();
       resolve(exit);
       if (hard) ws.terminate();
       else ws.close();
@@ -183,7 +186,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
     ws.on('pong', heard);
     ws.on('open', () => {
       liveness = new Liveness(performance.now(), silentForMs);
-      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, fingerprint: options.data?.fingerprint }));
+      ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, fingerprint: options.data?.fingerprint, threads: options.threads ?? 1 }));
     });
     ws.on('message', (data: Buffer[], isBinary: boolean) => {
       heard();

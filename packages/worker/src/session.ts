@@ -42,7 +42,14 @@ export class WorkerSession {
     private readonly ownData: Dataset | undefined,
     private readonly now: () => number = () => performance.now(),
     private readonly maxBytes = defaultMaxBytes(),
+    private readonly threads = 1,
   ) {}
+
+  /** The session is over: the kernels' helper threads stop. */
+  close(): void {
+    this.worker?.close();
+    this.worker = null;
+  }
 
   /** What the next coordinator message is checked against: the model's sizes once welcomed. */
   get receiving(): Receiving | undefined {
@@ -61,10 +68,11 @@ export class WorkerSession {
     const m = event.message;
     switch (m.type) {
       case 'welcome': {
-        const made = ShardWorker.fromWelcome(m, this.ownData, this.now, this.maxBytes);
+        this.close();
+        const made = ShardWorker.fromWelcome(m, this.ownData, this.now, this.maxBytes, this.threads);
         if (!made.ok) return invalid(made.code, made.reason);
         this.worker = made.message;
-        const fields = { workerId: m.workerId, samples: m.total, block: m.block, fingerprint: m.fingerprint, kernel: m.kernel };
+        const fields = { workerId: m.workerId, samples: m.total, block: m.block, fingerprint: m.fingerprint, kernel: m.kernel, threads: this.threads };
         return [{ type: 'joined', workerId: m.workerId }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} holding the ${m.total} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
       }
       case 'refused':

@@ -29,8 +29,8 @@ export class ShardWorker {
   readonly last = { count: 0, computeMs: 0 };
 
   /** A worker for `welcome`; its rows are set by setData, which the caller must check. */
-  private constructor(readonly welcome: Welcome, private readonly ownData: Dataset | undefined, private readonly now: () => number) {
-    this.kernels = createKernels(welcome.kernel);
+  private constructor(readonly welcome: Welcome, private readonly ownData: Dataset | undefined, private readonly now: () => number, threads: number) {
+    this.kernels = createKernels(welcome.kernel, threads);
     const { spec, block } = welcome;
     this.model = new Model(spec, this.kernels.alloc(spec.dtype, layoutOf(spec.layers).size));
     this.blocks = new BlockBackprop(spec, block, this.kernels);
@@ -40,14 +40,20 @@ export class ShardWorker {
   }
 
   /** The worker a welcome makes, or why it cannot be made here: the data does not fit, or the model needs more than `maxBytes`. */
-  static fromWelcome(welcome: Welcome, ownData: Dataset | undefined, now: () => number, maxBytes: number): Checked<ShardWorker> {
+  static fromWelcome(welcome: Welcome, ownData: Dataset | undefined, now: () => number, maxBytes: number, threads = 1): Checked<ShardWorker> {
     const need = bytesNeeded(welcome);
     if (need > maxBytes) {
       return failure('SP_ERR_TOO_LARGE', `the coordinator's model (layers ${shortList(welcome.spec.layers)}, ${welcome.spec.dtype}) needs ${bytesShown(need)} here, more than the ${bytesShown(maxBytes)} this worker may use`);
     }
-    const worker = new ShardWorker(welcome, ownData, now);
+    const worker = new ShardWorker(welcome, ownData, now, threads);
     const set = worker.setData(welcome.shard);
+    if (set) worker.close();
     return set ?? { ok: true, message: worker };
+  }
+
+  /** Stops the kernels' helper threads: this worker's session is over. */
+  close(): void {
+    this.kernels.close();
   }
 
   /** Takes the welcome's rows, or this worker's own copy of the same data set; a failure when it cannot. */

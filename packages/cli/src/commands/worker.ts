@@ -3,8 +3,8 @@
  * it hands out, until training is over (exit 0) or it cannot go on (exit 1).
  */
 import type { CommandModule } from 'yargs';
-import { UsageError, validateSeed } from '@shardprop/coordinator';
-import { describeColumns, fingerprint, loadSource, type Dataset } from '@shardprop/core';
+import { UsageError, defaultThreads, validateSeed } from '@shardprop/coordinator';
+import { MAX_THREADS, describeColumns, fingerprint, loadSource, type Dataset } from '@shardprop/core';
 import { createLogger, exitWorkerProcess, runWorker, workerLog } from '@shardprop/worker';
 import { GROUPS, dataSourceFlags, num, readToken, sourceFlags, str, type Args } from '../flags.js';
 import { readInputFile } from '../input-file.js';
@@ -22,7 +22,9 @@ export const workerCommand: CommandModule = {
       .option('silence-timeout', { type: 'number', describe: 'seconds without a word from the coordinator (pinged after 5 s of silence) before it is taken for gone and the worker reconnects (default 20)' })
       .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
       .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' })
+      .option('threads', { type: 'number', describe: 'threads of the kernels; any count gives the same bits (default: every core of this machine)' })
       .group(['connect', 'name', 'token-file', 'ca', 'reconnect-for', 'silence-timeout'], 'Connection:')
+      .group(['threads'], 'Computing:')
       .group(['data', 'seed'], GROUPS.data)
       .example('$0 worker --connect ws://127.0.0.1:7070', 'join a coordinator on this machine')
       .example('$0 worker --connect wss://coordinator.example:7070 --token-file token --ca cert.pem', 'join one elsewhere, over TLS with its self-signed certificate')
@@ -48,6 +50,8 @@ async function work(args: Args): Promise<void> {
   if (reconnectFor !== undefined && !(reconnectFor >= 0 && reconnectFor <= 86_400)) throw new UsageError(`--reconnect-for must be a number of seconds from 0 to 86400, got ${reconnectFor}`);
   const silence = num(args, 'silence-timeout');
   if (silence !== undefined && !(silence >= 1 && silence <= 86_400)) throw new UsageError(`--silence-timeout must be a number of seconds from 1 to 86400, got ${silence}`);
+  const threads = num(args, 'threads') ?? defaultThreads();
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   const tokenFile = str(args, 'token-file');
   const token = tokenFile !== undefined ? readToken(tokenFile) : process.env.SHARDPROP_TOKEN || undefined;
   const ca = str(args, 'ca');
@@ -59,6 +63,7 @@ async function work(args: Args): Promise<void> {
     silentForMs: silence === undefined ? undefined : silence * 1000,
     name: str(args, 'name'),
     data,
+    threads,
     log: workerLog(log),
     // a progress line where someone watches, a log line every few seconds otherwise
     report: process.stderr.isTTY ? 'terminal' : 'log',

@@ -209,6 +209,7 @@ export function allFinite(a: Floats): boolean {
 export const jsKernels: Kernels = {
   name: 'js',
   threads: 1,
+  close: () => undefined,
   alloc: allocFloats,
   activation: (name) => ACTIVATIONS[name],
   allFinite,

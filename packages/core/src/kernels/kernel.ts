@@ -14,6 +14,8 @@ export interface Kernels {
   readonly name: KernelName;
   /** Threads that compute each call (the wasm kernels split products across them; the js ones run on one). */
   readonly threads: number;
+  /** Stops any helper threads (the kernels keep working, on one thread). */
+  close(): void;
   /**
    * A zeroed array where these kernels work on it in place (the wasm kernels:
    * inside their memory). Parameters, gradients and scratch come from here;

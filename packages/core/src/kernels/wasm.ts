@@ -173,7 +173,7 @@ export class WasmKernels implements Kernels {
    */
   static create(threads = 1, least: SplitLimits = SPLIT_LIMITS): WasmKernels {
     if (!ready) throw new Error(ready === null ? `WebAssembly SIMD kernels are not available here: ${unavailable}` : 'call prepareWasmKernels() first');
-    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`threads must be an integer from 1 to 256, got ${threads}`);
     return new WasmKernels(ready, threads, least);
   }
 
