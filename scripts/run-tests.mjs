@@ -4,7 +4,7 @@
 // Two passes: the whole suite with the default kernels (WebAssembly SIMD), then the
 // integration tests again with the portable kernels (SHARDPROP_KERNEL=js: every run
 // they start through the CLI computes with them, and train() is given them). Not
-// twice: the math and the distributed exactness suite, which run
+// twice: the math, the distributed exactness suite and the threads' (the wasm kernels only), which run
 // both kernels within the first pass already, the fuzz test of hostile
 // messages, where the kernels only check that gradients are finite (test/core
 // compares both checks), and the tests of what surrounds the arithmetic (who may
@@ -20,7 +20,7 @@ import { join } from 'node:path';
 
 /** The integration tests run again with the portable kernels. */
 const ONCE = new Set([
-  'exactness.test.ts', 'fuzz.test.ts',
+  'exactness.test.ts', 'threads.test.ts', 'fuzz.test.ts',
   'security.test.ts', 'connect-errors.test.ts', 'readme-netns.test.ts', 'interrupt.test.ts', 'readme-tour.test.ts',
   'dashboard.test.ts', 'metrics.test.ts', 'outputs.test.ts', 'config.test.ts',
 ]);

@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, DEFAULT_BLOCK, Optimizer, Sampler, blockCount, fingerprint, prepareWasmKernels, saveCheckpoint, xor } from '@shardprop/core';
-import { UsageError } from '../../packages/coordinator/src/options.js';
+import { UsageError, localWorkerThreads } from '../../packages/coordinator/src/options.js';
 import { fitsWasmMemory, planTraining } from '../../packages/coordinator/src/plan.js';
 
 const root = mkdtempSync(join(tmpdir(), 'shardprop-plan-'));
@@ -90,5 +90,31 @@ describe('planTraining', () => {
     saveCheckpoint(before, checkpoint(undefined));
     expect(planTraining({ ...resumed, checkpointDir: before }).block).toBe(DEFAULT_BLOCK);
     expect(planTraining({ ...resumed, checkpointDir: before, block: 4 }).block).toBe(4);
+  });
+});
+
+describe('threads', () => {
+  const options = { data: 'xor', out: join(root, 'threads.json') };
+
+  it('gives the run\'s kernels --threads, else every core, and refuses what is not an integer from 1 to 256', () => {
+    for (const threads of [1, 3]) {
+      const plan = planTraining({ ...options, threads }, 'wasm', 0);
+      expect(plan.kernels.threads).toBe(threads);
+      plan.kernels.close();
+    }
+    const plan = planTraining(options, 'wasm', 0);
+    expect(plan.kernels.threads).toBe(Math.min(availableParallelism(), 256));
+    plan.kernels.close();
+    // the portable kernels compute on one thread whatever is asked
+    expect(planTraining({ ...options, threads: 4 }, 'js', 0).kernels.threads).toBe(1);
+    for (const threads of [0, 1.5, 257, NaN]) expect(() => planTraining({ ...options, threads }, 'wasm', 0), String(threads)).toThrow(/--threads must be an integer from 1 to 256/);
+  });
+
+  it('shares the cores among local workers unless --threads says how many each gets', () => {
+    const cores = Math.min(availableParallelism(), 256);
+    expect(localWorkerThreads(1, undefined)).toBe(cores);
+    expect(localWorkerThreads(2, undefined)).toBe(Math.max(1, Math.floor(cores / 2)));
+    expect(localWorkerThreads(cores + 5, undefined)).toBe(1);
+    expect(localWorkerThreads(8, 3)).toBe(3);
   });
 });
