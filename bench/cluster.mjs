@@ -49,6 +49,7 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
     },
     async close() {
       await server.close();
+      kernels.close();
       await children.stop();
       if (!allFinite(model.params)) throw new Error('training diverged: the timing would not be of real arithmetic');
     },

@@ -11,7 +11,7 @@ import { BlockBackprop, Model, Optimizer, WasmKernels, makeDataset, prepareWasmK
  */
 const THREADS = [1, 2, 3, 4];
 /** Split everything: one multiply-add or value is enough for a part. */
-const EVERYWHERE = { product: 1, elementwise: 1 };
+const EVERYWHERE = { product: 1, activation: 1, stream: 1 };
 let teams: WasmKernels[] = [];
 
 beforeAll(async () => {
@@ -183,7 +183,7 @@ describe('wasm kernels on several threads', () => {
     const core = new URL('../../packages/core/dist/index.js', import.meta.url).href;
     const script = `import { WasmKernels, prepareWasmKernels } from ${JSON.stringify(core)};
       await prepareWasmKernels();
-      const K = WasmKernels.create(3, { product: 1, elementwise: 1 });
+      const K = WasmKernels.create(3, { product: 1, activation: 1, stream: 1 });
       const a = K.alloc('float32', 4096);
       K.activation('sigmoid').apply(a, a, 4096);
       console.log('computed on', K.threads);`;

@@ -19,8 +19,16 @@ const READY = 5; // 1 once the helper has its instance
 const ARGS_AT = 64; // byte offset of the float64 arguments in a slot
 export const MAX_ARGS = 12;
 
-/** Atomics.load polls before a helper sleeps, and before the caller does: a few microseconds. */
-const SPINS = 4000;
+/**
+ * How long a helper polls for the next job before it sleeps, and the caller for
+ * the helpers' parts before it does (µs). A sleeping thread takes tens of
+ * microseconds to wake; between the kernel calls of a step the caller does
+ * milliseconds of its own work at most, so polling keeps the hand-over quick
+ * while a step runs, and a helper idle for longer (between steps of a worker
+ * waiting for the network) sleeps.
+ */
+const HELPER_POLL_US = 500;
+const CALLER_POLL_US = 300;
 /** How long a helper may take to start, and to answer once started, before the caller gives up. */
 const START_MS = 30_000;
 const ANSWER_MS = 120_000;
@@ -42,7 +50,13 @@ Atomics.notify(ctl, ${READY});
 let seen = 0;
 for (;;) {
   let seq = Atomics.load(ctl, ${SEQ});
-  for (let spin = 0; seq === seen && spin < ${SPINS}; spin++) seq = Atomics.load(ctl, ${SEQ});
+  if (seq === seen) {
+    const until = performance.now() + ${HELPER_POLL_US / 1000};
+    for (let spin = 1; seq === seen; spin++) {
+      seq = Atomics.load(ctl, ${SEQ});
+      if ((spin & 255) === 0 && performance.now() > until) break;
+    }
+  }
   while (seq === seen) {
     Atomics.wait(ctl, ${SEQ}, seen);
     seq = Atomics.load(ctl, ${SEQ});
@@ -100,7 +114,7 @@ export class KernelTeam {
   }
 
   /** Hands helper `i` the export `op` (an index into names) with `args`; returns at once. */
-  post(i: number, op: number, a0: number, a1: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0): void {
+  post(i: number, op: number, a0: number, a1: number, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0, a8 = 0, a9 = 0, a10 = 0): void {
     const args = this.args[i];
     args[0] = a0;
     args[1] = a1;
@@ -112,6 +126,7 @@ export class KernelTeam {
     args[7] = a7;
     args[8] = a8;
     args[9] = a9;
+    args[10] = a10;
     const ctl = this.ctl[i];
     ctl[OP] = op;
     const seq = (this.seq[i] = (this.seq[i] + 1) | 0 || 1);
@@ -130,7 +145,13 @@ export class KernelTeam {
       const ctl = this.ctl[i];
       const seq = this.seq[i];
       let done = Atomics.load(ctl, DONE);
-      for (let spin = 0; done !== seq && spin < SPINS; spin++) done = Atomics.load(ctl, DONE);
+      if (done !== seq) {
+        const until = performance.now() + CALLER_POLL_US / 1000;
+        for (let spin = 1; done !== seq; spin++) {
+          done = Atomics.load(ctl, DONE);
+          if ((spin & 255) === 0 && performance.now() > until) break;
+        }
+      }
       const deadline = Date.now() + ANSWER_MS;
       while (done !== seq) {
         if (Date.now() > deadline) throw new Error(`kernel thread ${i + 1} stopped answering (${this.names[ctl[OP]]}); use --threads 1`);

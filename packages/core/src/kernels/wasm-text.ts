@@ -389,9 +389,10 @@ function kernels(t: Lane): string {
       )
       .join('\n    ')})
 
-  ;; $pack: scratch of (min(m − m % 2, PACK_ROWS) + 4) · (k − k % ${N}) values
+  ;; $pack: scratch of (min(m − m % 2, PACK_ROWS) + 4) · (k − k % ${N}) values; $ldc: values from a row of C
+  ;; to the next (n, or more when C is a block of columns of a wider matrix)
   (func (export "gemm_nt_${T}")
-    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32) (param $pack i32)
+    (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $B i32) (param $C i32) (param $acc i32) (param $pack i32) (param $ldc i32)
     (local $i i32) (local $j i32) (local $i0 i32) (local $iEnd i32) (local $m2 i32) (local $n4 i32)
     (local $rowBytes i32) (local $kvBytes i32) (local $a0 i32) (local $c0 i32) (local $pa i32) (local $panel i32)
     (local.set $rowBytes (i32.shl (local.get $k) (i32.const ${SH})))
@@ -426,10 +427,10 @@ function kernels(t: Lane): string {
               (loop $pairs
                 (br_if $pairsDone (i32.ge_u (local.get $i) (local.get $iEnd)))
                 (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
-                (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $n))')})
+                (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $ldc))')})
                 (call $block2x4_${T} (local.get $pa) (local.get $panel) (local.get $kvBytes)
                   (local.get $a0) (i32.add (local.get $a0) (local.get $rowBytes))
-                  (local.get $c0) ${at('$c0', '(local.get $n)')}
+                  (local.get $c0) ${at('$c0', '(local.get $ldc)')}
                   (local.get $B) (local.get $j) (local.get $k) (local.get $acc))
                 (local.set $pa (i32.add (local.get $pa) (i32.shl (local.get $kvBytes) (i32.const 1))))
                 (local.set $i (i32.add (local.get $i) (i32.const 2)))
@@ -444,9 +445,9 @@ function kernels(t: Lane): string {
       (loop $rest
         (br_if $restDone (i32.gt_u (i32.add (local.get $i) (i32.const 2)) (local.get $m)))
         (local.set $a0 (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes))))
-        (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $n))')})
+        (local.set $c0 ${at('$C', '(i32.mul (local.get $i) (local.get $ldc))')})
         (call $singles_${T} (local.get $a0) (local.get $c0) (local.get $B) (local.get $j) (local.get $n) (local.get $k) (local.get $acc))
-        (call $singles_${T} (i32.add (local.get $a0) (local.get $rowBytes)) ${at('$c0', '(local.get $n)')}
+        (call $singles_${T} (i32.add (local.get $a0) (local.get $rowBytes)) ${at('$c0', '(local.get $ldc)')}
           (local.get $B) (local.get $j) (local.get $n) (local.get $k) (local.get $acc))
         (local.set $i (i32.add (local.get $i) (i32.const 2)))
         (br $rest)))
@@ -455,7 +456,7 @@ function kernels(t: Lane): string {
       (then
         (call $singles_${T}
           (i32.add (local.get $A) (i32.mul (local.get $i) (local.get $rowBytes)))
-          ${at('$C', '(i32.mul (local.get $i) (local.get $n))')}
+          ${at('$C', '(i32.mul (local.get $i) (local.get $ldc))')}
           (local.get $B) (i32.const 0) (local.get $n) (local.get $k) (local.get $acc)))))
 
   ;; rows r = 0..3 of C from $c0 ($rowBytes apart), columns from byte $at on, two vectors: eight
@@ -488,12 +489,12 @@ function kernels(t: Lane): string {
         (br $kLoop)))
     ${[0, 1, 2, 3].flatMap((r) => [0, 1].map((q) => `(v128.store offset=${16 * q} (local.get $c${r}) (local.get $s${r}${q}))`)).join('\n    ')})
 
-  ;; row $c of C (coefficients from $aRow, $cs bytes apart), columns $j..n: ${4 * N} at a time in four
+  ;; row $c of C (coefficients from $aRow, $cs bytes apart; B's rows $ld values apart), columns $j..n: ${4 * N} at a time in four
   ;; vector sums over all p (the coefficient splat across the lanes), then ${N} at a time, then one at a time
-  (func $row_${T} (param $c i32) (param $aRow i32) (param $cs i32) (param $B i32) (param $n i32) (param $k i32) (param $j i32) (param $acc i32)
+  (func $row_${T} (param $c i32) (param $aRow i32) (param $cs i32) (param $B i32) (param $n i32) (param $k i32) (param $j i32) (param $acc i32) (param $ld i32)
     (local $p i32) (local $pa i32) (local $pb i32) (local $nBytes i32) (local $at i32)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $f ${T})
-    (local.set $nBytes (i32.shl (local.get $n) (i32.const ${SH})))
+    (local.set $nBytes (i32.shl (local.get $ld) (i32.const ${SH})))
     ${columnLoop('wide', 4)}
     ${columnLoop('vector', 1)}
     ${columnLoop('one', 0)})
@@ -501,13 +502,14 @@ function kernels(t: Lane): string {
   ;; C[m,n] (+)= Σ_p a(i,p) B[p,:], a(i,p) = A[i*rs + p*cs]. For each block of up to ${PACK_ROWS} rows, the
   ;; coefficients of every four rows are packed (four per p), then a strip of ${2 * N} columns of B at a time
   ;; (k × 32 bytes, kept in cache) is packed and met by every four rows. The last m % 4 rows, and the last
-  ;; n % ${2 * N} columns of the others, one row at a time. $pack: scratch of (min(m − m % 4, PACK_ROWS) + ${32 / E}) · k values.
+  ;; n % ${2 * N} columns of the others, one row at a time. $pack: scratch of (min(m − m % 4, PACK_ROWS) + ${32 / E}) · k values;
+  ;; $ldn: values from a row of B, and of C, to the next (n, or more when they are blocks of columns of wider matrices).
   (func (export "row_update_${T}")
     (param $m i32) (param $n i32) (param $k i32) (param $A i32) (param $rs i32) (param $cs i32)
-    (param $B i32) (param $C i32) (param $acc i32) (param $pack i32)
+    (param $B i32) (param $C i32) (param $acc i32) (param $pack i32) (param $ldn i32)
     (local $i i32) (local $j i32) (local $p i32) (local $i0 i32) (local $iEnd i32) (local $m4 i32) (local $n2 i32) (local $rowBytes i32) (local $csBytes i32)
     (local $pa i32) (local $a0 i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $strip i32) (local $c0 i32) (local $pb i32)
-    (local.set $rowBytes (i32.shl (local.get $n) (i32.const ${SH})))
+    (local.set $rowBytes (i32.shl (local.get $ldn) (i32.const ${SH})))
     (local.set $csBytes (i32.shl (local.get $cs) (i32.const ${SH})))
     (local.set $m4 (i32.and (local.get $m) (i32.const -4)))
     (local.set $n2 (i32.and (local.get $n) (i32.const ${-2 * N})))
@@ -573,10 +575,10 @@ function kernels(t: Lane): string {
     (block $restDone
       (loop $rest
         (br_if $restDone (i32.ge_u (local.get $i) (local.get $m)))
-        (call $row_${T} ${at('$C', '(i32.mul (local.get $i) (local.get $n))')} ${at('$A', '(i32.mul (local.get $i) (local.get $rs))')}
+        (call $row_${T} ${at('$C', '(i32.mul (local.get $i) (local.get $ldn))')} ${at('$A', '(i32.mul (local.get $i) (local.get $rs))')}
           (local.get $csBytes) (local.get $B) (local.get $n) (local.get $k)
           (select (local.get $n2) (i32.const 0) (i32.lt_u (local.get $i) (local.get $m4)))
-          (local.get $acc))
+          (local.get $acc) (local.get $ldn))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $rest))))
 

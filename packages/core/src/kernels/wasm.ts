@@ -21,8 +21,8 @@ declare const WebAssembly: {
 
 /** What the module exports for one number type (the names without their _f32 / _f64 suffix). */
 interface TypedExports {
-  gemm_nt(m: number, n: number, k: number, A: number, B: number, C: number, accumulate: number, pack: number): void;
-  row_update(m: number, n: number, k: number, A: number, rowStride: number, colStride: number, B: number, C: number, accumulate: number, pack: number): void;
+  gemm_nt(m: number, n: number, k: number, A: number, B: number, C: number, accumulate: number, pack: number, ldc: number): void;
+  row_update(m: number, n: number, k: number, A: number, rowStride: number, colStride: number, B: number, C: number, accumulate: number, pack: number, ldn: number): void;
   add_row_vector(m: number, n: number, v: number, C: number): void;
   sum_rows(m: number, n: number, A: number, out: number, accumulate: number): void;
   all_finite(x: number, n: number): number;
@@ -44,15 +44,18 @@ const ALIGN = 64;
 
 /**
  * The least work a thread is handed, below which a call stays on fewer threads:
- * products in multiply-adds, elementwise passes in values. The defaults are
- * measured (`node bench/run.mjs threads`; a hand-over costs about a microsecond
- * each way); tests pass 1 to split even the smallest shapes.
+ * products in multiply-adds; activations (σ and σ′: an exp and a division, about
+ * 3 ns a value) and streaming passes (sums, the update, the finiteness check:
+ * a fraction of a nanosecond a value) in values. A hand-over costs about a
+ * microsecond each way; the defaults keep every part above 10 µs or so (measured
+ * with bench/ours.mjs --threads). Tests pass 1 to split even the smallest shapes.
  */
 export interface SplitLimits {
   readonly product: number;
-  readonly elementwise: number;
+  readonly activation: number;
+  readonly stream: number;
 }
-export const SPLIT_LIMITS: SplitLimits = { product: 1 << 17, elementwise: 1 << 14 };
+export const SPLIT_LIMITS: SplitLimits = { product: 1 << 17, activation: 1 << 12, stream: 1 << 14 };
 /** The scratch area of staged copies; area 1 + t is thread t's packing. */
 const STAGING = 0;
 /** Elementwise parts start on multiples of this many values (a cache line of float32). */
@@ -221,41 +224,62 @@ export class WasmKernels implements Kernels {
   }
 
   /**
-   * gemm_nt by rows of C: each thread takes whole pairs of rows (the odd last
-   * row goes with the last part), and a row's sums never depend on its
-   * neighbours, so every split gives the same bits.
+   * gemm_nt split across the threads by rows of C (whole pairs; the odd last row
+   * with the last part) or, when C is wider than tall, by columns (whole fours;
+   * each thread then reads only its rows of B). Every value of C is one dot
+   * product summed in the same order whichever part computes it, so any split
+   * gives the same bits.
    */
   private gemmNtAt(f64: boolean, m: number, n: number, k: number, A: number, B: number, C: number, acc: number): void {
     const E = f64 ? 8 : 4;
-    const pairs = m >> 1;
-    const parts = this.partsFor(pairs, 2 * n * k, this.least.product);
+    const x = f64 ? this.f64 : this.f32;
+    const op = (f64 ? this.ops64 : this.ops32).gemm_nt;
+    const byColumns = n > m;
+    const grain = byColumns ? 4 : 2;
+    const size = byColumns ? n : m;
+    const parts = this.partsFor(Math.floor(size / grain), grain * (byColumns ? m : n) * k, this.least.product);
     // a block of pairs of rows of A and one panel of four rows of B, interleaved
-    const most = 2 * Math.ceil(pairs / parts);
-    const packBytes = (Math.min(most, PACK_ROWS) + 4) * k * E;
+    const rows = byColumns ? m : grain * Math.ceil(Math.floor(m / grain) / parts);
+    const packBytes = (Math.min(rows - (rows % 2), PACK_ROWS) + 4) * k * E;
     for (let t = parts - 1; t >= 0; t--) {
-      const r0 = cut(t, parts, m, 2);
-      const r1 = cut(t + 1, parts, m, 2);
+      const from = cut(t, parts, size, grain);
+      const count = cut(t + 1, parts, size, grain) - from;
       const pack = this.scratch(1 + t, packBytes);
-      if (t > 0) this.team!.post(t - 1, (f64 ? this.ops64 : this.ops32).gemm_nt, r1 - r0, n, k, A + r0 * k * E, B, C + r0 * n * E, acc, pack);
-      else (f64 ? this.f64 : this.f32).gemm_nt(r1 - r0, n, k, A, B, C, acc, pack);
+      // part t: C[:, from..] = A · B[from.., :]ᵀ, or C[from.., :] = A[from.., :] · Bᵀ
+      const pm = byColumns ? m : count;
+      const pn = byColumns ? count : n;
+      const pa = byColumns ? A : A + from * k * E;
+      const pb = byColumns ? B + from * k * E : B;
+      const pc = byColumns ? C + from * E : C + from * n * E;
+      if (t > 0) this.team!.post(t - 1, op, pm, pn, k, pa, pb, pc, acc, pack, n);
+      else x.gemm_nt(pm, pn, k, pa, pb, pc, acc, pack, n);
     }
     if (parts > 1) this.team!.join();
   }
 
-  /** row_update by rows of C, whole fours of rows per thread (the last m % 4 with the last part): the same bits for any split. */
+  /** row_update split likewise: by rows of C (whole fours), or by columns of B and C (whole strips of eight) when C is wider than tall. */
   private rowUpdateAt(f64: boolean, m: number, n: number, k: number, A: number, rs: number, cs: number, B: number, C: number, acc: number): void {
     const E = f64 ? 8 : 4;
-    const quads = m >> 2;
-    const parts = this.partsFor(quads, 4 * n * k, this.least.product);
+    const x = f64 ? this.f64 : this.f32;
+    const op = (f64 ? this.ops64 : this.ops32).row_update;
+    const byColumns = n > m;
+    const grain = byColumns ? 8 : 4;
+    const size = byColumns ? n : m;
+    const parts = this.partsFor(Math.floor(size / grain), grain * (byColumns ? m : n) * k, this.least.product);
     // the coefficients of a block of rows, four by four, and one strip of B
-    const most = 4 * Math.ceil(quads / parts);
-    const packBytes = (Math.min(most, PACK_ROWS) * E + 32) * k;
+    const rows = byColumns ? m : grain * Math.ceil(Math.floor(m / grain) / parts);
+    const packBytes = (Math.min(rows - (rows % 4), PACK_ROWS) * E + 32) * k;
     for (let t = parts - 1; t >= 0; t--) {
-      const r0 = cut(t, parts, m, 4);
-      const r1 = cut(t + 1, parts, m, 4);
+      const from = cut(t, parts, size, grain);
+      const count = cut(t + 1, parts, size, grain) - from;
       const pack = this.scratch(1 + t, packBytes);
-      if (t > 0) this.team!.post(t - 1, (f64 ? this.ops64 : this.ops32).row_update, r1 - r0, n, k, A + r0 * rs * E, rs, cs, B, C + r0 * n * E, acc, pack);
-      else (f64 ? this.f64 : this.f32).row_update(r1 - r0, n, k, A, rs, cs, B, C, acc, pack);
+      const pm = byColumns ? m : count;
+      const pn = byColumns ? count : n;
+      const pa = byColumns ? A : A + from * rs * E;
+      const pb = byColumns ? B + from * E : B;
+      const pc = byColumns ? C + from * E : C + from * n * E;
+      if (t > 0) this.team!.post(t - 1, op, pm, pn, k, pa, rs, cs, pb, pc, acc, pack, n);
+      else x.row_update(pm, pn, k, pa, rs, cs, pb, pc, acc, pack, n);
     }
     if (parts > 1) this.team!.join();
   }
@@ -278,7 +302,7 @@ export class WasmKernels implements Kernels {
     const x = f64 ? this.f64 : this.f32;
     const op = (f64 ? this.ops64 : this.ops32).add_row_vector;
     if (m === 1) {
-      const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+      const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.stream);
       for (let t = parts - 1; t >= 0; t--) {
         const j0 = cut(t, parts, n, GRAIN);
         const j1 = cut(t + 1, parts, n, GRAIN);
@@ -286,7 +310,7 @@ export class WasmKernels implements Kernels {
         else x.add_row_vector(1, j1 - j0, v, C);
       }
     } else {
-      const parts = this.partsFor(m, n, this.least.elementwise);
+      const parts = this.partsFor(m, n, this.least.stream);
       for (let t = parts - 1; t >= 0; t--) {
         const r0 = cut(t, parts, m, 1);
         const r1 = cut(t + 1, parts, m, 1);
@@ -316,7 +340,7 @@ export class WasmKernels implements Kernels {
     const f64 = x instanceof Float64Array;
     const E = f64 ? 8 : 4;
     const n = x.length;
-    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.stream);
     let finite = true;
     for (let t = parts - 1; t >= 0; t--) {
       const i0 = cut(t, parts, n, GRAIN);
@@ -336,7 +360,7 @@ export class WasmKernels implements Kernels {
 
   private sgdAt(f64: boolean, params: number, grad: number, n: number, lr: number, scale: number, weightDecay: number): void {
     const E = f64 ? 8 : 4;
-    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.stream);
     for (let t = parts - 1; t >= 0; t--) {
       const i0 = cut(t, parts, n, GRAIN);
       const i1 = cut(t + 1, parts, n, GRAIN);
@@ -444,7 +468,7 @@ export class WasmKernels implements Kernels {
   private elementwiseAt(f64: boolean, fn: 'sigmoid' | 'relu' | 'sigmoid_grad' | 'relu_grad', x: number, y: number, out: number, n: number): void {
     const E = f64 ? 8 : 4;
     const two = out >= 0;
-    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.elementwise);
+    const parts = this.partsFor(Math.ceil(n / GRAIN), GRAIN, this.least.activation);
     for (let t = parts - 1; t >= 0; t--) {
       const i0 = cut(t, parts, n, GRAIN);
       const count = cut(t + 1, parts, n, GRAIN) - i0;
