@@ -78,6 +78,8 @@ export interface TrainSummary {
   workers: number;
   /** The matrix kernels (js or wasm) of the coordinator and every worker. */
   kernel: string;
+  /** Threads of this process's kernels (in process: the training's; distributed: the coordinator's sums and updates). */
+  threads: number;
   layers: number[];
   dtype: string;
   seed: number;
@@ -312,6 +314,7 @@ export async function runTraining(plan: TrainingPlan, engine: GradientEngine, ho
     model: plan.outPath,
     workers: engine.workers,
     kernel: plan.kernels.name,
+    threads: plan.kernels.threads,
     layers: [...plan.spec.layers],
     dtype: plan.spec.dtype,
     seed: plan.seed,

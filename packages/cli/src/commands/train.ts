@@ -60,7 +60,7 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
       },
       onPlan(plan) {
         log.info(
-          { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype },
+          { data: plan.train.source, samples: plan.train.count, testSamples: plan.test?.count, layers: plan.spec.layers, batch: plan.batchSize, steps: plan.totalSteps, optimizer: plan.optimizer, dtype: plan.spec.dtype, kernel: plan.kernels.name, threads: plan.kernels.threads },
           'training',
         );
         // a CSV file: which of its columns the model learns from and which it predicts, before any time is spent
