@@ -1,12 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decimalArray } from '../../packages/core/src/loaders/mnist.js';
 import {
-  DatasetError, MAX_ROW_CHARS, circles, describeColumns, fingerprint, loadCsv, loadIdx, loadJson, loadMnist, loadSource, spirals, xor,
+  DatasetError, MAX_ROW_CHARS, Rng, circles, describeColumns, fingerprint, loadCsv, loadIdx, loadJson, loadMnist, loadSource, spirals, xor,
   type Dataset,
 } from '@shardprop/core';
 
@@ -318,6 +321,29 @@ describe('loadMnist', () => {
     // Every digit is in the test set.
     const digits = new Set(rows(test.y, 10).map((row) => row.indexOf(1)));
     expect(digits.size).toBe(10);
+  });
+
+  it('reads the digits files\' numbers from their bytes with the bits JSON.parse gives, and leaves other forms to JSON.parse', () => {
+    const dir = join(dirname(createRequire(import.meta.url).resolve('mnist/package.json', { paths: [fileURLToPath(new URL('../../packages/core/', import.meta.url))] })), 'src', 'digits');
+    for (let d = 0; d < 10; d++) {
+      const bytes = readFileSync(join(dir, `${d}.json`));
+      const fast = decimalArray(bytes);
+      const parsed = JSON.parse(bytes.toString('utf8')).data as number[];
+      expect(fast, `digit ${d}`).not.toBeNull();
+      expect(Buffer.from(fast!.buffer).equals(Buffer.from(Float64Array.from(parsed).buffer)), `digit ${d}`).toBe(true);
+    }
+    // every decimal of up to 15 digits with up to 8 after the point: the correctly rounded double, as JSON.parse
+    const rng = new Rng(3);
+    const numbers = Array.from({ length: 20000 }, (_, i) => {
+      const whole = Math.floor(rng.uniform() * 10 ** (i % 7));
+      const places = i % 9;
+      return places === 0 ? String(whole) : `${whole}.${String(Math.floor(rng.uniform() * 10 ** places)).padStart(places, '0')}`;
+    });
+    const text = `{ "data": [${numbers.join(',')}] }\n`;
+    expect(Array.from(decimalArray(Buffer.from(text))!)).toEqual(JSON.parse(text).data);
+    for (const odd of ['{"data":[1e5]}', '{"data":[-1]}', '{"data":[1, 2]}', '{"data":[01]}', '{"data":[1.]}', '{"data":[]}', '{"data":[1,,2]}', '{"other":[1]}', '{"data":[1]} x', '{"data":[1234567890123456]}']) {
+      expect(decimalArray(Buffer.from(odd)), odd).toBeNull();
+    }
   });
 
   it('takes another test size and rejects a bad one', () => {
