@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ACTIVATIONS, Backprop, Model, WasmKernels, allFinite, jsKernels, prepareWasmKernels, type Dtype, type Floats } from '@shardprop/core';
@@ -236,5 +237,16 @@ describe('WasmKernels', () => {
     expect(r1.count).toBe(40);
     expect(Math.abs(r1.lossSum - r2.lossSum)).toBeLessThan(1e-4 * r2.lossSum);
     for (let i = 0; i < g1.length; i++) expect(Math.abs(g1[i] - g2[i])).toBeLessThan(1e-5 * (1 + Math.abs(g2[i])));
+  });
+});
+
+describe('the built module', () => {
+  it('is the WAT of these sources assembled, with its digest beside it (pnpm build writes both; a process compiles it instead of assembling)', async () => {
+    const { assembleKernels, watDigest, BUILT_MODULE, BUILT_MODULE_SOURCE } = await import('../../packages/core/src/kernels/wasm.js');
+    const { kernelsWat } = await import('../../packages/core/src/kernels/wasm-text.js');
+    const dist = new URL('../../packages/core/dist/kernels/', import.meta.url);
+    const wat = kernelsWat();
+    expect(readFileSync(new URL(BUILT_MODULE_SOURCE, dist), 'utf8').trim()).toBe(watDigest(wat));
+    expect(Buffer.from(await assembleKernels(wat)).equals(readFileSync(new URL(BUILT_MODULE, dist)))).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { ACTIVATIONS, type Activation, type ActivationName } from '../activations.js';
 import { allFinite } from './js.js';
 import type { Dtype, Floats } from '../numbers.js';
@@ -78,25 +80,49 @@ let compiled: Promise<WasmModule | null> | undefined;
 let ready: WasmModule | null | undefined;
 let unavailable = '';
 
+/** The module's binary as the package build leaves it (dist/kernels/kernels.wasm), with the SHA-256 of the WAT it came from beside it. */
+export const BUILT_MODULE = 'kernels.wasm';
+export const BUILT_MODULE_SOURCE = 'kernels.wasm.sha256';
+
+/** The WAT assembled by wabt: what the package build writes, and what a process without it (the sources under test) does itself. */
+export async function assembleKernels(wat: string): Promise<Uint8Array> {
+  const { default: initWabt } = await import('wabt');
+  const wabt = await initWabt();
+  const parsed = wabt.parseWat('shardprop-kernels.wat', wat, { simd: true, threads: true, bulk_memory: true });
+  try {
+    parsed.resolveNames();
+    // V8 validates the module when it compiles it (wabt's own validator refuses shared memory)
+    return parsed.toBinary({}).buffer;
+  } finally {
+    parsed.destroy();
+  }
+}
+
+export function watDigest(wat: string): string {
+  return createHash('sha256').update(wat).digest('hex');
+}
+
+/** The built binary beside this file, if it was assembled from exactly `wat` (a stale one is ignored). */
+function builtModule(wat: string): Uint8Array | null {
+  try {
+    const digest = readFileSync(new URL(`./${BUILT_MODULE_SOURCE}`, import.meta.url), 'utf8').trim();
+    return digest === watDigest(wat) ? readFileSync(new URL(`./${BUILT_MODULE}`, import.meta.url)) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Assembles the WAT with wabt and compiles it, once per process. Resolves to
- * false (and remembers why) where this Node has no WebAssembly SIMD; afterwards
- * WasmKernels.create is synchronous.
+ * Compiles the kernels, once per process: the binary the package build assembled
+ * (loading wabt and assembling take a sixth of a second), else the WAT assembled
+ * here. Resolves to false (and remembers why) where this Node has no WebAssembly
+ * SIMD; afterwards WasmKernels.create is synchronous.
  */
 export function prepareWasmKernels(): Promise<boolean> {
   compiled ??= (async () => {
     try {
-      const { default: initWabt } = await import('wabt');
-      const wabt = await initWabt();
-      const parsed = wabt.parseWat('shardprop-kernels.wat', kernelsWat(), { simd: true, threads: true, bulk_memory: true });
-      try {
-        parsed.resolveNames();
-        // V8 validates the module when it compiles it (wabt's own validator refuses shared memory)
-        const { buffer } = parsed.toBinary({});
-        return await WebAssembly.compile(buffer);
-      } finally {
-        parsed.destroy();
-      }
+      const wat = kernelsWat();
+      return await WebAssembly.compile(builtModule(wat) ?? (await assembleKernels(wat)));
     } catch (err) {
       unavailable = err instanceof Error ? err.message.split('\n')[0] : String(err);
       return null;

@@ -1,0 +1,12 @@
+// Part of the package build (after tsc): assembles the kernels' WAT into
+// dist/kernels/kernels.wasm, with the SHA-256 of that WAT beside it, so a process
+// compiles the binary instead of loading wabt and assembling at every start
+// (wasm.ts falls back to assembling when the binary is missing or stale).
+import { writeFileSync } from 'node:fs';
+import { BUILT_MODULE, BUILT_MODULE_SOURCE, assembleKernels, watDigest } from '../dist/kernels/wasm.js';
+import { kernelsWat } from '../dist/kernels/wasm-text.js';
+
+const wat = kernelsWat();
+const binary = await assembleKernels(wat);
+writeFileSync(new URL(`../dist/kernels/${BUILT_MODULE}`, import.meta.url), binary);
+writeFileSync(new URL(`../dist/kernels/${BUILT_MODULE_SOURCE}`, import.meta.url), `${watDigest(wat)}\n`);
