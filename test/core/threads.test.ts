@@ -17,6 +17,8 @@ let teams: WasmKernels[] = [];
 beforeAll(async () => {
   expect(await prepareWasmKernels()).toBe(true);
   teams = THREADS.map((t) => WasmKernels.create(t, EVERYWHERE));
+  // the helpers start in the background; until then calls split into fewer parts
+  for (const K of teams) K.waitForThreads();
 });
 afterAll(() => {
   for (const K of teams) K.close();
@@ -48,6 +50,7 @@ function eachTeam(compute: (K: WasmKernels) => Floats | string): string[] {
 describe('wasm kernels on several threads', () => {
   it('really starts the helper threads it was asked for', () => {
     expect(teams.map((K) => K.threads)).toEqual(THREADS);
+    expect(teams.map((K) => K.threadsStarted)).toEqual(THREADS);
   });
 
   it('compute every product on every shape with the same bits on 1, 2, 3 and 4 threads', () => {
@@ -76,6 +79,7 @@ describe('wasm kernels on several threads', () => {
       for (const where of ['memory', 'elsewhere'] as const) {
         const results = THREADS.map((t) => {
           const K = WasmKernels.create(t);
+          K.waitForThreads();
           try {
             const rand = seeded(m + n + k);
             const make = (length: number) => (where === 'memory' ? filled(K, 'float32', length, rand) : Float32Array.from({ length }, rand));
@@ -148,6 +152,7 @@ describe('wasm kernels on several threads', () => {
     const batch = Array.from({ length: 200 }, (_, i) => (i * 7) % samples);
     const results = THREADS.map((t) => {
       const K = WasmKernels.create(t);
+      K.waitForThreads();
       try {
         const initial = Model.init(spec, 3);
         const model = new Model(spec, K.alloc('float32', initial.params.length));
@@ -169,6 +174,7 @@ describe('wasm kernels on several threads', () => {
 
   it('keep working on one thread after close()', () => {
     const K = WasmKernels.create(3, EVERYWHERE);
+    K.waitForThreads();
     const A = filled(K, 'float32', 12 * 5, seeded(1));
     const B = filled(K, 'float32', 8 * 5, seeded(2));
     const before = K.alloc('float32', 12 * 8);
@@ -184,9 +190,10 @@ describe('wasm kernels on several threads', () => {
     const script = `import { WasmKernels, prepareWasmKernels } from ${JSON.stringify(core)};
       await prepareWasmKernels();
       const K = WasmKernels.create(3, { product: 1, activation: 1, stream: 1 });
+      K.waitForThreads();
       const a = K.alloc('float32', 4096);
       K.activation('sigmoid').apply(a, a, 4096);
-      console.log('computed on', K.threads);`;
+      console.log('computed on', K.threadsStarted);`;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     onTestFinished(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

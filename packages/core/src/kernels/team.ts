@@ -88,6 +88,8 @@ export class KernelTeam {
   private readonly seq: number[] = [];
   private readonly posted: boolean[] = [];
   private closed = false;
+  /** Helpers 0..ready-1 have started. */
+  private ready = 0;
 
   /** `names`: the exports a job may name, by index (the same list in every thread). */
   constructor(module: object, memory: { buffer: ArrayBufferLike }, slots: number, readonly helpers: number, private readonly names: readonly string[]) {
@@ -104,13 +106,27 @@ export class KernelTeam {
       worker.on('error', () => undefined);
       this.workers.push(worker);
     }
-    // the helpers start in parallel; each takes tens of milliseconds (a new isolate)
-    for (let i = 0; i < helpers; i++) {
+  }
+
+  /**
+   * Helpers started so far, counted from the first: the helpers start in parallel
+   * and each takes tens of milliseconds (a new isolate), so the first calls may
+   * find fewer (they then split into fewer parts: the same bits).
+   */
+  started(): number {
+    if (this.ready === this.helpers) return this.ready;
+    while (this.ready < this.helpers && Atomics.load(this.ctl[this.ready], READY) === 1) this.ready++;
+    return this.ready;
+  }
+
+  /** Blocks until every helper has started (tests, benchmarks); throws when one has not within 30 s. */
+  waitForStart(): void {
+    for (let i = 0; i < this.helpers; i++) {
       if (Atomics.wait(this.ctl[i], READY, 0, START_MS) === 'timed-out' && Atomics.load(this.ctl[i], READY) === 0) {
-        this.close();
-        throw new Error(`a kernel thread did not start within ${START_MS / 1000} s; use --threads 1`);
+        throw new Error(`kernel thread ${i + 1} did not start within ${START_MS / 1000} s`);
       }
     }
+    this.started();
   }
 
   /** Hands helper `i` the export `op` (an index into names) with `args`; returns at once. */

@@ -197,7 +197,7 @@ export class WasmKernels implements Kernels {
 
   /**
    * A fresh instance with its own memory, computing on `threads` threads (this
-   * one and threads − 1 helpers, started before it returns); needs a resolved
+   * one and threads − 1 helpers, which start meanwhile); needs a resolved
    * `prepareWasmKernels()`. Any thread count gives the same bits.
    */
   static create(threads = 1, least: SplitLimits = SPLIT_LIMITS): WasmKernels {
@@ -310,10 +310,20 @@ export class WasmKernels implements Kernels {
     if (parts > 1) this.team!.join();
   }
 
-  /** How many threads share `units` units of `work` each, each part at least `least` (1 without helpers). */
+  /** How many threads share `units` units of `work` each, each part at least `least` (1 without helpers started). */
   private partsFor(units: number, work: number, least: number): number {
     if (!this.team) return 1;
-    return Math.max(1, Math.min(this.threads, units, Math.floor((units * work) / least)));
+    return Math.max(1, Math.min(1 + this.team.started(), units, Math.floor((units * work) / least)));
+  }
+
+  /** Threads computing now: this one and the helpers started so far. */
+  get threadsStarted(): number {
+    return 1 + (this.team?.started() ?? 0);
+  }
+
+  /** Blocks until every helper thread has started (until then calls split into fewer parts: the same bits). */
+  waitForThreads(): void {
+    this.team?.waitForStart();
   }
 
   addRowVector(m: number, n: number, v: Floats, C: Floats): void {
