@@ -6,9 +6,17 @@ measured windows already do). The peer script ends it by each rank's own clock, 
 can run different numbers of warm-up steps; the one ahead then waits in DDP's all-reduce while
 the other waits in the barrier, for ever (seen on this kind of machine).
 
+Each rank computes on one thread: torch.set_num_threads(1) does not reach OpenBLAS in Debian's
+torch (its BLAS is libblas.so.3 -> OpenBLAS with its own pthreads, all cores by default), so two
+ranks would each run OpenBLAS on both cores of a 2-core machine and understate DDP. OpenBLAS and
+OpenMP are pinned to 1 thread in the environment before torch loads, and every rank reports the
+thread pools threadpoolctl sees (the JSON line's "pools").
+
 python3 bench/ddp.py seed|large [secs]     prints one JSON line (rank 0)
 MASTER_ADDR / MASTER_PORT / GLOO_SOCKET_IFNAME come from the environment (the bench sets them)."""
 import json, os, sys, time
+os.environ['OPENBLAS_NUM_THREADS'] = '1'
+os.environ['OMP_NUM_THREADS'] = '1'
 import torch, torch.nn as nn
 import torch.distributed as dist, torch.multiprocessing as mp
 
@@ -20,6 +28,15 @@ def model(layers):
     for i in range(1, len(layers)):
         mods += [nn.Linear(layers[i - 1], layers[i]), nn.Sigmoid()]
     return nn.Sequential(*mods)
+
+
+def thread_pools():
+    """[(api, threads)] of this process's native thread pools (OpenBLAS, OpenMP), or why not known."""
+    try:
+        from threadpoolctl import threadpool_info
+        return [(d['internal_api'], d['num_threads']) for d in threadpool_info()]
+    except Exception as e:
+        return f'threadpoolctl: {e}'
 
 
 def run(rank, world, workload, secs):
@@ -65,11 +82,14 @@ def run(rank, world, workload, secs):
         n, elapsed = steps_for(secs / 3)
         rates.append(n * local * world / elapsed)
     rates.sort()
+    # the thread pools of every rank, as threadpoolctl sees them (gathered to rank 0)
+    pools = [None] * world
+    dist.all_gather_object(pools, thread_pools())
     if rank == 0:
         weights = sum(layers[i] * layers[i - 1] for i in range(1, len(layers)))
         print(json.dumps({'peer': 'torch-ddp-gloo-2', 'version': torch.__version__, 'workload': workload,
                           'samplesPerSec': round(rates[1]), 'gflops': round(rates[1] * 6 * weights / 1e9, 2),
-                          'windows': [round(r) for r in rates]}), flush=True)
+                          'windows': [round(r) for r in rates], 'torchThreads': torch.get_num_threads(), 'pools': pools}), flush=True)
     dist.barrier()
     dist.destroy_process_group()
 
