@@ -103,15 +103,15 @@ describe('threads', () => {
       plan.kernels.close();
     }
     const plan = planTraining(options, 'wasm', 0);
-    expect(plan.kernels.threads).toBe(Math.min(availableParallelism(), 256));
+    expect(plan.kernels.threads).toBe(Math.min(availableParallelism(), 64));
     plan.kernels.close();
     // the portable kernels compute on one thread whatever is asked
     expect(planTraining({ ...options, threads: 4 }, 'js', 0).kernels.threads).toBe(1);
-    for (const threads of [0, 1.5, 257, NaN]) expect(() => planTraining({ ...options, threads }, 'wasm', 0), String(threads)).toThrow(/--threads must be an integer from 1 to 256/);
+    for (const threads of [0, 1.5, 65, NaN]) expect(() => planTraining({ ...options, threads }, 'wasm', 0), String(threads)).toThrow(/--threads must be an integer from 1 to 64/);
   });
 
   it('shares the cores among local workers unless --threads says how many each gets', () => {
-    const cores = Math.min(availableParallelism(), 256);
+    const cores = Math.min(availableParallelism(), 64);
     expect(localWorkerThreads(1, undefined)).toBe(cores);
     expect(localWorkerThreads(2, undefined)).toBe(Math.max(1, Math.floor(cores / 2)));
     expect(localWorkerThreads(cores + 5, undefined)).toBe(1);

@@ -2,6 +2,7 @@
  * `shardprop worker`: joins a coordinator and computes gradients on the shard
  * it hands out, until training is over (exit 0) or it cannot go on (exit 1).
  */
+import { availableParallelism } from 'node:os';
 import type { CommandModule } from 'yargs';
 import { UsageError, defaultThreads, validateSeed } from '@shardprop/coordinator';
 import { MAX_THREADS, describeColumns, fingerprint, loadSource, type Dataset } from '@shardprop/core';
@@ -52,6 +53,7 @@ async function work(args: Args): Promise<void> {
   if (silence !== undefined && !(silence >= 1 && silence <= 86_400)) throw new UsageError(`--silence-timeout must be a number of seconds from 1 to 86400, got ${silence}`);
   const threads = num(args, 'threads') ?? defaultThreads();
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  if (threads > availableParallelism()) log.warn({ threads, cores: availableParallelism() }, 'more threads than cores: they take turns, which is slower; leave out --threads to use each core once');
   const tokenFile = str(args, 'token-file');
   const token = tokenFile !== undefined ? readToken(tokenFile) : process.env.SHARDPROP_TOKEN || undefined;
   const ca = str(args, 'ca');

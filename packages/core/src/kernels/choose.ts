@@ -2,9 +2,6 @@ import { jsKernels } from './js.js';
 import type { KernelName, Kernels } from './kernel.js';
 import { WasmKernels, prepareWasmKernels, wasmUnavailableReason } from './wasm.js';
 
-/** The most threads one process's kernels may compute on (--threads). */
-export const MAX_THREADS = 256;
-
 /** What a user may ask for: 'auto' is wasm where this Node has WebAssembly SIMD, else js. */
 export type KernelChoice = KernelName | 'auto';
 export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'js', 'wasm'];

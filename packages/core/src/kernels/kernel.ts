@@ -1,6 +1,12 @@
 import type { Activation, ActivationName } from '../activations.js';
 import type { Dtype, Floats } from '../numbers.js';
 
+/**
+ * The most threads one process's kernels may compute on (--threads): each helper is
+ * a V8 isolate of its own (several MB), and past the cores they only take turns.
+ */
+export const MAX_THREADS = 64;
+
 /** The implementations: portable TypeScript, or WebAssembly SIMD128. */
 export type KernelName = 'js' | 'wasm';
 

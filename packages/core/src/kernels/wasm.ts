@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ACTIVATIONS, type Activation, type ActivationName } from '../activations.js';
 import { allFinite } from './js.js';
 import type { Dtype, Floats } from '../numbers.js';
-import type { Kernels } from './kernel.js';
+import { MAX_THREADS, type Kernels } from './kernel.js';
 import { KernelTeam, SLOT_BYTES } from './team.js';
 import { PACK_ROWS, kernelsWat } from './wasm-text.js';
 
@@ -202,7 +202,7 @@ export class WasmKernels implements Kernels {
    */
   static create(threads = 1, least: SplitLimits = SPLIT_LIMITS): WasmKernels {
     if (!ready) throw new Error(ready === null ? `WebAssembly SIMD kernels are not available here: ${unavailable}` : 'call prepareWasmKernels() first');
-    if (!Number.isInteger(threads) || threads < 1 || threads > 256) throw new RangeError(`threads must be an integer from 1 to 256, got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
     return new WasmKernels(ready, threads, least);
   }
 
