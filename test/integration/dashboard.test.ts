@@ -169,6 +169,8 @@ describe('dashboard over HTTP', () => {
     // its process, as its gradients said: some CPU, and a resident Node process's memory
     expect(last.workers[0].cpu).toBeGreaterThan(0);
     expect(last.workers[0].rssBytes).toBeGreaterThan(16 << 20);
+    // a worker started by hand computes on every core by default, and says so
+    expect(last.workers[0].threads).toBe(Math.min(availableParallelism(), 64));
     expect(last.step).toBe(400);
     // every step point the feed sent, in order, ending at the last step
     const steps = feed.frames.flatMap((f) => f.steps[0]) as number[];
