@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { BlockBackprop, Model, Optimizer, WasmKernels, makeDataset, prepareWasmKernels, type Dtype, type Floats } from '@shardprop/core';
@@ -183,6 +186,26 @@ describe('wasm kernels on several threads', () => {
     const after = K.alloc('float32', 12 * 8);
     K.gemmNT(12, 8, 5, A, B, after, false);
     expect(bits(after)).toBe(bits(before));
+  });
+
+  it('start their helpers without this process\'s preloads: a NODE_OPTIONS --require meant for child processes does not run in them', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'shardprop-threads-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const marker = join(dir, 'ran-in-a-helper');
+    const preload = join(dir, 'preload.cjs');
+    writeFileSync(preload, `if (!require('node:worker_threads').isMainThread) require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'yes');\n`);
+    const previous = process.env.NODE_OPTIONS;
+    process.env.NODE_OPTIONS = `--require ${preload}`;
+    try {
+      const K = WasmKernels.create(2);
+      K.waitForThreads();
+      expect(K.threadsStarted).toBe(2);
+      K.close();
+    } finally {
+      if (previous === undefined) delete process.env.NODE_OPTIONS;
+      else process.env.NODE_OPTIONS = previous;
+    }
+    expect(existsSync(marker)).toBe(false);
   });
 
   it('never keep a process alive: a script that made threaded kernels and did not close them ends by itself', async () => {

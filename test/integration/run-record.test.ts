@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { afterAll, describe, expect, it } from 'vitest';
 import { planTraining, train } from '@shardprop/coordinator';
 import { fingerprint, loadSource } from '@shardprop/core';
@@ -42,7 +42,11 @@ describe('the run record next to the model', () => {
 
     expect(record.format).toBe('shardprop.run/v1');
     expect(record.status).toBe('finished');
-    expect(record.process).toEqual({ pid: expect.any(Number), host: hostname() });
+    // the coordinator's threads (every core), each local worker's (the cores shared between the two), and the workers as they said
+    const cores = Math.min(availableParallelism(), 64);
+    expect(record.process).toEqual({ pid: expect.any(Number), host: hostname(), threads: cores });
+    expect(record.config).toMatchObject({ threads: cores, workerThreads: Math.max(1, Math.floor(cores / 2)) });
+    expect(record.workerProcesses.map((w: { threads: number }) => w.threads)).toEqual([1, 1].map(() => Math.max(1, Math.floor(cores / 2))));
     expect(record).not.toHaveProperty('dashboard'); // only while the run is on
     expect(record.versions).toEqual({ shardprop: version, node: process.version, protocol: PROTOCOL_VERSION });
     const [started, ended] = [Date.parse(record.startedAt), Date.parse(record.endedAt)];

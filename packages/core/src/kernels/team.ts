@@ -99,8 +99,10 @@ export class KernelTeam {
       this.args.push(new Float64Array(memory.buffer, slot + ARGS_AT, MAX_ARGS));
       this.seq.push(0);
       this.posted.push(false);
-      // no execArgv: the source is a CommonJS script, whatever flags (--input-type=module) started this process
-      const worker = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, slot, names } });
+      // nothing of this process's flags or environment: the source is a CommonJS script whatever
+      // started this process (--input-type=module), and a NODE_OPTIONS --require meant for child
+      // processes must not run in the helper too (it did, in a test that gates a local worker on a pipe)
+      const worker = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], env: {}, workerData: { module, memory, slot, names } });
       worker.unref();
       // a helper that dies outside a job is noticed at the next join (it never answers)
       worker.on('error', () => undefined);
