@@ -42,10 +42,11 @@ describe('the run record next to the model', () => {
 
     expect(record.format).toBe('shardprop.run/v1');
     expect(record.status).toBe('finished');
-    // the coordinator's threads (every core), each local worker's (the cores shared between the two), and the workers as they said
+    // the coordinator's threads (every core; the portable kernels run on one), each local worker's (the cores shared between the two), and the workers as they said
     const cores = Math.min(availableParallelism(), 64);
-    expect(record.process).toEqual({ pid: expect.any(Number), host: hostname(), threads: cores });
-    expect(record.config).toMatchObject({ threads: cores, workerThreads: Math.max(1, Math.floor(cores / 2)) });
+    const coordinator = process.env.SHARDPROP_KERNEL === 'js' ? 1 : cores;
+    expect(record.process).toEqual({ pid: expect.any(Number), host: hostname(), threads: coordinator });
+    expect(record.config).toMatchObject({ threads: coordinator, workerThreads: Math.max(1, Math.floor(cores / 2)) });
     expect(record.workerProcesses.map((w: { threads: number }) => w.threads)).toEqual([1, 1].map(() => Math.max(1, Math.floor(cores / 2))));
     expect(record).not.toHaveProperty('dashboard'); // only while the run is on
     expect(record.versions).toEqual({ shardprop: version, node: process.version, protocol: PROTOCOL_VERSION });

@@ -20,7 +20,7 @@ export interface Hello {
   name: string;
   /** Set when the worker loaded the data set itself: its fingerprint, which must be the coordinator's. */
   fingerprint?: string;
-  /** Threads its kernels compute on (for the worker table; any count gives the same bits). */
+  /** Threads its wasm kernels compute on (the js kernels run on one; for the worker table; any count gives the same bits). */
   threads?: number;
 }
 
