@@ -8,7 +8,7 @@
 //            seed's whole setup (30 epochs) with 2 workers against PyTorch's 3.4 s (RESULTS.md)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../packages/coordinator/dist/index.js';
@@ -108,13 +108,17 @@ async function versusDdp(row, key, batch, timing) {
   const skipped = torchUnavailable();
   const ours = [];
   const peers = [];
+  const threadedRuns = [];
   for (let round = 0; round < DDP_ROUNDS; round++) {
     ours.push(distributed(key, 2, batch, 'auto', timing));
     if (!skipped) peers.push(await ddp(key, timing));
+    threadedRuns.push(runProbe(process.execPath, [file('ours.mjs'), key, 'wasm', '--threads', String(availableParallelism()), ...timingArgs(timing)]));
   }
   // samples/s pooled over the rounds; the step's parts (stepMs, syncMs, ...) are the first round's
   const two = { ...ours[0], samplesPerSec: pooledMedian(ours), rounds: ours.map((r) => r.samplesPerSec) };
   const one = runProbe(process.execPath, [file('ours.mjs'), key, ...timingArgs(timing)]);
+  // our best on one machine: in process on every core (--threads, train's default), in the same alternating rounds as DDP
+  const threaded = { samplesPerSec: pooledMedian(threadedRuns), rounds: threadedRuns.map((r) => r.samplesPerSec) };
   const measured = peers.filter((r) => r.samplesPerSec);
   const peerRun = skipped ? { skipped } : measured.length ? { ...measured[0], samplesPerSec: pooledMedian(measured), rounds: peers.map((r) => r.samplesPerSec ?? null) } : peers[peers.length - 1];
   const peer = peerRun.samplesPerSec ?? DDP_REFERENCE[key];
@@ -125,15 +129,16 @@ async function versusDdp(row, key, batch, timing) {
     [
       [`shardprop, 2 workers (${two.gradientForm ?? '?'})${rounds(two)}`, num(two.samplesPerSec), num(two.samplesPerSec && (batch * 1000) / two.samplesPerSec), ratio(two.samplesPerSec, peer)],
       ['PyTorch DDP gloo, 2 processes' + (peerRun.samplesPerSec ? rounds(peerRun) : ' (RESULTS.md)'), num(peer), num(peer && (batch * 1000) / peer), '1.00x'],
-      ['shardprop, in-process (--workers 0)', num(one.samplesPerSec), num(one.samplesPerSec && (batch * 1000) / one.samplesPerSec), ratio(one.samplesPerSec, peer)],
+      ['shardprop, in-process (--workers 0), 1 thread', num(one.samplesPerSec), num(one.samplesPerSec && (batch * 1000) / one.samplesPerSec), ratio(one.samplesPerSec, peer)],
+      [`shardprop, in-process, ${availableParallelism()} threads (the default)${rounds(threaded)}`, num(threaded.samplesPerSec), num(threaded.samplesPerSec && (batch * 1000) / threaded.samplesPerSec), ratio(threaded.samplesPerSec, peer)],
     ],
   ));
   if (!skipped) console.log(`  ${DDP_ROUNDS} rounds of (shardprop, DDP), alternated; samples/s is the median of all the rounds' windows.`);
   if (skipped) console.log(`  PyTorch DDP not measured in this run: ${skipped}; quoted from ../shared/peers/RESULTS.md.`);
   ours.forEach((r, i) => r.error && console.log(`  shardprop failed in round ${i + 1}: ${r.error}`));
   peers.forEach((r, i) => r.error && console.log(`  PyTorch DDP failed in round ${i + 1}: ${r.error}`));
-  console.log(`  Target: shardprop with 2 workers >= ${DDP_TARGET[key]}x PyTorch DDP.`);
-  return { ours2: two, ours1: one, ddp: peerRun, ratio: two.samplesPerSec && peer ? +(two.samplesPerSec / peer).toFixed(2) : null };
+  console.log(`  Targets: shardprop with 2 workers >= ${DDP_TARGET[key]}x PyTorch DDP; in process on every core >= 1x it (issue 17). DDP ranks: 1 thread each, pinned.`);
+  return { ours2: two, ours1: one, oursThreads: threaded, ddp: peerRun, ratio: two.samplesPerSec && peer ? +(two.samplesPerSec / peer).toFixed(2) : null, threadsRatio: threaded.samplesPerSec && peer ? +(threaded.samplesPerSec / peer).toFixed(2) : null };
 }
 
 /** `shardprop train` on the embedded digits; the median of `times` runs. */

