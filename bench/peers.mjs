@@ -4,8 +4,12 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const TORCH_SCRIPT = fileURLToPath(new URL('../../shared/peers/torch/bench.py', import.meta.url));
-/** Debian's python3-torch lives in /usr/bin/python3; set PYTHON when another python3 comes first in PATH. */
-export const PYTHON = process.env.PYTHON ?? 'python3';
+/**
+ * The python that runs the peers: $PYTHON when set, else the first of `python3` and Debian's
+ * `/usr/bin/python3` that can import torch (a pyenv or venv python3 first in PATH cannot see
+ * Debian's python3-torch, and the PyTorch rows were silently skipped), else `python3`.
+ */
+export const PYTHON = process.env.PYTHON ?? (['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) ?? 'python3');
 
 /** null when the peers' PyTorch script can run here, else why not. */
 export function torchUnavailable() {
