@@ -7,7 +7,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decimalArray } from '../../packages/core/src/loaders/mnist.js';
+import { decimalsInto } from '../../packages/core/src/loaders/mnist.js';
+
+/** A digits file's numbers as decimalsInto reads them, or null where it leaves the file to JSON.parse. */
+function decimalArray(bytes: Uint8Array): Float64Array | null {
+  const out = new Float64Array(bytes.length);
+  const count = decimalsInto(bytes, out);
+  return count < 0 ? null : out.slice(0, count);
+}
 import {
   DatasetError, MAX_ROW_CHARS, Rng, circles, describeColumns, fingerprint, loadCsv, loadIdx, loadJson, loadMnist, loadSource, spirals, xor,
   type Dataset,

@@ -36,7 +36,7 @@ afterAll(() => {
 });
 
 const flags = (dtype: 'float32' | 'float64'): string[] => [
-  '--data', tmp.path('data.json'), '--layers', LAYERS.join(','), '--batch', '140', '--steps', '60', '--lr', '0.5', '--optimizer', 'momentum',
+  '--data', tmp.path('data.json'), '--layers', LAYERS.join(','), '--batch', '140', '--steps', '12', '--lr', '0.5', '--optimizer', 'momentum',
   '--seed', '7', '--dtype', dtype, '--kernel', 'wasm', '--json',
 ];
 

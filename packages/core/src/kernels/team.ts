@@ -88,8 +88,9 @@ export class KernelTeam {
   private readonly seq: number[] = [];
   private readonly posted: boolean[] = [];
   private closed = false;
-  /** Helpers 0..ready-1 have started. */
+  /** Helpers 0..ready-1 take parts, once started() has waited for them. */
   private ready = 0;
+  private waited = false;
 
   /** `names`: the exports a job may name, by index (the same list in every thread). */
   constructor(module: object, memory: { buffer: ArrayBufferLike }, slots: number, readonly helpers: number, private readonly names: readonly string[]) {
@@ -111,24 +112,25 @@ export class KernelTeam {
   }
 
   /**
-   * Helpers started so far, counted from the first: the helpers start in parallel
-   * and each takes tens of milliseconds (a new isolate), so the first calls may
-   * find fewer (they then split into fewer parts: the same bits).
+   * Helpers that take parts. They start in parallel in the background (tens of
+   * milliseconds each: a new isolate); the first call that splits waits for them,
+   * once, so a process whose calls never split (small models) never waits, and one
+   * whose calls do splits them into the same parts from the first. A helper not
+   * started within 30 s is left out for good (the others' parts: the same bits).
    */
   started(): number {
-    if (this.ready === this.helpers) return this.ready;
-    while (this.ready < this.helpers && Atomics.load(this.ctl[this.ready], READY) === 1) this.ready++;
+    if (this.waited) return this.ready;
+    this.waited = true;
+    while (this.ready < this.helpers) {
+      if (Atomics.wait(this.ctl[this.ready], READY, 0, START_MS) === 'timed-out' && Atomics.load(this.ctl[this.ready], READY) === 0) break;
+      this.ready++;
+    }
     return this.ready;
   }
 
-  /** Blocks until every helper has started (tests, benchmarks); throws when one has not within 30 s. */
+  /** started(), throwing when a helper did not start (tests, benchmarks). */
   waitForStart(): void {
-    for (let i = 0; i < this.helpers; i++) {
-      if (Atomics.wait(this.ctl[i], READY, 0, START_MS) === 'timed-out' && Atomics.load(this.ctl[i], READY) === 0) {
-        throw new Error(`kernel thread ${i + 1} did not start within ${START_MS / 1000} s`);
-      }
-    }
-    this.started();
+    if (this.started() < this.helpers) throw new Error(`kernel thread ${this.ready + 1} did not start within ${START_MS / 1000} s`);
   }
 
   /** Hands helper `i` the export `op` (an index into names) with `args`; returns at once. */

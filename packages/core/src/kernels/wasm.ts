@@ -197,7 +197,8 @@ export class WasmKernels implements Kernels {
 
   /**
    * A fresh instance with its own memory, computing on `threads` threads (this
-   * one and threads − 1 helpers, which start meanwhile); needs a resolved
+   * one and threads − 1 helpers, which start in the background until the first
+   * call that splits); needs a resolved
    * `prepareWasmKernels()`. Any thread count gives the same bits.
    */
   static create(threads = 1, least: SplitLimits = SPLIT_LIMITS): WasmKernels {
@@ -310,18 +311,19 @@ export class WasmKernels implements Kernels {
     if (parts > 1) this.team!.join();
   }
 
-  /** How many threads share `units` units of `work` each, each part at least `least` (1 without helpers started). */
+  /** How many threads share `units` units of `work` each, each part at least `least` (the first split waits for the helpers to start). */
   private partsFor(units: number, work: number, least: number): number {
     if (!this.team) return 1;
-    return Math.max(1, Math.min(1 + this.team.started(), units, Math.floor((units * work) / least)));
+    const parts = Math.max(1, Math.min(this.threads, units, Math.floor((units * work) / least)));
+    return parts > 1 ? Math.min(parts, 1 + this.team.started()) : 1;
   }
 
-  /** Threads computing now: this one and the helpers started so far. */
+  /** Threads that take parts: this one and the helpers that started (waiting for them, once). */
   get threadsStarted(): number {
     return 1 + (this.team?.started() ?? 0);
   }
 
-  /** Blocks until every helper thread has started (until then calls split into fewer parts: the same bits). */
+  /** Blocks until every helper thread has started; throws when one did not within 30 s. */
   waitForThreads(): void {
     this.team?.waitForStart();
   }

@@ -87,14 +87,9 @@ const POWERS_OF_TEN = Float64Array.from({ length: 16 }, (_, d) => 10 ** d);
  * run's start. Each is a plain decimal (digits, a point, digits), and its digits m over
  * 10^d (both exact) is one correctly rounded division: the double JSON.parse gives.
  * Anything else (a sign, an exponent, spaces, a leading 0 before a digit, more than 15
- * digits) returns null, for JSON.parse to read.
+ * digits) returns -1, for JSON.parse to read. `out` has room for at least as many
+ * numbers; returns how many there were.
  */
-export function decimalArray(bytes: Uint8Array): Float64Array | null {
-  const out = new Float64Array(countCommas(bytes, 0) + 1);
-  return decimalsInto(bytes, out) === out.length ? out : null;
-}
-
-/** decimalArray's numbers into `out`, which has room for at least as many; how many, or -1 where JSON.parse must read the file. */
 export function decimalsInto(buffer: Uint8Array, out: Float64Array): number {
   // a plain Uint8Array view, so the loops below see one element kind
   const bytes = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
