@@ -7,9 +7,8 @@
  * in-process engine, so the same bits for any number of workers. Arithmetic and
  * memory only: who is a member, and when, is the machine's business.
  */
-import { BlockBackprop, ScalarTree, TreeStack, VectorTree, blockCount, blockStart, layoutOf, pieceCount, type BatchResult, type Floats } from '@shardprop/core';
+import { BlockBackprop, PieceSum, ScalarTree, VectorTree, blockCount, blockStart, layoutOf, type BatchResult, type Floats } from '@shardprop/core';
 import type { Expectation, Gradient, GradientForm } from '@shardprop/protocol';
-import { IncomingBuffers } from './incoming.js';
 import type { TrainingPlan } from './plan.js';
 
 export type SumPlan = Pick<TrainingPlan, 'spec' | 'train' | 'kernels' | 'batchSize' | 'block'>;
@@ -32,7 +31,6 @@ export class StepSum {
   /** Slot i computes blocks [cuts[i], cuts[i+1]) of this sending. */
   cuts = new Uint32Array(1);
   private counts = new Int32Array(0);
-  private pieces = new Int32Array(0);
   private correct = new Int32Array(0);
   private received = new Uint8Array(0);
   private missing = 0;
@@ -41,17 +39,10 @@ export class StepSum {
   /** Each block's loss sum, as the slots sent them. */
   private readonly blockLoss: Float64Array;
   private readonly losses = new ScalarTree();
-  /** Where each slot's values are copied on arrival: its own buffer (dense), or its place in `factors`. */
+  /** Factors: where each slot's values are copied on arrival, its place in `factors`. */
   private incoming: Floats[] = [];
-  /** Dense: each slot's buffer, and views of its pieces (made again only when the buffer changes). */
-  private owned: (Floats | null)[] = [];
-  private views: Floats[][] = [];
-  private readonly buffers: IncomingBuffers;
-  /** Dense: the tree over every slot's pieces; values are the views, added in place. */
-  private readonly stack = new TreeStack();
-  private readonly scratch = new TreeStack();
-  private refs: Floats[] = [];
-  private readonly mergeRefs = (left: number): void => this.plan.kernels.addRowVector(1, this.size, this.refs[left + 1], this.refs[left]);
+  /** Dense: each slot's pieces, and their sum by the tree. */
+  private readonly pieces: PieceSum | null;
   /** Factors: the whole batch's factors, block after block (each slot's part lands in its place), and the rebuild. */
   private readonly factors: Floats | null;
   private readonly rebuild: BlockBackprop | null;
@@ -69,7 +60,7 @@ export class StepSum {
     this.factors = factored ? kernels.alloc(dtype, plan.batchSize * factorWidth) : null;
     this.tree = factored ? new VectorTree(this.size, dtype, kernels) : null;
     this.blockLoss = new Float64Array(blockCount(plan.batchSize, plan.block));
-    this.buffers = new IncomingBuffers((length) => kernels.alloc(dtype, length));
+    this.pieces = factored ? null : new PieceSum(this.size, dtype, kernels);
   }
 
   /** `slots` workers from now on. */
@@ -77,13 +68,10 @@ export class StepSum {
     this.slots = slots;
     this.cuts = new Uint32Array(slots + 1);
     this.counts = new Int32Array(slots);
-    this.pieces = new Int32Array(slots);
     this.correct = new Int32Array(slots);
     this.received = new Uint8Array(slots);
-    for (const b of this.owned) if (b) this.buffers.release(b);
-    this.owned = new Array<Floats | null>(slots).fill(null);
     this.incoming = new Array<Floats>(slots);
-    this.views = Array.from({ length: slots }, () => []);
+    this.pieces?.reslot(slots);
   }
 
   /** A new sending of a step over `batch`: the blocks dealt, room for every part, and nothing received yet. */
@@ -93,27 +81,12 @@ export class StepSum {
     this.blocks = blockCount(B, this.block);
     dealBlocks(this.blocks, this.slots, this.cuts);
     const width = this.expectation.factorWidth;
+    this.pieces?.deal(this.cuts, this.blocks);
     for (let s = 0; s < this.slots; s++) {
-      const first = this.cuts[s];
-      const end = this.cuts[s + 1];
-      const from = blockStart(first, B, this.block);
-      const to = blockStart(end, B, this.block);
+      const from = blockStart(this.cuts[s], B, this.block);
+      const to = blockStart(this.cuts[s + 1], B, this.block);
       this.counts[s] = to - from;
-      if (this.factors) {
-        this.incoming[s] = this.factors.subarray(from * width, to * width);
-        continue;
-      }
-      const pieces = pieceCount(this.scratch, first, end, this.blocks);
-      this.pieces[s] = pieces;
-      let own = this.owned[s];
-      if (own === null || own.length < pieces * this.size) {
-        if (own) this.buffers.release(own);
-        own = this.owned[s] = this.buffers.take(Math.max(1, pieces) * this.size);
-        this.views[s] = [];
-      }
-      const views = this.views[s];
-      for (let p = views.length; p < pieces; p++) views.push(own.subarray(p * this.size, (p + 1) * this.size));
-      this.incoming[s] = own;
+      this.incoming[s] = this.factors ? this.factors.subarray(from * width, to * width) : this.pieces!.part(s);
     }
     this.received.fill(0);
     this.missing = this.slots;
@@ -134,7 +107,7 @@ export class StepSum {
     e.round = round;
     e.count = this.counts[slot];
     e.blocks = this.cuts[slot + 1] - this.cuts[slot];
-    e.pieces = this.pieces[slot];
+    e.pieces = this.pieces?.pieces(slot) ?? 0;
     return { expectation: e, into: this.incoming[slot] };
   }
 
@@ -162,17 +135,7 @@ export class StepSum {
       }
       return total;
     }
-    // every slot's pieces, in block order, onto the one tree
-    this.stack.reset(this.blocks);
-    if (this.refs.length < this.blocks) this.refs = new Array<Floats>(this.blocks);
-    for (let s = 0; s < this.slots; s++) {
-      pieceCount(this.scratch, this.cuts[s], this.cuts[s + 1], this.blocks);
-      for (let p = 0; p < this.scratch.depth; p++) {
-        this.refs[this.stack.depth] = this.views[s][p];
-        this.stack.push(this.scratch.start(p), this.scratch.stop(p), this.mergeRefs);
-      }
-    }
-    grad.set(this.refs[0]);
+    grad.set(this.pieces!.sum());
     return total;
   }
 

@@ -29,5 +29,6 @@ export { predictOutputs, classesOf, areClassLabels } from './predict.js';
 export { modelToOnnx, ONNX_OPSET, ONNX_IR_VERSION, ONNX_INPUT, ONNX_OUTPUT, type OnnxOptions } from './export/onnx.js';
 export { modelToSafetensors } from './export/safetensors.js';
 export { DEFAULT_BLOCK, MAX_BLOCK, blockCount, blockStart, stackDepth, pieceCount, TreeStack, VectorTree, ScalarTree } from './blocks.js';
+export { PieceSum } from './piece-sum.js';
 export { BlockBackprop } from './block-backprop.js';
 export { PARAM_HASH, loadParamHash, type ParamHash } from './param-hash.js';
