@@ -19,7 +19,7 @@ export {
 } from './step-events.js';
 export { LocalWorkers, NODE_FLAGS } from './local-workers.js';
 export { MAX_WORKERS, MAX_PENDING_CONNECTIONS, MAX_PENDING_PER_HOST } from './admission.js';
-export { THROTTLE_MS } from './throttle.js';
+export { THROTTLE_MS } from '@shardprop/protocol';
 export { loadModel, type Model } from '@shardprop/core';
 export { predict, predictData, PREDICTION_TASKS, type Predictions, type PredictOptions, type PredictDataOptions, type DataPredictions, type PredictionTask } from './predict.js';
 export { exportModel, EXPORT_FORMATS, type ExportFormat, type ExportOptions, type ExportResult } from './export-model.js';

@@ -15,7 +15,7 @@ import {
   type Action, type ConnectionId, type LogLevel, type MachineEvent, type MachineState, type StepTiming, type WorkerSnapshot,
 } from './step-events.js';
 import { StepSum } from './step-sum.js';
-import { Throttle } from './throttle.js';
+import { Throttle } from '@shardprop/protocol';
 import type { WorkerContribution } from './training-loop.js';
 
 export interface MachineOptions {

@@ -15,7 +15,7 @@ import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, localWorkerThreads, 
 import { planTraining, type TrainingPlan } from './plan.js';
 import { RunFolder } from './run-folder.js';
 import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
-import { isLoopback } from './transport.js';
+import { isLoopback } from '@shardprop/protocol';
 import { whereTimeWent } from './where-time-goes.js';
 import type { WorkerSnapshot } from './step-events.js';
 import { Coordinator } from './ws-adapter.js';

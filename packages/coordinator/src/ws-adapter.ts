@@ -17,7 +17,7 @@ import type { Action, ConnectionId, MachineEvent, WorkerSnapshot } from './step-
 import { StepMachine } from './step-machine.js';
 import { addStepTime } from './step-timing.js';
 import type { EngineTiming, GradientEngine, WorkerContribution } from './training-loop.js';
-import { listenWebSocket, type Transport } from './transport.js';
+import { listenWebSocket, type Transport } from '@shardprop/protocol';
 
 /** How often the machine's deadlines are checked (hello, step, wait for workers, heartbeat). */
 const TICK_MS = 100;

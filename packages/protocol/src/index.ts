@@ -6,3 +6,6 @@ export { ERROR_CODES, failure, isErrorCode, type ErrorCode, type Checked, type F
 export { encode, encodeStep, encodeGradient, decodeMap, type Frames } from './codec.js';
 export { decodeHello, decodeGradient, decodeToWorker, type Expectation, type Receiving } from './validate.js';
 export { sendFragments, encodeWithTail, decodeWithTail, TAIL_FRAGMENT_BYTES } from './tail-array.js';
+export { listenWebSocket, sameSecret, isLoopback, type Transport, type TransportOptions } from './transport.js';
+export { ConnectionGuard, UPGRADE_TIMEOUT_MS, openFileLimit, socketBounds, type FloodReport, type SocketBounds } from './connection-guard.js';
+export { THROTTLE_MS, Throttle } from './throttle.js';

@@ -13,7 +13,7 @@ import type { Logger } from '@shardprop/worker';
 import { COMMON_HEADERS, PAGE_POLICY, isLoopbackHost, neverThrows, reply } from '../dashboard/http.js';
 import { UsageError } from '../options.js';
 import { pageAssets } from '../page-assets.js';
-import { isLoopback, sameSecret } from '../transport.js';
+import { isLoopback, sameSecret } from '@shardprop/protocol';
 import { RunFolders } from './runs.js';
 
 export interface BoardOptions {

@@ -3,7 +3,7 @@ import { TOKEN_HEADER } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { METRICS_CONTENT_TYPE, type RunMetrics } from '../metrics.js';
 import { pageAssets } from '../page-assets.js';
-import { isLoopback, sameSecret } from '../transport.js';
+import { isLoopback, sameSecret } from '@shardprop/protocol';
 import { Feed } from './feed.js';
 import type { DashboardState } from './state.js';
 

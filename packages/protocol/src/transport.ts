@@ -2,7 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
-import { TOKEN_HEADER, type ErrorCode } from '@shardprop/protocol';
+import { TOKEN_HEADER } from './messages.js';
+import type { ErrorCode } from './errors.js';
 import { WebSocketServer } from 'ws';
 import { ConnectionGuard, UPGRADE_TIMEOUT_MS, socketBounds, type FloodReport, type SocketBounds } from './connection-guard.js';
 

@@ -13,7 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import type { ErrorCode } from '@shardprop/protocol';
+import type { ErrorCode } from './errors.js';
 import { THROTTLE_MS, Throttle } from './throttle.js';
 
 /** Time from connecting to a complete request or upgrade (TLS handshake included). */

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConnectionGuard, openFileLimit, socketBounds } from '../../packages/coordinator/src/connection-guard.js';
+import { ConnectionGuard, openFileLimit, socketBounds } from '../../packages/protocol/src/connection-guard.js';
 import { tempDir } from '../helpers/cli.js';
 
 /**
