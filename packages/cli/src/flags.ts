@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import { ACTIVATIONS, DEFAULT_BLOCK, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, type KernelChoice } from '@shardprop/core';
-import { GRADIENT_FORM_CHOICES, UsageError, type TrainOptions } from '@shardprop/coordinator';
+import { AGGREGATION_CHOICES, GRADIENT_FORM_CHOICES, UsageError, type TrainOptions } from '@shardprop/coordinator';
 import { withConfigFile } from './config.js';
 import { readInputFile } from './input-file.js';
 
@@ -54,6 +54,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('weight-decay', { type: 'number', describe: 'L2 weight decay λ (default 0)' })
     .option('seed', { type: 'number', describe: 'seed of initialisation and batch order (default 0)' })
     .option('gradient-form', { type: 'string', choices: GRADIENT_FORM_CHOICES, describe: 'how workers send gradients: dense sums, or per-sample factors for small batches (default auto)' })
+    .option('aggregation', { type: 'string', choices: AGGREGATION_CHOICES, describe: 'how steps travel: through the coordinator (star), or through a slice server each worker starts beside it (slices: no process moves more than about 2x the parameters a step); same bits either way (default auto: slices when listening beyond this machine, else star)' })
     .option('kernel', { type: 'string', choices: KERNEL_CHOICES, describe: 'matrix kernels: WebAssembly SIMD, or portable TypeScript; workers use the coordinator\'s (default $SHARDPROP_KERNEL, else auto: wasm where available)' })
     .option('threads', { type: 'number', describe: 'threads of each process\'s kernels: this one\'s and each local worker\'s; any count gives the same bits (default: every core; with --workers N, the cores shared among them)' })
     .option('metrics', { type: 'string', describe: 'append one JSON line of metrics per epoch to this file' })
@@ -69,7 +70,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON summary on stdout' })
     .group(['layers', 'activation', 'loss', 'dtype', 'init', 'init-scheme'], GROUPS.model)
     .group(['epochs', 'steps', 'batch', 'block', 'lr', 'optimizer', 'momentum', 'weight-decay', 'seed', 'kernel', 'threads'], GROUPS.training)
-    .group(['gradient-form', 'step-timeout', 'hello-timeout', 'wait-workers', 'dashboard'], GROUPS.workers)
+    .group(['gradient-form', 'aggregation', 'step-timeout', 'hello-timeout', 'wait-workers', 'dashboard'], GROUPS.workers)
     .group(['out', 'metrics', 'trace', 'json'], GROUPS.output)
     .group(['checkpoint-dir', 'checkpoint-every', 'resume'], GROUPS.checkpoints);
 }
@@ -175,6 +176,7 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     seed: num(args, 'seed'),
     workers: num(args, 'workers'),
     gradientForm: str(args, 'gradient-form') as TrainOptions['gradientForm'],
+    aggregation: str(args, 'aggregation') as TrainOptions['aggregation'],
     kernel: (str(args, 'kernel') ?? kernelFromEnv()) as TrainOptions['kernel'],
     threads: num(args, 'threads'),
     metrics: str(args, 'metrics'),

@@ -1,8 +1,8 @@
 export { train, type TrainCallbacks } from './train.js';
 export { evaluate, type EvalOptions, type EvalResult } from './evaluate.js';
 export {
-  UsageError, validateTrainOptions, validateSeed, validateWorkerCount, defaultWorkers, defaultThreads, localWorkerThreads, GRADIENT_FORM_CHOICES,
-  type TrainOptions, type ServeOptions, type GradientFormChoice,
+  UsageError, validateTrainOptions, validateSeed, validateWorkerCount, defaultWorkers, defaultThreads, localWorkerThreads, GRADIENT_FORM_CHOICES, AGGREGATION_CHOICES,
+  type TrainOptions, type ServeOptions, type GradientFormChoice, type AggregationChoice,
 } from './options.js';
 export { TrainingInterrupted, type TrainSummary, type EpochMetrics, type StepProgress, type GradientEngine, type EngineTiming, type WorkerContribution, type TraceLine } from './training-loop.js';
 export { planTraining, timestamp, type TrainingPlan } from './plan.js';

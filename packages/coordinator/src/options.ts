@@ -3,7 +3,7 @@ import {
   ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, MAX_BLOCK, MAX_THREADS, OPTIMIZER_KINDS, resolveKernel,
   type ActivationName, type Dtype, type InitScheme, type KernelChoice, type KernelName, type LossName, type OptimizerKind,
 } from '@shardprop/core';
-import { GRADIENT_FORMS, type GradientForm } from '@shardprop/protocol';
+import { AGGREGATIONS, GRADIENT_FORMS, type Aggregation, type GradientForm } from '@shardprop/protocol';
 import { MAX_WORKERS } from './admission.js';
 
 /** Where the coordinator listens and whom it waits for (`shardprop coordinator`). */
@@ -56,6 +56,13 @@ export interface TrainOptions {
   workers?: number;
   /** How workers send gradients: dense sums, or per-sample factors (small batches); auto picks. Same result either way. */
   gradientForm?: GradientFormChoice;
+  /**
+   * How steps travel (docs/scaling.md): 'star' through the coordinator, 'slices' through a slice
+   * server beside each worker (no process moves more than about 2P a step, whatever the workers);
+   * 'auto' (the default): slices when the coordinator listens beyond this machine without TLS, else star.
+   * The same bits either way.
+   */
+  aggregation?: AggregationChoice;
   /** The matrix kernels: WebAssembly SIMD where available (auto), or forced; every worker uses the coordinator's. */
   kernel?: KernelChoice;
   /**
@@ -106,6 +113,10 @@ export type GradientFormChoice = 'auto' | GradientForm;
 export const GRADIENT_FORM_CHOICES: readonly GradientFormChoice[] = ['auto', ...GRADIENT_FORMS];
 export const DEFAULT_GRADIENT_FORM: GradientFormChoice = 'auto';
 
+/** --aggregation: a way, or auto (slices across machines, star on one). */
+export type AggregationChoice = 'auto' | Aggregation;
+export const AGGREGATION_CHOICES: readonly AggregationChoice[] = ['auto', ...AGGREGATIONS];
+
 /** Checks the option values that make sense without the data; throws UsageError naming the option. */
 export function validateTrainOptions(o: TrainOptions): void {
   if (typeof o.data !== 'string' || o.data.length === 0) throw new UsageError('--data is required: mnist, xor, spirals, circles, or a file path');
@@ -132,6 +143,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   validateSeed(o.seed);
   if (o.workers !== undefined) validateWorkerCount('--workers', o.workers, 0);
   if (o.gradientForm !== undefined && !GRADIENT_FORM_CHOICES.includes(o.gradientForm)) throw new UsageError(`--gradient-form must be one of ${GRADIENT_FORM_CHOICES.join(', ')}`);
+  if (o.aggregation !== undefined && !AGGREGATION_CHOICES.includes(o.aggregation)) throw new UsageError(`--aggregation must be one of ${AGGREGATION_CHOICES.join(', ')}`);
+  if (o.aggregation === 'slices' && o.gradientForm === 'factors') throw new UsageError('--aggregation slices sums dense pieces: leave out --gradient-form factors (or use --aggregation star)');
   if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= MAX_THREADS)) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${o.threads}`);
   if (o.kernel !== undefined && !KERNEL_CHOICES.includes(o.kernel)) throw new UsageError(`--kernel must be ${KERNEL_CHOICES.join(', ')}; got ${JSON.stringify(o.kernel)}`);
   positiveInt('checkpoint-every', o.checkpointEvery);

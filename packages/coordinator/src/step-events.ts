@@ -4,7 +4,7 @@
  * dashboard shows them). step-machine.ts has the rules.
  */
 import type { BatchResult, Floats } from '@shardprop/core';
-import type { ErrorCode, Gradient, Hello, ToWorker } from '@shardprop/protocol';
+import type { ErrorCode, Faulty, Gradient, Hello, SliceMap, SliceSum, ToWorker } from '@shardprop/protocol';
 
 /** Defaults of --step-timeout and --wait-workers (seconds), of the heartbeat and of the hello's time limit (ms). */
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 300;
@@ -26,6 +26,9 @@ export type MachineEvent =
   | { type: 'connected'; connection: ConnectionId; address: string; now: number }
   | { type: 'hello'; connection: ConnectionId; hello: Hello; now: number }
   | { type: 'gradient'; connection: ConnectionId; gradient: Gradient; now: number }
+  /** A slice server's slice of the sum (its values already in the step's grad), or its report of a faulty worker. */
+  | { type: 'sum'; connection: ConnectionId; sum: SliceSum; now: number }
+  | { type: 'faulty'; connection: ConnectionId; faulty: Faulty; now: number }
   /** A message that failed its checks (or a text frame). */
   | { type: 'invalid'; connection: ConnectionId; code: ErrorCode; reason: string; now: number }
   | { type: 'closed'; connection: ConnectionId; now: number }
@@ -44,9 +47,14 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export type Action =
   | { type: 'send'; to: ConnectionId; message: ToWorker }
-  /** The same encoded step to every member: its parameters straight from `params`. */
-  /** The step to every member: `workers[i]` computes blocks [cuts[i], cuts[i+1]). */
-  | { type: 'broadcast-step'; to: ConnectionId[]; step: number; round: number; batch: Uint32Array; workers: Uint32Array; cuts: Uint32Array; params: Floats }
+  /**
+   * The same encoded step to every member (`workers[i]` computes blocks [cuts[i], cuts[i+1])): its parameters
+   * straight from `params`, or, sliced, none (then `servers[j]` gets a slice-step with values [bounds[j], bounds[j+1])).
+   */
+  | {
+    type: 'broadcast-step'; to: ConnectionId[]; step: number; round: number; batch: Uint32Array; workers: Uint32Array; cuts: Uint32Array; params: Floats;
+    slices?: SliceMap & { servers: ConnectionId[]; blocks: number };
+  }
   /** Send the refusal, then close the connection with the WebSocket code and reason. */
   | { type: 'refuse'; to: ConnectionId; reason: string; code: ErrorCode; closeCode: number; closeReason: string }
   | { type: 'ping'; to: ConnectionId[] }

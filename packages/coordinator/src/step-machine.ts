@@ -6,8 +6,11 @@
  * or logger: every deadline is a timestamp checked on `tick`. ws-adapter.ts runs
  * it over WebSockets; test/coordinator/step-machine.test.ts with scripted events.
  */
-import { datasetAs, type Floats } from '@shardprop/core';
-import { PROTOCOL_VERSION, failure, type Checked, type ErrorCode, type Expectation, type Gradient, type GradientForm, type Hello, type ShardData, type ToWorker } from '@shardprop/protocol';
+import { blockCount, datasetAs, type Floats } from '@shardprop/core';
+import {
+  MAX_SLICES, PROTOCOL_VERSION, Throttle, failure, type Aggregation, type Checked, type ErrorCode, type Expectation, type Faulty, type Gradient, type GradientForm,
+  type Hello, type ShardData, type SliceExpectation, type ToWorker,
+} from '@shardprop/protocol';
 import { MAX_PENDING_CONNECTIONS, MAX_PENDING_PER_HOST, admissionRefusal } from './admission.js';
 import type { TrainingPlan } from './plan.js';
 import {
@@ -15,7 +18,6 @@ import {
   type Action, type ConnectionId, type LogLevel, type MachineEvent, type MachineState, type StepTiming, type WorkerSnapshot,
 } from './step-events.js';
 import { StepSum } from './step-sum.js';
-import { Throttle } from '@shardprop/protocol';
 import type { WorkerContribution } from './training-loop.js';
 
 export interface MachineOptions {
@@ -24,6 +26,8 @@ export interface MachineOptions {
   /** Workers to wait for before training starts. */
   expect: number;
   gradientForm: GradientForm;
+  /** 'slices': steps go through the slice servers the workers start (dense gradients only); 'star' (the default): through this process. */
+  aggregation?: Aggregation;
   /** The address workers connect to, for the hint in the log when every worker is gone. */
   url: string;
   stepTimeoutMs?: number;
@@ -62,6 +66,16 @@ interface Member {
   /** Its process's use, as its last gradient said. */
   cpu?: number;
   rssBytes?: number;
+}
+
+/** A slice server (docs/scaling.md): a process beside a worker that serves one slice of the parameters. */
+interface SliceServer {
+  connection: ConnectionId;
+  name: string;
+  address: string;
+  /** Where the workers reach it. */
+  serves: string;
+  alive: boolean;
 }
 
 /** Rows of workers that left, kept for the dashboard at most (the oldest go first). */
@@ -121,6 +135,12 @@ export class StepMachine {
   /** The last step failed (diverged, stopped, waited out): gradients still on their way for it are stale, not offences. */
   private givenUp = false;
   private actions: Action[] = [];
+  /** Slice servers, in the order they joined; those of the sending in flight (slice j served by dealt[j]) and its bounds. */
+  private servers: SliceServer[] = [];
+  private readonly serverByConnection = new Map<ConnectionId, SliceServer>();
+  private dealt: SliceServer[] = [];
+  private bounds = new Uint32Array(1);
+  private readonly sumExpectation: SliceExpectation;
 
   /** The step's sum: one slot per member, made again when the members change. */
   private readonly sum: StepSum;
@@ -135,6 +155,34 @@ export class StepMachine {
     this.waitWorkersMs = options.waitWorkersMs ?? DEFAULT_WAIT_WORKERS_SECONDS * 1000;
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
     this.helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
+    const { kernels, spec } = options.plan;
+    this.sumExpectation = { type: 'sum', dtype: spec.dtype, step: 0, round: 0, length: 0, allFinite: (x) => kernels.allFinite(x) };
+  }
+
+  /** Steps go through slice servers (when any have joined). */
+  private get slicing(): boolean {
+    return this.options.aggregation === 'slices' && this.options.gradientForm === 'dense';
+  }
+
+  /** True for a slice server's connection. */
+  isSliceServer(connection: ConnectionId): boolean {
+    return this.serverByConnection.has(connection);
+  }
+
+  /** What a slice server's next message must be now (its slice of the sum, or a faulty worker), and where the sum's values go. */
+  expectingSum(connection: ConnectionId): Checked<{ expectation: SliceExpectation; into: Floats }> {
+    const server = this.serverByConnection.get(connection);
+    const j = server ? this.dealt.indexOf(server) : -1;
+    if (j < 0 || this.machineState !== 'in step' || this.sum.hasSum(j)) {
+      if (this.givenUp) return failure('SP_ERR_STALE_ROUND', 'a slice sum for a step given up');
+      return failure('SP_ERR_UNASKED', 'a slice sum nobody asked for');
+    }
+    const f = this.inFlight!;
+    const e = this.sumExpectation;
+    e.step = f.step;
+    e.round = f.round;
+    e.length = this.bounds[j + 1] - this.bounds[j];
+    return { ok: true, message: { expectation: e, into: f.grad.subarray(this.bounds[j], this.bounds[j + 1]) } };
   }
 
   get state(): MachineState {
@@ -181,6 +229,12 @@ export class StepMachine {
       case 'gradient':
         this.onGradient(event.connection, event.gradient, event.now);
         break;
+      case 'sum':
+        this.onSum(event.connection, event.now);
+        break;
+      case 'faulty':
+        this.onFaulty(event.connection, event.faulty);
+        break;
       case 'invalid':
         this.onInvalid(event.connection, event.code, event.reason);
         break;
@@ -188,7 +242,7 @@ export class StepMachine {
         this.onClosed(event.connection);
         break;
       case 'pong': {
-        const m = this.byConnection.get(event.connection);
+        const m = this.byConnection.get(event.connection) ?? this.serverByConnection.get(event.connection);
         if (m) m.alive = true;
         break;
       }
@@ -288,6 +342,7 @@ export class StepMachine {
     if (!greeting) return;
     this.pending.delete(connection);
     const { address } = greeting;
+    if (hello.role === 'slice') return this.onSliceServer(connection, hello, address);
     const training = this.machineState !== 'waiting for workers';
     const refusal = admissionRefusal(hello, { fingerprint: this.options.plan.fingerprint, training, workers: this.members.length + this.joining.length, expect: this.options.expect });
     if (refusal) {
@@ -318,6 +373,23 @@ export class StepMachine {
     }
   }
 
+  /** A slice server said hello: it serves a slice from the next sending of a step on. */
+  private onSliceServer(connection: ConnectionId, hello: Hello, address: string): void {
+    const refuse = (code: ErrorCode, reason: string, closeCode: number, close: string): void => {
+      this.log('warn', { address, name: hello.name, code, reason }, 'refused a slice server');
+      this.actions.push({ type: 'refuse', to: connection, reason, code, closeCode, closeReason: close });
+    };
+    if (hello.version !== PROTOCOL_VERSION) {
+      return refuse('SP_ERR_VERSION', `protocol version mismatch: the slice server speaks version ${hello.version}, this coordinator speaks version ${PROTOCOL_VERSION}`, 1002, 'protocol version mismatch');
+    }
+    if (!this.slicing) return refuse('SP_ERR_NOT_SLICED', 'this coordinator aggregates through itself (--aggregation star): it takes no slice servers', 1008, 'not sliced');
+    if (this.servers.length >= MAX_SLICES) return refuse('SP_ERR_FULL', `the run already has ${MAX_SLICES} slice servers`, 1008, 'full');
+    const server: SliceServer = { connection, name: hello.name, address, serves: hello.serves!, alive: true };
+    this.servers.push(server);
+    this.serverByConnection.set(connection, server);
+    this.log('info', { name: server.name, serves: server.serves, servers: this.servers.length }, 'slice server joined: it serves a slice of the parameters from the next sending of a step on');
+  }
+
   /** The welcome: the run's settings and the whole training set, its rows unless the worker loaded the same set itself. */
   private welcome(m: Member): void {
     const { plan, gradientForm } = this.options;
@@ -326,7 +398,7 @@ export class StepMachine {
     const shard: ShardData = m.ownData ? ids : { ...ids, ...this.dataRows() };
     const message: ToWorker = {
       type: 'welcome', version: PROTOCOL_VERSION, workerId: m.workerId, spec: plan.spec, total: train.count, block: plan.block,
-      fingerprint: plan.fingerprint, gradientForm, kernel: plan.kernels.name, shard,
+      fingerprint: plan.fingerprint, gradientForm, kernel: plan.kernels.name, aggregation: this.slicing ? 'slices' : 'star', shard,
     };
     this.actions.push({ type: 'send', to: m.connection, message });
   }
@@ -388,7 +460,13 @@ export class StepMachine {
       this.stale = true;
     }
     if (this.stale) this.reslot();
-    this.sum.begin(f.batch);
+    // sliced when slice servers are there: every one serves a slice (at least one value each)
+    const size = f.params.length;
+    this.dealt = this.slicing ? this.servers.slice(0, Math.min(this.servers.length, size)) : [];
+    const k = this.dealt.length;
+    this.bounds = new Uint32Array(k + 1);
+    for (let j = 0; j <= k; j++) this.bounds[j] = Math.floor((j * size) / k);
+    this.sum.begin(f.batch, k);
     f.round = ++this.round;
     f.sentAt = now;
     f.deadline = now + this.stepTimeoutMs;
@@ -396,8 +474,11 @@ export class StepMachine {
     f.lastReceivedAt = 0;
     f.lastPreviousSentAt = 0;
     this.machineState = 'in step';
+    const slices = k === 0 ? undefined : {
+      addresses: this.dealt.map((s) => s.serves), bounds: this.bounds, servers: this.dealt.map((s) => s.connection), blocks: blockCount(f.batch.length, this.options.plan.block),
+    };
     this.actions.push({
-      type: 'broadcast-step', to: this.members.map((m) => m.connection), step: f.step, round: f.round, batch: f.batch, workers: this.memberIds, cuts: this.sum.cuts, params: f.params,
+      type: 'broadcast-step', to: this.members.map((m) => m.connection), step: f.step, round: f.round, batch: f.batch, workers: this.memberIds, cuts: this.sum.cuts, params: f.params, slices,
     });
   }
 
@@ -444,6 +525,29 @@ export class StepMachine {
     if (g.cpu !== undefined) m.cpu = g.cpu;
     if (g.rssBytes !== undefined) m.rssBytes = g.rssBytes;
     this.sum.add(m.slot, g);
+    this.finishIfComplete(now);
+  }
+
+  /** A slice server's slice of the sum arrived (checked, and already in the step's grad). */
+  private onSum(connection: ConnectionId, now: number): void {
+    const server = this.serverByConnection.get(connection);
+    const j = server ? this.dealt.indexOf(server) : -1;
+    if (j < 0 || this.machineState !== 'in step' || this.sum.hasSum(j)) return this.onInvalid(connection, 'SP_ERR_UNASKED', 'a slice sum nobody asked for');
+    this.sum.addSum(j);
+    this.finishIfComplete(now);
+  }
+
+  /** A slice server found a worker's part faulty (not a divergence: the adapter checked): the worker goes. */
+  private onFaulty(connection: ConnectionId, faulty: Faulty): void {
+    const server = this.serverByConnection.get(connection);
+    const m = this.members.find((w) => w.workerId === faulty.workerId);
+    if (!server || !m) return;
+    this.drop(m, faulty.code, `invalid part for slice server ${server.name}: ${faulty.reason}`);
+  }
+
+  /** Every worker and every slice server answered this sending: the step is done. */
+  private finishIfComplete(now: number): void {
+    const f = this.inFlight!;
     if (!this.sum.complete) return;
     const result = this.sum.finish(f.batch, f.grad);
     // every member answered this sending of the step (a resend makes them all answer again)
@@ -471,18 +575,38 @@ export class StepMachine {
       this.actions.push({ type: 'drop', to: connection, code, reason });
       return;
     }
+    // overtaken by a resend of this step: not an offence
+    if (code === 'SP_ERR_STALE_ROUND') return;
+    const server = this.serverByConnection.get(connection);
+    if (server) return this.dropServer(server, code, `invalid message: ${reason}`);
     const m = this.byConnection.get(connection);
     if (!m) {
       this.actions.push({ type: 'drop', to: connection, code, reason });
       return;
     }
-    // overtaken by a resend of this step: not an offence
-    if (code === 'SP_ERR_STALE_ROUND') return;
     this.drop(m, code, `invalid message: ${reason}`);
+  }
+
+  private dropServer(server: SliceServer, code: ErrorCode, reason: string): void {
+    this.log('warn', { name: server.name, code, reason }, 'dropped a slice server');
+    this.actions.push({ type: 'drop', to: server.connection, code, reason });
+    this.serverGone(server, reason);
+  }
+
+  /** A slice server is gone: a step waiting on it goes out again, its slice served by the others (or by this process). */
+  private serverGone(server: SliceServer, reason: string): void {
+    this.serverByConnection.delete(server.connection);
+    this.servers.splice(this.servers.indexOf(server), 1);
+    const j = this.dealt.indexOf(server);
+    const waiting = j >= 0 && this.machineState === 'in step' && !this.sum.hasSum(j);
+    this.log('warn', { name: server.name, step: this.lastStep, reason, servers: this.servers.length }, waiting ? 'slice server lost: the step goes out again, its slice served by the others' : 'slice server lost');
+    if (waiting) this.inFlight!.lost = true;
   }
 
   private onClosed(connection: ConnectionId): void {
     if (this.pending.delete(connection)) return;
+    const server = this.serverByConnection.get(connection);
+    if (server) return this.serverGone(server, 'the connection closed');
     const m = this.byConnection.get(connection);
     if (m) this.gone(m, 'the connection closed');
   }
@@ -548,6 +672,11 @@ export class StepMachine {
       // all the late ones first: dropping one sends the step again, after which nobody has answered
       const late = this.members.filter((m) => !this.sum.has(m.slot));
       for (const m of late) this.drop(m, 'SP_ERR_STEP_TIMEOUT', `no gradient within ${this.stepTimeoutMs / 1000} s (--step-timeout)`);
+      // every worker answered: the slice servers that have not sent their sums are late
+      if (late.length === 0) {
+        const slow = this.dealt.filter((_, j) => !this.sum.hasSum(j));
+        for (const server of slow) this.dropServer(server, 'SP_ERR_STEP_TIMEOUT', `no slice sum within ${this.stepTimeoutMs / 1000} s (--step-timeout)`);
+      }
     } else if (this.machineState === 'waiting for joiners') {
       // the training loop stops at this failure: no later step is asked for
       this.giveUp('SP_ERR_WORKERS_LOST', `every worker was lost by step ${f.step} and none joined within ${this.waitWorkersMs / 1000} s (--wait-workers)`);
@@ -570,8 +699,15 @@ export class StepMachine {
       m.alive = false;
       pinged.push(m.connection);
     }
+    const quiet: SliceServer[] = [];
+    for (const server of this.servers) {
+      if (!server.alive) quiet.push(server);
+      server.alive = false;
+      pinged.push(server.connection);
+    }
     if (pinged.length > 0) this.actions.push({ type: 'ping', to: pinged });
     for (const m of silent) this.drop(m, 'SP_ERR_HEARTBEAT', 'it did not answer a heartbeat');
+    for (const server of quiet) this.dropServer(server, 'SP_ERR_HEARTBEAT', 'it did not answer a heartbeat');
   }
 
   private onClose(reason: string): void {
@@ -579,11 +715,13 @@ export class StepMachine {
     if (f) this.actions.push({ type: 'step-failed', step: f.step, code: 'SP_ERR_CONNECTION_CLOSED', reason: 'the coordinator closed' });
     this.inFlight = null;
     this.machineState = 'closed';
-    const everyone = [...this.members, ...this.joining].map((m) => m.connection);
+    const everyone = [...this.members, ...this.joining, ...this.servers].map((m) => m.connection);
     if (everyone.length > 0) this.actions.push({ type: 'done', to: everyone, reason });
     this.members = [];
     this.joining = [];
+    this.servers = [];
     this.byConnection.clear();
+    this.serverByConnection.clear();
     this.pending.clear();
     // what the throttles held back is said before the end
     this.logCrowded(this.crowded.flush());

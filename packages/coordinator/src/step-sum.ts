@@ -34,6 +34,10 @@ export class StepSum {
   private correct = new Int32Array(0);
   private received = new Uint8Array(0);
   private missing = 0;
+  /** Sliced sending: which slice servers' sums are in (their values land in the step's grad directly). */
+  private sums = new Uint8Array(0);
+  private sumsMissing = 0;
+  private sliced = false;
   private blocks = 0;
   private batchLength = 0;
   /** Each block's loss sum, as the slots sent them. */
@@ -74,8 +78,14 @@ export class StepSum {
     this.pieces?.reslot(slots);
   }
 
-  /** A new sending of a step over `batch`: the blocks dealt, room for every part, and nothing received yet. */
-  begin(batch: Uint32Array): void {
+  /**
+   * A new sending of a step over `batch`: the blocks dealt, room for every part, and nothing received yet.
+   * Sliced over `slices` slice servers: the workers' gradients carry no values, each server sends its slice of the sum.
+   */
+  begin(batch: Uint32Array, slices = 0): void {
+    this.sliced = slices > 0;
+    this.sums = new Uint8Array(slices);
+    this.sumsMissing = slices;
     const B = batch.length;
     this.batchLength = B;
     this.blocks = blockCount(B, this.block);
@@ -97,7 +107,23 @@ export class StepSum {
   }
 
   get complete(): boolean {
-    return this.missing === 0;
+    return this.missing === 0 && this.sumsMissing === 0;
+  }
+
+  /** True when every worker answered and slice servers' sums are all that is missing. */
+  get waitingForSums(): boolean {
+    return this.missing === 0 && this.sumsMissing > 0;
+  }
+
+  hasSum(server: number): boolean {
+    return this.sums[server] === 1;
+  }
+
+  /** Slice server `server`'s slice of the sum is in the step's grad. */
+  addSum(server: number): void {
+    if (this.sums[server] === 1) throw new RangeError(`slice ${server} already reported`);
+    this.sums[server] = 1;
+    this.sumsMissing--;
   }
 
   /** What slot `slot`'s gradient for this sending must be, and where its values go. */
@@ -107,8 +133,8 @@ export class StepSum {
     e.round = round;
     e.count = this.counts[slot];
     e.blocks = this.cuts[slot + 1] - this.cuts[slot];
-    e.pieces = this.pieces?.pieces(slot) ?? 0;
-    return { expectation: e, into: this.incoming[slot] };
+    e.pieces = this.sliced ? 0 : this.pieces?.pieces(slot) ?? 0;
+    return { expectation: e, into: this.sliced ? this.incoming[slot].subarray(0, 0) : this.incoming[slot] };
   }
 
   add(slot: number, g: Gradient): void {
@@ -135,7 +161,8 @@ export class StepSum {
       }
       return total;
     }
-    grad.set(this.pieces!.sum());
+    // sliced: the servers' sums are already in grad
+    if (!this.sliced) grad.set(this.pieces!.sum());
     return total;
   }
 

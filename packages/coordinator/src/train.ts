@@ -11,11 +11,11 @@ import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
 import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
 import { RunMetrics } from './metrics.js';
-import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, localWorkerThreads, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, localWorkerThreads, resolveKernelOption, validateWorkerCount, type AggregationChoice, type ServeOptions, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { RunFolder } from './run-folder.js';
 import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
-import { isLoopback } from '@shardprop/protocol';
+import { isLoopback, type Aggregation } from '@shardprop/protocol';
 import { whereTimeWent } from './where-time-goes.js';
 import type { WorkerSnapshot } from './step-events.js';
 import { Coordinator } from './ws-adapter.js';
@@ -136,13 +136,14 @@ async function createEngine(
   const token = options.token ?? (local ? randomBytes(24).toString('base64url') : undefined);
   // the dashboard needs the user's token (--token-file), never the local workers' secret
   const site = dashboard ? new DashboardHttp(dashboard, { token: options.token, log, metrics }) : undefined;
-  const server = await Coordinator.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm ?? DEFAULT_GRADIENT_FORM, token, tls: options.tls,
+  const aggregation = resolveAggregation(options.aggregation, host, options.tls !== undefined);
+  const server = await Coordinator.listen({ host, port: options.port ?? 0, expect: workers, plan, log, gradientForm: options.gradientForm ?? DEFAULT_GRADIENT_FORM, aggregation, token, tls: options.tls,
     onHttpRequest: site?.handle,
     stepTimeoutMs: options.stepTimeout === undefined ? undefined : options.stepTimeout * 1000,
     waitWorkersMs: options.waitWorkers === undefined ? undefined : options.waitWorkers * 1000,
     helloTimeoutMs: options.helloTimeout === undefined ? undefined : options.helloTimeout * 1000,
   });
-  log.info({ url: server.url, expect: workers }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
+  log.info({ url: server.url, expect: workers, aggregation }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
   callbacks.onListening?.(server.url);
   if (dashboard) {
     dashboard.watchWorkers(() => server.snapshot());
@@ -191,4 +192,15 @@ async function createEngine(
       await children.stop();
     },
   };
+}
+
+/**
+ * --aggregation as this run does it: auto slices when the coordinator listens beyond this machine (workers
+ * on other machines, where the star's 2NP bytes a step at the coordinator cost most) and star on one
+ * machine; slice servers speak ws:// only, so a run with TLS stays star.
+ */
+export function resolveAggregation(choice: AggregationChoice | undefined, host: string, tls: boolean): Aggregation {
+  if (choice === 'slices' && tls) throw new UsageError('--aggregation slices does not carry TLS yet (slice servers speak ws://): use --aggregation star with --cert, or slices on a network you trust');
+  if (choice === 'star' || choice === 'slices') return choice;
+  return isLoopback(host) || tls ? 'star' : 'slices';
 }

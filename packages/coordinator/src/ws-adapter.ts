@@ -8,7 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { blockCount, factorWidth, stackDepth, type BatchResult, type Floats, type Model } from '@shardprop/core';
-import { decodeGradient, decodeHello, encode, encodeStep, sendFragments, type ErrorCode, type GradientForm } from '@shardprop/protocol';
+import {
+  decodeFromSliceServer, decodeGradient, decodeHello, encode, encodeSliceStep, encodeStep, sendFragments, type Aggregation, type ErrorCode, type GradientForm,
+} from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { DivergenceCheck } from './divergence.js';
 import { resolveGradientForm } from './gradient-form.js';
@@ -31,6 +33,8 @@ export interface CoordinatorOptions {
   log: Logger;
   /** How workers send gradients; 'auto' picks by chooseGradientForm. */
   gradientForm?: GradientForm | 'auto';
+  /** How steps travel: through this process ('star', the default) or through slice servers beside the workers ('slices'; dense gradients). */
+  aggregation?: Aggregation;
   /** The shared secret workers must present at the WebSocket upgrade (checked in transport.ts, in constant time). */
   token?: string;
   /** PEM certificate and key: serve wss:// (TLS) instead of ws://. */
@@ -82,7 +86,7 @@ export class Coordinator implements GradientEngine {
 
   private constructor(private readonly options: CoordinatorOptions, private readonly transport: Transport, readonly gradientForm: GradientForm) {
     this.machine = new StepMachine({
-      plan: options.plan, expect: options.expect, gradientForm, url: this.url,
+      plan: options.plan, expect: options.expect, gradientForm, aggregation: options.aggregation, url: this.url,
       stepTimeoutMs: options.stepTimeoutMs, waitWorkersMs: options.waitWorkersMs, heartbeatMs: options.heartbeatMs, helloTimeoutMs: options.helloTimeoutMs,
       tickMs: TICK_MS,
     });
@@ -96,7 +100,8 @@ export class Coordinator implements GradientEngine {
 
   static async listen(options: CoordinatorOptions): Promise<Coordinator> {
     const { plan } = options;
-    const form = resolveGradientForm(options.gradientForm, plan.spec.layers, plan.batchSize, plan.model.params.length);
+    // slices sum dense pieces: the factors of a batch are rebuilt into sums here
+    const form = options.aggregation === 'slices' ? 'dense' : resolveGradientForm(options.gradientForm, plan.spec.layers, plan.batchSize, plan.model.params.length);
     // the largest legitimate message from a worker: its pieces (dense: at most one per block, and at most a range's
     // stack of them) or the factors of a whole batch, in float64 at most; and a loss sum per block
     const blocks = blockCount(plan.batchSize, plan.block);
@@ -231,6 +236,7 @@ export class Coordinator implements GradientEngine {
       const hello = decodeHello(data);
       return hello.ok ? { type: 'hello', connection, hello: hello.message, now: performance.now() } : { type: 'invalid', connection, code: hello.code, reason: hello.reason, now: performance.now() };
     }
+    if (this.machine.isSliceServer(connection)) return this.sliceEventOf(connection, data);
     const expected = this.machine.expecting(connection);
     const gradient = expected.ok ? decodeGradient(data, expected.message.expectation, expected.message.into) : expected;
     // stamped once checked: copying and checking the values is part of its arrival, not of the wait for the next one
@@ -245,6 +251,26 @@ export class Coordinator implements GradientEngine {
     return { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now };
   }
 
+  /** A slice server's message: its slice of the sum, or a worker it found faulty; values that are not finite may mean the run diverged. */
+  private sliceEventOf(connection: ConnectionId, data: Buffer[]): MachineEvent {
+    const expected = this.machine.expectingSum(connection);
+    const decoded = expected.ok ? decodeFromSliceServer(data, expected.message.expectation, expected.message.into) : expected;
+    const now = performance.now();
+    if (decoded.ok) {
+      const m = decoded.message;
+      if (m.type === 'sum') return { type: 'sum', connection, sum: m, now };
+      if (m.code !== 'SP_ERR_NOT_FINITE') return { type: 'faulty', connection, faulty: m, now };
+    }
+    const notFinite = decoded.ok || decoded.code === 'SP_ERR_NOT_FINITE';
+    if (notFinite && expected.ok && this.current) {
+      const { step, batch, model } = this.current;
+      const reason = this.divergence.diverged(step, expected.message.expectation.round, model, batch);
+      if (reason !== null) return { type: 'diverged', reason, now: performance.now() };
+    }
+    if (decoded.ok) return { type: 'faulty', connection, faulty: decoded.message as Extract<typeof decoded.message, { type: 'faulty' }>, now };
+    return { type: 'invalid', connection, code: decoded.code, reason: decoded.reason, now };
+  }
+
   private feed(event: MachineEvent): void {
     for (const action of this.machine.handle(event)) this.perform(action);
   }
@@ -255,11 +281,20 @@ export class Coordinator implements GradientEngine {
         this.sockets.get(a.to)?.send(encode(a.message));
         break;
       case 'broadcast-step': {
-        const message = encodeStep(a.step, a.round, a.batch, a.workers, a.cuts, a.params);
+        const { slices } = a;
+        const message = encodeStep(a.step, a.round, a.batch, a.workers, a.cuts, a.params, slices && { addresses: slices.addresses, bounds: slices.bounds });
         for (const to of a.to) {
           const ws = this.sockets.get(to);
           if (ws) sendFragments(ws, message);
         }
+        if (!slices) break;
+        const { kernels, model } = this.options.plan;
+        slices.servers.forEach((to, j) => {
+          const from = slices.bounds[j];
+          const head = { type: 'slice-step' as const, step: a.step, round: a.round, kernel: kernels.name, size: model.params.length, blocks: slices.blocks, workers: a.workers, cuts: a.cuts, from };
+          const ws = this.sockets.get(to);
+          if (ws) sendFragments(ws, encodeSliceStep(head, a.params.subarray(from, slices.bounds[j + 1])));
+        });
         break;
       }
       case 'refuse': {

@@ -3,13 +3,18 @@
  * union tagged by `type`. How they are encoded is codec.ts; how they are checked
  * on arrival is validate.ts. The README's table lists them.
  *
- *   worker → coordinator   hello, gradient
- *   coordinator → worker   welcome, refused, step, done
+ *   worker → coordinator         hello, gradient
+ *   coordinator → worker         welcome, refused, step, done
+ * and with --aggregation slices (docs/scaling.md), a slice server beside each worker:
+ *   slice server → coordinator   hello (role 'slice'), sum, faulty
+ *   coordinator → slice server   slice-step, refused, done
+ *   worker → slice server        hello (with its workerId), part
+ *   slice server → worker        params
  */
 import type { Floats, KernelName, ModelSpec } from '@shardprop/core';
 import type { ErrorCode } from './errors.js';
 
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /** The HTTP header of the WebSocket upgrade that carries the coordinator's token: it is checked there, once, before any message. */
 export const TOKEN_HEADER = 'x-shardprop-token';
@@ -22,6 +27,30 @@ export interface Hello {
   fingerprint?: string;
   /** Threads its wasm kernels compute on (the js kernels run on one; for the worker table; any count gives the same bits). */
   threads?: number;
+  /** 'slice': a slice server greeting the coordinator (absent: a worker). */
+  role?: 'slice';
+  /** A slice server's address, where workers reach it (ws://HOST:PORT). */
+  serves?: string;
+  /** A worker greeting a slice server: its id, as its welcome said. */
+  workerId?: number;
+}
+
+/**
+ * How a step's parameters and gradients travel. 'star': through the coordinator
+ * (it sends every worker the parameters and takes every worker's pieces).
+ * 'slices': the parameters are cut into slices, one per slice server (one
+ * beside each worker, started by the worker itself); a slice server forwards
+ * its slice of the parameters to every worker, sums its slice of every worker's
+ * pieces by the one tree, and sends the coordinator that slice of the sum. So no
+ * process moves more than about 2P per step, whatever the number of workers.
+ */
+export type Aggregation = 'star' | 'slices';
+export const AGGREGATIONS: readonly Aggregation[] = ['star', 'slices'];
+
+/** Where a sliced step's parameters come from and its pieces go: slice j is values [bounds[j], bounds[j+1]) of the parameters, served at addresses[j]. */
+export interface SliceMap {
+  addresses: string[];
+  bounds: Uint32Array;
 }
 
 /**
@@ -60,6 +89,8 @@ export interface Welcome {
   gradientForm: GradientForm;
   /** The coordinator's kernels: every worker computes with the same ones, so results do not depend on the number of workers. */
   kernel: KernelName;
+  /** 'slices': the worker starts a slice server beside it (its steps may then come sliced). */
+  aggregation: Aggregation;
   shard: ShardData;
 }
 
@@ -79,7 +110,10 @@ export interface Step {
   step: number;
   /** Counts every sending of a step: a step sent again (after workers came or went) has a higher round. */
   round: number;
+  /** The parameters; empty when the step is sliced (they come from the slice servers). */
   params: Floats;
+  /** Set when the step is sliced: the parameters come from these slice servers, and the pieces go to them (the gradient then carries none). */
+  slices?: SliceMap;
   /** Global sample ids of the whole global mini-batch, in order. */
   batch: Uint32Array;
   /** Worker ids, in the order of their ranges. */
@@ -123,10 +157,64 @@ export interface Gradient {
   grad: Floats;
 }
 
+/** Coordinator → slice server: a sending of a step, and the slice of the parameters [from, from + params.length) it serves. */
+export interface SliceStep {
+  type: 'slice-step';
+  step: number;
+  round: number;
+  /** The kernels its sums use (any give the same bits; the coordinator's are known to work here). */
+  kernel: KernelName;
+  /** Parameters of the whole model. */
+  size: number;
+  /** Blocks of the step's batch, and their deal to the workers, as the step message has them. */
+  blocks: number;
+  workers: Uint32Array;
+  cuts: Uint32Array;
+  from: number;
+  params: Floats;
+}
+
+/** Slice server → worker: its slice of a step's parameters, values [from, from + params.length). */
+export interface SliceParams {
+  type: 'params';
+  step: number;
+  round: number;
+  from: number;
+  params: Floats;
+}
+
+/** Worker → slice server: the slice of each of its canonical pieces, piece after piece. */
+export interface Part {
+  type: 'part';
+  step: number;
+  round: number;
+  workerId: number;
+  grad: Floats;
+}
+
+/** Slice server → coordinator: its slice of the step's gradient sum (the root of the tree over every worker's pieces). */
+export interface SliceSum {
+  type: 'sum';
+  step: number;
+  round: number;
+  grad: Floats;
+}
+
+/** Slice server → coordinator: a worker's part failed its checks (the coordinator decides: the worker goes, or the run diverged). */
+export interface Faulty {
+  type: 'faulty';
+  step: number;
+  round: number;
+  workerId: number;
+  code: ErrorCode;
+  reason: string;
+}
+
 export interface Done {
   type: 'done';
   reason?: string;
 }
 
-export type ToCoordinator = Hello | Gradient;
+export type ToCoordinator = Hello | Gradient | SliceSum | Faulty;
 export type ToWorker = Welcome | Refused | Step | Done;
+export type ToSliceServer = SliceStep | Refused | Done | Hello | Part;

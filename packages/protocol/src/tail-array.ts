@@ -36,10 +36,18 @@ export const TAIL_FRAGMENT_BYTES = 64 * 1024;
  * `head` with `key: array` appended, as [everything before the array's bytes,
  * the array's bytes in pieces of TAIL_FRAGMENT_BYTES]. Send them as the
  * fragments of one message (sendFragments). The pieces are views of `array`:
- * it must not change until the message is on the wire.
+ * it must not change until the message is on the wire. Given several arrays
+ * (of one type), the message carries them one after another as one array.
  */
-export function encodeWithTail(packr: Packr, head: object, key: string, array: Floats): Buffer[] {
-  const empty = array instanceof Float64Array ? new Float64Array(0) : new Float32Array(0);
+export function encodeWithTail(packr: Packr, head: object, key: string, array: Floats | readonly Floats[]): Buffer[] {
+  const arrays: readonly Floats[] = Array.isArray(array) ? array : [array as Floats];
+  const wide = arrays.length > 0 && arrays[0] instanceof Float64Array;
+  let byteLength = 0;
+  for (const a of arrays) {
+    if (a instanceof Float64Array !== wide) throw new TypeError('encodeWithTail: arrays of one type only');
+    byteLength += a.byteLength;
+  }
+  const empty = wide ? new Float64Array(0) : new Float32Array(0);
   const packed = packr.pack({ ...head, [key]: empty });
   // an empty typed array is ext 8: c7 01 74 <code>; grow it into the ext 32 header of the real one
   const n = packed.length;
@@ -48,13 +56,15 @@ export function encodeWithTail(packr: Packr, head: object, key: string, array: F
   packed.copy(prefix, 0, 0, n - 4);
   let at = n - 4;
   prefix[at++] = 0xc9;
-  prefix.writeUInt32BE(array.byteLength + 1, at);
+  prefix.writeUInt32BE(byteLength + 1, at);
   at += 4;
   prefix[at++] = 0x74;
-  prefix[at] = typeCode(array);
+  prefix[at] = typeCode(empty);
   const fragments: Buffer[] = [prefix];
-  for (let from = 0; from < array.byteLength; from += TAIL_FRAGMENT_BYTES) {
-    fragments.push(Buffer.from(array.buffer, array.byteOffset + from, Math.min(TAIL_FRAGMENT_BYTES, array.byteLength - from)));
+  for (const a of arrays) {
+    for (let from = 0; from < a.byteLength; from += TAIL_FRAGMENT_BYTES) {
+      fragments.push(Buffer.from(a.buffer, a.byteOffset + from, Math.min(TAIL_FRAGMENT_BYTES, a.byteLength - from)));
+    }
   }
   return fragments;
 }

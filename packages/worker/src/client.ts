@@ -13,6 +13,8 @@ import { explainConnectError } from './connect-errors.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import type { WorkerLog } from './log.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
+import { SliceChild } from './slice-child.js';
+import { SlicePeers } from './slice-peers.js';
 import { UsageMeter } from './usage.js';
 
 export interface WorkerOptions {
@@ -67,18 +69,22 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   let lostSince: number | null = null;
   // compiled once, before any welcome: the coordinator may ask for the wasm kernels
   await prepareWasmKernels();
+  // started when a coordinator slices (its welcome says so), and kept across reconnections
+  const slices = new SliceChild(log);
   for (;;) {
-    const exit = await connectOnce(options, log, name, activity, () => {
+    const exit = await connectOnce(options, log, name, activity, slices, () => {
       lostSince = null;
       delay = 100;
     });
     if (exit.reason !== 'error' && exit.reason !== 'closed') {
+      slices.stop();
       activity?.summary();
       return exit;
     }
     lostSince ??= performance.now();
     const waited = performance.now() - lostSince;
     if (waited + delay > windowMs) {
+      slices.stop();
       activity?.summary();
       return windowMs > 0 ? { ...exit, message: `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s` } : exit;
     }
@@ -89,9 +95,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
 }
 
 /** One connection: hello, then the session's messages, until it finishes or the connection ends. `onJoined` runs on the welcome. */
-function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, onJoined: () => void): Promise<WorkerExit> {
+function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, slices: SliceChild, onJoined: () => void): Promise<WorkerExit> {
   return new Promise((resolve) => {
     const session = new WorkerSession(options.data?.train, undefined, undefined, options.threads);
+    /** Sliced steps: their parameters come from the slice servers, and the pieces go to them. */
+    const peers = new SlicePeers({ token: options.token, ca: options.ca, name, log, onReady: (step) => queue(step, wallClock()) });
+    let workerId = 0;
+    /** The address this machine reaches the coordinator from: where its slice server listens. */
+    let localAddress = '127.0.0.1';
     const usage = new UsageMeter();
     let settled = false;
     /** When the last gradient went out, in wall-clock ms (see Gradient.previousSentAt). */
@@ -125,6 +136,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
       settled = true;
       clearInterval(checker);
       session.close();
+      peers.close();
       resolve(exit);
       if (hard) ws.terminate();
       else ws.close();
@@ -135,6 +147,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
       for (const a of actions) {
         if (settled) return;
         if (a.type === 'send') {
+          if (a.sliced) peers.sendParts(a.sliced.step, a.sliced.workerId, a.sliced.pieces, session.receiving!.params.length);
           sendFragments(ws, a.fragments);
           sentAt = wallClock();
           activity?.computed(a.count, a.computeMs, waitedMs);
@@ -142,6 +155,8 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
         else if (a.type === 'joined') {
           onJoined();
           joinedAs = a.workerId;
+          workerId = a.workerId;
+          if (a.aggregation === 'slices') slices.ensure({ url: options.url, token: options.token, ca: options.ca?.toString(), host: localAddress, name: `${name}/slice` });
         }
         else finish(a.exit);
       }
@@ -182,6 +197,10 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
     });
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
+    ws.on('upgrade', (res) => {
+      const local = res.socket.localAddress;
+      if (local) localAddress = local.startsWith('::ffff:') ? local.slice(7) : local;
+    });
     ws.on('ping', heard);
     ws.on('pong', heard);
     ws.on('open', () => {
@@ -196,8 +215,15 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
       if (!checked.ok) return handle({ type: 'invalid', code: checked.code, reason: checked.reason });
       const m = checked.message;
       if (m.type !== 'step') return handle({ type: 'message', message: m });
-      // Computed once this batch of arrived messages is handled: when the coordinator
-      // has sent the step again meanwhile (workers came or went), only the newest counts.
+      // sliced: computed once every slice of its parameters is in (peers calls queue)
+      if (m.slices && session.receiving) return peers.expect(m, session.receiving, workerId);
+      queue(m, arrived);
+    });
+    /**
+     * A step to compute once this batch of arrived messages is handled: when the coordinator
+     * has sent the step again meanwhile (workers came or went), only the newest counts.
+     */
+    function queue(m: Step, arrived: number): void {
       const first = latest === null;
       latest = { step: m, arrived };
       if (!first) return;
@@ -209,7 +235,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
         handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt, usage: usage.read() });
         heard(); // busy until now: the silence is counted from here
       });
-    });
+    }
     /** Set while a failure before the upgrade is being explained (which may take a probe): the close that follows it says less. */
     let explaining = false;
     ws.on('error', (err) => {

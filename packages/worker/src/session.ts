@@ -4,8 +4,8 @@
  * log, finish). client.ts feeds it from a WebSocket; tests feed it by hand.
  */
 import { totalmem } from 'node:os';
-import type { Dataset } from '@shardprop/core';
-import type { ErrorCode, Receiving, Step, ToWorker } from '@shardprop/protocol';
+import type { Dataset, Floats } from '@shardprop/core';
+import type { Aggregation, ErrorCode, Receiving, Step, ToWorker } from '@shardprop/protocol';
 import { ShardWorker } from './shard-worker.js';
 import type { ProcessUsage } from './usage.js';
 
@@ -24,11 +24,14 @@ export type SessionEvent =
   | { type: 'invalid'; code: ErrorCode; reason: string };
 
 export type SessionAction =
-  /** A gradient: its fragments, the samples it sums and its backprop's time. */
-  | { type: 'send'; fragments: Buffer[]; count: number; computeMs: number }
+  /**
+   * A gradient: its fragments, the samples it sums and its backprop's time; for a sliced step, also the
+   * pieces to cut into the slice servers' parts (sent before the gradient, which then carries no values).
+   */
+  | { type: 'send'; fragments: Buffer[]; count: number; computeMs: number; sliced?: { step: Step; workerId: number; pieces: Floats } }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
   /** Welcomed: the client stops counting reconnection time. */
-  | { type: 'joined'; workerId: number }
+  | { type: 'joined'; workerId: number; aggregation: Aggregation }
   | { type: 'finish'; exit: WorkerExit };
 
 export class WorkerSession {
@@ -63,7 +66,9 @@ export class WorkerSession {
       const gradient = this.worker.compute(event.step, event.receivedAt, event.previousSentAt, event.usage);
       if (!gradient.ok) return invalid(gradient.code, gradient.reason);
       const { count, computeMs } = this.worker.last;
-      return [{ type: 'send', fragments: gradient.message, count, computeMs }];
+      const { fragments, pieces } = gradient.message;
+      const sliced = pieces && event.step.slices ? { step: event.step, workerId: this.worker.welcome.workerId, pieces } : undefined;
+      return [{ type: 'send', fragments, count, computeMs, sliced }];
     }
     const m = event.message;
     switch (m.type) {
@@ -73,7 +78,7 @@ export class WorkerSession {
         if (!made.ok) return invalid(made.code, made.reason);
         this.worker = made.message;
         const fields = { workerId: m.workerId, samples: m.total, block: m.block, fingerprint: m.fingerprint, kernel: m.kernel, threads: this.threads };
-        return [{ type: 'joined', workerId: m.workerId }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} holding the ${m.total} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
+        return [{ type: 'joined', workerId: m.workerId, aggregation: m.aggregation }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} holding the ${m.total} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
       }
       case 'refused':
         return [{ type: 'finish', exit: { reason: 'refused', message: m.reason, code: m.code } }];

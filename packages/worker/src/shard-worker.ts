@@ -70,10 +70,14 @@ export class ShardWorker {
     return null;
   }
 
-  /** The gradient message of one step (its fragments): the pieces, or the factors, of the blocks dealt to this worker. */
-  compute(step: Step, receivedAt: number, previousSentAt: number, usage?: ProcessUsage): Checked<Buffer[]> {
+  /**
+   * The gradient message of one step (its fragments): the pieces, or the factors, of the blocks dealt to this
+   * worker. A sliced step (its parameters already in the model, from the slice servers): the message carries
+   * no values, and `pieces` are the pieces for the slice servers (valid until the next step).
+   */
+  compute(step: Step, receivedAt: number, previousSentAt: number, usage?: ProcessUsage): Checked<{ fragments: Buffer[]; pieces: Floats | null }> {
     const t0 = this.now();
-    if (step.params !== this.model.params) this.model.params.set(step.params);
+    if (!step.slices && step.params !== this.model.params) this.model.params.set(step.params);
     const { batch, workers, cuts } = step;
     const i = workers.indexOf(this.welcome.workerId);
     if (i < 0) return failure('SP_ERR_BAD_FIELD', 'step: no range of blocks for this worker');
@@ -101,7 +105,8 @@ export class ShardWorker {
     };
     this.last.count = r.count;
     this.last.computeMs = head.computeMs;
-    return { ok: true, message: encodeGradient(head, grad) };
+    if (step.slices) return { ok: true, message: { fragments: encodeGradient(head, grad.subarray(0, 0)), pieces: grad } };
+    return { ok: true, message: { fragments: encodeGradient(head, grad), pieces: null } };
   }
 }
 

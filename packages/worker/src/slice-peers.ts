@@ -1,0 +1,142 @@
+/**
+ * A worker's side of sliced steps (docs/scaling.md): its connections to the
+ * slice servers a step names (kept from step to step), each server's slice of
+ * the parameters decoded straight into the model's parameters, and the
+ * worker's pieces cut into one part per server once it has computed them.
+ */
+import { WebSocket } from 'ws';
+import type { Floats } from '@shardprop/core';
+import {
+  PROTOCOL_VERSION, TOKEN_HEADER, decodeSliceValues, encode, encodeSliceValues, sendFragments, type Receiving, type SliceExpectation, type SliceParams, type Step,
+} from '@shardprop/protocol';
+import type { WorkerLog } from './log.js';
+
+export interface SlicePeersOptions {
+  token?: string;
+  ca?: Buffer;
+  name: string;
+  log: WorkerLog;
+  /** Every slice of a step's parameters is in the model: compute it. */
+  onReady(step: Step): void;
+}
+
+interface Peer {
+  ws: WebSocket;
+  /** The newest message that came before the step that makes sense of it (the step message may come after the parameters). */
+  early: Buffer[] | null;
+}
+
+/** The step waiting for its parameters: which slices are in. */
+interface Wanted {
+  step: Step;
+  receiving: Receiving;
+  have: Uint8Array;
+  missing: number;
+}
+
+export class SlicePeers {
+  private readonly peers = new Map<string, Peer>();
+  private wanted: Wanted | null = null;
+  private workerId = 0;
+  private readonly expectation: SliceExpectation = { type: 'params', dtype: 'float32', step: 0, round: 0, length: 0, from: 0 };
+
+  constructor(private readonly options: SlicePeersOptions) {}
+
+  /** A sliced step arrived: its parameters come from the servers it names (those already here count at once). */
+  expect(step: Step, receiving: Receiving, workerId: number): void {
+    const { addresses } = step.slices!;
+    this.workerId = workerId;
+    this.wanted = { step, receiving, have: new Uint8Array(addresses.length), missing: addresses.length };
+    for (const address of addresses) {
+      const peer = this.peers.get(address) ?? this.connect(address);
+      const early = peer.early;
+      peer.early = null;
+      if (early) this.take(address, early);
+    }
+  }
+
+  /** Closes every connection (the worker's session is over). */
+  close(): void {
+    for (const peer of this.peers.values()) peer.ws.terminate();
+    this.peers.clear();
+    this.wanted = null;
+  }
+
+  /**
+   * The worker's pieces of `step`, cut into one part per slice server (each piece's slice, piece after
+   * piece: views, no copy), starting with the server after the worker's own position so that the servers
+   * are not all sent to in the same order at once.
+   */
+  sendParts(step: Step, workerId: number, pieces: Floats, size: number): void {
+    const { addresses, bounds } = step.slices!;
+    const count = pieces.length / size;
+    const k = addresses.length;
+    const first = Math.max(0, step.workers.indexOf(workerId)) % k;
+    for (let i = 0; i < k; i++) {
+      const j = (first + i) % k;
+      const ws = this.peers.get(addresses[j])?.ws;
+      if (!ws || ws.readyState !== WebSocket.OPEN) continue;
+      const part: Floats[] = [];
+      for (let p = 0; p < count; p++) part.push(pieces.subarray(p * size + bounds[j], p * size + bounds[j + 1]));
+      sendFragments(ws, encodeSliceValues({ type: 'part', step: step.step, round: step.round, workerId }, part));
+    }
+  }
+
+  private connect(address: string): Peer {
+    const { token, ca, name, log } = this.options;
+    const ws = new WebSocket(address, {
+      perMessageDeflate: false, maxPayload: 2 ** 31 - 1, generateMask: zeroMask, ca,
+      headers: token === undefined ? undefined : { [TOKEN_HEADER]: token },
+    });
+    const peer: Peer = { ws, early: null };
+    this.peers.set(address, peer);
+    ws.binaryType = 'fragments';
+    ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, workerId: this.workerId })));
+    ws.on('message', (data: Buffer[]) => this.take(address, data));
+    ws.on('error', (err) => log('warn', 'lost a slice server', { serves: address, reason: err.message }));
+    ws.on('close', () => {
+      if (this.peers.get(address) === peer) this.peers.delete(address);
+    });
+    return peer;
+  }
+
+  /** A server's slice of the parameters: into the model when it is the wanted step's, kept for later when it came first. */
+  private take(address: string, data: Buffer[]): void {
+    const w = this.wanted;
+    const j = w ? w.step.slices!.addresses.indexOf(address) : -1;
+    const peer = this.peers.get(address);
+    if (!w || j < 0) {
+      if (peer) peer.early = data;
+      return;
+    }
+    if (w.have[j] === 1) return;
+    const { bounds } = w.step.slices!;
+    const e = this.expectation;
+    e.dtype = w.receiving.spec.dtype;
+    e.step = w.step.step;
+    e.round = w.step.round;
+    e.from = bounds[j];
+    e.length = bounds[j + 1] - bounds[j];
+    const params = decodeSliceValues<SliceParams>(data, e, w.receiving.params.subarray(bounds[j], bounds[j + 1]));
+    if (!params.ok) {
+      if (params.code === 'SP_ERR_STALE_ROUND') return;
+      // a later step or round than the one known here: its step message is on its way
+      if ((params.code === 'SP_ERR_WRONG_STEP' || params.code === 'SP_ERR_WRONG_ROUND') && peer) {
+        peer.early = data;
+        return;
+      }
+      this.options.log('error', 'invalid parameters from a slice server', { serves: address, code: params.code, reason: params.reason });
+      peer?.ws.terminate();
+      return;
+    }
+    w.have[j] = 1;
+    if (--w.missing > 0) return;
+    this.wanted = null;
+    this.options.onReady(w.step);
+  }
+}
+
+/** As the worker's client: no browser and no proxy here, so no masking. */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
+}

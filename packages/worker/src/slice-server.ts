@@ -1,0 +1,229 @@
+/**
+ * A slice server (docs/scaling.md): the process a worker starts beside itself
+ * when its coordinator runs --aggregation slices. It serves one slice of the
+ * parameters, [from, from + length), as the coordinator deals them each sending
+ * of a step: it forwards that slice of the parameters to every worker, takes
+ * every worker's pieces cut to the slice, sums them by the one tree (core's
+ * PieceSum: the same additions as the coordinator's, so the same bits), and
+ * sends the coordinator that slice of the sum. So the coordinator moves 2P bytes
+ * a step (P: the parameters' bytes) and every slice server about 2P, whatever
+ * the number of workers. It holds no state between steps: the coordinator keeps
+ * the parameters, the optimizer and the checkpoints, so losing a slice server
+ * loses nothing but the sending in flight, which goes out again.
+ */
+import type { Socket } from 'node:net';
+import { WebSocket } from 'ws';
+import { PieceSum, createKernels, prepareWasmKernels, type Dtype, type Floats, type Kernels } from '@shardprop/core';
+import {
+  PROTOCOL_VERSION, TOKEN_HEADER, decodeHello, decodeSliceValues, decodeToSliceServer, encode, encodeSliceValues, listenWebSocket, sendFragments,
+  type Part, type SliceExpectation, type SliceStep, type Transport,
+} from '@shardprop/protocol';
+import type { WorkerLog } from './log.js';
+
+export interface SliceServerOptions {
+  /** The coordinator (ws://HOST:PORT), and its token if it wants one (the workers must show the same one here). */
+  url: string;
+  token?: string;
+  ca?: Buffer;
+  /** The address to listen on and announce: the one this machine reaches the coordinator from. */
+  host: string;
+  /** Port to listen on (0: any free one). */
+  port?: number;
+  name: string;
+  log: WorkerLog;
+}
+
+/** Bytes a slice server read and wrote over all its connections. */
+export interface Traffic {
+  bytesIn: number;
+  bytesOut: number;
+}
+
+/** The largest message a worker may send a slice server: its pieces of the largest model a slice-step may name, in float64. */
+const MAX_PART_BYTES = 2 ** 31 - 1;
+
+/** One sending of a step as this server serves it. */
+interface Serving {
+  step: SliceStep;
+  length: number;
+  /** Which workers' parts are in, by slot (the worker's position in step.workers). */
+  received: Uint8Array;
+  missing: number;
+  /** The workers sent this sending's parameters already. */
+  sent: Set<number>;
+}
+
+export class SliceServer {
+  private coordinator!: WebSocket;
+  private readonly workers = new Map<number, WebSocket>();
+  private serving: Serving | null = null;
+  /** Sums of the current slice (remade when its length, dtype or kernels change); the last slice-step's parameters, decoded in place. */
+  private sum: PieceSum | null = null;
+  private kernels: Kernels | null = null;
+  private params: Floats | null = null;
+  private readonly expectation: SliceExpectation = { type: 'part', dtype: 'float32', step: 0, round: 0, length: 0, workerId: 0 };
+  private readonly sockets = new Set<Socket>();
+  private readonly traffic: Traffic = { bytesIn: 0, bytesOut: 0 };
+  private finished!: (why: string) => void;
+  /** Resolves when the coordinator says done or goes away: why. */
+  readonly ended: Promise<string>;
+
+  private constructor(private readonly options: SliceServerOptions, private readonly transport: Transport) {
+    this.ended = new Promise((resolve) => (this.finished = resolve));
+    transport.wss.on('connection', (ws, req) => this.admit(ws, req.socket));
+  }
+
+  /** Listens, then greets the coordinator as a slice server; `ended` says when it is over. */
+  static async start(options: SliceServerOptions): Promise<SliceServer> {
+    await prepareWasmKernels();
+    const transport = await listenWebSocket({
+      host: options.host, port: options.port ?? 0, maxPayload: MAX_PART_BYTES, verifyToken: options.token,
+      onUnauthorised: (address, code, reason) => options.log('warn', 'slice server refused a connection', { address, code, reason }),
+      onError: (err) => options.log('error', 'slice server: the server had an error; it goes on', { reason: err.message }),
+    });
+    const server = new SliceServer(options, transport);
+    server.connect();
+    return server;
+  }
+
+  /** Where workers reach it. */
+  get serves(): string {
+    const { host } = this.options;
+    return `ws://${host.includes(':') ? `[${host}]` : host}:${this.transport.port}`;
+  }
+
+  /** Bytes read and written so far, over every connection it had. */
+  bytes(): Traffic {
+    const total = { ...this.traffic };
+    for (const s of this.sockets) {
+      total.bytesIn += s.bytesRead;
+      total.bytesOut += s.bytesWritten;
+    }
+    return total;
+  }
+
+  async close(): Promise<void> {
+    this.coordinator.terminate();
+    await this.transport.close();
+    this.finished('closed');
+  }
+
+  private count(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.traffic.bytesIn += socket.bytesRead;
+      this.traffic.bytesOut += socket.bytesWritten;
+    });
+  }
+
+  private connect(): void {
+    const { url, token, ca, name, log } = this.options;
+    const ws = new WebSocket(url, {
+      perMessageDeflate: false, maxPayload: MAX_PART_BYTES, generateMask: zeroMask, ca,
+      headers: token === undefined ? undefined : { [TOKEN_HEADER]: token },
+    });
+    this.coordinator = ws;
+    ws.binaryType = 'fragments';
+    ws.on('upgrade', (res) => this.count(res.socket));
+    ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, role: 'slice', serves: this.serves })));
+    ws.on('message', (data: Buffer[]) => this.fromCoordinator(data));
+    ws.on('error', (err) => log('warn', 'slice server: lost the coordinator', { reason: err.message }));
+    ws.on('close', () => this.finished('the coordinator went away'));
+  }
+
+  private fromCoordinator(data: Buffer[]): void {
+    const decoded = decodeToSliceServer(data, this.params ?? undefined);
+    if (!decoded.ok) {
+      this.options.log('error', 'slice server: invalid message from the coordinator', { code: decoded.code, reason: decoded.reason });
+      this.coordinator.close(1008, 'invalid message');
+      return;
+    }
+    const m = decoded.message;
+    if (m.type === 'done') return this.finished('training finished');
+    if (m.type === 'refused') {
+      this.options.log('warn', 'slice server refused by the coordinator: the worker trains on without it', { reason: m.reason });
+      return this.finished(m.reason);
+    }
+    this.begin(m);
+  }
+
+  /** A new sending of a step: room for every worker's part, and the parameters out to every worker already here. */
+  private begin(step: SliceStep): void {
+    const length = step.params.length;
+    const dtype: Dtype = step.params instanceof Float64Array ? 'float64' : 'float32';
+    if (!this.sum || !this.kernels || this.kernels.name !== step.kernel || this.sum.size !== length || this.expectation.dtype !== dtype) {
+      this.kernels?.close();
+      this.kernels = createKernels(step.kernel, 1);
+      this.sum = new PieceSum(length, dtype, this.kernels);
+      this.expectation.dtype = dtype;
+    }
+    // decoded into this array next time when the slice keeps its length (no copy of the message)
+    if (this.params !== step.params) this.params = step.params;
+    this.sum.reslot(step.workers.length);
+    this.sum.deal(step.cuts, step.blocks);
+    this.serving = { step, length, received: new Uint8Array(step.workers.length), missing: step.workers.length, sent: new Set() };
+    for (const id of step.workers) this.sendParams(id);
+  }
+
+  private sendParams(workerId: number): void {
+    const s = this.serving;
+    const ws = this.workers.get(workerId);
+    if (!s || !ws || s.sent.has(workerId) || !s.step.workers.includes(workerId)) return;
+    s.sent.add(workerId);
+    const { step, round, from, params } = s.step;
+    sendFragments(ws, encodeSliceValues({ type: 'params', step, round, from }, params));
+  }
+
+  /** A worker's connection (the token was checked at the upgrade): a hello with its id, then its parts. */
+  private admit(ws: WebSocket, socket: Socket): void {
+    this.count(socket);
+    ws.binaryType = 'fragments';
+    let workerId: number | null = null;
+    ws.on('error', () => ws.terminate());
+    ws.on('close', () => {
+      if (workerId !== null && this.workers.get(workerId) === ws) this.workers.delete(workerId);
+    });
+    ws.on('message', (data: Buffer[], isBinary: boolean) => {
+      if (!isBinary) return ws.close(1003, 'binary frames only');
+      if (workerId === null) {
+        const hello = decodeHello(data);
+        if (!hello.ok || hello.message.workerId === undefined || hello.message.version !== PROTOCOL_VERSION) return ws.close(1008, 'a worker\'s hello with its id first');
+        workerId = hello.message.workerId;
+        this.workers.get(workerId)?.terminate();
+        this.workers.set(workerId, ws);
+        this.sendParams(workerId);
+        return;
+      }
+      this.onPart(workerId, ws, data);
+    });
+  }
+
+  private onPart(workerId: number, ws: WebSocket, data: Buffer[]): void {
+    const s = this.serving;
+    const slot = s ? s.step.workers.indexOf(workerId) : -1;
+    if (!s || slot < 0 || s.received[slot] === 1) return void ws.close(1008, 'a part nobody asked for');
+    const e = this.expectation;
+    e.step = s.step.step;
+    e.round = s.step.round;
+    e.workerId = workerId;
+    e.length = this.sum!.pieces(slot) * s.length;
+    e.allFinite = (x) => this.kernels!.allFinite(x);
+    const part = decodeSliceValues<Part>(data, e, this.sum!.part(slot));
+    if (!part.ok) {
+      if (part.code === 'SP_ERR_STALE_ROUND') return;
+      // the coordinator decides: a diverging run, or a faulty worker
+      this.coordinator.send(encode({ type: 'faulty', step: e.step, round: e.round, workerId, code: part.code, reason: part.reason }));
+      return;
+    }
+    s.received[slot] = 1;
+    if (--s.missing > 0) return;
+    const root = this.sum!.sum();
+    sendFragments(this.coordinator, encodeSliceValues({ type: 'sum', step: e.step, round: e.round }, root));
+  }
+}
+
+/** As the worker's client: no browser and no proxy between these processes, so no masking. */
+function zeroMask(mask: Uint8Array): void {
+  mask.fill(0);
+}
