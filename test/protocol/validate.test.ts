@@ -86,7 +86,7 @@ describe('validation: every check returns its code and reason, none throws', () 
     const spec = { layers: [3, 2], activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
     const all = Uint32Array.from([0, 1, 2, 3]);
     const welcome = (shard: Record<string, unknown>, over: Record<string, unknown> = {}) =>
-      encode({ type: 'welcome', version: 5, workerId: 1, spec, total: 4, block: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', shard, ...over } as never);
+      encode({ type: 'welcome', version: 5, workerId: 1, spec, total: 4, block: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', aggregation: 'star', shard, ...over } as never);
     const m = accepted(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 })));
     expect(m.type === 'welcome' && m.shard.x).toBeUndefined();
     expect(m.type === 'welcome' && m.block).toBe(2);
@@ -94,6 +94,7 @@ describe('validation: every check returns its code and reason, none throws', () 
     expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2, x: new Float32Array(3) }))).reason).toMatch(/bad shard rows/);
     expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2, x: new Float32Array(12), y: new Float32Array(1) }))).reason).toMatch(/do not match/);
     expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 }, { gradientForm: 'sparse' }))).reason).toMatch(/gradientForm/);
+    expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 }, { aggregation: 'ring' }))).reason).toMatch(/aggregation must be one of star, slices/);
     for (const block of [0, 65_537, 1.5, undefined]) expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 }, { block }))).code).toBe('SP_ERR_BAD_FIELD');
     // the spec is checked as the core checks it (here: an unknown activation), and ids against the total
     expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 }, { spec: { ...spec, activation: 'swish' } }))).reason).toMatch(/welcome: bad model spec: unknown activation/);

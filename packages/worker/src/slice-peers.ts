@@ -109,7 +109,11 @@ export class SlicePeers {
       if (peer) peer.early = data;
       return;
     }
-    if (w.have[j] === 1) return;
+    // this step's slice is in already: a later sending's, whose step message is on its way
+    if (w.have[j] === 1) {
+      if (peer) peer.early = data;
+      return;
+    }
     const { bounds } = w.step.slices!;
     const e = this.expectation;
     e.dtype = w.receiving.spec.dtype;
