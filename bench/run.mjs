@@ -11,10 +11,11 @@ import * as distributed from './sections/distributed.mjs';
 import * as soak from './sections/soak.mjs';
 import * as blocks from './sections/blocks.mjs';
 import * as threads from './sections/threads.mjs';
+import * as scaling from './sections/scaling.mjs';
 
 // A section exports `name`, `rows` (row names) and `run(selectedRows, timing)` which prints
 // its tables and returns its figures. Next: the wasm GEMM.
-const SECTIONS = [training, threads, gemm, distributed, soak, blocks];
+const SECTIONS = [training, threads, gemm, distributed, soak, blocks, scaling];
 
 const USAGE = `usage: node bench/run.mjs [--quick] [filter ...]
   --quick   short warm-up and windows (${QUICK.warmMs} ms, 3 x ${QUICK.windowMs} ms): a smoke run, not figures

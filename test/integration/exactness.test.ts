@@ -167,6 +167,30 @@ describe('the same bits for any number of workers', () => {
   }
 });
 
+describe('the same bits through slice servers (--aggregation slices)', () => {
+  const SLICED: (Setting & { workers: number })[] = [
+    // 20 rows are 3 blocks: the fourth worker is dealt none, and sends its slice servers empty parts
+    { workers: 4, form: 'dense', dtype: 'float32', kernel: 'wasm', batch: '20' },
+    { workers: 2, form: 'dense', dtype: 'float64', kernel: 'js', batch: 'full' },
+  ];
+  for (const row of SLICED) {
+    const { workers, ...s } = row;
+    it(`${workers} workers and their slice servers, ${s.dtype}, ${s.kernel} kernels, batch ${s.batch}: the in-process model, byte for byte`, async () => {
+      const out = tmp.path(`sliced-w${workers}-${s.dtype}-${s.kernel}-${s.batch}.json`);
+      const [run, want] = await Promise.all([
+        runCli(['train', ...flags(s), '--aggregation', 'slices', '--steps', String(STEPS), '--workers', String(workers), '--out', out, '--json']),
+        reference(s, STEPS),
+      ]);
+      expect(run.code, run.stderr.slice(-2000)).toBe(0);
+      // training started once every worker's slice server had joined: every step went through them
+      const started = run.stderr.split('\n').find((l) => l.includes('"msg":"workers send gradients"'));
+      expect(JSON.parse(started!)).toMatchObject({ aggregation: 'slices' });
+      expect(run.stderr.split('\n').filter((l) => l.includes('slice server joined'))).toHaveLength(workers);
+      expectSameModel(out, want, s.dtype);
+    });
+  }
+});
+
 const worker = (url: string) => collect(startCli(['worker', '--connect', url, '--reconnect-for', '0'], { SHARDPROP_LOG_LEVEL: 'info' }));
 
 describe('the same bits through faults, joins and resumes', () => {

@@ -78,6 +78,9 @@ interface SliceServer {
   alive: boolean;
 }
 
+/** How long training waits at its start for the workers' slice servers (a worker starts its own once welcomed). */
+export const SLICE_SERVERS_WAIT_MS = 10_000;
+
 /** Rows of workers that left, kept for the dashboard at most (the oldest go first). */
 const MAX_DEPARTED = 64;
 
@@ -141,6 +144,8 @@ export class StepMachine {
   private dealt: SliceServer[] = [];
   private bounds = new Uint32Array(1);
   private readonly sumExpectation: SliceExpectation;
+  /** Sliced: when training starts at the latest, while it waits for the workers' slice servers (null: not waiting). */
+  private serversDueAt: number | null = null;
 
   /** The step's sum: one slot per member, made again when the members change. */
   private readonly sum: StepSum;
@@ -187,6 +192,11 @@ export class StepMachine {
 
   get state(): MachineState {
     return this.machineState;
+  }
+
+  /** Training may start: the expected workers joined (and, sliced, their slice servers, or the wait for them is over). */
+  get ready(): boolean {
+    return this.machineState !== 'waiting for workers' && this.serversDueAt === null;
   }
 
   /** Workers taking part in the steps (not those still joining). */
@@ -388,6 +398,7 @@ export class StepMachine {
     this.servers.push(server);
     this.serverByConnection.set(connection, server);
     this.log('info', { name: server.name, serves: server.serves, servers: this.servers.length }, 'slice server joined: it serves a slice of the parameters from the next sending of a step on');
+    this.startIfServed(this.clock);
   }
 
   /** The welcome: the run's settings and the whole training set, its rows unless the worker loaded the same set itself. */
@@ -421,12 +432,23 @@ export class StepMachine {
     return this.rows;
   }
 
-  /** All expected workers are here: send each its welcome. */
+  /** All expected workers are here: send each its welcome (sliced: training starts once their slice servers joined, or in SLICE_SERVERS_WAIT_MS). */
   private start(): void {
     for (const m of this.members) this.welcome(m);
     this.reslot();
-    this.log('info', { gradientForm: this.options.gradientForm, block: this.options.plan.block }, 'workers send gradients');
+    this.log('info', { gradientForm: this.options.gradientForm, block: this.options.plan.block, aggregation: this.slicing ? 'slices' : 'star' }, 'workers send gradients');
     this.machineState = 'idle';
+    if (this.slicing && this.servers.length < this.members.length) this.serversDueAt = this.clock + SLICE_SERVERS_WAIT_MS;
+    else this.actions.push({ type: 'workers-ready' });
+  }
+
+  /** Training waits for the slice servers the workers start: it starts when there is one per worker, or when the wait is over. */
+  private startIfServed(now: number): void {
+    if (this.serversDueAt === null) return;
+    const all = this.servers.length >= this.members.length;
+    if (!all && now < this.serversDueAt) return;
+    this.serversDueAt = null;
+    if (!all) this.log('warn', { servers: this.servers.length, workers: this.members.length, waitedSeconds: SLICE_SERVERS_WAIT_MS / 1000 }, 'not every worker\'s slice server joined in time: training starts with those there');
     this.actions.push({ type: 'workers-ready' });
   }
 
@@ -652,6 +674,7 @@ export class StepMachine {
     this.lastTickAt = now;
     if (gap > 1000 && this.inFlight && this.machineState === 'in step') this.inFlight.deadline += gap;
     this.logCrowded(this.crowded.due(now));
+    this.startIfServed(now);
     let timedOut = 0;
     let lastSilent: string | undefined;
     for (const [connection, { address, deadline }] of this.pending) {

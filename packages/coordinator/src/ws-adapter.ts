@@ -9,7 +9,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { blockCount, factorWidth, stackDepth, type BatchResult, type Floats, type Model } from '@shardprop/core';
 import {
-  decodeFromSliceServer, decodeGradient, decodeHello, encode, encodeSliceStep, encodeStep, sendFragments, type Aggregation, type ErrorCode, type GradientForm,
+  SocketTraffic, decodeFromSliceServer, decodeGradient, decodeHello, encode, encodeSliceStep, encodeStep, sendFragments, type Aggregation, type ErrorCode, type GradientForm, type Traffic,
 } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { DivergenceCheck } from './divergence.js';
@@ -79,9 +79,8 @@ export class Coordinator implements GradientEngine {
   /** Sends of 'done' still on their way (awaited by close). */
   private readonly goodbyes: Promise<void>[] = [];
   private readonly time = { computeSeconds: 0, waitSeconds: 0, commSeconds: 0, syncSeconds: 0 };
-  /** The sockets of open connections, and the bytes of those closed (for /metrics). */
-  private readonly wires = new Map<ConnectionId, Socket>();
-  private readonly closedTraffic = { bytesIn: 0, bytesOut: 0 };
+  /** Bytes over every connection, open or closed (for /metrics, and the log at the end). */
+  private readonly wires = new SocketTraffic();
   private readonly dropCounts = new Map<string, number>();
 
   private constructor(private readonly options: CoordinatorOptions, private readonly transport: Transport, readonly gradientForm: GradientForm) {
@@ -136,7 +135,7 @@ export class Coordinator implements GradientEngine {
 
   /** Resolves when `expect` workers have joined and received their shards. */
   waitForWorkers(): Promise<void> {
-    if (this.machine.state !== 'waiting for workers') return Promise.resolve();
+    if (this.machine.ready) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.joined = { resolve, reject };
     });
@@ -170,14 +169,9 @@ export class Coordinator implements GradientEngine {
     return this.machine.snapshot().map((w) => (w.leftAt === undefined ? w : { ...w, leftAt: performance.timeOrigin + w.leftAt }));
   }
 
-  /** Bytes read from and written to the workers' sockets so far, closed ones included. */
-  traffic(): { bytesIn: number; bytesOut: number } {
-    const total = { ...this.closedTraffic };
-    for (const socket of this.wires.values()) {
-      total.bytesIn += socket.bytesRead;
-      total.bytesOut += socket.bytesWritten;
-    }
-    return total;
+  /** Bytes read from and written to the workers' (and slice servers') sockets so far, closed ones included. */
+  traffic(): Traffic {
+    return this.wires.totals();
   }
 
   /** Connections cut off so far, by error code. */
@@ -198,21 +192,19 @@ export class Coordinator implements GradientEngine {
     await Promise.all(this.goodbyes);
     // whoever is still connected (strangers that never said hello, workers slow to close) is cut off
     await this.transport.close();
+    this.options.log.info(this.traffic(), 'bytes moved over the connections of this run');
   }
 
   private connect(ws: WebSocket, socket: Socket): void {
     const address = `${socket.remoteAddress}:${socket.remotePort}`;
     const connection = this.nextConnection++;
     this.sockets.set(connection, ws);
-    this.wires.set(connection, socket);
+    this.wires.count(socket);
     // the fragments of a message as they arrived: a gradient's values are copied from them, not assembled first
     ws.binaryType = 'fragments';
     ws.on('message', (data: Buffer[], isBinary: boolean) => this.receive(connection, data, isBinary));
     ws.on('close', () => {
       this.sockets.delete(connection);
-      this.wires.delete(connection);
-      this.closedTraffic.bytesIn += socket.bytesRead;
-      this.closedTraffic.bytesOut += socket.bytesWritten;
       this.feed({ type: 'closed', connection, now: performance.now() });
     });
     ws.on('pong', () => this.feed({ type: 'pong', connection, now: performance.now() }));

@@ -10,3 +10,4 @@ export { sendFragments, encodeWithTail, decodeWithTail, TAIL_FRAGMENT_BYTES } fr
 export { listenWebSocket, sameSecret, isLoopback, type Transport, type TransportOptions } from './transport.js';
 export { ConnectionGuard, UPGRADE_TIMEOUT_MS, openFileLimit, socketBounds, type FloodReport, type SocketBounds } from './connection-guard.js';
 export { THROTTLE_MS, Throttle } from './throttle.js';
+export { SocketTraffic, type Traffic } from './traffic.js';

@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { prepareWasmKernels, type Dataset } from '@shardprop/core';
-import { PROTOCOL_VERSION, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
+import { PROTOCOL_VERSION, SocketTraffic, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
 import { WorkerActivity, type ActivityReport } from './activity.js';
 import { explainConnectError } from './connect-errors.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
@@ -71,21 +71,25 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   await prepareWasmKernels();
   // started when a coordinator slices (its welcome says so), and kept across reconnections
   const slices = new SliceChild(log);
+  const traffic = new SocketTraffic();
+  const stop = (): void => {
+    slices.stop();
+    log('info', 'bytes moved over the connections of this worker', { ...traffic.totals() });
+    activity?.summary();
+  };
   for (;;) {
-    const exit = await connectOnce(options, log, name, activity, slices, () => {
+    const exit = await connectOnce(options, log, name, activity, slices, traffic, () => {
       lostSince = null;
       delay = 100;
     });
     if (exit.reason !== 'error' && exit.reason !== 'closed') {
-      slices.stop();
-      activity?.summary();
+      stop();
       return exit;
     }
     lostSince ??= performance.now();
     const waited = performance.now() - lostSince;
     if (waited + delay > windowMs) {
-      slices.stop();
-      activity?.summary();
+      stop();
       return windowMs > 0 ? { ...exit, message: `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s` } : exit;
     }
     log('warn', `${exit.message}; trying again in ${delay} ms`, { code: exit.code, retryMs: delay });
@@ -95,11 +99,13 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
 }
 
 /** One connection: hello, then the session's messages, until it finishes or the connection ends. `onJoined` runs on the welcome. */
-function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, slices: SliceChild, onJoined: () => void): Promise<WorkerExit> {
+function connectOnce(
+  options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, slices: SliceChild, traffic: SocketTraffic, onJoined: () => void,
+): Promise<WorkerExit> {
   return new Promise((resolve) => {
     const session = new WorkerSession(options.data?.train, undefined, undefined, options.threads);
     /** Sliced steps: their parameters come from the slice servers, and the pieces go to them. */
-    const peers = new SlicePeers({ token: options.token, ca: options.ca, name, log, onReady: (step) => queue(step, wallClock()) });
+    const peers = new SlicePeers({ token: options.token, ca: options.ca, name, log, traffic, onReady: (step) => queue(step, wallClock()) });
     let workerId = 0;
     /** The address this machine reaches the coordinator from: where its slice server listens. */
     let localAddress = '127.0.0.1';
@@ -198,6 +204,7 @@ function connectOnce(options: WorkerOptions, log: WorkerLog, name: string, activ
     // the fragments of a message as they arrived: a step's parameters are copied from them into the model
     ws.binaryType = 'fragments';
     ws.on('upgrade', (res) => {
+      traffic.count(res.socket);
       const local = res.socket.localAddress;
       if (local) localAddress = local.startsWith('::ffff:') ? local.slice(7) : local;
     });

@@ -7,7 +7,7 @@
 import { WebSocket } from 'ws';
 import type { Floats } from '@shardprop/core';
 import {
-  PROTOCOL_VERSION, TOKEN_HEADER, decodeSliceValues, encode, encodeSliceValues, sendFragments, type Receiving, type SliceExpectation, type SliceParams, type Step,
+  PROTOCOL_VERSION, TOKEN_HEADER, decodeSliceValues, type SocketTraffic, encode, encodeSliceValues, sendFragments, type Receiving, type SliceExpectation, type SliceParams, type Step,
 } from '@shardprop/protocol';
 import type { WorkerLog } from './log.js';
 
@@ -16,6 +16,8 @@ export interface SlicePeersOptions {
   ca?: Buffer;
   name: string;
   log: WorkerLog;
+  /** Counts the bytes of every connection to a slice server. */
+  traffic?: SocketTraffic;
   /** Every slice of a step's parameters is in the model: compute it. */
   onReady(step: Step): void;
 }
@@ -76,7 +78,8 @@ export class SlicePeers {
       const j = (first + i) % k;
       const ws = this.peers.get(addresses[j])?.ws;
       if (!ws || ws.readyState !== WebSocket.OPEN) continue;
-      const part: Floats[] = [];
+      // no pieces (dealt no block): an empty part, of the run's number type
+      const part: Floats[] = [pieces.subarray(0, 0)];
       for (let p = 0; p < count; p++) part.push(pieces.subarray(p * size + bounds[j], p * size + bounds[j + 1]));
       sendFragments(ws, encodeSliceValues({ type: 'part', step: step.step, round: step.round, workerId }, part));
     }
@@ -91,6 +94,7 @@ export class SlicePeers {
     const peer: Peer = { ws, early: null };
     this.peers.set(address, peer);
     ws.binaryType = 'fragments';
+    ws.on('upgrade', (res) => this.options.traffic?.count(res.socket));
     ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, workerId: this.workerId })));
     ws.on('message', (data: Buffer[]) => this.take(address, data));
     ws.on('error', (err) => log('warn', 'lost a slice server', { serves: address, reason: err.message }));

@@ -11,12 +11,11 @@
  * the parameters, the optimizer and the checkpoints, so losing a slice server
  * loses nothing but the sending in flight, which goes out again.
  */
-import type { Socket } from 'node:net';
 import { WebSocket } from 'ws';
 import { PieceSum, createKernels, prepareWasmKernels, type Dtype, type Floats, type Kernels } from '@shardprop/core';
 import {
-  PROTOCOL_VERSION, TOKEN_HEADER, decodeHello, decodeSliceValues, decodeToSliceServer, encode, encodeSliceValues, listenWebSocket, sendFragments,
-  type Part, type SliceExpectation, type SliceStep, type Transport,
+  PROTOCOL_VERSION, SocketTraffic, TOKEN_HEADER, decodeHello, decodeSliceValues, decodeToSliceServer, encode, encodeSliceValues, listenWebSocket, sendFragments,
+  type Part, type SliceExpectation, type SliceStep, type Traffic, type Transport,
 } from '@shardprop/protocol';
 import type { WorkerLog } from './log.js';
 
@@ -31,12 +30,6 @@ export interface SliceServerOptions {
   port?: number;
   name: string;
   log: WorkerLog;
-}
-
-/** Bytes a slice server read and wrote over all its connections. */
-export interface Traffic {
-  bytesIn: number;
-  bytesOut: number;
 }
 
 /** The largest message a worker may send a slice server: its pieces of the largest model a slice-step may name, in float64. */
@@ -62,15 +55,17 @@ export class SliceServer {
   private kernels: Kernels | null = null;
   private params: Floats | null = null;
   private readonly expectation: SliceExpectation = { type: 'part', dtype: 'float32', step: 0, round: 0, length: 0, workerId: 0 };
-  private readonly sockets = new Set<Socket>();
-  private readonly traffic: Traffic = { bytesIn: 0, bytesOut: 0 };
+  private readonly traffic = new SocketTraffic();
   private finished!: (why: string) => void;
   /** Resolves when the coordinator says done or goes away: why. */
   readonly ended: Promise<string>;
 
   private constructor(private readonly options: SliceServerOptions, private readonly transport: Transport) {
     this.ended = new Promise((resolve) => (this.finished = resolve));
-    transport.wss.on('connection', (ws, req) => this.admit(ws, req.socket));
+    transport.wss.on('connection', (ws, req) => {
+      this.traffic.count(req.socket);
+      this.admit(ws);
+    });
   }
 
   /** Listens, then greets the coordinator as a slice server; `ended` says when it is over. */
@@ -94,27 +89,13 @@ export class SliceServer {
 
   /** Bytes read and written so far, over every connection it had. */
   bytes(): Traffic {
-    const total = { ...this.traffic };
-    for (const s of this.sockets) {
-      total.bytesIn += s.bytesRead;
-      total.bytesOut += s.bytesWritten;
-    }
-    return total;
+    return this.traffic.totals();
   }
 
   async close(): Promise<void> {
     this.coordinator.terminate();
     await this.transport.close();
     this.finished('closed');
-  }
-
-  private count(socket: Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => {
-      this.sockets.delete(socket);
-      this.traffic.bytesIn += socket.bytesRead;
-      this.traffic.bytesOut += socket.bytesWritten;
-    });
   }
 
   private connect(): void {
@@ -125,7 +106,7 @@ export class SliceServer {
     });
     this.coordinator = ws;
     ws.binaryType = 'fragments';
-    ws.on('upgrade', (res) => this.count(res.socket));
+    ws.on('upgrade', (res) => this.traffic.count(res.socket));
     ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, role: 'slice', serves: this.serves })));
     ws.on('message', (data: Buffer[]) => this.fromCoordinator(data));
     ws.on('error', (err) => log('warn', 'slice server: lost the coordinator', { reason: err.message }));
@@ -176,8 +157,7 @@ export class SliceServer {
   }
 
   /** A worker's connection (the token was checked at the upgrade): a hello with its id, then its parts. */
-  private admit(ws: WebSocket, socket: Socket): void {
-    this.count(socket);
+  private admit(ws: WebSocket): void {
     ws.binaryType = 'fragments';
     let workerId: number | null = null;
     ws.on('error', () => ws.terminate());

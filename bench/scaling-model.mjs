@@ -1,0 +1,35 @@
+// The cost model of one synchronous step (docs/scaling.md): compute, then the aggregation's
+// transfers over links of `mbit` Mbit/s each way (full duplex) with `latencyUs` per hop, for the
+// star and the slices. Calibrated on the simulated cluster's measurements (bench section
+// "scaling"): `efficiency` is the share of the nominal rate TCP gets through the caps, and
+// `overheadMs` the per-step work outside backprop and transfers (the optimizer, the loop).
+
+/** Milliseconds to move `bytes` over one link of `mbit` Mbit/s at `efficiency` of its rate. */
+function transferMs(bytes, mbit, efficiency) {
+  return (bytes * 8) / (mbit * 1e6 * efficiency) * 1000;
+}
+
+export const CALIBRATION = { efficiency: 0.9, overheadMs: 0 };
+
+/**
+ * Predicted milliseconds of one step with `n` workers, parameters of `bytes` bytes, one backprop
+ * of `computeMs`, links of `mbit` each way and `latencyUs` per hop.
+ *   star:   the coordinator sends P to each worker and takes P from each, over its one link:
+ *           2·n·P through it, and two hops.
+ *   slices: the coordinator sends its P in slices to the slice servers; each server forwards its
+ *           slice to every worker (a host sends and takes (n−1)/n·P: its own slice stays on the
+ *           host); backprop; each worker sends its pieces' slices to the servers ((n−1)/n·P off the
+ *           host); the servers' sums reach the coordinator (P through its link); four hops.
+ */
+export function predictStep(design, { n, bytes, mbit, computeMs, latencyUs = 0, efficiency = CALIBRATION.efficiency, overheadMs = CALIBRATION.overheadMs }) {
+  const t = (b) => transferMs(b, mbit, efficiency);
+  const hop = latencyUs / 1000;
+  if (design === 'star') return computeMs + overheadMs + 2 * n * t(bytes) + 2 * hop;
+  const offHost = (n - 1) / n;
+  return computeMs + overheadMs + 2 * t(bytes) + 2 * offHost * t(bytes) + 4 * hop;
+}
+
+/** Scaling efficiency: throughput with n workers over n times one worker's with no communication at all. */
+export function efficiency(design, params) {
+  return params.computeMs / predictStep(design, params);
+}

@@ -1,0 +1,155 @@
+// Section "scaling": W-large ([784,512,256,10], float32, 64 samples per worker, 1 thread each) on a
+// simulated cluster (scripts/simulated-cluster.mjs, root only): the coordinator on host 0, one
+// `shardprop worker` on each of hosts 1..N (sliced: with its slice server beside it), every host's
+// link capped each way. The star (--aggregation star) and the slices (--aggregation slices) on the
+// same caps, N = 2, 4, 8, 16. Per step: wall time, the slowest worker's backprop, and the bytes every
+// process moved (sent + received, in units of P, the parameters' bytes), from the counters each
+// process logs at its end. The model of docs/scaling.md is printed beside each measured point.
+//
+// The caps. All hosts share this machine's cores, so N workers compute N/cores times slower than
+// one worker on its own core. The cluster modelled has one such core per worker and links of
+// MODEL_MBIT each way; to keep its ratio of compute to transfer, host links are capped at
+// MODEL_MBIT x (one worker's backprop alone) / (a worker's backprop here with N of them), both
+// measured in an uncapped calibration run. So a step's transfers take the share of its time they
+// would take on the cluster modelled.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { capLinks, describeCluster, inHost, makeCluster, removeCluster } from '../../scripts/simulated-cluster.mjs';
+import { num, ratio, table } from '../report.mjs';
+import { predictStep } from '../scaling-model.mjs';
+
+export const name = 'scaling';
+export const rows = ['hosts-2', 'hosts-4', 'hosts-8', 'hosts-16'];
+
+const CLI = fileURLToPath(new URL('../../packages/cli/bin/shardprop.js', import.meta.url));
+const LAYERS = [784, 512, 256, 10];
+const PARAMS = LAYERS.slice(1).reduce((sum, n, i) => sum + n * LAYERS[i] + n, 0);
+const P = PARAMS * 4;
+const PER_WORKER = 64;
+/** The links of the cluster modelled, Mbit/s each way. */
+export const MODEL_MBIT = 1000;
+const TOKEN = 'scaling-bench-token-0123456789abcdef';
+
+/** One run on the cluster's first 1 + n hosts: the coordinator's figures and every process's bytes. */
+async function runOnce(cluster, n, aggregation, steps, dir) {
+  const port = 7400;
+  const coordIp = cluster.hosts[0].ip;
+  const tokenFile = join(dir, 'token');
+  writeFileSync(tokenFile, `${TOKEN}\n`);
+  const metrics = join(dir, `m-${n}-${aggregation}-${Date.now()}.jsonl`);
+  const common = ['--data', 'mnist', '--threads', '1', '--token-file', tokenFile];
+  const coordinator = start(inHost(cluster, 0), [
+    'coordinator', '--host', coordIp, '--port', String(port), '--expect', String(n), '--layers', LAYERS.join(','), '--batch', String(PER_WORKER * n), '--block', '64',
+    '--lr', '0.1', '--steps', String(steps), '--aggregation', aggregation, '--metrics', metrics, '--metrics-every', '1', '--no-dashboard', '--out', join(dir, 'model.json'),
+    '--json', ...common,
+  ]);
+  await coordinator.line((l) => l.includes('coordinator listening'));
+  const workers = Array.from({ length: n }, (_, i) => start(inHost(cluster, i + 1), ['worker', '--connect', `ws://${coordIp}:${port}`, '--reconnect-for', '0', ...common]));
+  const codes = await Promise.all([coordinator.exited, ...workers.map((w) => w.exited)]);
+  if (codes.some((c) => c !== 0)) throw new Error(`a process failed (exit codes ${codes.join(', ')}): ${coordinator.tail()}`);
+  const lines = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'step');
+  // the steady state: the first steps (connections warming up) left out
+  const from = lines.find((m) => m.step === Math.min(3, steps - 1));
+  const to = lines.at(-1);
+  const stepMs = ((to.seconds - from.seconds) / (to.step - from.step)) * 1000;
+  const { time } = JSON.parse(coordinator.stdout());
+  const computeMs = (time.computeSeconds / time.steps) * 1000;
+  const moved = (m) => (m.bytesIn + m.bytesOut) / steps / P;
+  const coordinatorP = moved(coordinator.json((m) => m.msg === 'bytes moved over the connections of this run')[0]);
+  const workerP = workers.map((w) => moved(w.json((m) => m.msg === 'bytes moved over the connections of this worker')[0]));
+  const serverP = workers.flatMap((w) => w.json((m) => m.msg === 'slice server stopped').map(moved));
+  return { stepMs, computeMs, coordinatorP, workerP: Math.max(...workerP), serverP: serverP.length ? Math.max(...serverP) : 0 };
+}
+
+/** A CLI process in a host: its stderr's JSON lines, its exit code. */
+function start(prefix, args) {
+  const child = spawn(prefix[0], [...prefix.slice(1), process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDPROP_LOG_FORMAT: 'json' } });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const lines = [];
+  const waiting = [];
+  let rest = '';
+  child.stderr.on('data', (d) => {
+    const parts = (rest + d).split('\n');
+    rest = parts.pop();
+    for (const l of parts) {
+      lines.push(l);
+      for (const w of waiting.filter((x) => x.test(l))) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(l);
+      }
+    }
+  });
+  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    exited,
+    line: (test) => new Promise((resolve, reject) => {
+      const seen = lines.find(test);
+      if (seen) return resolve(seen);
+      waiting.push({ test, resolve });
+      exited.then(() => reject(new Error(`exited before the line it waited for: ${lines.slice(-5).join('\n')}`)));
+    }),
+    json: (test) => lines.flatMap((l) => {
+      try {
+        const m = JSON.parse(l);
+        return test(m) ? [m] : [];
+      } catch {
+        return [];
+      }
+    }),
+    tail: () => lines.slice(-8).join('\n'),
+    stdout: () => out,
+  };
+}
+
+export async function run(selected, timing) {
+  const counts = selected.map((r) => Number(r.split('-')[1]));
+  console.log(`\nScaling: W-large (P = ${(P / 1e6).toFixed(2)} MB), ${PER_WORKER} samples and 1 thread per worker, star vs slices on a simulated cluster (links scaled to a ${MODEL_MBIT} Mbit/s cluster)\n`);
+  if (process.getuid?.() !== 0) {
+    console.log('  skipped: the simulated cluster needs root (network namespaces and tc)');
+    return { skipped: 'not root' };
+  }
+  const quick = timing.windowMs < 1000;
+  const steps = quick ? 6 : 14;
+  const dir = mkdtempSync(join(tmpdir(), 'shardprop-scaling-'));
+  const tag = `bs${process.pid % 10000}`;
+  const largest = Math.max(...counts);
+  const cluster = describeCluster(tag, largest + 1, `10.204.${process.pid % 250}`);
+  const results = {};
+  try {
+    makeCluster(tag, largest + 1, cluster.hosts[0].ip.split('.').slice(0, 3).join('.'));
+    // one worker's backprop alone on its own core: the cluster modelled has one of those per worker
+    const alone = await runOnce(cluster, 1, 'slices', steps, dir);
+    console.log(`  calibration: one worker alone computes a step in ${num(alone.computeMs)} ms`);
+    const out = [];
+    for (const n of counts) {
+      capLinks(cluster, 100_000); // uncapped (tbf at 100 Gbit/s) for the calibration
+      const calib = await runOnce(cluster, n, 'slices', steps, dir);
+      const mbit = Math.round((MODEL_MBIT * alone.computeMs) / calib.computeMs);
+      capLinks(cluster, mbit);
+      const star = await runOnce(cluster, n, 'star', steps, dir);
+      const sliced = await runOnce(cluster, n, 'slices', steps, dir);
+      const model = { star: predictStep('star', { n, bytes: P, mbit, computeMs: star.computeMs }), slices: predictStep('slices', { n, bytes: P, mbit, computeMs: sliced.computeMs }) };
+      results[`hosts-${n}`] = { n, mbit, star, slices: sliced, model };
+      out.push([
+        String(n), String(mbit), num(star.stepMs), num(model.star), num(sliced.stepMs), num(model.slices), num(sliced.computeMs), ratio(star.stepMs, sliced.stepMs),
+        num(star.coordinatorP), num(sliced.coordinatorP), num(sliced.workerP), num(sliced.serverP),
+      ]);
+    }
+    console.log(table(
+      ['hosts', 'Mbit/s', 'star ms/step', 'model', 'slices ms/step', 'model', 'compute ms', 'slices vs star', 'star coord ×P', 'slices coord ×P', 'worker ×P', 'slice server ×P'],
+      out,
+    ));
+    console.log('  ×P: bytes sent + received per step by the busiest process of its kind, in units of P (the parameters\' bytes)');
+  } catch (err) {
+    console.log(`  failed: ${err.message}`);
+    results.error = err.message;
+  } finally {
+    removeCluster(cluster);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}
