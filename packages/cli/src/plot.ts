@@ -42,7 +42,12 @@ export async function plotMetrics(files: string[], out: string, labels?: string[
   if (files.length === 0) throw new UsageError('plot: name at least one metrics file (written by shardprop train --metrics FILE)');
   const runs = runLabels(files, labels);
   const points = files.flatMap((file, i) => riskFromSteps(readMetrics(file, runs[i], x)));
-  const svg = await renderSvg(chartSpec(points, runs, x));
+  await writeChart(chartSpec(points, runs, x), out, format);
+}
+
+/** Draws a vega-lite chart into `out` (.svg or .png), the way every shardprop plot is drawn (the scaling figure of docs/scaling.md too). */
+export async function writeChart(spec: vl.TopLevelSpec, out: string, format: Format = formatOf(out)): Promise<void> {
+  const svg = await renderSvg(spec);
   const bytes = format === '.svg' ? Buffer.from(svg) : svgToPng(svg);
   try {
     writeFileAtomically(out, (put) => put(bytes));

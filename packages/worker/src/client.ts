@@ -72,8 +72,8 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   // started when a coordinator slices (its welcome says so), and kept across reconnections
   const slices = new SliceChild(log);
   const traffic = new SocketTraffic();
-  const stop = (): void => {
-    slices.stop();
+  const stop = async (graceMs?: number): Promise<void> => {
+    await slices.stop(graceMs);
     log('info', 'bytes moved over the connections of this worker', { ...traffic.totals() });
     activity?.summary();
   };
@@ -83,13 +83,14 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
       delay = 100;
     });
     if (exit.reason !== 'error' && exit.reason !== 'closed') {
-      stop();
+      // done: the slice server was told so too, and ends by itself; else it goes at once
+      await stop(exit.reason === 'done' ? 2000 : 0);
       return exit;
     }
     lostSince ??= performance.now();
     const waited = performance.now() - lostSince;
     if (waited + delay > windowMs) {
-      stop();
+      await stop(0);
       return windowMs > 0 ? { ...exit, message: `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s` } : exit;
     }
     log('warn', `${exit.message}; trying again in ${delay} ms`, { code: exit.code, retryMs: delay });

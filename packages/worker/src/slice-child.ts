@@ -48,9 +48,17 @@ export class SliceChild {
     child.send(start);
   }
 
-  /** The worker stops: so does its slice server. */
-  stop(): void {
-    this.child?.kill();
+  /**
+   * The worker stops: so does its slice server. Told 'done' by the coordinator as the worker was, it
+   * ends by itself (and says what it moved); it gets `graceMs` for that, then it is killed.
+   */
+  async stop(graceMs = 2000): Promise<void> {
+    const child = this.child;
     this.child = null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const timer = setTimeout(() => child.kill(), graceMs);
+    await exited;
+    clearTimeout(timer);
   }
 }
