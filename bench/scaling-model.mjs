@@ -9,7 +9,12 @@ function transferMs(bytes, mbit, efficiency) {
   return (bytes * 8) / (mbit * 1e6 * efficiency) * 1000;
 }
 
-export const CALIBRATION = { efficiency: 0.9, overheadMs: 0 };
+/**
+ * efficiency: the share of a capped link's nominal rate the transfers get (fitted to the testbed's points
+ * by plot-scaling.mjs); messageUs: CPU per message, sent plus received (bench/message-cost.mjs: about 32 µs to
+ * send a small part over loopback and 20 µs to check and place it, on this machine).
+ */
+export const CALIBRATION = { efficiency: 0.9, overheadMs: 0, messageUs: 52 };
 
 /**
  * Predicted milliseconds of one step with `n` workers, parameters of `bytes` bytes, one backprop
@@ -21,12 +26,16 @@ export const CALIBRATION = { efficiency: 0.9, overheadMs: 0 };
  *           host); backprop; each worker sends its pieces' slices to the servers ((n−1)/n·P off the
  *           host); the servers' sums reach the coordinator (P through its link); four hops.
  */
-export function predictStep(design, { n, bytes, mbit, computeMs, latencyUs = 0, efficiency = CALIBRATION.efficiency, overheadMs = CALIBRATION.overheadMs }) {
+export function predictStep(design, {
+  n, bytes, mbit, computeMs, latencyUs = 0, efficiency = CALIBRATION.efficiency, overheadMs = CALIBRATION.overheadMs, messageUs = CALIBRATION.messageUs,
+}) {
   const t = (b) => transferMs(b, mbit, efficiency);
   const hop = latencyUs / 1000;
-  if (design === 'star') return computeMs + overheadMs + 2 * n * t(bytes) + 2 * hop;
+  // the busiest process handles n messages each way a step: the coordinator (star), or every worker and slice server (slices)
+  const messages = (n * messageUs) / 1000;
+  if (design === 'star') return computeMs + overheadMs + 2 * n * t(bytes) + 2 * hop + messages;
   const offHost = (n - 1) / n;
-  return computeMs + overheadMs + 2 * t(bytes) + 2 * offHost * t(bytes) + 4 * hop;
+  return computeMs + overheadMs + 2 * t(bytes) + 2 * offHost * t(bytes) + 4 * hop + messages;
 }
 
 /** Scaling efficiency: throughput with n workers over n times one worker's with no communication at all. */

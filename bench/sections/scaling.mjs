@@ -124,6 +124,7 @@ export async function run(selected, timing) {
     // one worker's backprop alone on its own core: the cluster modelled has one of those per worker
     const alone = await runOnce(cluster, 1, 'slices', steps, dir);
     console.log(`  calibration: one worker alone computes a step in ${num(alone.computeMs)} ms`);
+    results.alone = { computeMs: alone.computeMs };
     const out = [];
     for (const n of counts) {
       capLinks(cluster, 100_000); // uncapped (tbf at 100 Gbit/s) for the calibration
