@@ -10,7 +10,7 @@ import { PROTOCOL_VERSION } from '@shardprop/protocol';
  * protocol version they name is the one runs record.
  */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PAGES = ['README.md', 'docs/design.md', 'docs/errors.md'];
+const PAGES = ['README.md', 'docs/design.md', 'docs/errors.md', 'docs/scaling.md'];
 const read = (page: string): string => readFileSync(join(ROOT, page), 'utf8');
 
 describe('README.md and docs/', () => {
