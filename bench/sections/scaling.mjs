@@ -4,7 +4,8 @@
 // link capped each way. The star (--aggregation star) and the slices (--aggregation slices) on the
 // same caps, N = 2, 4, 8, 16. Per step: wall time, the slowest worker's backprop, and the bytes every
 // process moved (sent + received, in units of P, the parameters' bytes), from the counters each
-// process logs at its end. The model of docs/scaling.md is printed beside each measured point.
+// process logs at its end. The model of docs/scaling.md is printed beside each measured point, and
+// the slices are run again without overlap (SHARDPROP_OVERLAP=0: every part sent after backprop).
 //
 // The caps. All hosts share this machine's cores, so N workers compute N/cores times slower than
 // one worker on its own core. The cluster modelled has one such core per worker and links of
@@ -34,7 +35,7 @@ export const MODEL_MBIT = 1000;
 const TOKEN = 'scaling-bench-token-0123456789abcdef';
 
 /** One run on the cluster's first 1 + n hosts: the coordinator's figures and every process's bytes. */
-async function runOnce(cluster, n, aggregation, steps, dir) {
+async function runOnce(cluster, n, aggregation, steps, dir, workerEnv = {}) {
   const port = 7400;
   const coordIp = cluster.hosts[0].ip;
   const tokenFile = join(dir, 'token');
@@ -47,7 +48,7 @@ async function runOnce(cluster, n, aggregation, steps, dir) {
     '--json', ...common,
   ]);
   await coordinator.line((l) => l.includes('coordinator listening'));
-  const workers = Array.from({ length: n }, (_, i) => start(inHost(cluster, i + 1), ['worker', '--connect', `ws://${coordIp}:${port}`, '--reconnect-for', '0', ...common]));
+  const workers = Array.from({ length: n }, (_, i) => start(inHost(cluster, i + 1), ['worker', '--connect', `ws://${coordIp}:${port}`, '--reconnect-for', '0', ...common], workerEnv));
   const codes = await Promise.all([coordinator.exited, ...workers.map((w) => w.exited)]);
   if (codes.some((c) => c !== 0)) throw new Error(`a process failed (exit codes ${codes.join(', ')}): ${coordinator.tail()}`);
   const lines = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((m) => m.kind === 'step');
@@ -65,8 +66,8 @@ async function runOnce(cluster, n, aggregation, steps, dir) {
 }
 
 /** A CLI process in a host: its stderr's JSON lines, its exit code. */
-function start(prefix, args) {
-  const child = spawn(prefix[0], [...prefix.slice(1), process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDPROP_LOG_FORMAT: 'json' } });
+function start(prefix, args, env = {}) {
+  const child = spawn(prefix[0], [...prefix.slice(1), process.execPath, CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SHARDPROP_LOG_FORMAT: 'json', ...env } });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   const lines = [];
@@ -133,15 +134,17 @@ export async function run(selected, timing) {
       capLinks(cluster, mbit);
       const star = await runOnce(cluster, n, 'star', steps, dir);
       const sliced = await runOnce(cluster, n, 'slices', steps, dir);
+      // the same without overlap: every part sent once backprop is over (SHARDPROP_OVERLAP=0)
+      const serial = await runOnce(cluster, n, 'slices', steps, dir, { SHARDPROP_OVERLAP: '0' });
       const model = { star: predictStep('star', { n, bytes: P, mbit, computeMs: star.computeMs }), slices: predictStep('slices', { n, bytes: P, mbit, computeMs: sliced.computeMs }) };
-      results[`hosts-${n}`] = { n, mbit, star, slices: sliced, model };
+      results[`hosts-${n}`] = { n, mbit, star, slices: sliced, serial, model };
       out.push([
-        String(n), String(mbit), num(star.stepMs), num(model.star), num(sliced.stepMs), num(model.slices), num(sliced.computeMs), ratio(star.stepMs, sliced.stepMs),
+        String(n), String(mbit), num(star.stepMs), num(model.star), num(sliced.stepMs), num(model.slices), num(serial.stepMs), num(sliced.computeMs), ratio(star.stepMs, sliced.stepMs),
         num(star.coordinatorP), num(sliced.coordinatorP), num(sliced.workerP), num(sliced.serverP),
       ]);
     }
     console.log(table(
-      ['hosts', 'Mbit/s', 'star ms/step', 'model', 'slices ms/step', 'model', 'compute ms', 'slices vs star', 'star coord ×P', 'slices coord ×P', 'worker ×P', 'slice server ×P'],
+      ['hosts', 'Mbit/s', 'star ms/step', 'model', 'slices ms/step', 'model', 'no overlap ms/step', 'compute ms', 'slices vs star', 'star coord ×P', 'slices coord ×P', 'worker ×P', 'slice server ×P'],
       out,
     ));
     console.log('  ×P: bytes sent + received per step by the busiest process of its kind, in units of P (the parameters\' bytes)');

@@ -3,7 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointError, DEFAULT_BLOCK, Optimizer, Sampler, blockCount, fingerprint, prepareWasmKernels, saveCheckpoint, xor } from '@shardprop/core';
-import { UsageError, localWorkerThreads } from '../../packages/coordinator/src/options.js';
+import { UsageError, localWorkerThreads, resolveAggregation, validateTrainOptions } from '../../packages/coordinator/src/options.js';
 import { fitsWasmMemory, planTraining } from '../../packages/coordinator/src/plan.js';
 
 const root = mkdtempSync(join(tmpdir(), 'shardprop-plan-'));
@@ -116,5 +116,19 @@ describe('threads', () => {
     expect(localWorkerThreads(2, undefined)).toBe(Math.max(1, Math.floor(cores / 2)));
     expect(localWorkerThreads(cores + 5, undefined)).toBe(1);
     expect(localWorkerThreads(8, 3)).toBe(3);
+  });
+});
+
+describe('--aggregation', () => {
+  it('auto slices when the coordinator listens beyond this machine without TLS, else stays star; slices needs dense sums and no TLS', () => {
+    expect(resolveAggregation(undefined, '127.0.0.1', false)).toBe('star');
+    expect(resolveAggregation('auto', '::1', false)).toBe('star');
+    expect(resolveAggregation('auto', '0.0.0.0', false)).toBe('slices');
+    expect(resolveAggregation('auto', '10.1.2.3', true)).toBe('star');
+    expect(resolveAggregation('slices', '127.0.0.1', false)).toBe('slices');
+    expect(resolveAggregation('star', '0.0.0.0', false)).toBe('star');
+    expect(() => resolveAggregation('slices', '0.0.0.0', true)).toThrow(/does not carry TLS yet/);
+    expect(() => validateTrainOptions({ data: 'xor', aggregation: 'ring' as never })).toThrow('--aggregation must be one of auto, star, slices');
+    expect(() => validateTrainOptions({ data: 'xor', aggregation: 'slices', gradientForm: 'factors' })).toThrow(UsageError);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PieceSum, Rng, TreeStack, VectorTree, jsKernels, pieceCount } from '@shardprop/core';
+import { BlockBackprop, Model, PieceSum, Rng, TreeStack, VectorTree, WasmKernels, jsKernels, layoutOf, makeDataset, pieceCount, prepareWasmKernels } from '@shardprop/core';
 
 /**
  * PieceSum: every slot's canonical pieces pushed in block order give the root the
@@ -56,6 +56,35 @@ describe('PieceSum', () => {
           for (let q = 0; q < slice.pieces(s); q++) slice.part(s).set(p.subarray(q * size + from, q * size + to), q * (to - from));
         });
         expect(hex(slice.sum())).toBe(hex(root.subarray(from, to)));
+      }
+    }
+  });
+});
+
+describe('BlockBackprop.pieces telling which values are final as backprop goes', () => {
+  it('a one-block range: layer by layer from the top, each region already at its final bits, the same piece as without being told; longer ranges are not told', async () => {
+    await prepareWasmKernels();
+    for (const kernels of [jsKernels, WasmKernels.create()]) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const spec = { layers: [5, 7, 6, 3], activation: 'sigmoid' as const, loss: 'quadratic' as const, dtype };
+        const model = Model.init(spec, 4);
+        const rng = new Rng(9);
+        const data = makeDataset('d', Float64Array.from({ length: 40 * 5 }, () => rng.uniform() - 0.5), Float64Array.from({ length: 40 * 3 }, () => rng.uniform()), 5, 3);
+        const batch = Array.from({ length: 30 }, (_, i) => (i * 7) % 40);
+        const block = 8;
+        const plain = new BlockBackprop(spec, block, kernels).pieces(model, data, batch, 2, 3, new Float64Array(1)).pieces.slice();
+        const told: { from: number; values: string }[] = [];
+        const bp = new BlockBackprop(spec, block, kernels);
+        const made = bp.pieces(model, data, batch, 2, 3, new Float64Array(1), (from, piece) => told.push({ from, values: hex(piece.subarray(from) as Float32Array) }));
+        expect(hex(made.pieces as Float32Array)).toBe(hex(plain as Float32Array));
+        const { wOffset, size } = layoutOf(spec.layers);
+        expect(told.map((t) => t.from)).toEqual([wOffset[2], wOffset[1], wOffset[0]]);
+        for (const t of told) expect(t.values).toBe(hex(plain.subarray(t.from) as Float32Array));
+        expect(told.at(-1)!.values.length).toBe(hex(plain as Float32Array).length);
+        expect(size).toBe(plain.length);
+        let longer = 0;
+        bp.pieces(model, data, batch, 0, 3, new Float64Array(3), () => longer++);
+        expect(longer).toBe(0);
       }
     }
   });

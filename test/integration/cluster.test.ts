@@ -44,9 +44,9 @@ function coordinator(port: number, args: string[]): Collected {
   return collect(startCli(['coordinator', '--host', COORD, '--port', String(port), '--expect', '3', ...MODEL, ...args, '--token-file', tmp.path('token')], {}, inHost(cluster, 0)), 120_000);
 }
 
-function workers(port: number): Collected[] {
+function workers(port: number, extra: string[][] = [[], [], []]): Collected[] {
   const args = ['worker', '--connect', `ws://${COORD}:${port}`, '--token-file', tmp.path('token'), '--reconnect-for', '0'];
-  return [1, 2, 3].map((h) => collect(startCli(args, { SHARDPROP_LOG_LEVEL: 'info' }, inHost(cluster, h)), 120_000));
+  return [1, 2, 3].map((h) => collect(startCli([...args, ...extra[h - 1]], { SHARDPROP_LOG_LEVEL: 'info' }, inHost(cluster, h)), 120_000));
 }
 
 function bitsOf(params: Float32Array | Float64Array): Buffer {
@@ -59,13 +59,35 @@ describe('four hosts: a coordinator and three workers with their slice servers',
     const out = tmp.path('cluster.json');
     const c = coordinator(7170, ['--steps', '150', '--aggregation', 'auto', '--out', out]);
     await c.stderrLines((l) => l.includes('coordinator listening'));
-    const ws = workers(7170);
+    // one worker's slice server on a port of the user's choosing (a firewall's open port)
+    const ws = workers(7170, [[], ['--slice-port', '7181'], []]);
     const [done, ...exits] = await Promise.all([c.exited, ...ws.map((w) => w.exited)]);
     expect(done.code, done.stderr.slice(-2000)).toBe(0);
     for (const e of exits) expect(e.code, e.stderr.slice(-1500)).toBe(0);
     expect(done.stderr).toContain('"aggregation":"slices"');
     // each worker's slice server joined, at its host's address
     for (const h of [1, 2, 3]) expect(done.stderr).toContain(`"serves":"ws://${cluster.hosts[h].ip}:`);
+    expect(done.stderr).toContain(`"serves":"ws://${cluster.hosts[2].ip}:7181"`);
+    // every process said what it moved, per step, in units of P (the parameters' bytes): the coordinator 2P
+    // (slices of the parameters out, slices of the sum in); a worker P of parameters in and its pieces out (two
+    // of its ranges hold two canonical pieces each: 3P); a slice server P/3 in and P out of parameters, and
+    // its third of all five pieces in, its sum out (3.33P). With one block per worker every process moves about 2P.
+    const P = (2 * 64 + 64 + 64 * 64 + 64 + 64 * 2 + 2) * 8;
+    const perStep = (text: string, message: string): number[] => text.split('\n').filter((l) => l.includes(`"msg":"${message}"`)).map((l) => {
+      const { bytesIn, bytesOut } = JSON.parse(l);
+      return (bytesIn + bytesOut) / 150 / P;
+    });
+    const [coordinatorP] = perStep(done.stderr, 'bytes moved over the connections of this run');
+    const workerP = exits.flatMap((e) => perStep(e.stderr, 'bytes moved over the connections of this worker')).sort();
+    const serverP = exits.flatMap((e) => perStep(e.stderr, 'slice server stopped'));
+    expect(coordinatorP).toBeGreaterThan(2);
+    expect(coordinatorP).toBeLessThan(2.1);
+    expect(workerP).toHaveLength(3);
+    expect(workerP[0]).toBeGreaterThan(2);
+    expect(workerP[0]).toBeLessThan(2.1);
+    for (const w of workerP.slice(1)) expect(w).toBeLessThan(3.1);
+    expect(serverP).toHaveLength(3);
+    for (const m of serverP) expect(m).toBeLessThan(3.45);
     const reference = await inProcessParams(MODEL, 150, tmp.path('cluster-reference.json'));
     expect(bitsOf(loadModel(out, 'float64').params).equals(bitsOf(reference))).toBe(true);
   });

@@ -3,7 +3,7 @@ import {
   ACTIVATIONS, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, MAX_BLOCK, MAX_THREADS, OPTIMIZER_KINDS, resolveKernel,
   type ActivationName, type Dtype, type InitScheme, type KernelChoice, type KernelName, type LossName, type OptimizerKind,
 } from '@shardprop/core';
-import { AGGREGATIONS, GRADIENT_FORMS, type Aggregation, type GradientForm } from '@shardprop/protocol';
+import { AGGREGATIONS, GRADIENT_FORMS, isLoopback, type Aggregation, type GradientForm } from '@shardprop/protocol';
 import { MAX_WORKERS } from './admission.js';
 
 /** Where the coordinator listens and whom it waits for (`shardprop coordinator`). */
@@ -204,4 +204,15 @@ export async function resolveKernelOption(choice: KernelChoice | undefined): Pro
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+}
+
+/**
+ * --aggregation as this run does it: auto slices when the coordinator listens beyond this machine (workers
+ * on other machines, where the star's 2NP bytes a step at the coordinator cost most) and star on one
+ * machine; slice servers speak ws:// only, so a run with TLS stays star.
+ */
+export function resolveAggregation(choice: AggregationChoice | undefined, host: string, tls: boolean): Aggregation {
+  if (choice === 'slices' && tls) throw new UsageError('--aggregation slices does not carry TLS yet (slice servers speak ws://): use --aggregation star with --cert, or slices on a network you trust');
+  if (choice === 'star' || choice === 'slices') return choice;
+  return isLoopback(host) || tls ? 'star' : 'slices';
 }

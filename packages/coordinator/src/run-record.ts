@@ -10,7 +10,7 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_MOMENTUM, checkpointPath, fingerprint, writeFileAtomically, type Dataset } from '@shardprop/core';
 import { PROTOCOL_VERSION } from '@shardprop/protocol';
-import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, localWorkerThreads, type ServeOptions, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, DEFAULT_INIT_SCHEME, localWorkerThreads, resolveAggregation, type ServeOptions, type TrainOptions } from './options.js';
 import type { TrainingPlan } from './plan.js';
 import { DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS } from './step-events.js';
 import type { TrainSummary } from './training-loop.js';
@@ -111,6 +111,7 @@ export function makeRunRecord({ options, plan, status, reason, workers, dashboar
     // the local workers of --workers N (none with --expect: those say their own)
     workerThreads: workers > 0 && options.expect === undefined ? localWorkerThreads(workers, options.threads) : undefined,
     gradientForm: workers > 0 ? (options.gradientForm ?? DEFAULT_GRADIENT_FORM) : undefined,
+    aggregation: workers > 0 ? resolveAggregation(options.aggregation, options.host ?? '127.0.0.1', options.tls !== undefined) : undefined,
     stepTimeout: workers > 0 ? (options.stepTimeout ?? DEFAULT_STEP_TIMEOUT_SECONDS) : undefined,
     waitWorkers: workers > 0 ? (options.waitWorkers ?? DEFAULT_WAIT_WORKERS_SECONDS) : undefined,
     resume: options.resume === true,

@@ -11,11 +11,11 @@ import { DashboardHttp, dashboardUrl } from './dashboard/http.js';
 import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
 import { RunMetrics } from './metrics.js';
-import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, localWorkerThreads, resolveKernelOption, validateWorkerCount, type AggregationChoice, type ServeOptions, type TrainOptions } from './options.js';
+import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, localWorkerThreads, resolveAggregation, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { RunFolder } from './run-folder.js';
 import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
-import { isLoopback, type Aggregation } from '@shardprop/protocol';
+import { isLoopback } from '@shardprop/protocol';
 import { whereTimeWent } from './where-time-goes.js';
 import type { WorkerSnapshot } from './step-events.js';
 import { Coordinator } from './ws-adapter.js';
@@ -194,13 +194,3 @@ async function createEngine(
   };
 }
 
-/**
- * --aggregation as this run does it: auto slices when the coordinator listens beyond this machine (workers
- * on other machines, where the star's 2NP bytes a step at the coordinator cost most) and star on one
- * machine; slice servers speak ws:// only, so a run with TLS stays star.
- */
-export function resolveAggregation(choice: AggregationChoice | undefined, host: string, tls: boolean): Aggregation {
-  if (choice === 'slices' && tls) throw new UsageError('--aggregation slices does not carry TLS yet (slice servers speak ws://): use --aggregation star with --cert, or slices on a network you trust');
-  if (choice === 'star' || choice === 'slices') return choice;
-  return isLoopback(host) || tls ? 'star' : 'slices';
-}

@@ -77,11 +77,42 @@ export class Backprop {
       const rows = Math.min(this.chunk, to - start);
       this.gather(data, indices, start, rows, true);
       this.forward(model, rows);
-      this.deltas(model, rows, result);
-      this.accumulate(rows, start > from);
+      // one chunk, someone waiting for each layer's gradient: layer by layer from the top
+      if (this.onLayerDone && to - from <= this.chunk) this.backward(model, rows, result, this.onLayerDone);
+      else {
+        this.deltas(model, rows, result);
+        this.accumulate(rows, start > from);
+      }
       result.count += rows;
     }
     return result;
+  }
+
+  /**
+   * Set: gradient() of a single chunk tells it as soon as layer l's gradient (∂W^l and ∂b^l) is final, l from L
+   * down to 1, so that a worker can send those values while backprop goes on (BlockBackprop.pieces).
+   */
+  onLayerDone: ((l: number) => void) | null = null;
+
+  /**
+   * δ^l and layer l's gradient in turn from the top (BP1, then BP4 and BP3 for l, then BP2 for l − 1), `done(l)`
+   * after each layer's gradient: the same products of the same values as deltas + accumulate, in another order.
+   */
+  private backward(model: Model, rows: number, result: BatchResult, done: (l: number) => void): void {
+    const K = this.kernels;
+    const L = this.layers.length - 1;
+    result.lossSum += this.loss.delta(this.sigma, this.Z[L], this.A[L], this.Y, this.D[L], rows, this.layers[L]);
+    result.correct += this.countCorrect(rows);
+    for (let l = L; l >= 1; l--) {
+      const n = this.layers[l];
+      K.gemmTN(n, this.layers[l - 1], rows, this.D[l], this.A[l - 1], this.gradW[l], false);
+      K.sumRows(rows, n, this.D[l], this.gradB[l], false);
+      done(l);
+      if (l === 1) break;
+      const nPrev = this.layers[l - 1];
+      K.gemmNN(rows, nPrev, n, this.D[l], model.W[l], this.D[l - 1], false);
+      this.sigma.scaleByDerivative(this.Z[l - 1], this.A[l - 1], this.D[l - 1], rows * nPrev);
+    }
   }
 
   /** Risk sums and correct predictions over samples without computing gradients. */

@@ -20,12 +20,16 @@ export class BlockBackprop {
   readonly size: number;
   readonly factorWidth: number;
   private readonly tree: VectorTree;
+  /** Where W^l starts in the parameters, l = 1..L (at index l − 1). */
+  private readonly offsets: readonly number[];
   private readonly losses = new ScalarTree();
   private blockLoss = new Float64Array(0);
 
   constructor(readonly spec: ModelSpec, readonly block: number, readonly kernels: Kernels) {
     this.bp = new FactoredBackprop(spec, block, kernels);
-    this.size = layoutOf(spec.layers).size;
+    const layout = layoutOf(spec.layers);
+    this.size = layout.size;
+    this.offsets = layout.wOffset;
     this.factorWidth = factorWidth(spec.layers);
     this.tree = new VectorTree(this.size, spec.dtype, kernels);
   }
@@ -52,10 +56,22 @@ export class BlockBackprop {
    * range's canonical pieces (returned, one after another); each block's loss
    * sum into `blockLoss[0..end-first)`.
    */
-  pieces(model: Model, data: Dataset, batch: ArrayLike<number>, first: number, end: number, blockLoss: Float64Array): { result: BatchResult; pieces: Floats } {
+  pieces(
+    model: Model, data: Dataset, batch: ArrayLike<number>, first: number, end: number, blockLoss: Float64Array, onFinal?: (from: number, piece: Floats) => void,
+  ): { result: BatchResult; pieces: Floats } {
     this.tree.reset(blockCount(batch.length, this.block));
     const result: BatchResult = { count: 0, lossSum: 0, correct: 0 };
-    for (let j = first; j < end; j++) this.pushBlock(model, data, batch, j, result, blockLoss, j - first);
+    // A range of one block is one piece, backprop's own output (nothing is added to it after): values
+    // [offset of W^l, size) are final as soon as layer l's gradient is, and `onFinal` hears of them then.
+    if (onFinal && end - first === 1) {
+      const piece = this.tree.next();
+      this.bp.onLayerDone = (l) => onFinal(this.offsets[l - 1], piece);
+    }
+    try {
+      for (let j = first; j < end; j++) this.pushBlock(model, data, batch, j, result, blockLoss, j - first);
+    } finally {
+      this.bp.onLayerDone = null;
+    }
     return { result, pieces: this.tree.pieces() };
   }
 

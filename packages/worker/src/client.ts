@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
-import { prepareWasmKernels, type Dataset } from '@shardprop/core';
+import { prepareWasmKernels, type Dataset, type Floats } from '@shardprop/core';
 import { PROTOCOL_VERSION, SocketTraffic, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
 import { WorkerActivity, type ActivityReport } from './activity.js';
 import { explainConnectError } from './connect-errors.js';
@@ -52,6 +52,8 @@ export interface WorkerOptions {
   report?: ActivityReport;
   /** Threads the kernels compute on (default 1; `shardprop worker` defaults to every core). Any count gives the same bits. */
   threads?: number;
+  /** The port of the slice server this worker starts when its coordinator slices (default 0: any free one). */
+  slicePort?: number;
 }
 
 export type { WorkerLog } from './log.js';
@@ -72,13 +74,16 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   // started when a coordinator slices (its welcome says so), and kept across reconnections
   const slices = new SliceChild(log);
   const traffic = new SocketTraffic();
+  /** Welcomed at least once: only then is what it moved worth a line (a worker that never joined says why in one). */
+  let joined = false;
   const stop = async (graceMs?: number): Promise<void> => {
     await slices.stop(graceMs);
-    log('info', 'bytes moved over the connections of this worker', { ...traffic.totals() });
+    if (joined) log('info', 'bytes moved over the connections of this worker', { ...traffic.totals() });
     activity?.summary();
   };
   for (;;) {
     const exit = await connectOnce(options, log, name, activity, slices, traffic, () => {
+      joined = true;
       lostSince = null;
       delay = 100;
     });
@@ -108,6 +113,8 @@ function connectOnce(
     /** Sliced steps: their parameters come from the slice servers, and the pieces go to them. */
     const peers = new SlicePeers({ token: options.token, ca: options.ca, name, log, traffic, onReady: (step) => queue(step, wallClock()) });
     let workerId = 0;
+    /** Sliced steps send what backprop has finished while it goes on (SHARDPROP_OVERLAP=0: only at its end, for measuring). */
+    const overlap = process.env.SHARDPROP_OVERLAP !== '0';
     /** The address this machine reaches the coordinator from: where its slice server listens. */
     let localAddress = '127.0.0.1';
     const usage = new UsageMeter();
@@ -163,7 +170,7 @@ function connectOnce(
           onJoined();
           joinedAs = a.workerId;
           workerId = a.workerId;
-          if (a.aggregation === 'slices') slices.ensure({ url: options.url, token: options.token, ca: options.ca?.toString(), host: localAddress, name: `${name}/slice` });
+          if (a.aggregation === 'slices') slices.ensure({ url: options.url, token: options.token, ca: options.ca?.toString(), host: localAddress, port: options.slicePort, name: `${name}/slice` });
         }
         else finish(a.exit);
       }
@@ -240,7 +247,9 @@ function connectOnce(
         latest = null;
         if (settled) return;
         waitedMs = sentAt > 0 ? next.arrived - sentAt : 0;
-        handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt, usage: usage.read() });
+        // sliced: the parts of the top layers go to their slice servers while backprop computes the rest
+        const onFinal = next.step.slices && overlap ? (from: number, piece: Floats) => peers.sendFinal(next.step, workerId, piece, from) : undefined;
+        handle({ type: 'step', step: next.step, receivedAt: next.arrived, previousSentAt: sentAt, usage: usage.read(), onFinal });
         heard(); // busy until now: the silence is counted from here
       });
     }

@@ -19,7 +19,7 @@ export type WorkerExit = { reason: 'done' } | { reason: 'refused' | 'invalid' | 
 export type SessionEvent =
   | { type: 'message'; message: Exclude<ToWorker, Step> }
   /** A step to compute, with when it arrived and when the previous gradient went out (wall-clock ms; see Gradient). */
-  | { type: 'step'; step: Step; receivedAt: number; previousSentAt: number; usage?: ProcessUsage }
+  | { type: 'step'; step: Step; receivedAt: number; previousSentAt: number; usage?: ProcessUsage; onFinal?: (from: number, piece: Floats) => void }
   /** A message from the coordinator that failed its checks. */
   | { type: 'invalid'; code: ErrorCode; reason: string };
 
@@ -63,7 +63,7 @@ export class WorkerSession {
     if (event.type === 'invalid') return invalid(event.code, event.reason);
     if (event.type === 'step') {
       if (!this.worker) return invalid('SP_ERR_BEFORE_WELCOME', 'step before welcome');
-      const gradient = this.worker.compute(event.step, event.receivedAt, event.previousSentAt, event.usage);
+      const gradient = this.worker.compute(event.step, event.receivedAt, event.previousSentAt, event.usage, event.onFinal);
       if (!gradient.ok) return invalid(gradient.code, gradient.reason);
       const { count, computeMs } = this.worker.last;
       const { fragments, pieces } = gradient.message;

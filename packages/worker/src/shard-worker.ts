@@ -73,9 +73,12 @@ export class ShardWorker {
   /**
    * The gradient message of one step (its fragments): the pieces, or the factors, of the blocks dealt to this
    * worker. A sliced step (its parameters already in the model, from the slice servers): the message carries
-   * no values, and `pieces` are the pieces for the slice servers (valid until the next step).
+   * no values, and `pieces` are the pieces for the slice servers (valid until the next step); `onFinal`
+   * hears of the values final before backprop is over (a range of one block: the top layers' first).
    */
-  compute(step: Step, receivedAt: number, previousSentAt: number, usage?: ProcessUsage): Checked<{ fragments: Buffer[]; pieces: Floats | null }> {
+  compute(
+    step: Step, receivedAt: number, previousSentAt: number, usage?: ProcessUsage, onFinal?: (from: number, piece: Floats) => void,
+  ): Checked<{ fragments: Buffer[]; pieces: Floats | null }> {
     const t0 = this.now();
     if (!step.slices && step.params !== this.model.params) this.model.params.set(step.params);
     const { batch, workers, cuts } = step;
@@ -95,7 +98,8 @@ export class ShardWorker {
       grad = this.factors.subarray(0, count * width);
       r = this.blocks.factors(this.model, this.data, batch, first, end, grad, blockLoss);
     } else {
-      const made = this.blocks.pieces(this.model, this.data, batch, first, end, blockLoss);
+      // sliced: values of the gradient final before backprop is over may go at once (onFinal)
+      const made = this.blocks.pieces(this.model, this.data, batch, first, end, blockLoss, step.slices ? onFinal : undefined);
       grad = made.pieces;
       r = made.result;
     }

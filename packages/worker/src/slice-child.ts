@@ -13,6 +13,7 @@ export interface SliceStart {
   token?: string;
   ca?: string;
   host: string;
+  port?: number;
   name: string;
 }
 

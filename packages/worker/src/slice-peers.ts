@@ -40,6 +40,8 @@ export class SlicePeers {
   private readonly peers = new Map<string, Peer>();
   private wanted: Wanted | null = null;
   private workerId = 0;
+  private partsOf: Step | null = null;
+  private sent = new Uint8Array(0);
   private readonly expectation: SliceExpectation = { type: 'params', dtype: 'float32', step: 0, round: 0, length: 0, from: 0 };
 
   constructor(private readonly options: SlicePeersOptions) {}
@@ -67,22 +69,42 @@ export class SlicePeers {
   /**
    * The worker's pieces of `step`, cut into one part per slice server (each piece's slice, piece after
    * piece: views, no copy), starting with the server after the worker's own position so that the servers
-   * are not all sent to in the same order at once.
+   * are not all sent to in the same order at once. Parts sent already (sendFinal) do not go again.
    */
   sendParts(step: Step, workerId: number, pieces: Floats, size: number): void {
-    const { addresses, bounds } = step.slices!;
-    const count = pieces.length / size;
-    const k = addresses.length;
+    this.begin(step);
+    const k = step.slices!.addresses.length;
     const first = Math.max(0, step.workers.indexOf(workerId)) % k;
-    for (let i = 0; i < k; i++) {
-      const j = (first + i) % k;
-      const ws = this.peers.get(addresses[j])?.ws;
-      if (!ws || ws.readyState !== WebSocket.OPEN) continue;
-      // no pieces (dealt no block): an empty part, of the run's number type
-      const part: Floats[] = [pieces.subarray(0, 0)];
-      for (let p = 0; p < count; p++) part.push(pieces.subarray(p * size + bounds[j], p * size + bounds[j + 1]));
-      sendFragments(ws, encodeSliceValues({ type: 'part', step: step.step, round: step.round, workerId }, part));
-    }
+    for (let i = 0; i < k; i++) this.sendPart(step, workerId, pieces, size, (first + i) % k);
+  }
+
+  /**
+   * Values [from, size) of the worker's one piece are final while backprop goes on (the gradients of the
+   * top layers come first): the parts of the slices that lie within them go now, while it computes the rest.
+   */
+  sendFinal(step: Step, workerId: number, piece: Floats, from: number): void {
+    this.begin(step);
+    const { bounds } = step.slices!;
+    for (let j = bounds.length - 2; j >= 0 && bounds[j] >= from; j--) this.sendPart(step, workerId, piece, piece.length, j);
+  }
+
+  /** Parts of `step` sent so far, by server (made anew for each sending). */
+  private begin(step: Step): void {
+    if (this.partsOf === step) return;
+    this.partsOf = step;
+    this.sent = new Uint8Array(step.slices!.addresses.length);
+  }
+
+  private sendPart(step: Step, workerId: number, pieces: Floats, size: number, j: number): void {
+    if (this.sent[j] === 1) return;
+    this.sent[j] = 1;
+    const { addresses, bounds } = step.slices!;
+    const ws = this.peers.get(addresses[j])?.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    // no pieces (dealt no block): an empty part, of the run's number type
+    const part: Floats[] = [pieces.subarray(0, 0)];
+    for (let p = 0; p < pieces.length / size; p++) part.push(pieces.subarray(p * size + bounds[j], p * size + bounds[j + 1]));
+    sendFragments(ws, encodeSliceValues({ type: 'part', step: step.step, round: step.round, workerId }, part));
   }
 
   private connect(address: string): Peer {

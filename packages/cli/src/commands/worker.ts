@@ -24,7 +24,8 @@ export const workerCommand: CommandModule = {
       .option('data', { type: 'string', describe: 'load the data set here instead of receiving the shard (the coordinator\'s source; fingerprints must agree)' })
       .option('seed', { type: 'number', describe: 'with --data: the coordinator\'s --seed (synthetic sources depend on it)' })
       .option('threads', { type: 'number', describe: 'threads of the kernels; any count gives the same bits (default: every core of this machine)' })
-      .group(['connect', 'name', 'token-file', 'ca', 'reconnect-for', 'silence-timeout'], 'Connection:')
+      .option('slice-port', { type: 'number', describe: 'the port of the slice server this worker starts when its coordinator slices (--aggregation slices): the other workers connect to it there (default: any free port)' })
+      .group(['connect', 'name', 'token-file', 'ca', 'reconnect-for', 'silence-timeout', 'slice-port'], 'Connection:')
       .group(['threads'], 'Computing:')
       .group(['data', 'seed'], GROUPS.data)
       .example('$0 worker --connect ws://127.0.0.1:7070', 'join a coordinator on this machine')
@@ -54,6 +55,8 @@ async function work(args: Args): Promise<void> {
   const threads = num(args, 'threads') ?? defaultThreads();
   if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) throw new UsageError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   if (threads > availableParallelism()) log.warn({ threads, cores: availableParallelism() }, 'more threads than cores: they take turns, which is slower; leave out --threads to use each core once');
+  const slicePort = num(args, 'slice-port');
+  if (slicePort !== undefined && !(Number.isInteger(slicePort) && slicePort >= 0 && slicePort <= 65_535)) throw new UsageError(`--slice-port must be a port number from 0 to 65535, got ${slicePort}`);
   const tokenFile = str(args, 'token-file');
   const token = tokenFile !== undefined ? readToken(tokenFile) : process.env.SHARDPROP_TOKEN || undefined;
   const ca = str(args, 'ca');
@@ -66,6 +69,7 @@ async function work(args: Args): Promise<void> {
     name: str(args, 'name'),
     data,
     threads,
+    slicePort,
     log: workerLog(log),
     // a progress line where someone watches, a log line every few seconds otherwise
     report: process.stderr.isTTY ? 'terminal' : 'log',
