@@ -4,7 +4,7 @@ import { PieceSum, jsKernels, type Floats } from '@shardprop/core';
 import {
   PROTOCOL_VERSION, TOKEN_HEADER, decodeHello, decodeMap, decodeSliceValues, encode, encodeSliceStep, encodeSliceValues, sendFragments, type SliceSum,
 } from '@shardprop/protocol';
-import { SliceServer } from '../../packages/worker/src/slice-server.js';
+import { SliceServer, maxSliceMessage } from '../../packages/worker/src/slice-server.js';
 
 /**
  * A slice server on 127.0.0.1 (from the sources, in this process) between a
@@ -72,7 +72,7 @@ const hex = (x: Floats) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).toS
 describe('a slice server', () => {
   it('serves its slice: parameters out to the workers of the sending, their parts summed by the tree, stale parts ignored, faulty ones reported', async () => {
     const coordinator = await fakeCoordinator();
-    const server = await SliceServer.start({ url: coordinator.url, token: TOKEN, host: '127.0.0.1', name: 'test/slice', log: () => undefined });
+    const server = await SliceServer.start({ url: coordinator.url, token: TOKEN, host: '127.0.0.1', parameters: 10, name: 'test/slice', log: () => undefined });
     opened.push(server);
     const toServer = await coordinator.connected;
     const hello = decodeHello(await coordinator.next());
@@ -114,6 +114,12 @@ describe('a slice server', () => {
     sendFragments(w7.ws, encodeSliceValues({ type: 'part', step: 3, round: 6, workerId: 7 }, Float64Array.of(1, NaN, 0, 0)));
     const faulty = decodeMap(await coordinator.next());
     expect(faulty.ok && faulty.message).toMatchObject({ type: 'faulty', step: 3, round: 6, workerId: 7, code: 'SP_ERR_NOT_FINITE' });
+
+    // a message beyond what the model can need closes its connection (ws: 1009), whatever it claims
+    const big = await fakeWorker(server.serves, 11);
+    const closed = new Promise<number>((resolve) => big.ws.once('close', (code) => resolve(code)));
+    big.ws.send(Buffer.alloc(maxSliceMessage(10) + 1));
+    expect(await closed).toBe(1009);
 
     // done: it ends, saying why
     toServer.send(encode({ type: 'done', reason: 'training finished' }));

@@ -170,7 +170,7 @@ function connectOnce(
           onJoined();
           joinedAs = a.workerId;
           workerId = a.workerId;
-          if (a.aggregation === 'slices') slices.ensure({ url: options.url, token: options.token, ca: options.ca?.toString(), host: localAddress, port: options.slicePort, name: `${name}/slice` });
+          if (a.aggregation === 'slices') slices.ensure({ url: options.url, token: options.token, ca: options.ca?.toString(), host: localAddress, port: options.slicePort, parameters: a.parameters, name: `${name}/slice` });
         }
         else finish(a.exit);
       }

@@ -14,6 +14,8 @@ export interface SliceStart {
   ca?: string;
   host: string;
   port?: number;
+  /** Values in the model's parameters (from the welcome). */
+  parameters: number;
   name: string;
 }
 

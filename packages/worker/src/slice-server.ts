@@ -28,12 +28,20 @@ export interface SliceServerOptions {
   host: string;
   /** Port to listen on (0: any free one). */
   port?: number;
+  /** Values in the model's parameters: bounds every message (maxSliceMessage). */
+  parameters: number;
   name: string;
   log: WorkerLog;
 }
 
-/** The largest message a worker may send a slice server: its pieces of the largest model a slice-step may name, in float64. */
-const MAX_PART_BYTES = 2 ** 31 - 1;
+/**
+ * The largest message a slice server takes, for a model of `parameters` values: a worker's part is at most
+ * all of them in float64 for each of its canonical pieces (at most 50: a range of the 2^24 blocks a step may
+ * have), with room for the header; never more than ws allows.
+ */
+export function maxSliceMessage(parameters: number): number {
+  return Math.min(2 ** 31 - 1, parameters * 8 * 50 + 64 * 1024);
+}
 
 /** One sending of a step as this server serves it. */
 interface Serving {
@@ -72,7 +80,7 @@ export class SliceServer {
   static async start(options: SliceServerOptions): Promise<SliceServer> {
     await prepareWasmKernels();
     const transport = await listenWebSocket({
-      host: options.host, port: options.port ?? 0, maxPayload: MAX_PART_BYTES, verifyToken: options.token,
+      host: options.host, port: options.port ?? 0, maxPayload: maxSliceMessage(options.parameters), verifyToken: options.token,
       onUnauthorised: (address, code, reason) => options.log('warn', 'slice server refused a connection', { address, code, reason }),
       onError: (err) => options.log('error', 'slice server: the server had an error; it goes on', { reason: err.message }),
     });
@@ -101,7 +109,7 @@ export class SliceServer {
   private connect(): void {
     const { url, token, ca, name, log } = this.options;
     const ws = new WebSocket(url, {
-      perMessageDeflate: false, maxPayload: MAX_PART_BYTES, generateMask: zeroMask, ca,
+      perMessageDeflate: false, maxPayload: maxSliceMessage(this.options.parameters), generateMask: zeroMask, ca,
       headers: token === undefined ? undefined : { [TOKEN_HEADER]: token },
     });
     this.coordinator = ws;
