@@ -12,13 +12,15 @@ function transferMs(bytes, mbit, efficiency) {
 /**
  * efficiency: the share of a capped link's nominal rate the transfers get (fitted to the testbed's points
  * by plot-scaling.mjs); messageUs: CPU per message, sent plus received (bench/message-cost.mjs: about 32 µs to
- * send a small part over loopback and 20 µs to check and place it, on this machine).
+ * send a small part over loopback and 20 µs to check and place it, on this machine); hopLatencies: what one hop
+ * of a step's large messages costs in one-way latencies (TCP's window opening again every step: the scaling
+ * bench's latency row measured 1 ms one-way adding 16 ms to the star's 2 hops and 27 ms to the slices' 4).
  */
-export const CALIBRATION = { efficiency: 0.9, overheadMs: 0, messageUs: 52 };
+export const CALIBRATION = { efficiency: 0.9, overheadMs: 0, messageUs: 52, hopLatencies: 7.5 };
 
 /**
  * Predicted milliseconds of one step with `n` workers, parameters of `bytes` bytes, one backprop
- * of `computeMs`, links of `mbit` each way and `latencyUs` per hop.
+ * of `computeMs`, links of `mbit` each way and `latencyUs` one-way latency (a hop costs hopLatencies of them).
  *   star:   the coordinator sends P to each worker and takes P from each, over its one link:
  *           2·n·P through it, and two hops.
  *   slices: the coordinator sends its P in slices to the slice servers; each server forwards its
@@ -28,9 +30,10 @@ export const CALIBRATION = { efficiency: 0.9, overheadMs: 0, messageUs: 52 };
  */
 export function predictStep(design, {
   n, bytes, mbit, computeMs, latencyUs = 0, efficiency = CALIBRATION.efficiency, overheadMs = CALIBRATION.overheadMs, messageUs = CALIBRATION.messageUs,
+  hopLatencies = CALIBRATION.hopLatencies,
 }) {
   const t = (b) => transferMs(b, mbit, efficiency);
-  const hop = latencyUs / 1000;
+  const hop = (hopLatencies * latencyUs) / 1000;
   // the busiest process handles n messages each way a step: the coordinator (star), or every worker and slice server (slices)
   const messages = (n * messageUs) / 1000;
   if (design === 'star') return computeMs + overheadMs + 2 * n * t(bytes) + 2 * hop + messages;

@@ -7,7 +7,7 @@
  * cluster tests (test/integration/cluster.test.ts) and the scaling benchmark
  * (bench/sections/scaling.mjs). See ../shared/TESTBED.md for what this kernel has.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 
 function run(cmd, args) {
   execFileSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -83,4 +83,36 @@ export function inHost(cluster, i) {
 export function hostPids(cluster, i) {
   const out = execFileSync('ip', ['netns', 'pids', cluster.hosts[i].ns], { encoding: 'utf8' });
   return out.split('\n').filter((l) => l.trim() !== '').map(Number);
+}
+
+/**
+ * One-way latency of `us` microseconds on every host's input (bench/netdelay.c, built at `netdelay`): an
+ * iptables rule in each host sends what comes from the cluster to NFQUEUE 0, where the host's netdelay
+ * holds it. Returns a function that takes it all away again (the processes by PID, the rules).
+ * `slowStartAfterIdle`: the hosts' net.ipv4.tcp_slow_start_after_idle (Linux's default is 1).
+ */
+export async function addLatency(cluster, us, netdelay, slowStartAfterIdle = 1) {
+  const subnet = `${cluster.hosts[0].ip.split('.').slice(0, 3).join('.')}.0/24`;
+  const delays = [];
+  for (const h of cluster.hosts) {
+    run('ip', ['netns', 'exec', h.ns, 'sysctl', '-q', '-w', `net.ipv4.tcp_slow_start_after_idle=${slowStartAfterIdle}`]);
+    if (us <= 0) continue;
+    run('ip', ['netns', 'exec', h.ns, 'iptables', '-A', 'INPUT', '-s', subnet, '-j', 'NFQUEUE', '--queue-num', '0', '--queue-bypass']);
+    const child = spawn('ip', ['netns', 'exec', h.ns, netdelay, '0', String(us)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    delays.push(child);
+    await new Promise((resolve, reject) => {
+      child.stdout.once('data', resolve);
+      child.once('exit', (code) => reject(new Error(`netdelay exited (${code}) in ${h.ns}`)));
+    });
+  }
+  return () => {
+    for (const d of delays) d.kill();
+    for (const h of cluster.hosts) {
+      try {
+        run('ip', ['netns', 'exec', h.ns, 'iptables', '-F', 'INPUT']);
+      } catch {
+        // no rule, or no iptables
+      }
+    }
+  };
 }

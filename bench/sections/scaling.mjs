@@ -13,17 +13,17 @@
 // MODEL_MBIT x (one worker's backprop alone) / (a worker's backprop here with N of them), both
 // measured in an uncapped calibration run. So a step's transfers take the share of its time they
 // would take on the cluster modelled.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { capLinks, describeCluster, inHost, makeCluster, removeCluster } from '../../scripts/simulated-cluster.mjs';
+import { addLatency, capLinks, describeCluster, inHost, makeCluster, removeCluster } from '../../scripts/simulated-cluster.mjs';
 import { num, ratio, table } from '../report.mjs';
 import { predictStep } from '../scaling-model.mjs';
 
 export const name = 'scaling';
-export const rows = ['hosts-2', 'hosts-4', 'hosts-8', 'hosts-16'];
+export const rows = ['hosts-2', 'hosts-4', 'hosts-8', 'hosts-16', 'latency-4'];
 
 const CLI = fileURLToPath(new URL('../../packages/cli/bin/shardprop.js', import.meta.url));
 const LAYERS = [784, 512, 256, 10];
@@ -107,7 +107,8 @@ function start(prefix, args, env = {}) {
 }
 
 export async function run(selected, timing) {
-  const counts = selected.map((r) => Number(r.split('-')[1]));
+  const counts = selected.filter((r) => r.startsWith('hosts-')).map((r) => Number(r.split('-')[1]));
+  const latency = selected.includes('latency-4');
   console.log(`\nScaling: W-large (P = ${(P / 1e6).toFixed(2)} MB), ${PER_WORKER} samples and 1 thread per worker, star vs slices on a simulated cluster (links scaled to a ${MODEL_MBIT} Mbit/s cluster)\n`);
   if (process.getuid?.() !== 0) {
     console.log('  skipped: the simulated cluster needs root (network namespaces and tc)');
@@ -117,11 +118,13 @@ export async function run(selected, timing) {
   const steps = quick ? 6 : 14;
   const dir = mkdtempSync(join(tmpdir(), 'shardprop-scaling-'));
   const tag = `bs${process.pid % 10000}`;
-  const largest = Math.max(...counts);
+  const largest = Math.max(...counts, latency ? 4 : 0);
   const cluster = describeCluster(tag, largest + 1, `10.204.${process.pid % 250}`);
   const results = {};
   try {
     makeCluster(tag, largest + 1, cluster.hosts[0].ip.split('.').slice(0, 3).join('.'));
+    if (latency) results['latency-4'] = await latencyRows(cluster, steps, dir);
+    if (counts.length === 0) return results;
     // one worker's backprop alone on its own core: the cluster modelled has one of those per worker
     const alone = await runOnce(cluster, 1, 'slices', steps, dir);
     console.log(`  calibration: one worker alone computes a step in ${num(alone.computeMs)} ms`);
@@ -156,4 +159,63 @@ export async function run(selected, timing) {
     rmSync(dir, { recursive: true, force: true });
   }
   return results;
+}
+
+/**
+ * Where the Debian packages are, builds bench/netdelay.c into `dir` (installing iptables and
+ * libnetfilter-queue-dev when missing, as root with apt-get); returns its path, or throws why not.
+ */
+function buildNetdelay(dir) {
+  const has = (cmd) => {
+    try {
+      execFileSync('sh', ['-c', cmd], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const ready = () => has('command -v iptables') && has('command -v cc') && has('test -f /usr/include/libnetfilter_queue/libnetfilter_queue.h');
+  if (!ready()) {
+    if (!has('command -v apt-get')) throw new Error('needs iptables, a C compiler and libnetfilter-queue-dev (no apt-get here)');
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'iptables', 'gcc', 'libc6-dev', 'libnetfilter-queue-dev'], { stdio: 'ignore', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  }
+  const out = join(dir, 'netdelay');
+  execFileSync('cc', ['-O2', '-o', out, fileURLToPath(new URL('../netdelay.c', import.meta.url)), '-lnetfilter_queue', '-lnfnetlink'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return out;
+}
+
+/**
+ * The latency term of the model: 4 workers, links not capped, one-way latency added on every host's input
+ * (bench/netdelay.c); each step's extra time against the model's 2 hops (star) and 4 hops (slices).
+ */
+async function latencyRows(cluster, steps, dir) {
+  console.log('Latency: 4 workers, links not capped, one-way latency on every host\'s input (bench/netdelay.c)\n');
+  let netdelay;
+  try {
+    netdelay = buildNetdelay(dir);
+  } catch (err) {
+    console.log(`  skipped: ${err.message}`);
+    return { skipped: err.message };
+  }
+  capLinks(cluster, 100_000);
+  // 1 µs: every packet through netdelay's queue, hardly held: what the queue itself costs
+  const cases = [['none', 0, 1], ['1 µs (the queue alone)', 1, 1], ['1 ms', 1000, 1], ['1 ms, tcp_slow_start_after_idle=0', 1000, 0]];
+  const measured = [];
+  for (const [label, us, slowStart] of cases) {
+    const remove = await addLatency(cluster, us, netdelay, slowStart);
+    try {
+      const star = await runOnce(cluster, 4, 'star', steps, dir);
+      const slices = await runOnce(cluster, 4, 'slices', steps, dir);
+      measured.push({ label, us, slowStart, star: star.stepMs, slices: slices.stepMs });
+    } finally {
+      remove();
+    }
+  }
+  await addLatency(cluster, 0, netdelay, 1);
+  const [base] = measured;
+  console.log(table(
+    ['one-way latency', 'star ms/step', 'added', 'model adds (2 hops)', 'slices ms/step', 'added', 'model adds (4 hops)'],
+    measured.map((m) => [m.label, num(m.star), num(m.star - base.star), num((2 * m.us) / 1000), num(m.slices), num(m.slices - base.slices), num((4 * m.us) / 1000)]),
+  ));
+  return { measured };
 }
