@@ -30,15 +30,29 @@ export const CALIBRATION = { efficiency: 0.9, overheadMs: 0, messageUs: 52, hopL
  */
 export function predictStep(design, {
   n, bytes, mbit, computeMs, latencyUs = 0, efficiency = CALIBRATION.efficiency, overheadMs = CALIBRATION.overheadMs, messageUs = CALIBRATION.messageUs,
-  hopLatencies = CALIBRATION.hopLatencies,
+  hopLatencies = CALIBRATION.hopLatencies, samplesPerWorker = 64, control = 'v6',
 }) {
   const t = (b) => transferMs(b, mbit, efficiency);
   const hop = (hopLatencies * latencyUs) / 1000;
   // the busiest process handles n messages each way a step: the coordinator (star), or every worker and slice server (slices)
   const messages = (n * messageUs) / 1000;
-  if (design === 'star') return computeMs + overheadMs + 2 * n * t(bytes) + 2 * hop + messages;
+  const controlMs = t(controlBytes(design, n, samplesPerWorker, control));
+  if (design === 'star') return computeMs + overheadMs + 2 * n * t(bytes) + 2 * hop + messages + controlMs;
   const offHost = (n - 1) / n;
-  return computeMs + overheadMs + 2 * t(bytes) + 2 * offHost * t(bytes) + 4 * hop + messages;
+  return computeMs + overheadMs + 2 * t(bytes) + 2 * offHost * t(bytes) + 4 * hop + messages + controlMs;
+}
+
+/**
+ * What the coordinator sends a step besides values (protocol version 6): every worker gets the same
+ * step message, with the whole global batch's sample ids (4 bytes each), the deal (8 bytes a worker)
+ * and, sliced, every slice server's address and bound (about 30 bytes each); every slice server gets
+ * the deal too. It grows as n²: negligible at tens of workers, the coordinator's largest cost at hundreds.
+ */
+export function controlBytes(design, n, samplesPerWorker = 64, control = 'v6') {
+  // 'ranges': what it would be with each worker sent only its own blocks' ids and the slice map only when it changes
+  if (control === 'ranges') return n * (4 * samplesPerWorker + 100) + (design === 'slices' ? n * 100 : 0);
+  const stepMessage = 4 * samplesPerWorker * n + 8 * n + (design === 'slices' ? 30 * n : 0) + 100;
+  return n * stepMessage + (design === 'slices' ? n * (8 * n + 100) : 0);
 }
 
 /** Scaling efficiency: throughput with n workers over n times one worker's with no communication at all. */

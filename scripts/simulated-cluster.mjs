@@ -51,15 +51,20 @@ export function describeCluster(tag, hosts, subnet) {
   };
 }
 
-/** Deletes every namespace of the cluster (and with them its links); those not made are skipped. */
-export function removeCluster(cluster) {
-  for (const ns of [cluster.sw, ...cluster.hosts.map((h) => h.ns)]) {
+/** Deletes the namespaces (and with them their links), those not made or gone already included. */
+export function removeNamespaces(names) {
+  for (const ns of names) {
     try {
       ip('netns', 'del', ns);
     } catch {
       // not made, or gone already
     }
   }
+}
+
+/** Deletes every namespace of the cluster; those not made are skipped. */
+export function removeCluster(cluster) {
+  removeNamespaces([cluster.sw, ...cluster.hosts.map((h) => h.ns)]);
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BlockBackprop, Model, PieceSum, Rng, blockCount, jsKernels, makeDataset, type Floats, type ModelSpec } from '@shardprop/core';
-import { StepMachine, type Action, type ConnectionId, type MachineEvent, type TrainingPlan } from '@shardprop/coordinator';
+import { SLICE_SERVERS_WAIT_MS, StepMachine, type Action, type ConnectionId, type MachineEvent, type TrainingPlan } from '@shardprop/coordinator';
 import {
   PROTOCOL_VERSION, decodeFromSliceServer, decodeGradient, decodeToWorker, encodeSliceValues, encodeStep, type Step, type Welcome,
 } from '@shardprop/protocol';
@@ -136,7 +136,17 @@ describe('the step machine with slice servers', () => {
     const [w1, w2] = [run.worker(), run.worker()];
     const welcome = run.actions.find((a) => a.type === 'send' && a.message.type === 'welcome') as { message: Welcome };
     expect(welcome.message.aggregation).toBe('slices');
-    // before any slice server: the step goes through the coordinator (the same bits)
+    // training waits for the workers' slice servers: none comes, so it starts when the wait is over
+    run.now = SLICE_SERVERS_WAIT_MS - 1;
+    run.feed({ type: 'tick' });
+    expect(run.machine.ready).toBe(false);
+    expect(run.actions.some((a) => a.type === 'workers-ready')).toBe(false);
+    run.now = SLICE_SERVERS_WAIT_MS;
+    const started = run.feed({ type: 'tick' });
+    expect(run.machine.ready).toBe(true);
+    expect(started).toContainEqual({ type: 'workers-ready' });
+    expect(started).toContainEqual(expect.objectContaining({ type: 'log', level: 'warn', message: expect.stringContaining('not every worker\'s slice server joined in time') }));
+    // without any slice server: the step goes through the coordinator (the same bits)
     run.step(1);
     expect(run.lastBroadcast().slices).toBeUndefined();
     run.answer(w1);
@@ -166,7 +176,12 @@ describe('the step machine with slice servers', () => {
   it('sends a step again when a slice server is lost before its sum, its slice served by the others; a late one is dropped at the step timeout', () => {
     const run = new SlicedRun();
     const [w1, w2] = [run.worker(), run.worker()];
-    const [s1, s2] = [run.server(), run.server()];
+    const s1 = run.server();
+    // training starts once there is a slice server for every worker
+    expect(run.machine.ready).toBe(false);
+    const s2 = run.server();
+    expect(run.machine.ready).toBe(true);
+    expect(run.actions.filter((a) => a.type === 'workers-ready')).toHaveLength(1);
     run.step(1);
     const first = run.lastBroadcast();
     run.answer(w1);

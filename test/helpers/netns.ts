@@ -1,13 +1,11 @@
-import { execFileSync } from 'node:child_process';
+import { ip, removeNamespaces } from '../../scripts/simulated-cluster.mjs';
 
 /**
  * Network namespaces for the tests that play several hosts on this machine (as
- * root): `ip` run quietly (its error text kept for the reason), the reason a
- * topology could not be made, and their removal by name.
+ * root): `ip` run quietly (its error text kept for the reason; the simulated
+ * cluster's), the reason a topology could not be made, and their removal by name.
  */
-export function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
-}
+export { ip, removeNamespaces };
 
 /** Runs `make` (which calls ip()); null when it worked, else why not (not root, or ip's own words). */
 export function makeNamespaces(make: () => void): string | null {
@@ -17,16 +15,5 @@ export function makeNamespaces(make: () => void): string | null {
     return null;
   } catch (err) {
     return `cannot make network namespaces here: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`;
-  }
-}
-
-/** Deletes the namespaces (and with them their links), those not made or gone already included. */
-export function removeNamespaces(names: readonly string[]): void {
-  for (const ns of names) {
-    try {
-      ip('netns', 'del', ns);
-    } catch {
-      // not made, or gone already
-    }
   }
 }

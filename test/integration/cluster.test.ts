@@ -4,8 +4,8 @@ import { loadModel } from '@shardprop/core';
 import { collect, killAll, runCli, startCli, tempDir, type Collected } from '../helpers/cli.js';
 import { makeNamespaces } from '../helpers/netns.js';
 import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, stopWithCheckpoint } from '../helpers/runs.js';
-// @ts-expect-error: a plain script, shared with the scaling benchmark
-import { hostPids, inHost, makeCluster, removeCluster, describeCluster } from '../../scripts/simulated-cluster.mjs';
+// a plain script, shared with the scaling benchmark
+import { describeCluster, hostPids, inHost, makeCluster, removeCluster } from '../../scripts/simulated-cluster.mjs';
 
 /**
  * Four hosts on one machine (scripts/simulated-cluster.mjs): network namespaces
@@ -102,7 +102,7 @@ describe('four hosts: a coordinator and three workers with their slice servers',
     await c.stderrLines((l) => l.includes('slice server joined') && JSON.parse(l).servers === 3);
     const before = JSON.parse(await c.stderrLines(checkpointAt(1))).step as number;
     await c.stderrLines(checkpointAt(before + 40));
-    const pids = hostPids(cluster, 2) as number[];
+    const pids = hostPids(cluster, 2);
     expect(pids.length).toBe(2); // the worker and its slice server
     for (const pid of pids) process.kill(pid, 'SIGKILL');
     await c.stderrLines((l) => l.includes('slice server lost'));

@@ -186,6 +186,9 @@ describe('the same bits through slice servers (--aggregation slices)', () => {
       const started = run.stderr.split('\n').find((l) => l.includes('"msg":"workers send gradients"'));
       expect(JSON.parse(started!)).toMatchObject({ aggregation: 'slices' });
       expect(run.stderr.split('\n').filter((l) => l.includes('slice server joined'))).toHaveLength(workers);
+      // ... and none was missing at the start or lost on the way (steps would then go through the coordinator)
+      expect(run.stderr).not.toContain('slice server joined in time');
+      expect(run.stderr).not.toContain('slice server lost');
       expectSameModel(out, want, s.dtype);
     });
   }

@@ -12,7 +12,7 @@ export { type StepMetrics } from './metrics-lines.js';
 export { RunMetrics, METRICS_CONTENT_TYPE, type MetricsSource } from './metrics.js';
 export { whereTimeWent, timeInProcess, type RunTime, type InProcessTiming } from './where-time-goes.js';
 export { Coordinator, WorkerLostError, type CoordinatorOptions } from './ws-adapter.js';
-export { StepMachine, type MachineOptions } from './step-machine.js';
+export { StepMachine, SLICE_SERVERS_WAIT_MS, type MachineOptions } from './step-machine.js';
 export {
   DEFAULT_STEP_TIMEOUT_SECONDS, DEFAULT_WAIT_WORKERS_SECONDS,
   type MachineEvent, type MachineState, type Action, type StepTiming, type WorkerSnapshot, type ConnectionId,

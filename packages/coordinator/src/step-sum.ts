@@ -110,11 +110,6 @@ export class StepSum {
     return this.missing === 0 && this.sumsMissing === 0;
   }
 
-  /** True when every worker answered and slice servers' sums are all that is missing. */
-  get waitingForSums(): boolean {
-    return this.missing === 0 && this.sumsMissing > 0;
-  }
-
   hasSum(server: number): boolean {
     return this.sums[server] === 1;
   }

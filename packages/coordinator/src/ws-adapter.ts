@@ -234,13 +234,16 @@ export class Coordinator implements GradientEngine {
     // stamped once checked: copying and checking the values is part of its arrival, not of the wait for the next one
     const now = performance.now();
     if (gradient.ok) return { type: 'gradient', connection, gradient: gradient.message, now };
-    if (gradient.code === 'SP_ERR_NOT_FINITE' && expected.ok && this.current) {
-      // the math's fault or the worker's? the same batch, computed here, tells
-      const { step, batch, model } = this.current;
-      const reason = this.divergence.diverged(step, expected.message.expectation.round, model, batch);
-      if (reason !== null) return { type: 'diverged', reason, now: performance.now() };
-    }
-    return { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now };
+    const diverged = gradient.code === 'SP_ERR_NOT_FINITE' && expected.ok ? this.diverged(expected.message.expectation.round) : null;
+    return diverged ?? { type: 'invalid', connection, code: gradient.code, reason: gradient.reason, now };
+  }
+
+  /** Values that are not finite: the math's fault or the sender's? The same batch, computed here, tells (an event when the run diverged). */
+  private diverged(round: number): MachineEvent | null {
+    if (!this.current) return null;
+    const { step, batch, model } = this.current;
+    const reason = this.divergence.diverged(step, round, model, batch);
+    return reason === null ? null : { type: 'diverged', reason, now: performance.now() };
   }
 
   /** A slice server's message: its slice of the sum, or a worker it found faulty; values that are not finite may mean the run diverged. */
@@ -248,19 +251,15 @@ export class Coordinator implements GradientEngine {
     const expected = this.machine.expectingSum(connection);
     const decoded = expected.ok ? decodeFromSliceServer(data, expected.message.expectation, expected.message.into) : expected;
     const now = performance.now();
-    if (decoded.ok) {
-      const m = decoded.message;
-      if (m.type === 'sum') return { type: 'sum', connection, sum: m, now };
-      if (m.code !== 'SP_ERR_NOT_FINITE') return { type: 'faulty', connection, faulty: m, now };
+    if (!decoded.ok) {
+      const diverged = decoded.code === 'SP_ERR_NOT_FINITE' && expected.ok ? this.diverged(expected.message.expectation.round) : null;
+      return diverged ?? { type: 'invalid', connection, code: decoded.code, reason: decoded.reason, now };
     }
-    const notFinite = decoded.ok || decoded.code === 'SP_ERR_NOT_FINITE';
-    if (notFinite && expected.ok && this.current) {
-      const { step, batch, model } = this.current;
-      const reason = this.divergence.diverged(step, expected.message.expectation.round, model, batch);
-      if (reason !== null) return { type: 'diverged', reason, now: performance.now() };
-    }
-    if (decoded.ok) return { type: 'faulty', connection, faulty: decoded.message as Extract<typeof decoded.message, { type: 'faulty' }>, now };
-    return { type: 'invalid', connection, code: decoded.code, reason: decoded.reason, now };
+    const m = decoded.message;
+    if (m.type === 'sum') return { type: 'sum', connection, sum: m, now };
+    // a part that was not finite: the worker's fault only if the batch does not diverge here
+    const diverged = m.code === 'SP_ERR_NOT_FINITE' && expected.ok ? this.diverged(expected.message.expectation.round) : null;
+    return diverged ?? { type: 'faulty', connection, faulty: m, now };
   }
 
   private feed(event: MachineEvent): void {

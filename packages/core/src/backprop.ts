@@ -99,19 +99,11 @@ export class Backprop {
    * after each layer's gradient: the same products of the same values as deltas + accumulate, in another order.
    */
   private backward(model: Model, rows: number, result: BatchResult, done: (l: number) => void): void {
-    const K = this.kernels;
-    const L = this.layers.length - 1;
-    result.lossSum += this.loss.delta(this.sigma, this.Z[L], this.A[L], this.Y, this.D[L], rows, this.layers[L]);
-    result.correct += this.countCorrect(rows);
-    for (let l = L; l >= 1; l--) {
-      const n = this.layers[l];
-      K.gemmTN(n, this.layers[l - 1], rows, this.D[l], this.A[l - 1], this.gradW[l], false);
-      K.sumRows(rows, n, this.D[l], this.gradB[l], false);
+    this.outputDelta(rows, result);
+    for (let l = this.layers.length - 1; l >= 1; l--) {
+      this.layerGradient(rows, l, false);
       done(l);
-      if (l === 1) break;
-      const nPrev = this.layers[l - 1];
-      K.gemmNN(rows, nPrev, n, this.D[l], model.W[l], this.D[l - 1], false);
-      this.sigma.scaleByDerivative(this.Z[l - 1], this.A[l - 1], this.D[l - 1], rows * nPrev);
+      if (l > 1) this.deltaBelow(model, rows, l);
     }
   }
 
@@ -184,28 +176,34 @@ export class Backprop {
 
   /** δ^L (BP1), then δ^l for l = L-1..1 (BP2), into D; adds the batch's loss and correct predictions to `result`. */
   protected deltas(model: Model, rows: number, result: BatchResult): void {
-    const K = this.kernels;
-    const L = this.layers.length - 1;
-    result.lossSum += this.loss.delta(this.sigma, this.Z[L], this.A[L], this.Y, this.D[L], rows, this.layers[L]);
-    result.correct += this.countCorrect(rows);
-    for (let l = L; l > 1; l--) {
-      const nPrev = this.layers[l - 1];
-      // δ^(l-1) = ((W^l)ᵀ δ^l) ⊙ σ'(z^(l-1))  (BP2), as Δ^(l-1) = Δ^l W^l
-      K.gemmNN(rows, nPrev, this.layers[l], this.D[l], model.W[l], this.D[l - 1], false);
-      this.sigma.scaleByDerivative(this.Z[l - 1], this.A[l - 1], this.D[l - 1], rows * nPrev);
-    }
+    this.outputDelta(rows, result);
+    for (let l = this.layers.length - 1; l > 1; l--) this.deltaBelow(model, rows, l);
   }
 
   /** Adds (or writes, when !accumulate) the chunk's ∂W^l and ∂b^l sums from D and A into the bound gradient. */
   protected accumulate(rows: number, accumulate: boolean): void {
-    const K = this.kernels;
-    for (let l = this.layers.length - 1; l >= 1; l--) {
-      const n = this.layers[l];
-      // ∂R/∂W^l (BP4, summed over samples) = (Δ^l)ᵀ A^(l-1)
-      K.gemmTN(n, this.layers[l - 1], rows, this.D[l], this.A[l - 1], this.gradW[l], accumulate);
-      // ∂R/∂b^l (BP3, summed) = Σ_rows Δ^l
-      K.sumRows(rows, n, this.D[l], this.gradB[l], accumulate);
-    }
+    for (let l = this.layers.length - 1; l >= 1; l--) this.layerGradient(rows, l, accumulate);
+  }
+
+  /** δ^L (BP1) into D[L], with the chunk's loss sum and correct predictions. */
+  private outputDelta(rows: number, result: BatchResult): void {
+    const L = this.layers.length - 1;
+    result.lossSum += this.loss.delta(this.sigma, this.Z[L], this.A[L], this.Y, this.D[L], rows, this.layers[L]);
+    result.correct += this.countCorrect(rows);
+  }
+
+  /** δ^(l-1) = ((W^l)ᵀ δ^l) ⊙ σ'(z^(l-1))  (BP2), as Δ^(l-1) = Δ^l W^l. */
+  private deltaBelow(model: Model, rows: number, l: number): void {
+    const nPrev = this.layers[l - 1];
+    this.kernels.gemmNN(rows, nPrev, this.layers[l], this.D[l], model.W[l], this.D[l - 1], false);
+    this.sigma.scaleByDerivative(this.Z[l - 1], this.A[l - 1], this.D[l - 1], rows * nPrev);
+  }
+
+  /** ∂R/∂W^l (BP4, summed over samples) = (Δ^l)ᵀ A^(l-1), and ∂R/∂b^l (BP3, summed) = Σ_rows Δ^l. */
+  private layerGradient(rows: number, l: number, accumulate: boolean): void {
+    const n = this.layers[l];
+    this.kernels.gemmTN(n, this.layers[l - 1], rows, this.D[l], this.A[l - 1], this.gradW[l], accumulate);
+    this.kernels.sumRows(rows, n, this.D[l], this.gradB[l], accumulate);
   }
 
   private countCorrect(rows: number): number {

@@ -7,11 +7,12 @@
 import { hostname } from 'node:os';
 import { WebSocket } from 'ws';
 import { prepareWasmKernels, type Dataset, type Floats } from '@shardprop/core';
-import { PROTOCOL_VERSION, SocketTraffic, TOKEN_HEADER, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
+import { PROTOCOL_VERSION, SocketTraffic, decodeToWorker, encode, sendFragments, type Step } from '@shardprop/protocol';
 import { WorkerActivity, type ActivityReport } from './activity.js';
 import { explainConnectError } from './connect-errors.js';
 import { DEFAULT_SILENT_MS, Liveness } from './liveness.js';
 import type { WorkerLog } from './log.js';
+import { peerSocket } from './peer-socket.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
 import { SliceChild } from './slice-child.js';
 import { SlicePeers } from './slice-peers.js';
@@ -186,16 +187,8 @@ function connectOnce(
       }
       act(actions);
     };
-    const ws = new WebSocket(options.url, {
-      perMessageDeflate: false,
-      maxPayload: 2 ** 31 - 1,
-      generateMask: zeroMask,
-      ca: options.ca,
-      // a coordinator's host that is gone answers nothing, not even the TCP handshake
-      handshakeTimeout: silentForMs,
-      // the token goes with the upgrade: a coordinator with a token lets no one in without it
-      headers: options.token === undefined ? undefined : { [TOKEN_HEADER]: options.token },
-    });
+    // a coordinator's host that is gone answers nothing, not even the TCP handshake
+    const ws = peerSocket(options.url, { token: options.token, ca: options.ca, maxPayload: 2 ** 31 - 1, handshakeTimeout: silentForMs });
     ws.on('unexpected-response', (_req, res) => {
       const refused = res.statusCode === 401;
       const message = refused
@@ -209,8 +202,6 @@ function connectOnce(
       else if (res.statusCode === 503) finish({ reason: 'error', message: `the coordinator at ${options.url} answered HTTP 503 (busy or closing)`, code: 'SP_ERR_UNREACHABLE' });
       else finish({ reason: 'refused', message, code: 'SP_ERR_NOT_COORDINATOR' });
     });
-    // the fragments of a message as they arrived: a step's parameters are copied from them into the model
-    ws.binaryType = 'fragments';
     ws.on('upgrade', (res) => {
       traffic.count(res.socket);
       const local = res.socket.localAddress;
@@ -270,12 +261,3 @@ function connectOnce(
   });
 }
 
-/**
- * Frames from a client are masked (RFC 6455) to keep browsers from poisoning
- * proxy caches; between a worker and its coordinator there is no browser and no
- * proxy, and a zero mask lets ws skip masking (a copy and an XOR of every byte)
- * on both ends.
- */
-function zeroMask(mask: Uint8Array): void {
-  mask.fill(0);
-}

@@ -19,10 +19,7 @@ export interface SliceStart {
   name: string;
 }
 
-export type SliceChildMessage =
-  | { type: 'serving'; serves: string }
-  | { type: 'failed'; reason: string }
-  | { type: 'stopped'; bytesIn: number; bytesOut: number };
+export type SliceChildMessage = { type: 'serving'; serves: string } | { type: 'failed'; reason: string };
 
 /** Always the built script: a process needs JavaScript, also when this module runs from src/ (the tests). */
 const SLICE_MAIN = fileURLToPath(new URL('../dist/slice-main.js', import.meta.url));

@@ -28,7 +28,6 @@ process.once('message', (start: SliceStart) => {
     const why = await server.ended;
     await server.close();
     log.info({ reason: why, ...server.bytes() }, 'slice server stopped');
-    say({ type: 'stopped', ...server.bytes() });
     process.exit(0);
   })();
 });

@@ -7,9 +7,10 @@
 import { WebSocket } from 'ws';
 import type { Floats } from '@shardprop/core';
 import {
-  PROTOCOL_VERSION, TOKEN_HEADER, decodeSliceValues, type SocketTraffic, encode, encodeSliceValues, sendFragments, type Receiving, type SliceExpectation, type SliceParams, type Step,
+  PROTOCOL_VERSION, decodeSliceValues, type SocketTraffic, encode, encodeSliceValues, sendFragments, type Receiving, type SliceExpectation, type SliceParams, type Step,
 } from '@shardprop/protocol';
 import type { WorkerLog } from './log.js';
+import { peerSocket } from './peer-socket.js';
 
 export interface SlicePeersOptions {
   token?: string;
@@ -42,7 +43,8 @@ export class SlicePeers {
   private workerId = 0;
   private partsOf: Step | null = null;
   private sent = new Uint8Array(0);
-  private readonly expectation: SliceExpectation = { type: 'params', dtype: 'float32', step: 0, round: 0, length: 0, from: 0 };
+  /** The parameters are not checked for finite values here: their slice server checked them as the coordinator sent them (and a star step's are not checked either). */
+  private readonly expectation: SliceExpectation = { type: 'params', dtype: 'float32', step: 0, round: 0, length: 0, from: 0, allFinite: null };
 
   constructor(private readonly options: SlicePeersOptions) {}
 
@@ -52,7 +54,7 @@ export class SlicePeers {
     this.workerId = workerId;
     this.wanted = { step, receiving, have: new Uint8Array(addresses.length), missing: addresses.length };
     for (const address of addresses) {
-      const peer = this.peers.get(address) ?? this.connect(address);
+      const peer = this.peers.get(address) ?? this.connect(address, receiving);
       const early = peer.early;
       peer.early = null;
       if (early) this.take(address, early);
@@ -107,15 +109,12 @@ export class SlicePeers {
     sendFragments(ws, encodeSliceValues({ type: 'part', step: step.step, round: step.round, workerId }, part));
   }
 
-  private connect(address: string): Peer {
+  /** A connection to a slice server, whose messages are at most all the parameters (in any slice of them). */
+  private connect(address: string, receiving: Receiving): Peer {
     const { token, ca, name, log } = this.options;
-    const ws = new WebSocket(address, {
-      perMessageDeflate: false, maxPayload: 2 ** 31 - 1, generateMask: zeroMask, ca,
-      headers: token === undefined ? undefined : { [TOKEN_HEADER]: token },
-    });
+    const ws = peerSocket(address, { token, ca, maxPayload: receiving.params.byteLength + 64 * 1024 });
     const peer: Peer = { ws, early: null };
     this.peers.set(address, peer);
-    ws.binaryType = 'fragments';
     ws.on('upgrade', (res) => this.options.traffic?.count(res.socket));
     ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, workerId: this.workerId })));
     ws.on('message', (data: Buffer[]) => this.take(address, data));
@@ -166,7 +165,3 @@ export class SlicePeers {
   }
 }
 
-/** As the worker's client: no browser and no proxy here, so no masking. */
-function zeroMask(mask: Uint8Array): void {
-  mask.fill(0);
-}

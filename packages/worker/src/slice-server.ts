@@ -11,13 +11,14 @@
  * the parameters, the optimizer and the checkpoints, so losing a slice server
  * loses nothing but the sending in flight, which goes out again.
  */
-import { WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { PieceSum, createKernels, prepareWasmKernels, type Dtype, type Floats, type Kernels } from '@shardprop/core';
 import {
-  PROTOCOL_VERSION, SocketTraffic, TOKEN_HEADER, decodeHello, decodeSliceValues, decodeToSliceServer, encode, encodeSliceValues, listenWebSocket, sendFragments,
+  PROTOCOL_VERSION, SocketTraffic, decodeHello, decodeSliceValues, decodeToSliceServer, encode, encodeSliceValues, listenWebSocket, sendFragments,
   type Part, type SliceExpectation, type SliceStep, type Traffic, type Transport,
 } from '@shardprop/protocol';
 import type { WorkerLog } from './log.js';
+import { peerSocket } from './peer-socket.js';
 
 export interface SliceServerOptions {
   /** The coordinator (ws://HOST:PORT), and its token if it wants one (the workers must show the same one here). */
@@ -47,11 +48,12 @@ export function maxSliceMessage(parameters: number): number {
 interface Serving {
   step: SliceStep;
   length: number;
-  /** Which workers' parts are in, by slot (the worker's position in step.workers). */
+  /** Each worker's slot: its position in step.workers. */
+  slots: Map<number, number>;
+  /** By slot: which workers' parts are in, and which were sent the parameters. */
   received: Uint8Array;
   missing: number;
-  /** The workers sent this sending's parameters already. */
-  sent: Set<number>;
+  sent: Uint8Array;
 }
 
 export class SliceServer {
@@ -108,12 +110,8 @@ export class SliceServer {
 
   private connect(): void {
     const { url, token, ca, name, log } = this.options;
-    const ws = new WebSocket(url, {
-      perMessageDeflate: false, maxPayload: maxSliceMessage(this.options.parameters), generateMask: zeroMask, ca,
-      headers: token === undefined ? undefined : { [TOKEN_HEADER]: token },
-    });
+    const ws = peerSocket(url, { token, ca, maxPayload: maxSliceMessage(this.options.parameters) });
     this.coordinator = ws;
-    ws.binaryType = 'fragments';
     ws.on('upgrade', (res) => this.traffic.count(res.socket));
     ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, role: 'slice', serves: this.serves })));
     ws.on('message', (data: Buffer[]) => this.fromCoordinator(data));
@@ -146,20 +144,26 @@ export class SliceServer {
       this.kernels = createKernels(step.kernel, 1);
       this.sum = new PieceSum(length, dtype, this.kernels);
       this.expectation.dtype = dtype;
+      const { kernels } = this;
+      this.expectation.allFinite = (x) => kernels.allFinite(x);
     }
     // decoded into this array next time when the slice keeps its length (no copy of the message)
     if (this.params !== step.params) this.params = step.params;
     this.sum.reslot(step.workers.length);
     this.sum.deal(step.cuts, step.blocks);
-    this.serving = { step, length, received: new Uint8Array(step.workers.length), missing: step.workers.length, sent: new Set() };
-    for (const id of step.workers) this.sendParams(id);
+    const n = step.workers.length;
+    const slots = new Map<number, number>();
+    step.workers.forEach((id, slot) => slots.set(id, slot));
+    this.serving = { step, length, slots, received: new Uint8Array(n), missing: n, sent: new Uint8Array(n) };
+    for (let slot = 0; slot < n; slot++) this.sendParams(slot);
   }
 
-  private sendParams(workerId: number): void {
-    const s = this.serving;
-    const ws = this.workers.get(workerId);
-    if (!s || !ws || s.sent.has(workerId) || !s.step.workers.includes(workerId)) return;
-    s.sent.add(workerId);
+  /** This sending's parameters to the worker of `slot`, once, when it is connected. */
+  private sendParams(slot: number): void {
+    const s = this.serving!;
+    const ws = this.workers.get(s.step.workers[slot]);
+    if (!ws || s.sent[slot] === 1) return;
+    s.sent[slot] = 1;
     const { step, round, from, params } = s.step;
     sendFragments(ws, encodeSliceValues({ type: 'params', step, round, from }, params));
   }
@@ -180,7 +184,8 @@ export class SliceServer {
         workerId = hello.message.workerId;
         this.workers.get(workerId)?.terminate();
         this.workers.set(workerId, ws);
-        this.sendParams(workerId);
+        const slot = this.serving?.slots.get(workerId);
+        if (slot !== undefined) this.sendParams(slot);
         return;
       }
       this.onPart(workerId, ws, data);
@@ -189,14 +194,13 @@ export class SliceServer {
 
   private onPart(workerId: number, ws: WebSocket, data: Buffer[]): void {
     const s = this.serving;
-    const slot = s ? s.step.workers.indexOf(workerId) : -1;
-    if (!s || slot < 0 || s.received[slot] === 1) return void ws.close(1008, 'a part nobody asked for');
+    const slot = s?.slots.get(workerId);
+    if (!s || slot === undefined || s.received[slot] === 1) return void ws.close(1008, 'a part nobody asked for');
     const e = this.expectation;
     e.step = s.step.step;
     e.round = s.step.round;
     e.workerId = workerId;
     e.length = this.sum!.pieces(slot) * s.length;
-    e.allFinite = (x) => this.kernels!.allFinite(x);
     const part = decodeSliceValues<Part>(data, e, this.sum!.part(slot));
     if (!part.ok) {
       if (part.code === 'SP_ERR_STALE_ROUND') return;
@@ -211,7 +215,3 @@ export class SliceServer {
   }
 }
 
-/** As the worker's client: no browser and no proxy between these processes, so no masking. */
-function zeroMask(mask: Uint8Array): void {
-  mask.fill(0);
-}
