@@ -62,7 +62,12 @@ async function runOnce(cluster, n, aggregation, steps, dir, workerEnv = {}) {
   const coordinatorP = moved(coordinator.json((m) => m.msg === 'bytes moved over the connections of this run')[0]);
   const workerP = workers.map((w) => moved(w.json((m) => m.msg === 'bytes moved over the connections of this worker')[0]));
   const serverP = workers.flatMap((w) => w.json((m) => m.msg === 'slice server stopped').map(moved));
-  return { stepMs, computeMs, coordinatorP, workerP: Math.max(...workerP), serverP: serverP.length ? Math.max(...serverP) : 0 };
+  // sliced: how long before the last slice of a step's parameters layer 1's were all in, and the spread from first to last (means over the workers)
+  const arrivals = workers.flatMap((w) => w.json((m) => m.msg === 'when the parameters of sliced steps came in'));
+  const mean = (key) => (arrivals.length ? arrivals.reduce((sum, a) => sum + a[key], 0) / arrivals.length : 0);
+  return {
+    stepMs, computeMs, coordinatorP, workerP: Math.max(...workerP), serverP: serverP.length ? Math.max(...serverP) : 0, layerOneEarlyMs: mean('layerOneEarlyMs'), spreadMs: mean('spreadMs'),
+  };
 }
 
 /** A CLI process in a host: its stderr's JSON lines, its exit code. */
@@ -130,6 +135,7 @@ export async function run(selected, timing) {
     console.log(`  calibration: one worker alone computes a step in ${num(alone.computeMs)} ms`);
     results.alone = { computeMs: alone.computeMs };
     const out = [];
+    const arrival = [];
     for (const n of counts) {
       capLinks(cluster, 100_000); // uncapped (tbf at 100 Gbit/s) for the calibration
       const calib = await runOnce(cluster, n, 'slices', steps, dir);
@@ -145,12 +151,16 @@ export async function run(selected, timing) {
         String(n), String(mbit), num(star.stepMs), num(model.star), num(sliced.stepMs), num(model.slices), num(serial.stepMs), num(sliced.computeMs), ratio(star.stepMs, sliced.stepMs),
         num(star.coordinatorP), num(sliced.coordinatorP), num(sliced.workerP), num(sliced.serverP),
       ]);
+      arrival.push([String(n), num(sliced.computeMs), num(sliced.spreadMs), num(sliced.layerOneEarlyMs), `${num((100 * sliced.layerOneEarlyMs) / sliced.stepMs)} %`]);
     }
     console.log(table(
       ['hosts', 'Mbit/s', 'star ms/step', 'model', 'slices ms/step', 'model', 'no overlap ms/step', 'compute ms', 'slices vs star', 'star coord ×P', 'slices coord ×P', 'worker ×P', 'slice server ×P'],
       out,
     ));
     console.log('  ×P: bytes sent + received per step by the busiest process of its kind, in units of P (the parameters\' bytes)');
+    console.log('\nThe parameters\' side of overlap (sliced runs): when a step\'s slices came in at a worker, means over the workers\n');
+    console.log(table(['hosts', 'compute ms', 'first to last slice ms', 'layer 1 in before the last ms', 'of the step'], arrival));
+    console.log('  a forward pass started on layer 1 as soon as its slices are in could gain at most the "before the last" time (and at most layer 1\'s forward time)');
   } catch (err) {
     console.log(`  failed: ${err.message}`);
     results.error = err.message;

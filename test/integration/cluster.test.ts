@@ -88,6 +88,14 @@ describe('four hosts: a coordinator and three workers with their slice servers',
     for (const w of workerP.slice(1)) expect(w).toBeLessThan(3.1);
     expect(serverP).toHaveLength(3);
     for (const m of serverP) expect(m).toBeLessThan(3.45);
+    // each worker timed its parameters' arrival at every step (what a forward pass started on layer 1 could gain)
+    const arrivals = exits.flatMap((e) => e.stderr.split('\n').filter((l) => l.includes('"msg":"when the parameters of sliced steps came in"')).map((l) => JSON.parse(l)));
+    expect(arrivals).toHaveLength(3);
+    for (const a of arrivals) {
+      expect(a.steps).toBe(150);
+      expect(a.layerOneEarlyMs).toBeGreaterThanOrEqual(0);
+      expect(a.layerOneEarlyMs).toBeLessThanOrEqual(a.spreadMs);
+    }
     const reference = await inProcessParams(MODEL, 150, tmp.path('cluster-reference.json'));
     expect(bitsOf(loadModel(out, 'float64').params).equals(bitsOf(reference))).toBe(true);
   });

@@ -15,7 +15,7 @@ import type { WorkerLog } from './log.js';
 import { peerSocket } from './peer-socket.js';
 import { WorkerSession, type SessionAction, type SessionEvent, type WorkerExit } from './session.js';
 import { SliceChild } from './slice-child.js';
-import { SlicePeers } from './slice-peers.js';
+import { ParamArrival, SlicePeers } from './slice-peers.js';
 import { UsageMeter } from './usage.js';
 
 export interface WorkerOptions {
@@ -75,15 +75,17 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
   // started when a coordinator slices (its welcome says so), and kept across reconnections
   const slices = new SliceChild(log);
   const traffic = new SocketTraffic();
+  const arrival = new ParamArrival();
   /** Welcomed at least once: only then is what it moved worth a line (a worker that never joined says why in one). */
   let joined = false;
   const stop = async (graceMs?: number): Promise<void> => {
     await slices.stop(graceMs);
     if (joined) log('info', 'bytes moved over the connections of this worker', { ...traffic.totals() });
+    if (arrival.totals().steps > 0) log('info', 'when the parameters of sliced steps came in', arrival.totals());
     activity?.summary();
   };
   for (;;) {
-    const exit = await connectOnce(options, log, name, activity, slices, traffic, () => {
+    const exit = await connectOnce(options, log, name, activity, slices, traffic, arrival, () => {
       joined = true;
       lostSince = null;
       delay = 100;
@@ -107,12 +109,12 @@ export async function runWorker(options: WorkerOptions): Promise<WorkerExit> {
 
 /** One connection: hello, then the session's messages, until it finishes or the connection ends. `onJoined` runs on the welcome. */
 function connectOnce(
-  options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, slices: SliceChild, traffic: SocketTraffic, onJoined: () => void,
+  options: WorkerOptions, log: WorkerLog, name: string, activity: WorkerActivity | null, slices: SliceChild, traffic: SocketTraffic, arrival: ParamArrival, onJoined: () => void,
 ): Promise<WorkerExit> {
   return new Promise((resolve) => {
     const session = new WorkerSession(options.data?.train, undefined, undefined, options.threads);
     /** Sliced steps: their parameters come from the slice servers, and the pieces go to them. */
-    const peers = new SlicePeers({ token: options.token, ca: options.ca, name, log, traffic, onReady: (step) => queue(step, wallClock()) });
+    const peers = new SlicePeers({ token: options.token, ca: options.ca, name, log, traffic, arrival, onReady: (step) => queue(step, wallClock()) });
     let workerId = 0;
     /** Sliced steps send what backprop has finished while it goes on (SHARDPROP_OVERLAP=0: only at its end, for measuring). */
     const overlap = process.env.SHARDPROP_OVERLAP !== '0';

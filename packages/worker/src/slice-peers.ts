@@ -5,7 +5,7 @@
  * worker's pieces cut into one part per server once it has computed them.
  */
 import { WebSocket } from 'ws';
-import type { Floats } from '@shardprop/core';
+import { layoutOf, type Floats } from '@shardprop/core';
 import {
   PROTOCOL_VERSION, decodeSliceValues, type SocketTraffic, encode, encodeSliceValues, sendFragments, type Receiving, type SliceExpectation, type SliceParams, type Step,
 } from '@shardprop/protocol';
@@ -19,6 +19,8 @@ export interface SlicePeersOptions {
   log: WorkerLog;
   /** Counts the bytes of every connection to a slice server. */
   traffic?: SocketTraffic;
+  /** Times the parameters' arrival (kept across connections, like traffic). */
+  arrival?: ParamArrival;
   /** Every slice of a step's parameters is in the model: compute it. */
   onReady(step: Step): void;
 }
@@ -27,6 +29,8 @@ interface Peer {
   ws: WebSocket;
   /** The newest message that came before the step that makes sense of it (the step message may come after the parameters). */
   early: Buffer[] | null;
+  /** When `early` came (performance.now()). */
+  earlyAt: number;
 }
 
 /** The step waiting for its parameters: which slices are in. */
@@ -35,6 +39,34 @@ interface Wanted {
   receiving: Receiving;
   have: Uint8Array;
   missing: number;
+  /** Slices 0 .. layerOne − 1 hold layer 1's parameters (W^1, b^1): a forward pass could start once they are in. */
+  layerOne: number;
+  /** When the first slice came, when the last of layer 1's, when the last (performance.now()). */
+  firstAt: number;
+  layerOneAt: number;
+  lastAt: number;
+}
+
+/**
+ * When the parameters of sliced steps came in (docs/scaling.md, "Overlap"): on average, how long before the
+ * last slice layer 1's slices were all in (the most a forward pass started on layer 1 could gain), and how
+ * long from the first slice to the last.
+ */
+export class ParamArrival {
+  private steps = 0;
+  private earlyMs = 0;
+  private spreadMs = 0;
+
+  add(firstAt: number, layerOneAt: number, lastAt: number): void {
+    this.steps++;
+    this.earlyMs += lastAt - layerOneAt;
+    this.spreadMs += lastAt - firstAt;
+  }
+
+  totals(): { steps: number; layerOneEarlyMs: number; spreadMs: number } {
+    const mean = (ms: number): number => (this.steps ? Math.round((ms / this.steps) * 1000) / 1000 : 0);
+    return { steps: this.steps, layerOneEarlyMs: mean(this.earlyMs), spreadMs: mean(this.spreadMs) };
+  }
 }
 
 export class SlicePeers {
@@ -50,14 +82,17 @@ export class SlicePeers {
 
   /** A sliced step arrived: its parameters come from the servers it names (those already here count at once). */
   expect(step: Step, receiving: Receiving, workerId: number): void {
-    const { addresses } = step.slices!;
+    const { addresses, bounds } = step.slices!;
     this.workerId = workerId;
-    this.wanted = { step, receiving, have: new Uint8Array(addresses.length), missing: addresses.length };
+    const layerOneEnd = layoutOf(receiving.spec.layers).wOffset[1] ?? bounds[bounds.length - 1];
+    let layerOne = 0;
+    while (layerOne < addresses.length && bounds[layerOne] < layerOneEnd) layerOne++;
+    this.wanted = { step, receiving, have: new Uint8Array(addresses.length), missing: addresses.length, layerOne, firstAt: Infinity, layerOneAt: 0, lastAt: 0 };
     for (const address of addresses) {
       const peer = this.peers.get(address) ?? this.connect(address, receiving);
       const early = peer.early;
       peer.early = null;
-      if (early) this.take(address, early);
+      if (early) this.take(address, early, peer.earlyAt);
     }
   }
 
@@ -113,11 +148,11 @@ export class SlicePeers {
   private connect(address: string, receiving: Receiving): Peer {
     const { token, ca, name, log } = this.options;
     const ws = peerSocket(address, { token, ca, maxPayload: receiving.params.byteLength + 64 * 1024 });
-    const peer: Peer = { ws, early: null };
+    const peer: Peer = { ws, early: null, earlyAt: 0 };
     this.peers.set(address, peer);
     ws.on('upgrade', (res) => this.options.traffic?.count(res.socket));
     ws.on('open', () => ws.send(encode({ type: 'hello', version: PROTOCOL_VERSION, name, workerId: this.workerId })));
-    ws.on('message', (data: Buffer[]) => this.take(address, data));
+    ws.on('message', (data: Buffer[]) => this.take(address, data, performance.now()));
     ws.on('error', (err) => log('warn', 'lost a slice server', { serves: address, reason: err.message }));
     ws.on('close', () => {
       if (this.peers.get(address) === peer) this.peers.delete(address);
@@ -126,17 +161,18 @@ export class SlicePeers {
   }
 
   /** A server's slice of the parameters: into the model when it is the wanted step's, kept for later when it came first. */
-  private take(address: string, data: Buffer[]): void {
+  private take(address: string, data: Buffer[], at: number): void {
     const w = this.wanted;
     const j = w ? w.step.slices!.addresses.indexOf(address) : -1;
     const peer = this.peers.get(address);
-    if (!w || j < 0) {
-      if (peer) peer.early = data;
-      return;
-    }
-    // this step's slice is in already: a later sending's, whose step message is on its way
-    if (w.have[j] === 1) {
-      if (peer) peer.early = data;
+    const keep = (): void => {
+      if (!peer) return;
+      peer.early = data;
+      peer.earlyAt = at;
+    };
+    // no step for it yet, or this step's slice is in already (a later sending's, whose step message is on its way)
+    if (!w || j < 0 || w.have[j] === 1) {
+      keep();
       return;
     }
     const { bounds } = w.step.slices!;
@@ -150,8 +186,8 @@ export class SlicePeers {
     if (!params.ok) {
       if (params.code === 'SP_ERR_STALE_ROUND') return;
       // a later step or round than the one known here: its step message is on its way
-      if ((params.code === 'SP_ERR_WRONG_STEP' || params.code === 'SP_ERR_WRONG_ROUND') && peer) {
-        peer.early = data;
+      if (params.code === 'SP_ERR_WRONG_STEP' || params.code === 'SP_ERR_WRONG_ROUND') {
+        keep();
         return;
       }
       this.options.log('error', 'invalid parameters from a slice server', { serves: address, code: params.code, reason: params.reason });
@@ -159,8 +195,13 @@ export class SlicePeers {
       return;
     }
     w.have[j] = 1;
+    // slices kept from before the step message came in at the times they came
+    w.firstAt = Math.min(w.firstAt, at);
+    w.lastAt = Math.max(w.lastAt, at);
+    if (j < w.layerOne) w.layerOneAt = Math.max(w.layerOneAt, at);
     if (--w.missing > 0) return;
     this.wanted = null;
+    this.options.arrival?.add(w.firstAt, w.layerOneAt, w.lastAt);
     this.options.onReady(w.step);
   }
 }
