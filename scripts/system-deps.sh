@@ -4,7 +4,9 @@
 # - dataset-fashion-mnist: the Fashion-MNIST example (IDX files under /usr/share/datasets/fashion-mnist);
 # - prometheus: its promtool checks what GET /metrics serves (the metrics test). The package is large
 #   (~96 MB installed) and holds Prometheus's server too, which Debian starts where systemd runs;
-#   only promtool is used. Installed without its recommends (the node exporter).
+#   only promtool is used. Installed without its recommends (the node exporter);
+# - slurmctld, slurmd, slurm-client, munge: the Slurm test (test/integration/slurm.test.ts) runs a
+#   controller and nodes in network namespaces, from a generated slurm.conf (never /etc/slurm).
 # Without apt-get, or without the right to use it (not root, no password-less sudo), the
 # tests that need them skip, saying why (exit 0). An install that could run and failed
 # exits 1: in CI those tests would otherwise skip with the build green.
@@ -14,6 +16,10 @@ missing_packages() {
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
   [ -x /usr/bin/promtool ] || missing+=(prometheus)
+  [ -x /usr/sbin/slurmctld ] || missing+=(slurmctld)
+  [ -x /usr/sbin/slurmd ] || missing+=(slurmd)
+  [ -x /usr/bin/sbatch ] || missing+=(slurm-client)
+  [ -x /usr/sbin/munged ] || missing+=(munge)
 }
 missing_packages
 [ ${#missing[@]} -eq 0 ] && exit 0

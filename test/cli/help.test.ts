@@ -71,7 +71,7 @@ describe('a mistyped command or flag', () => {
     ['a word where flags go', ['train', '--data', 'xor', 'extra'], 'shardprop: unexpected word "extra" (shardprop train takes flags only) (see shardprop train --help)'],
     ['a word where a number goes, quoted as typed', ['train', '--data', 'xor', '--lr', 'fast'], 'shardprop: --lr must be a number, got "fast"'],
     ['a word where a number goes, as --flag=value', ['board', '--port=x'], 'shardprop: --port must be a number, got "x"'],
-    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot, sweep, board, trace-diff or certs (see shardprop --help)'],
+    ['no command', [], 'shardprop: name a command: train, coordinator, worker, eval, predict, export, plot, sweep, board, trace-diff, certs or launch (see shardprop --help)'],
   ];
   it.each(refused)('%s: one line with the nearest name, exit 2', async (_, args, line) => {
     const r = await runCli(args);

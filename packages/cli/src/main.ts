@@ -9,6 +9,7 @@ import { boardCommand } from './commands/board.js';
 import { certsCommand } from './commands/certs.js';
 import { coordinatorCommand } from './commands/coordinator.js';
 import { evalCommand } from './commands/eval.js';
+import { launchCommand } from './commands/launch.js';
 import { exportCommand } from './commands/export.js';
 import { plotCommand } from './commands/plot.js';
 import { predictCommand } from './commands/predict.js';
@@ -20,7 +21,7 @@ import { EXIT_BAD_INPUT, exitWith, report } from './exit.js';
 import { rememberArgv } from './flags.js';
 import { usageLine } from './usage.js';
 
-const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand, boardCommand, traceDiffCommand, certsCommand];
+const COMMANDS: CommandModule[] = [trainCommand, coordinatorCommand, workerCommand, evalCommand, predictCommand, exportCommand, plotCommand, sweepCommand, boardCommand, traceDiffCommand, certsCommand, launchCommand((argv) => main(argv))];
 const NAMES = COMMANDS.map((c) => String(c.command).split(' ')[0]);
 
 /** The version in @shardprop/cli's package.json (one folder above src/ and dist/ alike). */
