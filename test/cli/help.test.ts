@@ -30,7 +30,7 @@ describe('shardprop --version and --help', () => {
     const section = (heading: string): string[] => flagsIn(r.stdout.split(`\n${heading}:\n`)[1].split('\n\n')[0]);
     expect(section('Data')).toEqual(['data', 'test-data', 'targets', 'label-column', 'classes']);
     expect(section('Workers')).toContain('workers');
-    expect(section('Checkpoints')).toEqual(['checkpoint-dir', 'checkpoint-every', 'resume']);
+    expect(section('Checkpoints')).toEqual(['checkpoint-dir', 'checkpoint-every', 'resume', 'resume-if-present']);
     expect(r.stdout.split('\nExamples:\n')[1].match(/^ {2}shardprop train /gm)?.length).toBeGreaterThanOrEqual(2);
   });
 

@@ -91,6 +91,27 @@ describe('checkpoints and --resume', () => {
     await resumeMatches(dir, steps, 0, await straight(steps, 'solo'));
   });
 
+  it('--resume-if-present: one command line starts afresh, then, killed and started again as a scheduler restarts it, continues from its checkpoint', async () => {
+    const dir = tmp.path('if-present-ckpt');
+    const args = ['train', ...RUN, '--workers', '0', '--checkpoint-dir', dir, '--checkpoint-every', '50', '--resume-if-present'];
+    const first = collect(startCli([...args, '--steps', UNBOUNDED_STEPS, '--out', tmp.path('if-present-a.json')]));
+    await first.stderrLines((l) => l.includes('checkpoint written'));
+    first.child.kill('SIGKILL');
+    const killed = await first.exited;
+    expect(killed.stderr).not.toContain('resuming');
+    const at = loadCheckpoint(dir).step;
+    const steps = at + RESUMED_STEPS;
+    const out = tmp.path('if-present-resumed.json');
+    const trace = tmp.path('if-present-resumed.trace.jsonl');
+    const again = await runCli([...args, '--steps', String(steps), '--out', out, '--trace', trace]);
+    expect(again.code, again.stderr).toBe(0);
+    expectResumedAfter(at, again.stderr, trace, steps);
+    expect(maxAbsDiff(loadModel(out, 'float64').params, await straight(steps, 'if-present'))).toBe(0);
+    const refused = await runCli(['train', ...RUN, '--steps', '3', '--workers', '0', '--resume-if-present']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toBe('shardprop: --resume-if-present needs --checkpoint-dir: the folder whose checkpoint a restarted run continues from\n');
+  });
+
   it('distributed: SIGKILL the coordinator, restart it with --resume on the same port, the workers come back by themselves', async () => {
     const dir = tmp.path('dist-ckpt');
     const args = ['--expect', '2', ...RUN, '--checkpoint-dir', dir, '--checkpoint-every', '50'];

@@ -3,8 +3,10 @@
  * the programmatic APIs' options. Choices come from the lists of core and the
  * coordinator, never retyped here.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Argv } from 'yargs';
-import { ACTIVATIONS, DEFAULT_BLOCK, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, type KernelChoice } from '@shardprop/core';
+import { ACTIVATIONS, CHECKPOINT_FILE, DEFAULT_BLOCK, DTYPES, INIT_SCHEMES, KERNEL_CHOICES, LOSSES, OPTIMIZER_KINDS, type KernelChoice } from '@shardprop/core';
 import { AGGREGATION_CHOICES, GRADIENT_FORM_CHOICES, UsageError, type TrainOptions } from '@shardprop/coordinator';
 import { withConfigFile } from './config.js';
 import { readInputFile } from './input-file.js';
@@ -63,6 +65,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .option('checkpoint-dir', { type: 'string', describe: 'write checkpoints here (and on SIGINT/SIGTERM)' })
     .option('checkpoint-every', { type: 'number', describe: 'checkpoint every N steps (needs --checkpoint-dir)' })
     .option('resume', { type: 'boolean', describe: 'continue from the checkpoint in --checkpoint-dir' })
+    .option('resume-if-present', { type: 'boolean', describe: 'continue from the checkpoint in --checkpoint-dir when there is one, else start afresh (for a scheduler that restarts the coordinator)' })
     .option('step-timeout', { type: 'number', describe: 'seconds a worker may take to answer a step before its samples go to the others (default 300)' })
     .option('hello-timeout', { type: 'number', describe: 'seconds a new connection has to say hello before it is dropped (default 10)' })
     .option('wait-workers', { type: 'number', describe: 'seconds to wait for a worker when every worker is gone (default 60)' })
@@ -72,7 +75,7 @@ export function trainingFlags<T>(y: Argv<T>) {
     .group(['epochs', 'steps', 'batch', 'block', 'lr', 'optimizer', 'momentum', 'weight-decay', 'seed', 'kernel', 'threads'], GROUPS.training)
     .group(['gradient-form', 'aggregation', 'step-timeout', 'hello-timeout', 'wait-workers', 'dashboard'], GROUPS.workers)
     .group(['out', 'metrics', 'trace', 'json'], GROUPS.output)
-    .group(['checkpoint-dir', 'checkpoint-every', 'resume'], GROUPS.checkpoints);
+    .group(['checkpoint-dir', 'checkpoint-every', 'resume', 'resume-if-present'], GROUPS.checkpoints);
 }
 
 /** Every flag of `train` (and of a sweep's runs): the training flags and the local workers. */
@@ -184,11 +187,19 @@ export function trainOptionsFromArgs(args: Args): TrainOptions {
     trace: str(args, 'trace'),
     checkpointDir: str(args, 'checkpoint-dir'),
     checkpointEvery: num(args, 'checkpoint-every'),
-    resume: args.resume === true ? true : undefined,
+    resume: args.resume === true || resumeIfPresent(args) ? true : undefined,
     stepTimeout: num(args, 'step-timeout'),
     waitWorkers: num(args, 'wait-workers'),
     helloTimeout: num(args, 'hello-timeout'),
   };
+}
+
+/** --resume-if-present: is there a checkpoint to continue from? */
+function resumeIfPresent(args: Args): boolean {
+  if (args['resume-if-present'] !== true) return false;
+  const dir = str(args, 'checkpoint-dir');
+  if (dir === undefined) throw new UsageError('--resume-if-present needs --checkpoint-dir: the folder whose checkpoint a restarted run continues from');
+  return existsSync(join(dir, CHECKPOINT_FILE));
 }
 
 /** The secret in a token file: its first line, trimmed; at least 16 characters. */

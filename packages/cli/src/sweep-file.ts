@@ -24,7 +24,7 @@ const MAX_SWEEP_RUNS = 10_000;
 export const MAX_PARALLEL = 64;
 
 /** Flags the sweep sets for each run (its own directory), or that a sweep's runs do not take. */
-const SWEEP_OWNED_FLAGS = ['out', 'metrics', 'trace', 'checkpoint-dir', 'checkpoint-every', 'resume', 'json', 'dashboard'];
+const SWEEP_OWNED_FLAGS = ['out', 'metrics', 'trace', 'checkpoint-dir', 'checkpoint-every', 'resume', 'resume-if-present', 'json', 'dashboard'];
 
 export interface SweepRunFlags {
   /** The run's directory name, e.g. "02_lr=0.5_batch=50". */
