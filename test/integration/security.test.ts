@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import { MAX_PENDING_PER_HOST } from '@shardprop/coordinator';
 import { TOKEN_HEADER } from '@shardprop/protocol';
 import { collect, killAll, runCli, startCli, tempDir } from '../helpers/cli.js';
+import { fetchText } from '../helpers/http.js';
 
 /**
  * Who may join: a token beyond loopback (compared in constant time, never
@@ -29,6 +30,26 @@ async function coordinator(extra: string[]) {
 
 
 describe('security', () => {
+  it('answers GET /healthz without the token, telling nothing of the run, with or without the dashboard', async () => {
+    writeFileSync(tmp.path('health.token'), `${TOKEN}\n`);
+    for (const dashboard of [[], ['--no-dashboard']]) {
+      const c = await coordinator(['--token-file', tmp.path('health.token'), ...dashboard]);
+      const base = c.url.replace(/^ws/, 'http');
+      const health = await fetchText(`${base}/healthz`);
+      expect(health.status).toBe(200);
+      expect(health.headers['content-type']).toBe('application/json');
+      expect(JSON.parse(health.body)).toEqual({ status: 'ok' });
+      expect((await fetchText(`${base}/healthz?probe=1`, { method: 'HEAD' })).status).toBe(200);
+      const post = await fetchText(`${base}/healthz`, { method: 'POST' });
+      expect(post.status).toBe(405);
+      expect(post.headers.allow).toBe('GET, HEAD');
+      // everything else is as before: the page needs the token, and without a dashboard there is none
+      expect((await fetchText(`${base}/`)).status).toBe(dashboard.length ? 426 : 401);
+      c.child.kill('SIGTERM');
+      await c.exited;
+    }
+  });
+
   it('refuses to listen beyond loopback without a token, and a token shorter than 16 characters', async () => {
     const open = await runCli(['coordinator', '--host', '0.0.0.0', '--port', '0', '--expect', '1', ...RUN]);
     expect(open.code).toBe(2);

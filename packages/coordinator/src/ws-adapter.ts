@@ -13,6 +13,7 @@ import {
 } from '@shardprop/protocol';
 import type { Logger } from '@shardprop/worker';
 import { DivergenceCheck } from './divergence.js';
+import { withHealth } from './health.js';
 import { resolveGradientForm } from './gradient-form.js';
 import type { TrainingPlan } from './plan.js';
 import type { Action, ConnectionId, MachineEvent, WorkerSnapshot } from './step-events.js';
@@ -114,7 +115,7 @@ export class Coordinator implements GradientEngine {
       verifyToken: options.token,
       onUnauthorised: (address, code, reason) => options.log.warn({ address, code, reason }, 'refused a worker'),
       onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
-      onRequest: options.onHttpRequest,
+      onRequest: withHealth(options.onHttpRequest),
       onFlood: (code, dropped, reason) => options.log.warn({ dropped, code, reason }, FLOOD_MESSAGES[code] ?? 'closed connections'),
     });
     return new Coordinator(options, transport, form);

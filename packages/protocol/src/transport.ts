@@ -98,7 +98,7 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
 }
 
 /** What ws's own server answers a request that is not a WebSocket upgrade. */
-function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
+export function upgradeRequired(_req: IncomingMessage, res: ServerResponse): void {
   res.writeHead(426, { 'content-type': 'text/plain' }).end(STATUS_CODES[426]);
 }
 
