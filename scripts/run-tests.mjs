@@ -20,7 +20,7 @@ import { join } from 'node:path';
 
 /** The integration tests run again with the portable kernels. */
 const ONCE = new Set([
-  'exactness.test.ts', 'threads.test.ts', 'fuzz.test.ts', 'cluster.test.ts', 'slurm.test.ts',
+  'exactness.test.ts', 'threads.test.ts', 'fuzz.test.ts', 'cluster.test.ts', 'slurm.test.ts', 'container.test.ts',
   'security.test.ts', 'connect-errors.test.ts', 'readme-netns.test.ts', 'interrupt.test.ts', 'readme-tour.test.ts',
   'dashboard.test.ts', 'metrics.test.ts', 'outputs.test.ts', 'config.test.ts',
 ]);

@@ -6,7 +6,11 @@
 #   (~96 MB installed) and holds Prometheus's server too, which Debian starts where systemd runs;
 #   only promtool is used. Installed without its recommends (the node exporter);
 # - slurmctld, slurmd, slurm-client, munge: the Slurm test (test/integration/slurm.test.ts) runs a
-#   controller and nodes in network namespaces, from a generated slurm.conf (never /etc/slurm).
+#   controller and nodes in network namespaces, from a generated slurm.conf (never /etc/slurm);
+# - podman, runc, netavark, aardvark-dns, catatonit, mmdebstrap: the container test
+#   (test/integration/container.test.ts) builds a base image from Debian's nodejs (no registry is
+#   reachable) and the project's image on it, and runs it on a podman network (netavark, with
+#   aardvark-dns naming containers) and as pods (podman kube play, whose pause process is catatonit).
 # Without apt-get, or without the right to use it (not root, no password-less sudo), the
 # tests that need them skip, saying why (exit 0). An install that could run and failed
 # exits 1: in CI those tests would otherwise skip with the build green.
@@ -20,6 +24,12 @@ missing_packages() {
   [ -x /usr/sbin/slurmd ] || missing+=(slurmd)
   [ -x /usr/bin/sbatch ] || missing+=(slurm-client)
   [ -x /usr/sbin/munged ] || missing+=(munge)
+  [ -x /usr/bin/podman ] || missing+=(podman)
+  [ -x /usr/sbin/runc ] || missing+=(runc)
+  [ -x /usr/lib/podman/netavark ] || missing+=(netavark)
+  [ -x /usr/lib/podman/aardvark-dns ] || missing+=(aardvark-dns)
+  [ -x /usr/bin/catatonit ] || missing+=(catatonit)
+  [ -x /usr/bin/mmdebstrap ] || missing+=(mmdebstrap)
 }
 missing_packages
 [ ${#missing[@]} -eq 0 ] && exit 0

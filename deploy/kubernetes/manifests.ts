@@ -13,7 +13,7 @@
  * `token`). The health check is GET /healthz on the coordinator's port.
  */
 import type { Job } from 'kubernetes-types/batch/v1.js';
-import type { Container, PersistentVolumeClaim, PodSecurityContext, PodSpec, Service, Volume } from 'kubernetes-types/core/v1.js';
+import type { Container, PersistentVolumeClaim, Pod, PodSecurityContext, PodSpec, Service, Volume } from 'kubernetes-types/core/v1.js';
 
 export const PORT = 7070;
 export const WORKERS = 3;
@@ -117,3 +117,27 @@ export const MANIFESTS: Record<string, Job | Service | PersistentVolumeClaim> = 
   'workers-job.yaml': workersJob,
   'checkpoints-pvc.yaml': checkpoints,
 };
+
+/**
+ * The pods of the two Jobs, as `podman kube play` runs them (it runs Pods, not Jobs or Services, and a secret
+ * volume crashes podman 4.3): the same pod specs, with the token's folder (a file `token` in it) and the checkpoint folder as host paths, the
+ * coordinator's pod named as the Service names it, and `workers` worker pods.
+ */
+export function podsForPodman(options: { tokenDir: string; stateDir: string; workers?: number }): Pod[] {
+  const hostToken: Volume = { name: 'token', hostPath: { path: options.tokenDir, type: 'Directory' } };
+  const pod = (podName: string, spec: PodSpec, component: string): Pod => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: podName, labels: labels(component) },
+    spec: {
+      ...spec,
+      restartPolicy: 'Never',
+      volumes: spec.volumes!.map((v) => (v.name === 'token' ? hostToken : v.name === 'state' ? { name: 'state', hostPath: { path: options.stateDir, type: 'Directory' } } : v)),
+    },
+  });
+  const count = options.workers ?? WORKERS;
+  return [
+    pod(`${name}-coordinator`, coordinatorPod, 'coordinator'),
+    ...Array.from({ length: count }, (_, i) => pod(`${name}-worker-${i}`, workerPod, 'worker')),
+  ];
+}
