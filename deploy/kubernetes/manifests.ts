@@ -24,7 +24,7 @@ export const USER_ID = 1000;
 export const TOKEN_DIR = '/var/run/shardprop';
 export const STATE_DIR = '/var/lib/shardprop';
 /** The training the coordinator runs: edit here (or patch the Job's args in an overlay). */
-export const TRAINING = ['--data', 'mnist', '--layers', '784,30,10', '--epochs', '1', '--batch', '10', '--lr', '3'];
+export const TRAINING = ['--data', 'mnist', '--layers', '784,30,10', '--epochs', '1', '--batch', '100', '--lr', '3'];
 
 const name = 'shardprop';
 const labels = (component: string): Record<string, string> => ({ 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': component });
