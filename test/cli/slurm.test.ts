@@ -44,6 +44,12 @@ describe('launch --slurm: a task\'s role from the job\'s environment', () => {
     });
   });
 
+  it('puts an IPv6 node address in brackets in the workers\' URL', () => {
+    const v6: Scontrol = (args) => (args[1] === 'node' ? 'NodeName=c1 NodeAddr=fd00::1 NodeHostName=c1\n' : scontrol(args));
+    expect(slurmPlan(env(1), options, v6).argv.slice(0, 3)).toEqual(['worker', '--connect', 'ws://[fd00::1]:7070']);
+    expect(slurmPlan(env(0), options, v6).argv.slice(0, 3)).toEqual(['coordinator', '--host', 'fd00::1']);
+  });
+
   it('joins a running job: every task a worker of that job\'s first node', () => {
     const plan = slurmPlan(env(0, { SLURM_STEP_NODELIST: 'c2' }), { ...options, rest: [], join: '77' }, scontrol);
     expect(plan.role).toBe('worker');

@@ -39,7 +39,9 @@ export function slurmPlan(env: NodeJS.ProcessEnv, options: LaunchOptions, scontr
     }
   }
   const worker = (address: string): LaunchPlan => {
-    const argv = ['worker', '--connect', `ws://${address}:${options.port}`, '--token-file', options.tokenFile, '--reconnect-for', '300'];
+    // an IPv6 NodeAddr goes in brackets in a URL
+    const host = address.includes(':') ? `[${address}]` : address;
+    const argv = ['worker', '--connect', `ws://${host}:${options.port}`, '--token-file', options.tokenFile, '--reconnect-for', '300'];
     const node = env.SLURMD_NODENAME;
     if (node) argv.push('--name', `${node}:task${procId}`);
     // the cores Slurm gave the task, when it says: more threads would only take turns
