@@ -242,11 +242,13 @@ describe('WasmKernels', () => {
 
 describe('the built module', () => {
   it('is the WAT of these sources assembled, with its digest beside it (pnpm build writes both; a process compiles it instead of assembling)', async () => {
-    const { assembleKernels, watDigest, BUILT_MODULE, BUILT_MODULE_SOURCE } = await import('../../packages/core/src/kernels/wasm.js');
+    const { assembleKernels, watDigest, BUILT_MODULE, BUILT_MODULE_SOURCE, BUILT_UNSHARED_MODULE } = await import('../../packages/core/src/kernels/wasm-node.js');
     const { kernelsWat } = await import('../../packages/core/src/kernels/wasm-text.js');
     const dist = new URL('../../packages/core/dist/kernels/', import.meta.url);
     const wat = kernelsWat();
     expect(readFileSync(new URL(BUILT_MODULE_SOURCE, dist), 'utf8').trim()).toBe(watDigest(wat));
     expect(Buffer.from(await assembleKernels(wat)).equals(readFileSync(new URL(BUILT_MODULE, dist)))).toBe(true);
+    // a browser page without cross-origin isolation: the same code over an unshared memory
+    expect(Buffer.from(await assembleKernels(kernelsWat(false))).equals(readFileSync(new URL(BUILT_UNSHARED_MODULE, dist)))).toBe(true);
   });
 });

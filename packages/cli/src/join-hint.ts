@@ -10,6 +10,8 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 export interface JoinHint {
   /** `npx shardprop worker --connect … [--token-file …] [--ca …]`. */
   command: string;
+  /** The page that makes a browser tab a worker: http(s)://ADDRESS:PORT/join (the token goes in its fragment). */
+  page: string;
   /** This host's other addresses workers may connect by (when listening on all of them). */
   alternatives: string[];
   /** Set when TLS is on and the certificate holds none of the addresses offered: what will fail and the fix. */
@@ -36,7 +38,8 @@ export function joinHint(url: string, files: JoinFiles, interfaces: NodeJS.Dict<
   const parts = ['npx shardprop worker --connect', `${listening.protocol}//${address}:${listening.port}`];
   if (files.tokenFile !== undefined) parts.push('--token-file', files.tokenFile);
   if (files.cert !== undefined) parts.push('--ca', files.cert.path);
-  const hint: JoinHint = { command: parts.join(' '), alternatives: held.filter((a) => a !== chosen) };
+  const page = `${listening.protocol === 'wss:' ? 'https' : 'http'}://${address}:${listening.port}/join`;
+  const hint: JoinHint = { command: parts.join(' '), page, alternatives: held.filter((a) => a !== chosen) };
   if (x509 !== undefined && held.length === 0) {
     hint.warning = `the certificate ${files.cert!.path} holds ${x509.subjectAltName ?? 'no names'} and none of this host's addresses (${candidates.join(', ')}): workers must connect by a name it holds, or make one with: npx shardprop certs --host ${chosen}`;
   }

@@ -14,6 +14,7 @@ import {
 import type { Logger } from '@shardprop/worker';
 import { DivergenceCheck } from './divergence.js';
 import { withHealth } from './health.js';
+import { withJoinPage } from './join-page.js';
 import { resolveGradientForm } from './gradient-form.js';
 import type { TrainingPlan } from './plan.js';
 import type { Action, ConnectionId, MachineEvent, WorkerSnapshot } from './step-events.js';
@@ -115,7 +116,7 @@ export class Coordinator implements GradientEngine {
       verifyToken: options.token,
       onUnauthorised: (address, code, reason) => options.log.warn({ address, code, reason }, 'refused a worker'),
       onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
-      onRequest: withHealth(options.onHttpRequest),
+      onRequest: withHealth(withJoinPage(options.onHttpRequest, options.token)),
       onFlood: (code, dropped, reason) => options.log.warn({ dropped, code, reason }, FLOOD_MESSAGES[code] ?? 'closed connections'),
     });
     return new Coordinator(options, transport, form);

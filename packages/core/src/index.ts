@@ -5,7 +5,8 @@ export { ACTIVATIONS, type Activation, type ActivationName } from './activations
 export { LOSSES, type Loss, type LossName } from './losses.js';
 export type { Kernels, KernelName } from './kernels/kernel.js';
 export { jsKernels, allFinite } from './kernels/js.js';
-export { SPLIT_LIMITS, WasmKernels, prepareWasmKernels, type SplitLimits } from './kernels/wasm.js';
+export { SPLIT_LIMITS, WasmKernels, installWasmPlatform, type SplitLimits, type WasmPlatform } from './kernels/wasm.js';
+export { prepareWasmKernels } from './kernels/wasm-node.js';
 export { KERNEL_CHOICES, resolveKernel, createKernels, type KernelChoice } from './kernels/choose.js';
 export { MAX_THREADS } from './kernels/kernel.js';
 export { Backprop, type BatchResult } from './backprop.js';

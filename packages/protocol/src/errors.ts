@@ -32,6 +32,7 @@ export const ERROR_CODES = [
   'SP_ERR_DATA_MISMATCH',
   'SP_ERR_TOKEN_MISSING',
   'SP_ERR_TOKEN_WRONG',
+  'SP_ERR_FOREIGN_ORIGIN',
   'SP_ERR_NOT_SLICED',
   // connections that stop behaving
   'SP_ERR_UPGRADE_TIMEOUT',

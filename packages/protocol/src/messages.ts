@@ -19,6 +19,15 @@ export const PROTOCOL_VERSION = 6;
 /** The HTTP header of the WebSocket upgrade that carries the coordinator's token: it is checked there, once, before any message. */
 export const TOKEN_HEADER = 'x-shardprop-token';
 
+/**
+ * A browser cannot set TOKEN_HEADER on a WebSocket; it offers two subprotocols instead: WS_PROTOCOL,
+ * which the coordinator selects (a browser drops a connection whose offered protocols get no answer),
+ * and TOKEN_PROTOCOL followed by the token in base64url (a subprotocol must be an HTTP token), which
+ * the coordinator checks at the upgrade like the header and never echoes.
+ */
+export const WS_PROTOCOL = 'shardprop';
+export const TOKEN_PROTOCOL = 'shardprop-token.';
+
 export interface Hello {
   type: 'hello';
   version: number;

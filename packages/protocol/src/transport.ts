@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
-import { TOKEN_HEADER } from './messages.js';
+import { isIP, type AddressInfo, type Socket } from 'node:net';
+import { TOKEN_HEADER, TOKEN_PROTOCOL, WS_PROTOCOL } from './messages.js';
 import type { ErrorCode } from './errors.js';
 import { WebSocketServer } from 'ws';
 import { ConnectionGuard, UPGRADE_TIMEOUT_MS, socketBounds, type FloodReport, type SocketBounds } from './connection-guard.js';
@@ -54,16 +54,15 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
   const common = {
     perMessageDeflate: false,
     maxPayload: options.maxPayload,
-    verifyClient:
-      verifyToken === undefined
-        ? undefined
-        : ({ req }: { req: IncomingMessage }) => {
-            const given = req.headers[TOKEN_HEADER];
-            if (typeof given === 'string' && sameSecret(given, verifyToken)) return true;
-            const [code, reason]: [ErrorCode, string] = given === undefined ? ['SP_ERR_TOKEN_MISSING', 'this coordinator needs a token (--token-file) and the worker gave none'] : ['SP_ERR_TOKEN_WRONG', 'wrong token'];
-            options.onUnauthorised?.(`${req.socket.remoteAddress}:${req.socket.remotePort}`, code, reason);
-            return false;
-          },
+    // decided at the upgrade, before a single message can be buffered
+    verifyClient: ({ req }: { req: IncomingMessage }, done: (ok: boolean, status?: number) => void): void => {
+      const admitted = admission(req, verifyToken);
+      if (admitted.ok) return done(true);
+      options.onUnauthorised?.(`${req.socket.remoteAddress}:${req.socket.remotePort}`, admitted.code, admitted.reason);
+      done(false, admitted.status);
+    },
+    // a browser offers WS_PROTOCOL (beside its token) and drops a connection that selects none
+    handleProtocols: (offered: Set<string>) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
   };
   return new Promise((resolve, reject) => {
     let listening = false;
@@ -95,6 +94,67 @@ export function listenWebSocket(options: TransportOptions): Promise<Transport> {
       resolve({ wss, port: (server.address() as AddressInfo).port, scheme: tls ? 'wss' : 'ws', close: () => closeServers(wss, server, guard) });
     });
   });
+}
+
+/** Whether an upgrade (or a browser's question about one, `browser` true) may join, and if not the HTTP status, code and reason. */
+export type Admission = { ok: true } | { ok: false; status: 401 | 403; code: ErrorCode; reason: string };
+
+/**
+ * The rules of the upgrade. A browser (it sends an Origin) joins only from a page this server
+ * served, and without a token only by an IP address or localhost: a DNS name may have been
+ * pointed at this coordinator by a foreign page (DNS rebinding), which would then be same-origin.
+ * With a token, the token decides (TOKEN_HEADER, or TOKEN_PROTOCOL from a browser).
+ */
+export function admission(req: IncomingMessage, verifyToken: string | undefined, browser = req.headers.origin !== undefined): Admission {
+  if (!sameOrigin(req)) return { ok: false, status: 403, code: 'SP_ERR_FOREIGN_ORIGIN', reason: `a page of another site (Origin ${oneHeader(req.headers.origin)} is not this coordinator's)` };
+  if (verifyToken === undefined) {
+    if (browser && !addressHost(req.headers.host)) {
+      return { ok: false, status: 403, code: 'SP_ERR_FOREIGN_ORIGIN', reason: 'without a token a browser joins only by an IP address or localhost: open the link the coordinator printed, or give the coordinator --token-file' };
+    }
+    return { ok: true };
+  }
+  const given = tokenOf(req);
+  if (given !== undefined && sameSecret(given, verifyToken)) return { ok: true };
+  if (given === undefined) return { ok: false, status: 401, code: 'SP_ERR_TOKEN_MISSING', reason: 'this coordinator needs a token (--token-file) and the worker gave none' };
+  return { ok: false, status: 401, code: 'SP_ERR_TOKEN_WRONG', reason: 'wrong token' };
+}
+
+/** A Host header naming an IP address or localhost (with or without a port): nothing DNS could repoint. */
+function addressHost(host: string | undefined): boolean {
+  const name = /^(\[[^\]]*\]|[^:]*)(?::\d{1,5})?$/.exec((host ?? '').trim().toLowerCase())?.[1];
+  if (!name) return false;
+  return name === 'localhost' || name.startsWith('[') || isIP(name) !== 0;
+}
+
+/** The token of an upgrade: the TOKEN_HEADER header (Node workers), else the TOKEN_PROTOCOL subprotocol a browser offers. */
+export function tokenOf(req: IncomingMessage): string | undefined {
+  const header = req.headers[TOKEN_HEADER];
+  if (typeof header === 'string') return header;
+  const offered = oneHeader(req.headers['sec-websocket-protocol']);
+  for (const protocol of offered.split(',')) {
+    const value = protocol.trim();
+    if (value.startsWith(TOKEN_PROTOCOL)) return Buffer.from(value.slice(TOKEN_PROTOCOL.length), 'base64url').toString('utf8');
+  }
+  return undefined;
+}
+
+/**
+ * A request without an Origin (Node workers, curl), or from a page this server served: the
+ * Origin's host:port is the Host the request was sent to. Browsers set both and scripts
+ * cannot change them, so a page of another site cannot join through a visitor's browser.
+ */
+export function sameOrigin(req: IncomingMessage): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function oneHeader(value: string | string[] | undefined): string {
+  return Array.isArray(value) ? value.join(',') : (value ?? '');
 }
 
 /** What ws's own server answers a request that is not a WebSocket upgrade. */

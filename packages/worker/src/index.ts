@@ -13,3 +13,6 @@ export { EXIT_FAILED, EXIT_BAD_INPUT, exitWith, exitWorkerProcess } from './proc
  * src/ (the tests import the sources; a process needs JavaScript).
  */
 export const LOCAL_WORKER_MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+
+/** The browser worker's files (page, Web Worker script, kernels), as the package build leaves them: the coordinator serves them at /join. */
+export const BROWSER_DIR = fileURLToPath(new URL('../dist/browser/', import.meta.url));

@@ -4,7 +4,7 @@
  * log, finish). client.ts feeds it from a WebSocket; tests feed it by hand.
  */
 import { totalmem } from 'node:os';
-import type { Dataset, Floats } from '@shardprop/core';
+import type { Dataset, Floats, KernelName } from '@shardprop/core';
 import type { Aggregation, ErrorCode, Receiving, Step, ToWorker } from '@shardprop/protocol';
 import { ShardWorker } from './shard-worker.js';
 import type { ProcessUsage } from './usage.js';
@@ -31,7 +31,7 @@ export type SessionAction =
   | { type: 'send'; fragments: Buffer[]; count: number; computeMs: number; sliced?: { step: Step; workerId: number; pieces: Floats } }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> }
   /** Welcomed: the client stops counting reconnection time. */
-  | { type: 'joined'; workerId: number; aggregation: Aggregation; parameters: number }
+  | { type: 'joined'; workerId: number; aggregation: Aggregation; parameters: number; kernel: KernelName }
   | { type: 'finish'; exit: WorkerExit };
 
 export class WorkerSession {
@@ -78,7 +78,7 @@ export class WorkerSession {
         if (!made.ok) return invalid(made.code, made.reason);
         this.worker = made.message;
         const fields = { workerId: m.workerId, samples: m.total, block: m.block, fingerprint: m.fingerprint, kernel: m.kernel, threads: this.threads };
-        return [{ type: 'joined', workerId: m.workerId, aggregation: m.aggregation, parameters: this.worker.model.params.length }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} holding the ${m.total} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
+        return [{ type: 'joined', workerId: m.workerId, aggregation: m.aggregation, parameters: this.worker.model.params.length, kernel: m.kernel }, { type: 'log', level: 'info', message: `joined as worker ${m.workerId} holding the ${m.total} samples${m.shard.x ? '' : ' of its own data'}`, fields }];
       }
       case 'refused':
         return [{ type: 'finish', exit: { reason: 'refused', message: m.reason, code: m.code } }];

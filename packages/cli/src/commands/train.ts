@@ -51,6 +51,11 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
         if (serve.expect === undefined) return;
         const hint = joinHint(url, { tokenFile: str(args, 'token-file'), cert: serve.tls && { path: str(args, 'tls-cert')!, pem: serve.tls.cert } });
         log.info({ alternatives: hint.alternatives.length > 0 ? hint.alternatives : undefined }, `workers join with: ${hint.command}`);
+        // the link carries the token in its fragment (never sent with the page request) for a person at a
+        // terminal to open; a log that is not a terminal never shows a token
+        const fragment = serve.token === undefined ? '' : process.stderr.isTTY ? `#token=${encodeURIComponent(serve.token)}` : '';
+        const how = serve.token !== undefined && fragment === '' ? ' (add #token= and the token of --token-file)' : '';
+        log.info({ page: hint.page }, `browser tabs join at: ${hint.page}${fragment}${how}`);
         if (hint.warning !== undefined) log.warn(hint.warning);
       },
       onDashboard(url) {

@@ -1,6 +1,8 @@
-import { jsKernels } from './js.js';
-import type { KernelName, Kernels } from './kernel.js';
-import { WasmKernels, prepareWasmKernels, wasmUnavailableReason } from './wasm.js';
+import type { KernelName } from './kernel.js';
+import { wasmUnavailableReason } from './wasm.js';
+import { prepareWasmKernels } from './wasm-node.js';
+
+export { createKernels } from './create.js';
 
 /** What a user may ask for: 'auto' is wasm where this Node has WebAssembly SIMD, else js. */
 export type KernelChoice = KernelName | 'auto';
@@ -12,14 +14,4 @@ export async function resolveKernel(choice: KernelChoice = 'auto'): Promise<Kern
   const available = await prepareWasmKernels();
   if (choice === 'wasm' && !available) throw new Error(`the wasm kernels are not available in this Node (${wasmUnavailableReason()}); use --kernel js`);
   return available ? 'wasm' : 'js';
-}
-
-/**
- * Kernels by name: the wasm ones are a new instance with a memory of their own
- * (arrays for one model and its backprop belong in one instance) computing on
- * `threads` threads, and need a resolved resolveKernel() or
- * prepareWasmKernels() first. The js kernels run on one thread whatever is asked.
- */
-export function createKernels(name: KernelName, threads = 1): Kernels {
-  return name === 'wasm' ? WasmKernels.create(threads) : jsKernels;
 }

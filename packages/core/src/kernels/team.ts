@@ -5,7 +5,6 @@
  * message per call: the hand-over is Atomics.store + notify, and back.
  * Which part of a product each thread computes is wasm.ts's business.
  */
-import { Worker } from 'node:worker_threads';
 
 /** Bytes of one helper's slot: the int32 fields, then the arguments as float64. */
 export const SLOT_BYTES = 256;
@@ -33,14 +32,33 @@ const CALLER_POLL_US = 300;
 const START_MS = 30_000;
 const ANSWER_MS = 120_000;
 
+/** What a helper thread is given: the module, the shared memory, its slot there, and the exports a job may name. */
+export interface HelperData {
+  module: object;
+  memory: { buffer: ArrayBufferLike };
+  slot: number;
+  names: readonly string[];
+}
+
+/** A started helper thread, as far as the team needs it. */
+export interface HelperThread {
+  terminate(): void;
+}
+
 /**
- * The helper's loop as JavaScript source, evaluated in the worker thread (so it
- * runs the same from the TypeScript sources and the built package). It spins a
+ * Starts a helper: a thread (a Node worker_threads Worker, a browser Web Worker)
+ * that runs HELPER_LOOP with `module, memory, slot, names` bound to `data`'s.
+ * It must never keep its process alive.
+ */
+export type SpawnHelper = (data: HelperData) => HelperThread;
+
+/**
+ * The helper's loop as JavaScript source, evaluated in the helper thread after
+ * `module, memory, slot, names` are bound (so it runs the same from the
+ * TypeScript sources, the built package and a browser bundle). It spins a
  * little after each job, since the next usually follows within microseconds.
  */
-const HELPER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, slot, names } = workerData;
+export const HELPER_LOOP = `
 const { exports } = new WebAssembly.Instance(module, { env: { memory } });
 const ops = names.map((name) => exports[name]);
 const ctl = new Int32Array(memory.buffer, slot, ${SLOT_BYTES / 4});
@@ -78,11 +96,11 @@ for (;;) {
 /**
  * `helpers` threads over `memory`, each with the slot at `slots + i * SLOT_BYTES`
  * (reserved by the caller in that memory). The caller posts a job to a helper,
- * does its own part, then joins. Helpers are unref'd: they never keep a process
- * alive, and close() (or the caller's end) stops them.
+ * does its own part, then joins. Helpers never keep a process alive (see
+ * SpawnHelper), and close() (or the caller's end) stops them.
  */
 export class KernelTeam {
-  private readonly workers: Worker[] = [];
+  private readonly workers: HelperThread[] = [];
   private readonly ctl: Int32Array[] = [];
   private readonly args: Float64Array[] = [];
   private readonly seq: number[] = [];
@@ -93,21 +111,14 @@ export class KernelTeam {
   private waited = false;
 
   /** `names`: the exports a job may name, by index (the same list in every thread). */
-  constructor(module: object, memory: { buffer: ArrayBufferLike }, slots: number, readonly helpers: number, private readonly names: readonly string[]) {
+  constructor(spawn: SpawnHelper, module: object, memory: { buffer: ArrayBufferLike }, slots: number, readonly helpers: number, private readonly names: readonly string[]) {
     for (let i = 0; i < helpers; i++) {
       const slot = slots + i * SLOT_BYTES;
       this.ctl.push(new Int32Array(memory.buffer, slot, SLOT_BYTES / 4));
       this.args.push(new Float64Array(memory.buffer, slot + ARGS_AT, MAX_ARGS));
       this.seq.push(0);
       this.posted.push(false);
-      // nothing of this process's flags or environment: the source is a CommonJS script whatever
-      // started this process (--input-type=module), and a NODE_OPTIONS --require meant for child
-      // processes must not run in the helper too (it did, in a test that gates a local worker on a pipe)
-      const worker = new Worker(HELPER_SOURCE, { eval: true, execArgv: [], env: {}, workerData: { module, memory, slot, names } });
-      worker.unref();
-      // a helper that dies outside a job is noticed at the next join (it never answers)
-      worker.on('error', () => undefined);
-      this.workers.push(worker);
+      this.workers.push(spawn({ module, memory, slot, names }));
     }
   }
 
@@ -193,7 +204,7 @@ export class KernelTeam {
       this.ctl[i][OP] = -1;
       Atomics.store(this.ctl[i], SEQ, (this.seq[i] + 1) | 0 || 1);
       Atomics.notify(this.ctl[i], SEQ);
-      void this.workers[i].terminate();
+      this.workers[i].terminate();
     }
   }
 }

@@ -651,10 +651,14 @@ function packFunction(rows: number): string {
         (br $next))))`;
 }
 
-/** The whole module: both types over one memory, imported so it can be shared (and so grow without moving views). */
-export function kernelsWat(): string {
+/**
+ * The whole module: both types over one memory, imported so it can be shared (and so grow without
+ * moving views); `shared` false: the same code over an unshared memory (a browser page without
+ * cross-origin isolation, which has no shared memory).
+ */
+export function kernelsWat(shared = true): string {
   return `(module
-  (import "env" "memory" (memory 1 65536 shared))
+  (import "env" "memory" (memory 1 65536${shared ? ' shared' : ''}))
 ${packFunction(2)}
 ${packFunction(4)}
 ${kernels(F32)}

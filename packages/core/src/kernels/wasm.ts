@@ -1,22 +1,19 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { ACTIVATIONS, type Activation, type ActivationName } from '../activations.js';
 import { allFinite } from './js.js';
 import type { Dtype, Floats } from '../numbers.js';
 import { MAX_THREADS, type Kernels } from './kernel.js';
-import { KernelTeam, SLOT_BYTES } from './team.js';
+import { KernelTeam, SLOT_BYTES, type SpawnHelper } from './team.js';
 import { PACK_ROWS, kernelsWat } from './wasm-text.js';
 
-// The WebAssembly global of Node, typed as far as this file uses it (the project's lib has no DOM types).
+// The WebAssembly global of Node and browsers, typed as far as this file uses it (the project's lib has no DOM types).
 interface WasmMemory {
   readonly buffer: ArrayBufferLike;
   grow(pages: number): number;
 }
-interface WasmModule {
+export interface WasmModule {
   readonly __brand: 'WebAssembly.Module';
 }
 declare const WebAssembly: {
-  compile(bytes: Uint8Array): Promise<WasmModule>;
   Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
   Memory: new (descriptor: { initial: number; maximum: number; shared: boolean }) => WasmMemory;
 };
@@ -76,65 +73,34 @@ function aligned(bytes: number): number {
 /** Helpers of kernels nobody holds any more stop with them. */
 const closeWhenCollected = new FinalizationRegistry<KernelTeam>((team) => team.close());
 
-let compiled: Promise<WasmModule | null> | undefined;
-let ready: WasmModule | null | undefined;
+/**
+ * Where the kernels run: the compiled module (wasm-node.ts compiles it in Node, a
+ * browser page from the binary the build assembled), whether its memory is
+ * shared (the module imports a shared memory: threads possible, and the memory
+ * grows in place) or not (a page without cross-origin isolation has no shared
+ * memory: one thread, and a memory of `fixedBytes` from the start, since growing
+ * an unshared memory would detach every array handed out), and how a helper
+ * thread is started (null: one thread only).
+ */
+export interface WasmPlatform {
+  module: WasmModule;
+  shared: boolean;
+  spawnHelper: SpawnHelper | null;
+  fixedBytes?: number;
+}
+
+let platform: WasmPlatform | null | undefined;
 let unavailable = '';
 
-/** The module's binary as the package build leaves it (dist/kernels/kernels.wasm), with the SHA-256 of the WAT it came from beside it. */
-export const BUILT_MODULE = 'kernels.wasm';
-export const BUILT_MODULE_SOURCE = 'kernels.wasm.sha256';
-
-/** The WAT assembled by wabt: what the package build writes, and what a process without it (the sources under test) does itself. */
-export async function assembleKernels(wat: string): Promise<Uint8Array> {
-  const { default: initWabt } = await import('wabt');
-  const wabt = await initWabt();
-  const parsed = wabt.parseWat('shardprop-kernels.wat', wat, { simd: true, threads: true, bulk_memory: true });
-  try {
-    parsed.resolveNames();
-    // V8 validates the module when it compiles it (wabt's own validator refuses shared memory)
-    return parsed.toBinary({}).buffer;
-  } finally {
-    parsed.destroy();
-  }
+/** Makes WasmKernels.create work here (or, with a reason, says why it cannot). */
+export function installWasmPlatform(chosen: WasmPlatform | string): void {
+  if (typeof chosen === 'string') {
+    platform = null;
+    unavailable = chosen;
+  } else platform = chosen;
 }
 
-export function watDigest(wat: string): string {
-  return createHash('sha256').update(wat).digest('hex');
-}
-
-/** The built binary beside this file, if it was assembled from exactly `wat` (a stale one is ignored). */
-function builtModule(wat: string): Uint8Array | null {
-  try {
-    const digest = readFileSync(new URL(`./${BUILT_MODULE_SOURCE}`, import.meta.url), 'utf8').trim();
-    return digest === watDigest(wat) ? readFileSync(new URL(`./${BUILT_MODULE}`, import.meta.url)) : null;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Compiles the kernels, once per process: the binary the package build assembled
- * (loading wabt and assembling take a sixth of a second), else the WAT assembled
- * here. Resolves to false (and remembers why) where this Node has no WebAssembly
- * SIMD; afterwards WasmKernels.create is synchronous.
- */
-export function prepareWasmKernels(): Promise<boolean> {
-  compiled ??= (async () => {
-    try {
-      const wat = kernelsWat();
-      return await WebAssembly.compile(builtModule(wat) ?? (await assembleKernels(wat)));
-    } catch (err) {
-      unavailable = err instanceof Error ? err.message.split('\n')[0] : String(err);
-      return null;
-    }
-  })();
-  return compiled.then((module) => {
-    ready = module;
-    return module !== null;
-  });
-}
-
-/** Why the wasm kernels cannot run here ('' when they can, or before prepareWasmKernels). */
+/** Why the wasm kernels cannot run here ('' when they can, or before they were prepared). */
 export function wasmUnavailableReason(): string {
   return unavailable;
 }
@@ -165,8 +131,10 @@ export class WasmKernels implements Kernels {
   private readonly ops32: TypedOps;
   private readonly ops64: TypedOps;
 
-  private constructor(module: WasmModule, readonly threads: number, private readonly least: SplitLimits) {
-    this.memory = new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+  private constructor(private readonly platform: WasmPlatform, readonly threads: number, private readonly least: SplitLimits) {
+    const { module, shared, fixedBytes } = platform;
+    const fixed = shared ? 0 : Math.ceil((fixedBytes ?? 2 ** 30) / PAGE);
+    this.memory = new WebAssembly.Memory(shared ? { initial: 1, maximum: MAX_PAGES, shared } : { initial: fixed, maximum: fixed, shared });
     this.buffers.add(this.memory.buffer);
     for (let t = 0; t <= threads; t++) this.areas.push({ at: 0, bytes: 0 });
     const { exports } = new WebAssembly.Instance(module, { env: { memory: this.memory } });
@@ -181,7 +149,7 @@ export class WasmKernels implements Kernels {
     this.ops32 = typed('_f32', (name) => names.indexOf(name)) as TypedOps;
     this.ops64 = typed('_f64', (name) => names.indexOf(name)) as TypedOps;
     if (threads > 1) {
-      this.team = new KernelTeam(module, this.memory, this.reserve((threads - 1) * SLOT_BYTES), threads - 1, names);
+      this.team = new KernelTeam(platform.spawnHelper!, module, this.memory, this.reserve((threads - 1) * SLOT_BYTES), threads - 1, names);
       closeWhenCollected.register(this, this.team, this);
     }
     this.sigmoid = {
@@ -202,9 +170,10 @@ export class WasmKernels implements Kernels {
    * `prepareWasmKernels()`. Any thread count gives the same bits.
    */
   static create(threads = 1, least: SplitLimits = SPLIT_LIMITS): WasmKernels {
-    if (!ready) throw new Error(ready === null ? `WebAssembly SIMD kernels are not available here: ${unavailable}` : 'call prepareWasmKernels() first');
+    if (!platform) throw new Error(platform === null ? `WebAssembly SIMD kernels are not available here: ${unavailable}` : 'call prepareWasmKernels() first');
     if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
-    return new WasmKernels(ready, threads, least);
+    if (threads > 1 && !platform.spawnHelper) throw new RangeError('the wasm kernels compute on one thread here (no shared memory): threads must be 1');
+    return new WasmKernels(platform, threads, least);
   }
 
   /** Stops the helper threads; the kernels still work afterwards, on this thread alone. */
@@ -423,9 +392,12 @@ export class WasmKernels implements Kernels {
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
       try {
+        if (!this.platform.shared) throw new RangeError('fixed');
         this.memory.grow(pages);
       } catch {
-        throw new RangeError(`the WebAssembly kernels cannot hold ${bytes} more bytes (${end} in all; the limit is 4 GiB): use --kernel js`);
+        throw new RangeError(this.platform.shared
+          ? `the WebAssembly kernels cannot hold ${bytes} more bytes (${end} in all; the limit is 4 GiB): use --kernel js`
+          : `the WebAssembly kernels cannot hold ${bytes} more bytes (${end} in all; this memory is fixed at ${have} bytes)`);
       }
       this.buffers.add(this.memory.buffer);
     }
