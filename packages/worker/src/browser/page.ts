@@ -32,9 +32,10 @@ function show(state: TabState, line: string): void {
   ($('stop') as HTMLButtonElement).disabled = over;
 }
 
-const mb = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MB`;
+const mb = (bytes: number): string => (bytes < 2 ** 20 ? `${Math.ceil(bytes / 1024)} KB` : `${(bytes / 2 ** 20).toFixed(1)} MB`);
 
 function showProgress(p: TabProgress): void {
+  if (document.body.dataset.state === 'training') $('state').textContent = `training: step ${p.runStep.toLocaleString('en')} of the run`;
   const set = (id: string, text: string): void => void ($(id).textContent = text);
   set('worker', p.workerId ? String(p.workerId) : '–');
   set('model', p.layers.length ? `${p.layers.join('–')}, ${p.dtype}` : '–');

@@ -25,6 +25,8 @@ export type TabState = 'starting' | 'connecting' | 'joined' | 'training' | 'wait
 /** What the tab has computed so far (this connection's session and before: the whole tab's life). */
 export interface TabProgress {
   workerId: number;
+  /** The run's step this tab computed last. */
+  runStep: number;
   /** Steps this tab computed a range of. */
   steps: number;
   /** Samples it computed backprop on. */

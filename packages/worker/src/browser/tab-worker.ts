@@ -82,13 +82,19 @@ function protocols(token: string | undefined): string[] {
   return [WS_PROTOCOL, TOKEN_PROTOCOL + btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')];
 }
 
+/** What a refusal means for a tab, where it differs from a Node worker's line. */
+const TAB_REASONS: Partial<Record<ErrorCode, string>> = {
+  SP_ERR_TOKEN_MISSING: 'this coordinator needs a token: open the link it printed, which ends in #token=… (the content of its --token-file)',
+  SP_ERR_TOKEN_WRONG: 'wrong token: the link must end in #token= and the content of the coordinator\'s --token-file',
+};
+
 /** Why an upgrade failed, asked of the coordinator itself (a browser hides the upgrade's HTTP status). */
 async function whyRefused(token: string | undefined): Promise<WorkerExit> {
   try {
     const answer = await fetch('check', { headers: token === undefined ? {} : { 'x-shardprop-token': token }, cache: 'no-store' });
     if (answer.status === 401 || answer.status === 403) {
       const { reason, code } = (await answer.json()) as { reason: string; code: ErrorCode };
-      return { reason: 'refused', message: reason, code };
+      return { reason: 'refused', message: TAB_REASONS[code] ?? reason, code };
     }
     return { reason: 'closed', message: 'the coordinator did not take the connection', code: 'SP_ERR_UNREACHABLE' };
   } catch {
@@ -193,7 +199,7 @@ class Totals {
   private readonly recent: [number, number][] = [];
 
   constructor(threads: number) {
-    this.p = { workerId: 0, steps: 0, samples: 0, samplesPerSecond: 0, lastShare: 0, share: 0, held: 0, dataBytes: 0, modelBytes: 0, layers: [], dtype: '', kernel: '', threads };
+    this.p = { workerId: 0, runStep: 0, steps: 0, samples: 0, samplesPerSecond: 0, lastShare: 0, share: 0, held: 0, dataBytes: 0, modelBytes: 0, layers: [], dtype: '', kernel: '', threads };
   }
 
   joined(workerId: number, kernel: string, session: WorkerSession): void {
@@ -207,6 +213,7 @@ class Totals {
 
   computed(step: Step, count: number): void {
     if (this.p.steps === 0) say('training', 'training');
+    this.p.runStep = step.step;
     this.p.steps++;
     this.p.samples += count;
     this.dealt += count;

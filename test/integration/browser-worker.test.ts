@@ -1,0 +1,154 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { loadModel } from '@shardprop/core';
+import { TOKEN_HEADER } from '@shardprop/protocol';
+import type { Page } from 'playwright-core';
+import { maxAbsDiff } from '../helpers/arrays.js';
+import { HAS_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
+import { collect, killAll, startCli, tempDir, type Collected } from '../helpers/cli.js';
+import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, stopWithCheckpoint } from '../helpers/runs.js';
+
+/**
+ * Browser tabs as workers (packages/worker/src/browser/): Debian's headless
+ * Chromium, driven by playwright-core, opens the coordinator's /join link;
+ * each tab trains with Node workers beside it, and the model is the in-process
+ * one to the bit. Every wait is for a page state, a log line or a process (the
+ * test's timeout bounds a hang). Screenshots of the pages while they train go to
+ * .tmp/browser-worker/ for a person to look at.
+ */
+const tmp = tempDir();
+const SHOTS = new URL('../../.tmp/browser-worker/', import.meta.url);
+let browser: Browser | undefined;
+afterAll(async () => {
+  await browser?.close();
+  killAll();
+  tmp.remove();
+});
+
+const TOKEN = 'c0ffee00d15ea5e5b16b00b5feedface';
+/** The README's main job (one epoch: 80 steps), in blocks of 20: five blocks a batch, so three workers all have some. */
+const MNIST = ['--data', 'mnist', '--batch', '100', '--block', '20'];
+
+/** `shardprop coordinator ARGS` with the token, once it prints the link for browser tabs. */
+async function coordinator(args: string[]) {
+  writeFileSync(tmp.path('token'), `${TOKEN}\n`);
+  const c = collect(startCli(['coordinator', '--port', '0', '--token-file', tmp.path('token'), ...args], { SHARDPROP_LOG_LEVEL: 'info' }), 180_000);
+  const line = JSON.parse(await c.stderrLines((l) => l.includes('browser tabs join at')));
+  // not a terminal: the log never shows the token, and says where it goes
+  expect(line.msg).toBe(`browser tabs join at: ${line.page} (add #token= and the token of --token-file)`);
+  const url = JSON.parse(c.seen((l) => l.includes('coordinator listening'))[0]).url as string;
+  return { ...c, url, page: line.page as string };
+}
+
+/** A new tab of the one browser, its console errors collected. */
+async function tab(link: string): Promise<{ page: Page; problems: string[] }> {
+  browser ??= await openBrowser();
+  const page = await browser.page.context().newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+  page.on('pageerror', (err) => problems.push(err.message));
+  await page.goto(link);
+  return { page, problems };
+}
+
+const stateOf = (page: Page) => page.evaluate(() => document.body.dataset.state);
+const lineOf = async (page: Page) => (await page.textContent('#state'))!;
+/** Waits until the tab's state is one of `states`; returns it. */
+async function until(page: Page, ...states: string[]): Promise<string> {
+  await page.waitForFunction((s) => s.includes(document.body.dataset.state!), states, { timeout: 0, polling: 50 });
+  return (await stateOf(page))!;
+}
+const numberIn = async (page: Page, id: string) => Number((await page.textContent(`#${id}`))!.replace(/,/g, ''));
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: new URL(`${name}.png`, SHOTS).pathname, fullPage: true });
+}
+
+const nodeWorker = (url: string) => collect(startCli(['worker', '--connect', url, '--token-file', tmp.path('token')], { SHARDPROP_LOG_LEVEL: 'info' }), 180_000);
+
+describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
+  for (const dtype of ['float32', 'float64']) {
+    it(`${dtype}: two tabs and a Node worker train mnist to the in-process model, bit for bit`, async () => {
+      const args = [...MNIST, '--dtype', dtype];
+      const out = tmp.path(`model-${dtype}.json`);
+      const steps = ['--steps', '80'];
+      const c = await coordinator([...args, ...steps, '--expect', '3', '--out', out]);
+      // one tab on every thread this machine has (a shared memory: the page is cross-origin isolated), one on a single thread
+      const tabs = [await tab(`${c.page}#token=${TOKEN}`), await tab(`${c.page}#token=${TOKEN}&threads=1`)];
+      const w = nodeWorker(c.url);
+      for (const t of tabs) expect(await until(t.page, 'done', 'refused', 'failed'), await lineOf(t.page)).toBe('done');
+      const done = await c.exited;
+      expect(done.code, done.stderr.slice(-2000)).toBe(0);
+      expect((await w.exited).code).toBe(0);
+      const joined = done.stderr.split('\n').filter((l) => l.includes('"msg":"worker joined"')).map((l) => JSON.parse(l));
+      expect(joined.filter((j) => j.name.startsWith('browser:')).length).toBe(2);
+      for (const t of tabs) {
+        expect(await lineOf(t.page)).toMatch(/^the run is over\. This tab computed [\d,]+ samples in 80 steps \(\d+\.\d % of the batches it took part in\)\.$/);
+        expect(await numberIn(t.page, 'samples')).toBeGreaterThan(0);
+        expect(await t.page.textContent('#model')).toBe(`784–30–10, ${dtype}`);
+        expect(t.problems).toEqual([]);
+        // the token left the address bar as soon as the page read it
+        expect(t.page.url()).not.toContain(TOKEN);
+      }
+      expect(await tabs[0].page.textContent('#compute')).toMatch(/^WebAssembly SIMD on \d+ threads? \(this page is cross-origin isolated\)$/);
+      expect(await tabs[1].page.textContent('#compute')).toBe('WebAssembly SIMD on 1 thread (this page is cross-origin isolated)');
+      await shot(tabs[0].page, `done-${dtype}`);
+      for (const t of tabs) await t.page.close();
+      const want = await inProcessParams(args, 80, tmp.path(`reference-${dtype}.json`));
+      expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBe(0);
+    });
+  }
+
+  it('a tab closed mid-run: its blocks go to the others and the model does not change by a bit; a page without cross-origin isolation trains on one thread', async () => {
+    // batches of 9 in blocks of 2: five blocks, so all three workers have some
+    const run = ['--data', 'spirals', '--seed', '8', '--layers', '2,16,2', '--batch', '9', '--block', '2', '--lr', '0.3', '--optimizer', 'momentum', '--dtype', 'float64'];
+    const dir = tmp.path('close-ckpt');
+    const c = await coordinator([...run, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--checkpoint-every', '100', '--expect', '3']);
+    const kept = await tab(`${c.page}?isolation=off#token=${TOKEN}`);
+    const closing = await tab(`${c.page}#token=${TOKEN}`);
+    const w = nodeWorker(c.url);
+    await c.stderrLines(checkpointAt(200));
+    for (const t of [kept, closing]) expect(await stateOf(t.page)).toBe('training');
+    expect(await kept.page.evaluate(() => crossOriginIsolated)).toBe(false);
+    expect(await kept.page.textContent('#compute')).toMatch(/^WebAssembly SIMD on 1 thread \(this page is not cross-origin isolated/);
+    await shot(kept.page, 'training-not-isolated');
+    await shot(closing.page, 'training');
+    await closing.page.close();
+    await c.stderrLines((l) => l.includes('worker lost: its blocks go to the others'));
+    const after = Number(JSON.parse(c.seen((l) => l.includes('worker lost'))[0]).step);
+    await c.stderrLines(checkpointAt(after + 200));
+    expect(await stateOf(kept.page)).toBe('training');
+    const { checkpoint } = await stopWithCheckpoint(c, dir);
+    expect(await until(kept.page, 'done', 'failed')).toBe('done');
+    expect(kept.problems).toEqual([]);
+    expect((await w.exited).code).toBe(0);
+    const want = await inProcessParams(run, checkpoint.step, tmp.path('close-reference.json'));
+    expect(maxAbsDiff(checkpoint.params, want)).toBe(0);
+    await kept.page.close();
+  });
+
+  it('a missing or wrong token is refused at the upgrade, and the page says so in one line; a page of another site is refused whatever it carries', async () => {
+    const c = await coordinator([...MNIST, '--steps', '80', '--expect', '1']);
+    const cases: [string, RegExp][] = [
+      [c.page, /^refused: this coordinator needs a token: open the link it printed, which ends in #token=… \(the content of its --token-file\)$/],
+      [`${c.page}#token=not-the-token-at-all`, /^refused: wrong token: the link must end in #token= and the content of the coordinator's --token-file$/],
+    ];
+    for (const [link, line] of cases) {
+      const t = await tab(link);
+      expect(await until(t.page, 'refused', 'failed', 'training', 'joined')).toBe('refused');
+      expect(await lineOf(t.page)).toMatch(line);
+      await t.page.close();
+    }
+    // a page served elsewhere (another port of this machine is another origin) with the right token: 403 at the upgrade
+    const foreign = new WebSocket(c.url, ['shardprop'], { headers: { origin: 'http://127.0.0.1:1', [TOKEN_HEADER]: TOKEN } });
+    const status = await new Promise<number>((resolve) => foreign.on('unexpected-response', (_req, res) => resolve(res.statusCode!)));
+    expect(status).toBe(403);
+    c.child.kill('SIGTERM');
+    const done = await c.exited;
+    const refusals = done.stderr.split('\n').filter((l) => l.includes('"msg":"refused a worker"')).map((l) => JSON.parse(l).code);
+    expect(refusals).toEqual(['SP_ERR_TOKEN_MISSING', 'SP_ERR_TOKEN_WRONG', 'SP_ERR_FOREIGN_ORIGIN']);
+    expect(done.stderr).not.toContain(TOKEN);
+  });
+});
