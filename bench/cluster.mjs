@@ -9,9 +9,11 @@ import { SAMPLES, syntheticData } from './workloads.mjs';
 /**
  * Starts the coordinator and its workers; `step()` takes one SGD step and resolves to its sample count.
  * `threads`: of each worker's kernels; `coordinatorThreads`: of the coordinator's sums and updates.
+ * `tabs`: browser tabs that join too (Debian's headless Chromium through playwright-core, each
+ * on the coordinator's /join page computing on `threads` threads), besides the `workers` processes.
  */
-export async function startCluster({ layers, batch, lr, workers, gradientForm = 'auto', kernel = 'auto', block = DEFAULT_BLOCK, threads = 1, coordinatorThreads = 1 }) {
-  if (!(Number.isInteger(workers) && workers >= 1 && Number.isInteger(batch) && batch >= 1)) throw new RangeError('expected WORKERS >= 1 and BATCH >= 1');
+export async function startCluster({ layers, batch, lr, workers, tabs = 0, gradientForm = 'auto', kernel = 'auto', block = DEFAULT_BLOCK, threads = 1, coordinatorThreads = 1 }) {
+  if (!(Number.isInteger(workers) && workers >= 0 && Number.isInteger(tabs) && tabs >= 0 && workers + tabs >= 1 && Number.isInteger(batch) && batch >= 1)) throw new RangeError('expected WORKERS + TABS >= 1 and BATCH >= 1');
   const spec = { layers, activation: 'sigmoid', loss: 'quadratic', dtype: 'float32' };
   // as `shardprop train` does: the kernels resolved once, the parameters and the gradient where they work
   const kernels = createKernels(await resolveKernel(kernel), coordinatorThreads);
@@ -26,10 +28,11 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
     batchesPerEpoch: Math.ceil(SAMPLES / batch), optimizer, seed: 0, samplerSeed: 3, outPath: '',
   };
   const log = createLogger('warn');
-  const server = await Coordinator.listen({ host: '127.0.0.1', port: 0, expect: workers, plan, log, gradientForm });
+  const server = await Coordinator.listen({ host: '127.0.0.1', port: 0, expect: workers + tabs, plan, log, gradientForm });
   const children = new LocalWorkers(log);
   const joined = server.waitForWorkers();
-  children.start(workers, server.url, undefined, threads, (message) => server.abortWait(new Error(message)));
+  if (workers > 0) children.start(workers, server.url, undefined, threads, (message) => server.abortWait(new Error(message)));
+  const browser = tabs > 0 ? await openTabs(`${server.url.replace(/^ws/, 'http')}/join#threads=${threads}`, tabs) : null;
   await joined;
 
   const opt = new Optimizer(optimizer, model.params.length, 'float32', kernels);
@@ -48,10 +51,23 @@ export async function startCluster({ layers, batch, lr, workers, gradientForm = 
       return { count: r.count, drawn: idx.length };
     },
     async close() {
+      await browser?.close();
       await server.close();
       kernels.close();
       await children.stop();
       if (!allFinite(model.params)) throw new Error('training diverged: the timing would not be of real arithmetic');
     },
   };
+}
+
+/** Debian's Chromium, headless, with nothing that reaches for the network by itself. */
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** `count` tabs of one headless Chromium on `link` (never a browser download: Debian's /usr/bin/chromium). */
+async function openTabs(link, count) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  for (let i = 0; i < count; i++) await (await browser.newPage()).goto(link);
+  return browser;
 }

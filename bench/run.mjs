@@ -12,10 +12,11 @@ import * as soak from './sections/soak.mjs';
 import * as blocks from './sections/blocks.mjs';
 import * as threads from './sections/threads.mjs';
 import * as scaling from './sections/scaling.mjs';
+import * as browser from './sections/browser.mjs';
 
 // A section exports `name`, `rows` (row names) and `run(selectedRows, timing)` which prints
 // its tables and returns its figures. Next: the wasm GEMM.
-const SECTIONS = [training, threads, gemm, distributed, soak, blocks, scaling];
+const SECTIONS = [training, threads, gemm, distributed, soak, blocks, scaling, browser];
 
 const USAGE = `usage: node bench/run.mjs [--quick] [filter ...]
   --quick   short warm-up and windows (${QUICK.warmMs} ms, 3 x ${QUICK.windowMs} ms): a smoke run, not figures
