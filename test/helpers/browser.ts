@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chromium, type Page } from 'playwright-core';
 import { tempDir } from './cli.js';
@@ -11,6 +12,8 @@ export interface Browser {
   page: Page;
   /** The page's console errors and uncaught exceptions so far. */
   problems: string[];
+  /** The processes of this browser: the one started with this profile and all it started (renderers among them). */
+  pids(): number[];
   close(): Promise<void>;
 }
 
@@ -27,9 +30,20 @@ export async function openBrowser(): Promise<Browser> {
     const problems: string[] = [];
     page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
     page.on('pageerror', (err) => problems.push(err.message));
-    return { page, problems, close: async () => (await context.close(), profile.remove()) };
+    return { page, problems, pids: () => processTree(`--user-data-dir=${profile.dir}`), close: async () => (await context.close(), profile.remove()) };
   } catch (err) {
     profile.remove();
     throw err;
   }
+}
+
+/** The process whose command line holds `marker`, and all its descendants. */
+function processTree(marker: string): number[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' }).split('\n').map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l)).filter((m) => m !== null);
+  const tree = new Set(rows.filter((m) => m[3].includes(marker) && !m[3].includes('--type=')).map((m) => Number(m[1])));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const m of rows) if (tree.has(Number(m[2])) && !tree.has(Number(m[1]))) (tree.add(Number(m[1])), (grew = true));
+  }
+  return [...tree];
 }

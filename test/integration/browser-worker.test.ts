@@ -7,7 +7,7 @@ import type { Page } from 'playwright-core';
 import { maxAbsDiff } from '../helpers/arrays.js';
 import { HAS_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
 import { collect, killAll, startCli, tempDir, type Collected } from '../helpers/cli.js';
-import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, stopWithCheckpoint } from '../helpers/runs.js';
+import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, lastCheckpoint, stopWithCheckpoint } from '../helpers/runs.js';
 
 /**
  * Browser tabs as workers (packages/worker/src/browser/): Debian's headless
@@ -29,6 +29,8 @@ afterAll(async () => {
 const TOKEN = 'c0ffee00d15ea5e5b16b00b5feedface';
 /** The README's main job (one epoch: 80 steps), in blocks of 20: five blocks a batch, so three workers all have some. */
 const MNIST = ['--data', 'mnist', '--batch', '100', '--block', '20'];
+/** Small and quick, for runs the test ends itself: batches of 9 in blocks of 2 (five blocks, so three workers all have some). */
+const SPIRALS = ['--data', 'spirals', '--seed', '8', '--layers', '2,16,2', '--batch', '9', '--block', '2', '--lr', '0.3', '--optimizer', 'momentum', '--dtype', 'float64'];
 
 /** `shardprop coordinator ARGS` with the token, once it prints the link for browser tabs. */
 async function coordinator(args: string[]) {
@@ -69,11 +71,16 @@ async function shot(page: Page, name: string): Promise<void> {
 const nodeWorker = (url: string) => collect(startCli(['worker', '--connect', url, '--token-file', tmp.path('token')], { SHARDPROP_LOG_LEVEL: 'info' }), 180_000);
 
 describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
-  for (const dtype of ['float32', 'float64']) {
-    it(`${dtype}: two tabs and a Node worker train mnist to the in-process model, bit for bit`, async () => {
-      const args = [...MNIST, '--dtype', dtype];
+  // the README's main job in float32; float64 on a smaller set (its rows are twice the bytes through a tab's slow WebSocket)
+  const RUNS = [
+    { dtype: 'float32', data: 'mnist', args: MNIST, steps: 80, model: '784–30–10' },
+    { dtype: 'float64', data: 'spirals', args: SPIRALS.slice(0, -2), steps: 300, model: '2–16–2' },
+  ];
+  for (const { dtype, data, args: run, steps: count, model } of RUNS) {
+    it(`${dtype}: two tabs and a Node worker train ${data} to the end, to the in-process model bit for bit`, async () => {
+      const args = [...run, '--dtype', dtype];
       const out = tmp.path(`model-${dtype}.json`);
-      const steps = ['--steps', '80'];
+      const steps = ['--steps', String(count)];
       const c = await coordinator([...args, ...steps, '--expect', '3', '--out', out]);
       // one tab on every thread this machine has (a shared memory: the page is cross-origin isolated), one on a single thread
       const tabs = [await tab(`${c.page}#token=${TOKEN}`), await tab(`${c.page}#token=${TOKEN}&threads=1`)];
@@ -85,9 +92,9 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
       const joined = done.stderr.split('\n').filter((l) => l.includes('"msg":"worker joined"')).map((l) => JSON.parse(l));
       expect(joined.filter((j) => j.name.startsWith('browser:')).length).toBe(2);
       for (const t of tabs) {
-        expect(await lineOf(t.page)).toMatch(/^the run is over\. This tab computed [\d,]+ samples in 80 steps \(\d+\.\d % of the batches it took part in\)\.$/);
+        expect(await lineOf(t.page)).toMatch(new RegExp(`^the run is over\\. This tab computed [\\d,]+ samples in ${count} steps \\(\\d+\\.\\d % of the batches it took part in\\)\\.$`));
         expect(await numberIn(t.page, 'samples')).toBeGreaterThan(0);
-        expect(await t.page.textContent('#model')).toBe(`784–30–10, ${dtype}`);
+        expect(await t.page.textContent('#model')).toBe(`${model}, ${dtype}`);
         expect(t.problems).toEqual([]);
         // the token left the address bar as soon as the page read it
         expect(t.page.url()).not.toContain(TOKEN);
@@ -96,14 +103,13 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
       expect(await tabs[1].page.textContent('#compute')).toBe('WebAssembly SIMD on 1 thread (this page is cross-origin isolated)');
       await shot(tabs[0].page, `done-${dtype}`);
       for (const t of tabs) await t.page.close();
-      const want = await inProcessParams(args, 80, tmp.path(`reference-${dtype}.json`));
+      const want = await inProcessParams(args, count, tmp.path(`reference-${dtype}.json`));
       expect(maxAbsDiff(loadModel(out, 'float64').params, want)).toBe(0);
     });
   }
 
   it('a tab closed mid-run: its blocks go to the others and the model does not change by a bit; a page without cross-origin isolation trains on one thread', async () => {
-    // batches of 9 in blocks of 2: five blocks, so all three workers have some
-    const run = ['--data', 'spirals', '--seed', '8', '--layers', '2,16,2', '--batch', '9', '--block', '2', '--lr', '0.3', '--optimizer', 'momentum', '--dtype', 'float64'];
+    const run = SPIRALS;
     const dir = tmp.path('close-ckpt');
     const c = await coordinator([...run, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--checkpoint-every', '100', '--expect', '3']);
     const kept = await tab(`${c.page}?isolation=off#token=${TOKEN}`);
@@ -127,6 +133,80 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     const want = await inProcessParams(run, checkpoint.step, tmp.path('close-reference.json'));
     expect(maxAbsDiff(checkpoint.params, want)).toBe(0);
     await kept.page.close();
+  });
+
+  it('a coordinator restarted with --resume on its port gets the tab back (it reconnects with backoff); the model does not change by a bit', async () => {
+    const dir = tmp.path('restart-ckpt');
+    const first = await coordinator([...SPIRALS, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--checkpoint-every', '100', '--expect', '2']);
+    const port = new URL(first.url).port;
+    const t = await tab(`${first.page}#token=${TOKEN}`);
+    const w = nodeWorker(first.url);
+    await first.stderrLines(checkpointAt(200));
+    // killed: no word to its workers (SIGTERM would tell them the run is over)
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect(await until(t.page, 'reconnecting')).toBe('reconnecting');
+    expect(await lineOf(t.page)).toMatch(/; trying again in \d+\.\d s$/);
+    const again = collect(startCli(['coordinator', '--port', port, '--token-file', tmp.path('token'), ...SPIRALS, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--checkpoint-every', '100', '--expect', '2', '--resume'], { SHARDPROP_LOG_LEVEL: 'info' }), 180_000);
+    const resumed = Number(JSON.parse(await again.stderrLines((l) => l.includes('resuming after step'))).step);
+    await again.stderrLines(checkpointAt(resumed + 200));
+    expect(await stateOf(t.page)).toBe('training');
+    expect(again.seen((l) => l.includes('"msg":"worker joined"')).map((l) => JSON.parse(l).name as string).filter((n) => n.startsWith('browser:')).length).toBe(1);
+    const { checkpoint } = await stopWithCheckpoint(again, dir);
+    expect(await until(t.page, 'done', 'failed')).toBe('done');
+    expect((await w.exited).code).toBe(0);
+    expect(maxAbsDiff(checkpoint.params, await inProcessParams(SPIRALS, checkpoint.step, tmp.path('restart-reference.json')))).toBe(0);
+    await t.page.close();
+  });
+
+  it('a frozen page (what a browser may do to a background tab) does not hold the run up: its Web Worker computes on, or is dropped after --step-timeout', async () => {
+    const dir = tmp.path('frozen-ckpt');
+    const c = await coordinator([...SPIRALS, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--checkpoint-every', '100', '--expect', '2', '--step-timeout', '2']);
+    const t = await tab(`${c.page}#token=${TOKEN}`);
+    const w = nodeWorker(c.url);
+    await c.stderrLines(checkpointAt(200));
+    const cdp = await t.page.context().newCDPSession(t.page);
+    await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+    const frozenAt = lastCheckpoint(c);
+    await c.stderrLines(checkpointAt(frozenAt + 300));
+    await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+    expect(await until(t.page, 'training')).toBe('training');
+    const { checkpoint } = await stopWithCheckpoint(c, dir);
+    expect(await until(t.page, 'done', 'failed')).toBe('done');
+    expect((await w.exited).code).toBe(0);
+    expect(maxAbsDiff(checkpoint.params, await inProcessParams(SPIRALS, checkpoint.step, tmp.path('frozen-reference.json')))).toBe(0);
+    await t.page.close();
+  });
+
+  it('a stalled tab (its browser stopped: SIGSTOP) is dropped after --step-timeout, its blocks go to the others, and it rejoins when it runs again', async () => {
+    const dir = tmp.path('stalled-ckpt');
+    const c = await coordinator([...SPIRALS, '--steps', UNBOUNDED_STEPS, '--checkpoint-dir', dir, '--checkpoint-every', '100', '--expect', '2', '--step-timeout', '2']);
+    const own = await openBrowser();
+    try {
+      await own.page.goto(`${c.page}#token=${TOKEN}`);
+      const w = nodeWorker(c.url);
+      await c.stderrLines(checkpointAt(200));
+      const pids = own.pids();
+      expect(pids.length).toBeGreaterThan(1);
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      try {
+        const dropped = JSON.parse(await c.stderrLines((l) => l.includes('"msg":"dropped a worker"')));
+        expect([dropped.code, dropped.name.startsWith('browser:')]).toEqual(['SP_ERR_STEP_TIMEOUT', true]);
+        const lostAt = Number(JSON.parse(await c.stderrLines((l) => l.includes('worker lost: its blocks go to the others'))).step);
+        await c.stderrLines(checkpointAt(lostAt + 200));
+      } finally {
+        for (const pid of pids) process.kill(pid, 'SIGCONT');
+      }
+      // woken, it finds its connection gone and joins again ('worker joined during training: …')
+      await c.stderrCount((l) => l.includes('"msg":"worker joined') && JSON.parse(l).name.startsWith('browser:'), 2);
+      expect(await until(own.page, 'training')).toBe('training');
+      const { checkpoint } = await stopWithCheckpoint(c, dir);
+      expect(await until(own.page, 'done', 'failed')).toBe('done');
+      expect((await w.exited).code).toBe(0);
+      expect(maxAbsDiff(checkpoint.params, await inProcessParams(SPIRALS, checkpoint.step, tmp.path('stalled-reference.json')))).toBe(0);
+    } finally {
+      await own.close();
+    }
   });
 
   it('a missing or wrong token is refused at the upgrade, and the page says so in one line; a page of another site is refused whatever it carries', async () => {

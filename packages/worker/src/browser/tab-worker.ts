@@ -195,6 +195,8 @@ class Totals {
   private dealt = 0;
   private batches = 0;
   private lastSent = 0;
+  /** The page was told 'training' on this connection. */
+  private announced = false;
   /** (time, samples) of recent steps, for samples/s. */
   private readonly recent: [number, number][] = [];
 
@@ -207,12 +209,14 @@ class Totals {
     const width = r.spec.dtype === 'float64' ? 8 : 4;
     const inputs = r.spec.layers[0];
     const outputs = r.spec.layers[r.spec.layers.length - 1];
+    this.announced = false;
     Object.assign(this.p, { workerId, kernel, held: r.total, dataBytes: r.total * (inputs + outputs) * width, modelBytes: r.params.byteLength, layers: r.spec.layers, dtype: r.spec.dtype });
     this.flush();
   }
 
   computed(step: Step, count: number): void {
-    if (this.p.steps === 0) say('training', 'training');
+    if (!this.announced) say('training', 'training');
+    this.announced = true;
     this.p.runStep = step.step;
     this.p.steps++;
     this.p.samples += count;
