@@ -22,7 +22,7 @@ import { join } from 'node:path';
 const ONCE = new Set([
   'exactness.test.ts', 'threads.test.ts', 'fuzz.test.ts', 'cluster.test.ts', 'slurm.test.ts', 'container.test.ts',
   'security.test.ts', 'connect-errors.test.ts', 'readme-netns.test.ts', 'interrupt.test.ts', 'readme-tour.test.ts',
-  'dashboard.test.ts', 'metrics.test.ts', 'outputs.test.ts', 'config.test.ts',
+  'dashboard.test.ts', 'metrics.test.ts', 'outputs.test.ts', 'config.test.ts', 'browser-worker.test.ts',
 ]);
 const PORTABLE_PASS = readdirSync('test/integration')
   .filter((f) => f.endsWith('.test.ts') && !ONCE.has(f))

@@ -252,6 +252,19 @@ describe('/join/check', () => {
     expect(head.body.length).toBe(0);
   });
 
+  it('takes a token with accents in the header (Latin-1 on the wire, as a browser sends a byte string)', async () => {
+    const token = 'clé-secrète-ünïcode-0123456789';
+    const unicode = await listen(withJoinPage(next, token));
+    try {
+      expect((await ask(unicode.port, '/join/check', { headers: { [TOKEN_HEADER]: token } })).status).toBe(204);
+      const stripped = await ask(unicode.port, '/join/check', { headers: { [TOKEN_HEADER]: 'cle-secrete-unicode-0123456789' } });
+      expect(stripped.status).toBe(401);
+      expect(json(stripped).code).toBe('SP_ERR_TOKEN_WRONG');
+    } finally {
+      await close(unicode.server);
+    }
+  });
+
   describe('without a token configured', () => {
     it('answers 204 to a browser reaching the coordinator by its IP address (with the port, or an Origin of it)', async () => {
       const here = `127.0.0.1:${withoutToken.port}`;

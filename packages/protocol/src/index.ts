@@ -1,5 +1,5 @@
 export {
-  PROTOCOL_VERSION, TOKEN_HEADER, TOKEN_PROTOCOL, WS_PROTOCOL, GRADIENT_FORMS, AGGREGATIONS,
+  PROTOCOL_VERSION, TOKEN_HEADER, TOKEN_PROTOCOL, WS_PROTOCOL, OFFER_HEADER, GRADIENT_FORMS, AGGREGATIONS,
   type Hello, type ShardData, type GradientForm, type Welcome, type Refused, type Step, type Gradient, type Done, type ToCoordinator, type ToWorker,
   type Aggregation, type SliceMap, type SliceStep, type SliceParams, type Part, type SliceSum, type Faulty, type ToSliceServer,
 } from './messages.js';

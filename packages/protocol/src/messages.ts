@@ -27,6 +27,8 @@ export const TOKEN_HEADER = 'x-shardprop-token';
  */
 export const WS_PROTOCOL = 'shardprop';
 export const TOKEN_PROTOCOL = 'shardprop-token.';
+/** What a browser page sends when it asks the coordinator why its WebSocket was refused (fetch cannot set Sec- headers): the subprotocols it offered. */
+export const OFFER_HEADER = 'x-shardprop-offer';
 
 export interface Hello {
   type: 'hello';

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { isIP, type AddressInfo, type Socket } from 'node:net';
-import { TOKEN_HEADER, TOKEN_PROTOCOL, WS_PROTOCOL } from './messages.js';
+import { OFFER_HEADER, TOKEN_HEADER, TOKEN_PROTOCOL, WS_PROTOCOL } from './messages.js';
 import type { ErrorCode } from './errors.js';
 import { WebSocketServer } from 'ws';
 import { ConnectionGuard, UPGRADE_TIMEOUT_MS, socketBounds, type FloodReport, type SocketBounds } from './connection-guard.js';
@@ -130,7 +130,8 @@ function addressHost(host: string | undefined): boolean {
 export function tokenOf(req: IncomingMessage): string | undefined {
   const header = req.headers[TOKEN_HEADER];
   if (typeof header === 'string') return header;
-  const offered = oneHeader(req.headers['sec-websocket-protocol']);
+  // a page's own question (/join/check: fetch cannot set Sec- headers) offers the same list in OFFER_HEADER
+  const offered = `${oneHeader(req.headers['sec-websocket-protocol'])},${oneHeader(req.headers[OFFER_HEADER])}`;
   for (const protocol of offered.split(',')) {
     const value = protocol.trim();
     if (value.startsWith(TOKEN_PROTOCOL)) return Buffer.from(value.slice(TOKEN_PROTOCOL.length), 'base64url').toString('utf8');

@@ -7,7 +7,7 @@
  * it does (tab-messages.ts).
  */
 import { installWasmPlatform, type WasmModule } from '@shardprop/core';
-import { PROTOCOL_VERSION, TOKEN_PROTOCOL, WS_PROTOCOL, decodeToWorker, encode, type ErrorCode, type Step } from '@shardprop/protocol';
+import { OFFER_HEADER, PROTOCOL_VERSION, TOKEN_PROTOCOL, WS_PROTOCOL, decodeToWorker, encode, type ErrorCode, type Step } from '@shardprop/protocol';
 import { WorkerSession, type SessionAction, type WorkerExit } from '../session.js';
 import { HelperPool } from './helper-pool.js';
 import type { FromTabWorker, TabProgress, TabState, ToTabWorker } from './tab-messages.js';
@@ -91,7 +91,8 @@ const TAB_REASONS: Partial<Record<ErrorCode, string>> = {
 /** Why an upgrade failed, asked of the coordinator itself (a browser hides the upgrade's HTTP status). */
 async function whyRefused(token: string | undefined): Promise<WorkerExit> {
   try {
-    const answer = await fetch('check', { headers: token === undefined ? {} : { 'x-shardprop-token': token }, cache: 'no-store' });
+    // the offer as the WebSocket made it: a header holds only Latin-1, a token any character
+    const answer = await fetch('check', { headers: { [OFFER_HEADER]: protocols(token).join(', ') }, cache: 'no-store' });
     if (answer.status === 401 || answer.status === 403) {
       const { reason, code } = (await answer.json()) as { reason: string; code: ErrorCode };
       return { reason: 'refused', message: TAB_REASONS[code] ?? reason, code };
