@@ -12,6 +12,7 @@ import { DashboardState } from './dashboard/state.js';
 import { LocalWorkers } from './local-workers.js';
 import { RunMetrics } from './metrics.js';
 import { DEFAULT_GRADIENT_FORM, UsageError, defaultWorkers, localWorkerThreads, resolveAggregation, resolveKernelOption, validateWorkerCount, type ServeOptions, type TrainOptions } from './options.js';
+import type { Aggregation } from '@shardprop/protocol';
 import { planTraining, type TrainingPlan } from './plan.js';
 import { RunFolder } from './run-folder.js';
 import { TrainingInterrupted, inProcessEngine, isStop, runTraining, type GradientEngine, type TrainingHooks, type TrainSummary } from './training-loop.js';
@@ -24,8 +25,8 @@ export interface TrainCallbacks extends TrainingHooks {
   log?: Logger;
   /** Called once the plan is made (data loaded, model built), before the first step. */
   onPlan?(plan: TrainingPlan): void;
-  /** Called when the coordinator listens (distributed runs), with the URL workers connect to. */
-  onListening?(url: string): void;
+  /** Called when the coordinator listens (distributed runs), with the URL workers connect to and how it aggregates. */
+  onListening?(url: string, aggregation: Aggregation): void;
   /** Called when the dashboard is served, with its address (without the token). */
   onDashboard?(url: string): void;
   /** Called when the coordinator listens (distributed runs), with a way to read its worker table. */
@@ -144,7 +145,7 @@ async function createEngine(
     helloTimeoutMs: options.helloTimeout === undefined ? undefined : options.helloTimeout * 1000,
   });
   log.info({ url: server.url, expect: workers, aggregation }, local ? 'coordinator listening; starting local workers' : 'coordinator listening; waiting for workers');
-  callbacks.onListening?.(server.url);
+  callbacks.onListening?.(server.url, aggregation);
   if (dashboard) {
     dashboard.watchWorkers(() => server.snapshot());
     callbacks.onDashboard?.(dashboardUrl(server.url));

@@ -47,7 +47,7 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
         progress.clear();
         log.info({ step, path }, 'checkpoint written');
       },
-      onListening(url) {
+      onListening(url, aggregation) {
         if (serve.expect === undefined) return;
         const hint = joinHint(url, { tokenFile: str(args, 'token-file'), cert: serve.tls && { path: str(args, 'tls-cert')!, pem: serve.tls.cert } });
         log.info({ alternatives: hint.alternatives.length > 0 ? hint.alternatives : undefined }, `workers join with: ${hint.command}`);
@@ -55,7 +55,9 @@ export async function runTraining(args: Args, serve: ServeOptions = {}): Promise
         // terminal to open; a log that is not a terminal never shows a token
         const fragment = serve.token === undefined ? '' : process.stderr.isTTY ? `#token=${encodeURIComponent(serve.token)}` : '';
         const how = serve.token !== undefined && fragment === '' ? ' (add #token= and the token of --token-file)' : '';
-        log.info({ page: hint.page }, `browser tabs join at: ${hint.page}${fragment}${how}`);
+        // a tab cannot start a slice server beside it
+        if (aggregation === 'slices') log.warn({ page: hint.page }, 'browser tabs cannot join this coordinator: it slices its steps (--aggregation slices, the default beyond this machine without TLS); give it --aggregation star for tabs');
+        else log.info({ page: hint.page }, `browser tabs join at: ${hint.page}${fragment}${how}`);
         if (hint.warning !== undefined) log.warn(hint.warning);
       },
       onDashboard(url) {
