@@ -8,7 +8,8 @@
 // both kernels within the first pass already, the fuzz test of hostile
 // messages, where the kernels only check that gradients are finite (test/core
 // compares both checks), and the tests of what surrounds the arithmetic (who may
-// connect, what a user is told, files, signals, the dashboard, metrics, flags),
+// connect, what a user is told, files, signals, the dashboard, metrics, flags,
+// sweeps, the board and plots, traces, run records, loaders, browser tabs),
 // whose assertions are the same whatever the kernels compute: a second pass would
 // only double the time.
 // The line counts both passes. Arguments (vitest filters, flags) go to the first
@@ -18,11 +19,12 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The integration tests run again with the portable kernels. */
+/** The integration tests that run once: not again with the portable kernels. */
 const ONCE = new Set([
   'exactness.test.ts', 'threads.test.ts', 'fuzz.test.ts', 'cluster.test.ts', 'slurm.test.ts', 'container.test.ts',
   'security.test.ts', 'connect-errors.test.ts', 'readme-netns.test.ts', 'interrupt.test.ts', 'readme-tour.test.ts',
   'dashboard.test.ts', 'metrics.test.ts', 'outputs.test.ts', 'config.test.ts', 'browser-worker.test.ts',
+  'cli.test.ts', 'sweep.test.ts', 'board.test.ts', 'plot.test.ts', 'trace.test.ts', 'run-record.test.ts', 'fashion-mnist.test.ts',
 ]);
 const PORTABLE_PASS = readdirSync('test/integration')
   .filter((f) => f.endsWith('.test.ts') && !ONCE.has(f))
