@@ -1,3 +1,4 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
@@ -6,7 +7,7 @@ import { TOKEN_HEADER } from '@shardprop/protocol';
 import type { Page } from 'playwright-core';
 import { maxAbsDiff } from '../helpers/arrays.js';
 import { HAS_CHROMIUM, openBrowser, type Browser } from '../helpers/browser.js';
-import { collect, killAll, startCli, tempDir, type Collected } from '../helpers/cli.js';
+import { BIN, NODE_FLAGS, collect, killAll, startCli, tempDir, type Collected } from '../helpers/cli.js';
 import { UNBOUNDED_STEPS, checkpointAt, inProcessParams, lastCheckpoint, stopWithCheckpoint } from '../helpers/runs.js';
 
 /**
@@ -233,5 +234,37 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     const refusals = done.stderr.split('\n').filter((l) => l.includes('"msg":"refused a worker"')).map((l) => JSON.parse(l).code);
     expect(refusals).toEqual(['SP_ERR_TOKEN_MISSING', 'SP_ERR_TOKEN_WRONG', 'SP_ERR_FOREIGN_ORIGIN']);
     expect(done.stderr).not.toContain(TOKEN);
+  });
+});
+
+describe('the link a coordinator prints for browser tabs', () => {
+  it('carries the token in its fragment on a terminal, for the person there to open', async () => {
+    writeFileSync(tmp.path('tty.token'), `${TOKEN}\n`);
+    const command = [process.execPath, ...NODE_FLAGS, BIN, 'coordinator', '--port', '0', '--expect', '1', '--token-file', tmp.path('tty.token'), '--data', 'xor'].map((a) => `'${a}'`).join(' ');
+    // script(1) runs it on a pseudo-terminal; the coordinator goes with it (SIGHUP) when it is killed
+    const tty = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let seen = '';
+    try {
+      const link = await new Promise<string>((resolve, reject) => {
+        tty.stdout!.on('data', (d) => {
+          seen += d;
+          // the line once whole (a terminal ends it with \r\n)
+          const m = /browser tabs join at: ([^\s\x1b]+)[^\n]*\n/.exec(seen);
+          if (m) resolve(m[1]);
+        });
+        tty.on('exit', () => reject(new Error(`the coordinator ended without the link:\n${seen}`)));
+      });
+      expect(link).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:\\d+/join#token=${TOKEN}$`));
+    } finally {
+      // the coordinator by its PID (script's child), then script
+      let children: string[] = [];
+      try {
+        children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(tty.pid)], { encoding: 'utf8' }).split('\n').filter((l) => l.trim());
+      } catch {
+        // none left (ps exits 1)
+      }
+      for (const pid of children) process.kill(Number(pid), 'SIGTERM');
+      tty.kill('SIGTERM');
+    }
   });
 });

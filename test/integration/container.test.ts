@@ -115,6 +115,10 @@ describe('the container image', () => {
     expect(shell('command -v cc gcc g++ make || echo none')).toBe('none');
     // nor the WAT assembler: the kernels come assembled (build.mjs)
     expect(shell('ls /opt/shardprop/node_modules/.pnpm')).not.toMatch(/^wabt@/m);
+    // the browser worker's files, which the coordinator serves at /join (built, not bundled at run time)
+    expect(shell('find /opt/shardprop -path "*/dist/browser/*" -type f | sed "s|.*/||" | sort | tr "\\n" " "').split(' ')).toEqual(
+      expect.arrayContaining(['join.css', 'join.html', 'kernels-unshared.wasm', 'kernels.wasm', 'page.js', 'tab-worker.js']),
+    );
     // the command itself, as its users call it
     expect(podman(ns, ['run', '--rm', '--network', 'none', IMAGE, '--version']).trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
