@@ -21,10 +21,10 @@ export interface Browser {
  * A fresh Chromium profile and its page, with no deadline on the launch or on any
  * wait (the test's timeout bounds a hang); close() ends it and removes the profile.
  */
-export async function openBrowser(): Promise<Browser> {
+export async function openBrowser(options: { ignoreHTTPSErrors?: boolean } = {}): Promise<Browser> {
   const profile = tempDir('shardprop-chromium-');
   try {
-    const context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 0 });
+    const context = await chromium.launchPersistentContext(profile.dir, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 0, ignoreHTTPSErrors: options.ignoreHTTPSErrors });
     context.setDefaultTimeout(0);
     const page = context.pages()[0] ?? (await context.newPage());
     const problems: string[] = [];

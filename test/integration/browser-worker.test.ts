@@ -213,6 +213,28 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     }
   });
 
+  it('over TLS (--tls-cert): the page is https, the socket wss, the page cross-origin isolated, and the tab trains to the in-process model', async () => {
+    const key = tmp.path('tls-key.pem');
+    const cert = tmp.path('tls-cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const out = tmp.path('model-tls.json');
+    const c = await coordinator([...SPIRALS, '--steps', '100', '--expect', '1', '--tls-cert', cert, '--tls-key', key, '--out', out]);
+    expect(c.page).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/join$/);
+    // the certificate is self-signed: this browser is told to accept it, as a person would click through
+    const own = await openBrowser({ ignoreHTTPSErrors: true });
+    try {
+      await own.page.goto(`${c.page}#token=${TOKEN}`);
+      expect(await until(own.page, 'done', 'refused', 'failed'), await lineOf(own.page)).toBe('done');
+      expect(await own.page.textContent('#coordinator')).toBe(c.url);
+      expect(await own.page.evaluate(() => crossOriginIsolated)).toBe(true);
+      expect(own.problems).toEqual([]);
+    } finally {
+      await own.close();
+    }
+    expect((await c.exited).code).toBe(0);
+    expect(maxAbsDiff(loadModel(out, 'float64').params, await inProcessParams(SPIRALS, 100, tmp.path('tls-reference.json')))).toBe(0);
+  });
+
   it('a missing or wrong token is refused at the upgrade, and the page says so in one line; a page of another site is refused whatever it carries', async () => {
     const c = await coordinator([...MNIST, '--steps', '80', '--expect', '1']);
     const cases: [string, RegExp][] = [
