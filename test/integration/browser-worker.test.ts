@@ -213,6 +213,28 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     }
   });
 
+  it('a coordinator that goes silent without closing (its host stopped: SIGSTOP) is taken for gone after 20 s of silence, and the tab tries again', async () => {
+    const c = await coordinator(unboundedArgs(tmp.path('silent-ckpt'), ['--expect', '1']));
+    const t = await tab(`${c.page}#token=${TOKEN}`);
+    await c.stderrLines(checkpointAt(100));
+    // every line the page shows from here on (a 'reconnecting' line lasts only until the next attempt)
+    await t.page.evaluate(() => {
+      const seen: string[] = ((globalThis as unknown as { seen: string[] }).seen = []);
+      const state = document.getElementById('state')!;
+      new MutationObserver(() => seen.push(state.textContent!)).observe(state, { childList: true, characterData: true, subtree: true });
+    });
+    c.child.kill('SIGSTOP');
+    try {
+      const silent = await t.page.waitForFunction(() => (globalThis as unknown as { seen: string[] }).seen.find((l) => l.includes('silent')), undefined, { timeout: 0, polling: 100 });
+      expect(await silent.jsonValue()).toMatch(/^the coordinator has been silent for 20 s: taken for gone; trying again in \d+\.\d s$/);
+    } finally {
+      c.child.kill('SIGCONT');
+      c.child.kill('SIGKILL');
+    }
+    await c.exited;
+    await t.page.close();
+  });
+
   it('over TLS (--tls-cert): the page is https, the socket wss, the page cross-origin isolated, and the tab trains to the in-process model', async () => {
     const key = tmp.path('tls-key.pem');
     const cert = tmp.path('tls-cert.pem');

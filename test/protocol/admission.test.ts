@@ -15,8 +15,8 @@ const UNICODE_TOKEN = 'clé-secrète-ünïcode-0123456789';
 const b64url = (s: string): string => Buffer.from(s, 'utf8').toString('base64url');
 
 /** An IncomingMessage as far as admission reads one: its headers (lower-case names, as Node gives them). */
-function req(headers: Record<string, string | string[]>): IncomingMessage {
-  return { headers, socket: {} } as unknown as IncomingMessage;
+function req(headers: Record<string, string | string[]>, tls = false): IncomingMessage {
+  return { headers, socket: { encrypted: tls } } as unknown as IncomingMessage;
 }
 
 /** The headers a browser sends with its WebSocket upgrade from a page at http://HOST, offering `token`. */
@@ -38,7 +38,10 @@ describe('sameOrigin', () => {
   it("accepts an Origin whose host:port is the Host header, with and without a port", () => {
     expect(sameOrigin(req({ host: '127.0.0.1:7070', origin: 'http://127.0.0.1:7070' }))).toBe(true);
     expect(sameOrigin(req({ host: 'example.com', origin: 'http://example.com' }))).toBe(true);
-    expect(sameOrigin(req({ host: 'example.com:8443', origin: 'https://example.com:8443' }))).toBe(true);
+    expect(sameOrigin(req({ host: 'example.com:8443', origin: 'https://example.com:8443' }, true))).toBe(true);
+    // default ports: an Origin never names them, a Host may
+    expect(sameOrigin(req({ host: 'example.com:443', origin: 'https://example.com' }, true))).toBe(true);
+    expect(sameOrigin(req({ host: 'example.com:80', origin: 'http://example.com' }))).toBe(true);
     expect(sameOrigin(req({ host: '[::1]:7070', origin: 'http://[::1]:7070' }))).toBe(true);
     expect(sameOrigin(req({ host: 'localhost:7070', origin: 'http://localhost:7070' }))).toBe(true);
   });
@@ -51,6 +54,13 @@ describe('sameOrigin', () => {
     expect(sameOrigin(req({ host: 'example.com', origin: 'http://evil.example' }))).toBe(false);
     // an Origin without a Host to compare it with
     expect(sameOrigin(req({ origin: 'http://127.0.0.1:7070' }))).toBe(false);
+  });
+
+  it('refuses an Origin of another scheme: an http page of the same address does not reach a TLS coordinator, nor the reverse', () => {
+    expect(sameOrigin(req({ host: '10.0.0.5', origin: 'http://10.0.0.5' }, true))).toBe(false);
+    expect(sameOrigin(req({ host: '10.0.0.5:7070', origin: 'http://10.0.0.5:7070' }, true))).toBe(false);
+    expect(sameOrigin(req({ host: '10.0.0.5:7070', origin: 'https://10.0.0.5:7070' }))).toBe(false);
+    expect(admission(req({ host: '10.0.0.5', origin: 'http://10.0.0.5' }, true), undefined)).toMatchObject({ ok: false, status: 403, code: 'SP_ERR_FOREIGN_ORIGIN' });
   });
 
   it("refuses a malformed Origin ('null' from a sandboxed page or a file:, or not a URL at all)", () => {

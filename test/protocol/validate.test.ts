@@ -89,6 +89,7 @@ describe('validation: every check returns its code and reason, none throws', () 
       encode({ type: 'welcome', version: 5, workerId: 1, spec, total: 4, block: 2, fingerprint: 'f', gradientForm: 'dense', kernel: 'js', aggregation: 'star', shard, ...over } as never);
     const m = accepted(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2 })));
     expect(m.type === 'welcome' && m.shard.x).toBeUndefined();
+    expect(accepted(decodeToWorker(encode({ type: 'alive' })))).toEqual({ type: 'alive' });
     expect(m.type === 'welcome' && m.block).toBe(2);
     expect(refused(decodeToWorker(welcome({ indices: all, inputs: 4, outputs: 2 }))).reason).toMatch(/width/);
     expect(refused(decodeToWorker(welcome({ indices: all, inputs: 3, outputs: 2, x: new Float32Array(3) }))).reason).toMatch(/bad shard rows/);

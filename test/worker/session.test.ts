@@ -116,6 +116,8 @@ describe('the worker session', () => {
     expect(finish(s.handle({ type: 'step', step: { ...step([1, 2], [0, 1, 1, 1]), workers: Uint32Array.from([1, 2, 3]) }, receivedAt: 0, previousSentAt: 0 }))).toMatchObject({ reason: 'invalid', code: 'SP_ERR_BAD_FIELD' });
     expect(finish(s.handle({ type: 'invalid', code: 'SP_ERR_WRONG_ARRAY', reason: 'step: params must be 26 float64 values' }))).toEqual({ reason: 'invalid', code: 'SP_ERR_WRONG_ARRAY', message: 'step: params must be 26 float64 values' });
     expect(finish(s.handle({ type: 'message', message: { type: 'refused', reason: 'full', code: 'SP_ERR_FULL' } }))).toEqual({ reason: 'refused', message: 'full', code: 'SP_ERR_FULL' });
+    // a browser tab's 'still here' changes nothing
+    expect(s.handle({ type: 'message', message: { type: 'alive' } })).toEqual([]);
     expect(finish(s.handle({ type: 'message', message: { type: 'done' } }))).toEqual({ reason: 'done' });
   });
 });

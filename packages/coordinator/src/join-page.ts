@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { admission, upgradeRequired } from '@shardprop/protocol';
+import { admission, upgradeRequired, type ErrorCode } from '@shardprop/protocol';
 import { BROWSER_DIR } from '@shardprop/worker';
 import { COMMON_HEADERS, neverThrows, reply } from './dashboard/http.js';
 
@@ -40,8 +40,11 @@ function readFiles(): Map<string, Buffer> | null {
   }
 }
 
+/** A refused question at /join/check, for the log (never with the token): someone may be guessing. */
+export type OnRefused = (address: string, code: ErrorCode, reason: string) => void;
+
 /** `next` (/healthz, the dashboard, or 426) with /join and its files answered first; `token` is the coordinator's --token-file. */
-export function withJoinPage(next: Handler = upgradeRequired, token?: string): Handler {
+export function withJoinPage(next: Handler = upgradeRequired, token?: string, onRefused?: OnRefused): Handler {
   let files: Map<string, Buffer> | null | undefined;
   return neverThrows((req, res) => {
     const url = req.url ?? '';
@@ -53,7 +56,7 @@ export function withJoinPage(next: Handler = upgradeRequired, token?: string): H
       return reply(res, 405, 'method not allowed');
     }
     const name = path === JOIN_PATH || path === `${JOIN_PATH}/` ? 'join.html' : path.slice(JOIN_PATH.length + 1);
-    if (name === 'check') return check(req, res, token);
+    if (name === 'check') return check(req, res, token, onRefused);
     files ??= readFiles();
     if (files === null) return reply(res, 503, 'the browser worker is not built here: run `pnpm build` (or `pnpm test`) in the shardprop checkout');
     const body = files.get(name);
@@ -72,9 +75,10 @@ export function withJoinPage(next: Handler = upgradeRequired, token?: string): H
 }
 
 /** 204 when a WebSocket from this page would be let in; else the refusal the upgrade gave, as JSON {code, reason}. */
-function check(req: IncomingMessage, res: ServerResponse, token: string | undefined): void {
+function check(req: IncomingMessage, res: ServerResponse, token: string | undefined, onRefused?: OnRefused): void {
   const admitted = admission(req, token, true);
   if (admitted.ok) return void res.writeHead(204, COMMON_HEADERS).end();
+  onRefused?.(`${req.socket.remoteAddress}:${req.socket.remotePort}`, admitted.code, admitted.reason);
   const body = Buffer.from(JSON.stringify({ code: admitted.code, reason: admitted.reason }));
   res.writeHead(admitted.status, { ...COMMON_HEADERS, 'content-type': 'application/json', 'content-length': body.length }).end(body);
 }

@@ -21,7 +21,7 @@ import type { Action, ConnectionId, MachineEvent, WorkerSnapshot } from './step-
 import { StepMachine } from './step-machine.js';
 import { addStepTime } from './step-timing.js';
 import type { EngineTiming, GradientEngine, WorkerContribution } from './training-loop.js';
-import { listenWebSocket, type Transport } from '@shardprop/protocol';
+import { ALIVE_EVERY_MS, listenWebSocket, type Transport } from '@shardprop/protocol';
 
 /** How often the machine's deadlines are checked (hello, step, wait for workers, heartbeat). */
 const TICK_MS = 100;
@@ -71,6 +71,9 @@ export class WorkerLostError extends Error {
 export class Coordinator implements GradientEngine {
   private readonly machine: StepMachine;
   private readonly sockets = new Map<ConnectionId, WebSocket>();
+  /** Connections from browser tabs (their upgrade had an Origin): told 'alive' every ALIVE_EVERY_MS, since a page cannot see pings. */
+  private readonly tabs = new Set<WebSocket>();
+  private readonly aliveTimer: NodeJS.Timeout;
   private nextConnection = 1;
   private readonly ticker: NodeJS.Timeout;
   private joined: { resolve: () => void; reject: (err: Error) => void } | null = null;
@@ -92,11 +95,16 @@ export class Coordinator implements GradientEngine {
       tickMs: TICK_MS,
     });
     this.divergence = new DivergenceCheck(options.plan);
-    transport.wss.on('connection', (ws, req) => this.connect(ws, req.socket));
+    transport.wss.on('connection', (ws, req) => this.connect(ws, req.socket, req.headers.origin !== undefined));
     // The tick waits for the I/O already there (setImmediate runs after this turn's poll phase): a loop held
     // up past a deadline reads the gradient that arrived in time before it drops anyone for being late.
     this.ticker = setInterval(() => setImmediate(() => this.feed({ type: 'tick', now: performance.now() })), TICK_MS);
     this.ticker.unref();
+    const alive = encode({ type: 'alive' });
+    this.aliveTimer = setInterval(() => {
+      for (const ws of this.tabs) if (ws.readyState === ws.OPEN && ws.bufferedAmount === 0) ws.send(alive);
+    }, ALIVE_EVERY_MS);
+    this.aliveTimer.unref();
   }
 
   static async listen(options: CoordinatorOptions): Promise<Coordinator> {
@@ -116,7 +124,7 @@ export class Coordinator implements GradientEngine {
       verifyToken: options.token,
       onUnauthorised: (address, code, reason) => options.log.warn({ address, code, reason }, 'refused a worker'),
       onError: (err) => options.log.error({ reason: err.message }, 'the server had an error; it goes on'),
-      onRequest: withHealth(withJoinPage(options.onHttpRequest, options.token)),
+      onRequest: withHealth(withJoinPage(options.onHttpRequest, options.token, (address, code, reason) => options.log.warn({ address, code, reason }, 'refused a browser page\'s check'))),
       onFlood: (code, dropped, reason) => options.log.warn({ dropped, code, reason }, FLOOD_MESSAGES[code] ?? 'closed connections'),
     });
     return new Coordinator(options, transport, form);
@@ -190,6 +198,7 @@ export class Coordinator implements GradientEngine {
   /** Tells every worker that training is over and closes the server. */
   async close(reason = 'training finished'): Promise<void> {
     clearInterval(this.ticker);
+    clearInterval(this.aliveTimer);
     this.feed({ type: 'close', reason, now: performance.now() });
     await Promise.all(this.goodbyes);
     // whoever is still connected (strangers that never said hello, workers slow to close) is cut off
@@ -197,16 +206,18 @@ export class Coordinator implements GradientEngine {
     this.options.log.info(this.traffic(), 'bytes moved over the connections of this run');
   }
 
-  private connect(ws: WebSocket, socket: Socket): void {
+  private connect(ws: WebSocket, socket: Socket, browser: boolean): void {
     const address = `${socket.remoteAddress}:${socket.remotePort}`;
     const connection = this.nextConnection++;
     this.sockets.set(connection, ws);
+    if (browser) this.tabs.add(ws);
     this.wires.count(socket);
     // the fragments of a message as they arrived: a gradient's values are copied from them, not assembled first
     ws.binaryType = 'fragments';
     ws.on('message', (data: Buffer[], isBinary: boolean) => this.receive(connection, data, isBinary));
     ws.on('close', () => {
       this.sockets.delete(connection);
+      this.tabs.delete(ws);
       this.feed({ type: 'closed', connection, now: performance.now() });
     });
     ws.on('pong', () => this.feed({ type: 'pong', connection, now: performance.now() }));

@@ -1,6 +1,6 @@
 export {
   PROTOCOL_VERSION, TOKEN_HEADER, TOKEN_PROTOCOL, WS_PROTOCOL, OFFER_HEADER, GRADIENT_FORMS, AGGREGATIONS,
-  type Hello, type ShardData, type GradientForm, type Welcome, type Refused, type Step, type Gradient, type Done, type ToCoordinator, type ToWorker,
+  type Hello, type ShardData, type GradientForm, type Welcome, type Refused, type Step, type Gradient, type Done, type Alive, ALIVE_EVERY_MS, ALIVE_SILENCE_MS, type ToCoordinator, type ToWorker,
   type Aggregation, type SliceMap, type SliceStep, type SliceParams, type Part, type SliceSum, type Faulty, type ToSliceServer,
 } from './messages.js';
 export { ERROR_CODES, failure, isErrorCode, type ErrorCode, type Checked, type Failure } from './errors.js';

@@ -227,5 +227,17 @@ export interface Done {
 }
 
 export type ToCoordinator = Hello | Gradient | SliceSum | Faulty;
-export type ToWorker = Welcome | Refused | Step | Done;
+/**
+ * "Still here", to a browser tab every few seconds: a page cannot see the WebSocket's pings, so this is
+ * how a tab tells a coordinator that is gone without closing (its host down) from one that waits.
+ */
+export interface Alive {
+  type: 'alive';
+}
+
+/** How often a coordinator says it is alive to browser tabs, and how long a tab waits for a word before it takes the coordinator for gone (ms). */
+export const ALIVE_EVERY_MS = 5_000;
+export const ALIVE_SILENCE_MS = 20_000;
+
+export type ToWorker = Welcome | Refused | Step | Done | Alive;
 export type ToSliceServer = SliceStep | Refused | Done | Hello | Part;

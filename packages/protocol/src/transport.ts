@@ -141,14 +141,16 @@ export function tokenOf(req: IncomingMessage): string | undefined {
 
 /**
  * A request without an Origin (Node workers, curl), or from a page this server served: the
- * Origin's host:port is the Host the request was sent to. Browsers set both and scripts
+ * Origin is this server's scheme and the Host the request was sent to (default ports alike). Browsers set both and scripts
  * cannot change them, so a page of another site cannot join through a visitor's browser.
  */
 export function sameOrigin(req: IncomingMessage): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
+  // the whole origin, scheme included: an http page of the same address must not reach a TLS coordinator
+  const scheme = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
   try {
-    return new URL(origin).host === req.headers.host;
+    return req.headers.host !== undefined && new URL(origin).origin === new URL(`${scheme}://${req.headers.host}`).origin;
   } catch {
     return false;
   }

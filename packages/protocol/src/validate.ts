@@ -158,6 +158,8 @@ export function decodeToWorker(data: Frames, model?: Receiving): Checked<ToWorke
       return { ok: true, message: { type: 'refused', reason: m.reason, code: isErrorCode(m.code) ? m.code : undefined } };
     case 'done':
       return { ok: true, message: { type: 'done', reason: typeof m.reason === 'string' ? m.reason : undefined } };
+    case 'alive':
+      return { ok: true, message: { type: 'alive' } };
     case 'step': {
       if (!model) return failure('SP_ERR_BEFORE_WELCOME', 'step before welcome');
       if (!isCount(m.step) || m.step < 1) return failure('SP_ERR_BAD_FIELD', 'step: step must be a positive integer');

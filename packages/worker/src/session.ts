@@ -84,6 +84,8 @@ export class WorkerSession {
         return [{ type: 'finish', exit: { reason: 'refused', message: m.reason, code: m.code } }];
       case 'done':
         return [{ type: 'finish', exit: { reason: 'done' } }];
+      case 'alive':
+        return [];
     }
   }
 }

@@ -21,16 +21,29 @@ export class HelperPool {
 
   /** Resolves once `count` helpers are running and waiting for work. */
   async fill(count: number): Promise<void> {
-    const starting: Promise<Worker>[] = [];
+    const starting: Promise<Worker | Error>[] = [];
     for (let i = this.idle.length; i < count; i++) {
-      starting.push(new Promise((resolve, reject) => {
+      starting.push(new Promise((resolve) => {
         const worker = new Worker(this.url);
         worker.onmessage = () => resolve(worker);
-        worker.onerror = (e) => reject(new Error(`a kernel thread did not start: ${e.message}`));
+        worker.onerror = (e) => {
+          worker.terminate();
+          resolve(new Error(`a kernel thread did not start: ${e.message}`));
+        };
         worker.postMessage('up?');
       }));
     }
-    this.idle.push(...(await Promise.all(starting)));
+    const started = await Promise.all(starting);
+    // those that did start are kept (and stopped with the pool)
+    for (const w of started) if (!(w instanceof Error)) this.idle.push(w);
+    const failed = started.find((w) => w instanceof Error);
+    if (failed) throw failed;
+  }
+
+  /** Stops the helpers nobody took (the tab's run is over). */
+  close(): void {
+    for (const worker of this.idle.splice(0)) worker.terminate();
+    URL.revokeObjectURL(this.url);
   }
 
   /** A SpawnHelper: a running helper takes the data at once (a new one starts late: the kernels then leave it out). */

@@ -11,14 +11,26 @@ const MAX_THREADS = 64;
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
 
+/**
+ * The fragment's settings, `token=…&threads=N&name=…`: each value percent-decoded (a `+` stays a
+ * `+`, unlike a query's), so a token pasted by hand after `#token=` keeps its characters.
+ */
 function fragmentSettings(): { token?: string; threads?: number; name?: string } {
-  const params = new URLSearchParams(location.hash.slice(1));
+  const params = new Map<string, string>();
+  for (const part of location.hash.slice(1).split('&')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) continue;
+    try {
+      params.set(part.slice(0, eq), decodeURIComponent(part.slice(eq + 1)));
+    } catch {
+      params.set(part.slice(0, eq), part.slice(eq + 1)); // a lone % : taken as it is
+    }
+  }
   const stored = sessionStorage.getItem('shardprop-token') ?? undefined;
   const token = params.get('token') ?? stored;
   if (token !== undefined && token !== null) sessionStorage.setItem('shardprop-token', token);
   if (params.has('token')) {
-    params.delete('token');
-    const rest = params.toString();
+    const rest = location.hash.slice(1).split('&').filter((part) => !part.startsWith('token=')).join('&');
     history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
   }
   const threads = Number(params.get('threads'));

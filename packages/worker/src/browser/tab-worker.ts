@@ -7,7 +7,7 @@
  * it does (tab-messages.ts).
  */
 import { installWasmPlatform, type WasmModule } from '@shardprop/core';
-import { OFFER_HEADER, PROTOCOL_VERSION, TOKEN_PROTOCOL, WS_PROTOCOL, decodeToWorker, encode, type ErrorCode, type Step } from '@shardprop/protocol';
+import { ALIVE_SILENCE_MS, OFFER_HEADER, PROTOCOL_VERSION, TOKEN_PROTOCOL, WS_PROTOCOL, decodeToWorker, encode, type ErrorCode, type Step } from '@shardprop/protocol';
 import { WorkerSession, type SessionAction, type WorkerExit } from '../session.js';
 import { HelperPool } from './helper-pool.js';
 import type { FromTabWorker, TabProgress, TabState, ToTabWorker } from './tab-messages.js';
@@ -32,12 +32,15 @@ const say = (state: TabState, line: string): void => tell({ type: 'state', state
 
 let stopRequested = false;
 let current: WebSocket | null = null;
+/** Ends the backoff's wait at once (Stop). */
+let wake: (() => void) | null = null;
 
 self.onmessage = (e) => {
   const m = e.data;
   if (m.type === 'stop') {
     stopRequested = true;
     current?.close(1000, 'stopped in the browser');
+    wake?.();
     return;
   }
   void run(m).catch((err: Error) => say('failed', `stopped: ${err.message}`));
@@ -51,24 +54,38 @@ async function run(start: Extract<ToTabWorker, { type: 'start' }>): Promise<void
   const module = await WebAssembly.compile(await binary.arrayBuffer());
   const pool = new HelperPool();
   installWasmPlatform(start.isolated ? { module, shared: true, spawnHelper: pool.spawn } : { module, shared: false, spawnHelper: null, fixedBytes: FIXED_MEMORY_BYTES });
+  try {
+    await reconnecting(start, threads, pool);
+  } finally {
+    pool.close();
+  }
+}
+
+/** Connections one after another, with backoff, until the run is over, the tab is refused or stopped, or the coordinator stays away. */
+async function reconnecting(start: Extract<ToTabWorker, { type: 'start' }>, threads: number, pool: HelperPool): Promise<void> {
   const totals = new Totals(threads);
   let delay = 100;
   let lostSince: number | null = null;
   for (;;) {
-    await pool.fill(threads - 1);
-    const exit = await connectOnce(start, threads, totals, () => {
+    if (!stopRequested) await pool.fill(threads - 1);
+    // Stop pressed while the kernels loaded or the threads started: no connection at all
+    const exit = stopRequested ? null : await connectOnce(start, threads, totals, () => {
       lostSince = null;
       delay = 100;
     });
     totals.flush();
-    if (stopRequested) return say('stopped', `stopped by you. ${totals.summary()}`);
+    if (stopRequested || exit === null) return say('stopped', `stopped by you. ${totals.summary()}`);
     if (exit.reason === 'done') return say('done', `the run is over. ${totals.summary()}`);
     if (exit.reason === 'refused' || exit.reason === 'invalid') return say(exit.reason === 'refused' ? 'refused' : 'failed', `${exit.reason === 'refused' ? 'refused' : 'stopped'}: ${exit.message}`);
     lostSince ??= performance.now();
     const waited = performance.now() - lostSince;
     if (waited + delay > RECONNECT_FOR_MS) return say('failed', `${exit.message}; gave up after trying for ${Math.round(waited / 1000)} s. ${totals.summary()}`);
     say('reconnecting', `${exit.message}; trying again in ${(delay / 1000).toFixed(1)} s`);
-    await new Promise((r) => setTimeout(r, delay));
+    await new Promise<void>((r) => {
+      wake = r;
+      setTimeout(r, delay);
+    });
+    wake = null;
     delay = Math.min(delay * 2, 5000);
     if (stopRequested) return say('stopped', `stopped by you. ${totals.summary()}`);
   }
@@ -114,9 +131,26 @@ function connectOnce(start: Extract<ToTabWorker, { type: 'start' }>, threads: nu
     let opened = false;
     let settled = false;
     let latest: Step | null = null;
+    /**
+     * A step is computed in a task of its own, after the messages already queued: a browser runs
+     * microtasks after each message, so a step sent again meanwhile would otherwise be computed in full.
+     */
+    const later = new MessageChannel();
+    /** When the coordinator was last heard from (or this tab last finished computing): it says 'alive' every few seconds. */
+    let heardAt = performance.now();
+    const silence = setInterval(() => {
+      // before the welcome, a long wait is no silence: the welcome (the whole data set) may take long to come in,
+      // and a page sees a message only once all of it is there
+      const limit = session.receiving ? ALIVE_SILENCE_MS : 6 * ALIVE_SILENCE_MS;
+      if (opened && performance.now() - heardAt > limit) {
+        finish({ reason: 'closed', message: `the coordinator has been silent for ${limit / 1000} s: taken for gone`, code: 'SP_ERR_COORDINATOR_SILENT' });
+      }
+    }, 1000);
     const finish = (exit: WorkerExit): void => {
       if (settled) return;
       settled = true;
+      clearInterval(silence);
+      later.port1.close();
       session.close();
       current = null;
       resolve(exit);
@@ -160,6 +194,7 @@ function connectOnce(start: Extract<ToTabWorker, { type: 'start' }>, threads: nu
     };
     ws.onmessage = (e: MessageEvent<ArrayBuffer | string>) => {
       if (settled) return;
+      heardAt = performance.now();
       if (typeof e.data === 'string') return handle({ type: 'invalid', code: 'SP_ERR_TEXT_FRAME', reason: 'text frame' });
       const checked = decodeToWorker(Buffer.from(e.data), session.receiving);
       if (!checked.ok) return handle({ type: 'invalid', code: checked.code, reason: checked.reason });
@@ -168,15 +203,16 @@ function connectOnce(start: Extract<ToTabWorker, { type: 'start' }>, threads: nu
       // the coordinator may send a step again meanwhile (workers came or went): only the newest counts
       const first = latest === null;
       latest = m;
-      if (!first) return;
-      queueMicrotask(() => {
-        const next = latest!;
-        latest = null;
-        if (settled) return;
-        const now = performance.timeOrigin + performance.now();
-        handle({ type: 'step', step: next, receivedAt: now, previousSentAt: totals.sentAt }, next);
-        totals.sentAt = performance.timeOrigin + performance.now();
-      });
+      if (first) later.port2.postMessage(null);
+    };
+    later.port1.onmessage = () => {
+      const next = latest;
+      latest = null;
+      if (settled || next === null) return;
+      const now = performance.timeOrigin + performance.now();
+      handle({ type: 'step', step: next, receivedAt: now, previousSentAt: totals.sentAt }, next);
+      totals.sentAt = performance.timeOrigin + performance.now();
+      heardAt = performance.now(); // busy until now: the silence is counted from here
     };
     ws.onerror = () => {
       // before the upgrade: refused (token, origin) or unreachable; the page is told which
