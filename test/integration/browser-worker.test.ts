@@ -213,9 +213,10 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     }
   });
 
-  it('a coordinator that goes silent without closing (its host stopped: SIGSTOP) is taken for gone after 20 s of silence, and the tab tries again', async () => {
+  it('a coordinator that goes silent without closing (its host stopped: SIGSTOP) is taken for gone after the silence the link allows (#silence=), and the tab tries again', async () => {
     const c = await coordinator(unboundedArgs(tmp.path('silent-ckpt'), ['--expect', '1']));
-    const t = await tab(`${c.page}#token=${TOKEN}`);
+    // #silence=6: the shortest wait a tab takes (the default is 20 s)
+    const t = await tab(`${c.page}#token=${TOKEN}&silence=6`);
     await c.stderrLines(checkpointAt(100));
     // every line the page shows from here on (a 'reconnecting' line lasts only until the next attempt)
     await t.page.evaluate(() => {
@@ -226,12 +227,40 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     c.child.kill('SIGSTOP');
     try {
       const silent = await t.page.waitForFunction(() => (globalThis as unknown as { seen: string[] }).seen.find((l) => l.includes('silent')), undefined, { timeout: 0, polling: 100 });
-      expect(await silent.jsonValue()).toMatch(/^the coordinator has been silent for 20 s: taken for gone; trying again in \d+\.\d s$/);
+      expect(await silent.jsonValue()).toMatch(/^the coordinator has been silent for 6 s: taken for gone; trying again in \d+\.\d s$/);
     } finally {
       c.child.kill('SIGCONT');
       c.child.kill('SIGKILL');
     }
     await c.exited;
+    await t.page.close();
+  });
+
+  it("a joined tab waiting longer than its silence allows for a slow worker's step stays: the coordinator tells it it is alive", async () => {
+    const dir = tmp.path('alive-ckpt');
+    const c = await coordinator(unboundedArgs(dir, ['--expect', '2', '--step-timeout', '9']));
+    const t = await tab(`${c.page}#token=${TOKEN}&silence=6`);
+    const w = nodeWorker(c.url);
+    await c.stderrLines(checkpointAt(100));
+    await t.page.evaluate(() => {
+      const seen: string[] = ((globalThis as unknown as { seen: string[] }).seen = []);
+      const state = document.getElementById('state')!;
+      new MutationObserver(() => seen.push(state.textContent!)).observe(state, { childList: true, characterData: true, subtree: true });
+    });
+    // the Node worker stops: the step waits 9 s for it (--step-timeout), longer than the tab's 6 s of silence
+    w.child.kill('SIGSTOP');
+    try {
+      const dropped = JSON.parse(await c.stderrLines((l) => l.includes('"msg":"dropped a worker"')));
+      expect([dropped.code, dropped.name.startsWith('browser:')]).toEqual(['SP_ERR_STEP_TIMEOUT', false]);
+    } finally {
+      w.child.kill('SIGKILL');
+    }
+    const lostAt = Number(JSON.parse(await c.stderrLines((l) => l.includes('worker lost: its blocks go to the others'))).step);
+    await c.stderrLines(checkpointAt(lostAt + 100));
+    expect(await t.page.evaluate(() => (globalThis as unknown as { seen: string[] }).seen.filter((l) => !l.startsWith('training')))).toEqual([]);
+    expect(c.seen((l) => l.includes('"msg":"worker lost') && JSON.parse(l).name.startsWith('browser:'))).toEqual([]);
+    await stopAndCompare(c, dir);
+    expect(await until(t.page, 'done', 'failed')).toBe('done');
     await t.page.close();
   });
 

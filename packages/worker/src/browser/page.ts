@@ -15,7 +15,7 @@ const $ = (id: string): HTMLElement => document.getElementById(id)!;
  * The fragment's settings, `token=…&threads=N&name=…`: each value percent-decoded (a `+` stays a
  * `+`, unlike a query's), so a token pasted by hand after `#token=` keeps its characters.
  */
-function fragmentSettings(): { token?: string; threads?: number; name?: string } {
+function fragmentSettings(): { token?: string; threads?: number; name?: string; silenceMs?: number } {
   const params = new Map<string, string>();
   for (const part of location.hash.slice(1).split('&')) {
     const eq = part.indexOf('=');
@@ -34,7 +34,14 @@ function fragmentSettings(): { token?: string; threads?: number; name?: string }
     history.replaceState(null, '', `${location.pathname}${location.search}${rest ? `#${rest}` : ''}`);
   }
   const threads = Number(params.get('threads'));
-  return { token: token ?? undefined, threads: Number.isInteger(threads) && threads >= 1 ? Math.min(threads, MAX_THREADS) : undefined, name: params.get('name') ?? undefined };
+  // more than the coordinator's 5 s between its 'alive' messages
+  const silence = Number(params.get('silence'));
+  return {
+    token: token ?? undefined,
+    threads: Number.isInteger(threads) && threads >= 1 ? Math.min(threads, MAX_THREADS) : undefined,
+    name: params.get('name') ?? undefined,
+    silenceMs: Number.isFinite(silence) && silence >= 6 ? Math.min(silence, 3600) * 1000 : undefined,
+  };
 }
 
 function show(state: TabState, line: string): void {
@@ -77,7 +84,7 @@ function main(): void {
   worker.onerror = (e) => show('failed', `stopped: the worker script failed (${e.message})`);
   $('stop').onclick = () => worker.postMessage({ type: 'stop' } satisfies ToTabWorker);
   const name = settings.name ?? `browser:${navigator.platform || 'tab'}:${Math.random().toString(36).slice(2, 8)}`;
-  worker.postMessage({ type: 'start', url, token: settings.token, name, threads, isolated } satisfies ToTabWorker);
+  worker.postMessage({ type: 'start', url, token: settings.token, name, threads, isolated, silenceMs: settings.silenceMs } satisfies ToTabWorker);
   show('starting', 'starting');
 }
 

@@ -16,6 +16,8 @@ export type ToTabWorker =
       threads: number;
       /** The page is cross-origin isolated: a shared memory (threads possible). */
       isolated: boolean;
+      /** Silence (ms) after which a joined tab takes its coordinator for gone (#silence=SECONDS; default ALIVE_SILENCE_MS). */
+      silenceMs?: number;
     }
   | { type: 'stop' };
 

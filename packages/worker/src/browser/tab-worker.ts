@@ -141,7 +141,7 @@ function connectOnce(start: Extract<ToTabWorker, { type: 'start' }>, threads: nu
     const silence = setInterval(() => {
       // before the welcome, a long wait is no silence: the welcome (the whole data set) may take long to come in,
       // and a page sees a message only once all of it is there
-      const limit = session.receiving ? ALIVE_SILENCE_MS : 6 * ALIVE_SILENCE_MS;
+      const limit = session.receiving ? (start.silenceMs ?? ALIVE_SILENCE_MS) : 6 * ALIVE_SILENCE_MS;
       if (opened && performance.now() - heardAt > limit) {
         finish({ reason: 'closed', message: `the coordinator has been silent for ${limit / 1000} s: taken for gone`, code: 'SP_ERR_COORDINATOR_SILENT' });
       }
