@@ -9,7 +9,8 @@
 // messages, where the kernels only check that gradients are finite (test/core
 // compares both checks), and the tests of what surrounds the arithmetic (who may
 // connect, what a user is told, files, signals, the dashboard, metrics, flags,
-// sweeps, the board and plots, traces, run records, loaders, browser tabs),
+// sweeps, the board and plots, traces, run records, loaders, browser tabs, the
+// network between namespaces, predictions: test/core compares both kernels' outputs),
 // whose assertions are the same whatever the kernels compute: a second pass would
 // only double the time.
 // The line counts both passes. Arguments (vitest filters, flags) go to the first
@@ -25,6 +26,7 @@ const ONCE = new Set([
   'security.test.ts', 'connect-errors.test.ts', 'readme-netns.test.ts', 'interrupt.test.ts', 'readme-tour.test.ts',
   'dashboard.test.ts', 'metrics.test.ts', 'outputs.test.ts', 'config.test.ts', 'browser-worker.test.ts',
   'cli.test.ts', 'sweep.test.ts', 'board.test.ts', 'plot.test.ts', 'trace.test.ts', 'run-record.test.ts', 'fashion-mnist.test.ts',
+  'netns.test.ts', 'predict.test.ts',
 ]);
 const PORTABLE_PASS = readdirSync('test/integration')
   .filter((f) => f.endsWith('.test.ts') && !ONCE.has(f))
