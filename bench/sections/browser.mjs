@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../packages/coordinator/dist/index.js';
+import { CHROMIUM } from '../cluster.mjs';
 import { runProbe, timingArgs } from '../measure.mjs';
 import { num, ratio, table } from '../report.mjs';
 
@@ -14,7 +15,6 @@ export const rows = ['W-seed', 'W-large'];
 
 const probe = fileURLToPath(new URL('../browser.mjs', import.meta.url));
 const echo = fileURLToPath(new URL('../browser-echo.mjs', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 /** Parameters: a step moves 4P bytes each way (the parameters in, the dense gradient out). */
 const WORKLOADS = { 'W-seed': { key: 'seed', batch: 10, params: 23_860 }, 'W-large': { key: 'large', batch: 256, params: 535_040 } };
 

@@ -62,6 +62,24 @@ async function until(page: Page, ...states: string[]): Promise<string> {
   await page.waitForFunction((s) => s.includes(document.body.dataset.state!), states, { timeout: 0, polling: 50 });
   return (await stateOf(page))!;
 }
+/** From here on, every line the page's state shows, short-lived ones included ('reconnecting' lasts until the next attempt). */
+async function recordLines(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const seen: string[] = ((globalThis as unknown as { seen: string[] }).seen = []);
+    const state = document.getElementById('state')!;
+    new MutationObserver(() => seen.push(state.textContent!)).observe(state, { childList: true, characterData: true, subtree: true });
+  });
+}
+const recorded = (page: Page) => page.evaluate(() => (globalThis as unknown as { seen: string[] }).seen);
+/** The first recorded line that matches `pattern`, once the page has shown one. */
+async function recordedLine(page: Page, pattern: RegExp): Promise<string> {
+  const found = await page.waitForFunction(
+    ([source, flags]) => (globalThis as unknown as { seen: string[] }).seen.find((l) => new RegExp(source, flags).test(l)),
+    [pattern.source, pattern.flags] as const,
+    { timeout: 0, polling: 100 },
+  );
+  return (await found.jsonValue()) as string;
+}
 const numberIn = async (page: Page, id: string) => Number((await page.textContent(`#${id}`))!.replace(/,/g, ''));
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -149,11 +167,11 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     const t = await tab(`${first.page}#token=${TOKEN}`);
     const w = nodeWorker(first.url);
     await first.stderrLines(checkpointAt(200));
+    await recordLines(t.page);
     // killed: no word to its workers (SIGTERM would tell them the run is over)
     first.child.kill('SIGKILL');
     await first.exited;
-    expect(await until(t.page, 'reconnecting')).toBe('reconnecting');
-    expect(await lineOf(t.page)).toMatch(/; trying again in \d+\.\d s$/);
+    await recordedLine(t.page, /; trying again in \d+\.\d s$/);
     const again = collect(startCli(['coordinator', '--port', port, '--token-file', tmp.path('token'), ...unboundedArgs(dir, ['--expect', '2', '--resume'])], { SHARDPROP_LOG_LEVEL: 'info' }), 180_000);
     const resumed = Number(JSON.parse(await again.stderrLines((l) => l.includes('resuming after step'))).step);
     await again.stderrLines(checkpointAt(resumed + 200));
@@ -219,15 +237,10 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     const t = await tab(`${c.page}#token=${TOKEN}&silence=6`);
     await c.stderrLines(checkpointAt(100));
     // every line the page shows from here on (a 'reconnecting' line lasts only until the next attempt)
-    await t.page.evaluate(() => {
-      const seen: string[] = ((globalThis as unknown as { seen: string[] }).seen = []);
-      const state = document.getElementById('state')!;
-      new MutationObserver(() => seen.push(state.textContent!)).observe(state, { childList: true, characterData: true, subtree: true });
-    });
+    await recordLines(t.page);
     c.child.kill('SIGSTOP');
     try {
-      const silent = await t.page.waitForFunction(() => (globalThis as unknown as { seen: string[] }).seen.find((l) => l.includes('silent')), undefined, { timeout: 0, polling: 100 });
-      expect(await silent.jsonValue()).toMatch(/^the coordinator has been silent for 6 s: taken for gone; trying again in \d+\.\d s$/);
+      expect(await recordedLine(t.page, /silent/)).toMatch(/^the coordinator has been silent for 6 s: taken for gone; trying again in \d+\.\d s$/);
     } finally {
       c.child.kill('SIGCONT');
       c.child.kill('SIGKILL');
@@ -242,11 +255,7 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     const t = await tab(`${c.page}#token=${TOKEN}&silence=6`);
     const w = nodeWorker(c.url);
     await c.stderrLines(checkpointAt(100));
-    await t.page.evaluate(() => {
-      const seen: string[] = ((globalThis as unknown as { seen: string[] }).seen = []);
-      const state = document.getElementById('state')!;
-      new MutationObserver(() => seen.push(state.textContent!)).observe(state, { childList: true, characterData: true, subtree: true });
-    });
+    await recordLines(t.page);
     // the Node worker stops: the step waits 9 s for it (--step-timeout), longer than the tab's 6 s of silence
     w.child.kill('SIGSTOP');
     try {
@@ -257,7 +266,7 @@ describe.skipIf(!HAS_CHROMIUM)('browser tabs as workers', () => {
     }
     const lostAt = Number(JSON.parse(await c.stderrLines((l) => l.includes('worker lost: its blocks go to the others'))).step);
     await c.stderrLines(checkpointAt(lostAt + 100));
-    expect(await t.page.evaluate(() => (globalThis as unknown as { seen: string[] }).seen.filter((l) => !l.startsWith('training')))).toEqual([]);
+    expect((await recorded(t.page)).filter((l) => !l.startsWith('training'))).toEqual([]);
     expect(c.seen((l) => l.includes('"msg":"worker lost') && JSON.parse(l).name.startsWith('browser:'))).toEqual([]);
     await stopAndCompare(c, dir);
     expect(await until(t.page, 'done', 'failed')).toBe('done');

@@ -161,12 +161,7 @@ function connectOnce(start: Extract<ToTabWorker, { type: 'start' }>, threads: nu
         if (settled) return;
         if (a.type === 'send') {
           // one copy out of the kernels' memory: a browser sends no view of a shared memory
-          let length = 0;
-          for (const f of a.fragments) length += f.length;
-          const out = new Uint8Array(length);
-          let at = 0;
-          for (const f of a.fragments) (out.set(f, at), (at += f.length));
-          ws.send(out);
+          ws.send(Buffer.concat(a.fragments));
           if (step) totals.computed(step, a.count);
         } else if (a.type === 'joined') {
           onJoined();
